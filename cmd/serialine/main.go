@@ -1,0 +1,94 @@
+// Command serialine is the Serialine edge controller for pharmaceutical
+// packaging-line serialization: one binary holding the controller, its
+// simulators and its tools.
+//
+// Usage:
+//
+//	serialine encode [flags] DATA           build GS1 element strings and DataMatrix symbols
+//	serialine journal verify|export ...     check or export the unit journal
+//	serialine run --config FILE             run the controller on a real line
+//	serialine demo [flags]                  a whole simulated line in one process
+//	serialine sim plc|printer|camera|upstream [flags]
+//	                                        run one simulator standalone
+//	serialine batch|status|unit ...         talk to a running controller's API
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses shared by every subcommand.
+const (
+	exitOK      = 0 // success
+	exitFailure = 1 // the command ran and failed (a violation, a device fault, …)
+	exitUsage   = 2 // bad usage or bad input data
+)
+
+// env is what a subcommand gets from main: its streams and logger. No
+// subcommand touches os.Stdin/os.Stdout/os.Exit directly, so each can be
+// tested by calling it.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	logger *slog.Logger
+}
+
+type command struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, e env, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"encode", "build GS1 element strings and DataMatrix symbols", cmdEncode},
+		{"journal", "verify or export the unit journal", cmdJournal},
+		{"run", "run the controller on a real line (--config FILE)", cmdRun},
+		{"demo", "a whole simulated line in one process", cmdDemo},
+		{"sim", "run a simulator standalone: plc, printer, camera, upstream", cmdSim},
+		{"batch", "batch commands on a running controller (start|hold|unhold|stop|complete|…)", cmdBatch},
+		{"status", "line status of a running controller", cmdStatus},
+		{"unit", "look up a unit by serial or scanned code on a running controller", cmdUnit},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, logger: logger}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, e env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "serialine: unknown command %q\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: serialine COMMAND [flags] [args]")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
+	}
+}

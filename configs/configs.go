@@ -1,0 +1,98 @@
+// Package configs holds the example and demo configurations (embedded in the
+// binary) and the two helpers every config struct in Serialine uses: strict
+// YAML decoding (unknown keys are errors) and Problems, which collects every
+// validation mistake with its path so Validate can report them all at once.
+package configs
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Files are the example and demo configs shipped in this folder.
+//
+//go:embed *.yaml
+var Files embed.FS
+
+// Problem is one validation mistake: the dotted path of the offending key
+// (devices.plc.reject.confirm_timeout) and what is wrong with it.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Msg }
+
+// Problems collects validation mistakes. The zero value is ready to use.
+type Problems []Problem
+
+// Add records one mistake at path.
+func (p *Problems) Add(path, format string, args ...any) {
+	*p = append(*p, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Merge appends the problems of a nested config, prefixing their paths.
+func (p *Problems) Merge(prefix string, other Problems) {
+	for _, q := range other {
+		if prefix != "" {
+			q.Path = prefix + "." + q.Path
+		}
+		*p = append(*p, q)
+	}
+}
+
+// Err returns nil when there are no problems, or an *Error listing them all.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &Error{Problems: append(Problems(nil), p...)}
+}
+
+// Error is returned by Validate methods: every problem, one per line.
+type Error struct{ Problems Problems }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid config (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// ErrInvalid matches any *Error with errors.Is.
+var ErrInvalid = errors.New("invalid config")
+
+// Is reports whether target is ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// DecodeStrict decodes one YAML document from r into v; unknown keys are
+// errors that name the line. name (a file name) prefixes the message.
+func DecodeStrict(name string, r io.Reader, v any) error {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: empty config", name)
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// DecodeStrictBytes is DecodeStrict over a byte slice.
+func DecodeStrictBytes(name string, data []byte, v any) error {
+	return DecodeStrict(name, bytes.NewReader(data), v)
+}
