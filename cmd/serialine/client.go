@@ -1,18 +1,465 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/serialine/serialine/line/api"
 )
 
-// cmdBatch is not built yet.
-func cmdBatch(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: client: not implemented yet")
+// clientFlags are the connection flags shared by batch, status and unit.
+type clientFlags struct {
+	api, user, password, token, cacert string
+	asJSON                             bool
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.api, "api", envOr("SERIALINE_API", "http://127.0.0.1:8080"), "controller API base URL (env SERIALINE_API)")
+	fs.StringVar(&c.user, "user", os.Getenv("SERIALINE_USER"), "user name (env SERIALINE_USER)")
+	fs.StringVar(&c.password, "password", "", "password (prefer env SERIALINE_PASSWORD)")
+	fs.StringVar(&c.token, "token", "", "session token instead of user/password (env SERIALINE_TOKEN)")
+	fs.StringVar(&c.cacert, "cacert", os.Getenv("SERIALINE_CACERT"), "PEM file of the CA that signed the controller's TLS certificate")
+	fs.BoolVar(&c.asJSON, "json", false, "print the API's JSON answer")
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments (serialine batch hold B1 --reason jam).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// apiClient talks to a running controller's JSON API.
+type apiClient struct {
+	base   string
+	http   *http.Client
+	token  string
+	logout bool // we logged in: log out at the end
+}
+
+// clientError is an API error answer.
+type clientError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *clientError) Error() string { return e.code + ": " + e.msg }
+
+func (c *clientFlags) connect(ctx context.Context) (*apiClient, error) {
+	u, err := url.Parse(c.api)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--api %q: want http(s)://host:port", c.api)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if c.cacert != "" {
+		pem, err := os.ReadFile(c.cacert)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert %s: no PEM certificate found", c.cacert)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	cl := &apiClient{base: strings.TrimRight(c.api, "/"), http: hc}
+	tok := c.token
+	if tok == "" {
+		tok = os.Getenv("SERIALINE_TOKEN")
+	}
+	if tok != "" {
+		cl.token = tok
+		return cl, nil
+	}
+	pw := c.password
+	if pw == "" {
+		pw = os.Getenv("SERIALINE_PASSWORD")
+	}
+	if c.user == "" || pw == "" {
+		return nil, errors.New("credentials needed: --user and SERIALINE_PASSWORD (or --password), or SERIALINE_TOKEN")
+	}
+	var lr api.LoginResponse
+	if err := cl.do(ctx, "POST", "/api/v1/login", map[string]string{"user": c.user, "password": pw}, &lr, nil); err != nil {
+		return nil, fmt.Errorf("login as %s: %w", c.user, err)
+	}
+	if lr.MustChange {
+		return nil, fmt.Errorf("user %s must change the password first (log in on the HMI)", c.user)
+	}
+	cl.token, cl.logout = lr.Token, true
+	return cl, nil
+}
+
+func (cl *apiClient) close(ctx context.Context) {
+	if cl.logout {
+		_ = cl.do(ctx, "POST", "/api/v1/logout", nil, nil, nil)
+	}
+}
+
+// do sends a request; out receives the decoded JSON, raw the raw body.
+func (cl *apiClient) do(ctx context.Context, method, path string, body, out any, raw *[]byte) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, cl.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.token != "" {
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+			return &clientError{status: resp.StatusCode, code: eb.Error.Code, msg: eb.Error.Message}
+		}
+		return &clientError{status: resp.StatusCode, code: fmt.Sprintf("http_%d", resp.StatusCode), msg: strings.TrimSpace(string(b))}
+	}
+	if raw != nil {
+		*raw = b
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// fail prints err and maps it to an exit status: bad input (HTTP 400) is a
+// usage error, everything else a failure.
+func clientFail(e env, what string, err error) int {
+	fmt.Fprintf(e.stderr, "serialine: %s: %v\n", what, err)
+	var ce *clientError
+	if errors.As(err, &ce) && ce.status == http.StatusBadRequest {
+		return exitUsage
+	}
 	return exitFailure
 }
 
-// cmdStatus is not built yet.
-func cmdStatus(ctx context.Context, e env, args []string) int { return cmdBatch(ctx, e, args) }
+func printJSON(w io.Writer, raw []byte) {
+	var v any
+	if json.Unmarshal(raw, &v) == nil {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		raw = b
+	}
+	fmt.Fprintln(w, string(raw))
+}
 
-// cmdUnit is not built yet.
-func cmdUnit(ctx context.Context, e env, args []string) int { return cmdBatch(ctx, e, args) }
+const batchUsage = `usage: serialine batch [flags] COMMAND [BATCH] [flags]
+commands:
+  start|hold|unhold|suspend|unsuspend|stop|complete|abort|clear|reset BATCH [--reason TEXT]
+  create --id ID --gtin GTIN --lot LOT --expiry YYMMDD --target N [--profile eu-fmd] [--template NAME]
+  show BATCH          one batch with its counters
+  list                recent batches
+  reconciliation BATCH
+credentials: --user NAME with SERIALINE_PASSWORD (or --password), or SERIALINE_TOKEN; --api URL (SERIALINE_API)`
+
+// cmdBatch runs batch commands against a running controller.
+func cmdBatch(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("batch", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprintln(e.stderr, batchUsage); fs.PrintDefaults() }
+	var cf clientFlags
+	cf.register(fs)
+	reason := fs.String("reason", "", "reason recorded with a PackML command")
+	var def api.BatchDef
+	fs.StringVar(&def.ID, "id", "", "create: batch id")
+	fs.StringVar(&def.GTIN, "gtin", "", "create: GTIN (14 digits)")
+	fs.StringVar(&def.Lot, "lot", "", "create: lot")
+	fs.StringVar(&def.Expiry, "expiry", "", "create: expiry YYMMDD")
+	fs.StringVar(&def.Profile, "profile", "", "create: market profile (eu-fmd, us-dscsa, …)")
+	fs.StringVar(&def.Template, "template", "", "create: printer template")
+	fs.IntVar(&def.Target, "target", 0, "create: target quantity")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	cmd := strings.ToLower(pos[0])
+	isPackML := false
+	for _, c := range api.Commands {
+		if c == cmd {
+			isPackML = true
+		}
+	}
+	needBatch := isPackML || cmd == "show" || cmd == "reconciliation"
+	switch {
+	case !isPackML && cmd != "create" && cmd != "show" && cmd != "list" && cmd != "reconciliation":
+		fmt.Fprintf(e.stderr, "serialine batch: unknown command %q\n%s\n", pos[0], batchUsage)
+		return exitUsage
+	case needBatch && len(pos) != 2:
+		fmt.Fprintf(e.stderr, "serialine batch %s: want exactly one BATCH id\n", cmd)
+		return exitUsage
+	case !needBatch && len(pos) != 1:
+		fmt.Fprintf(e.stderr, "serialine batch %s: unexpected arguments %q\n", cmd, pos[1:])
+		return exitUsage
+	}
+	cl, err := cf.connect(ctx)
+	if err != nil {
+		return clientFail(e, "batch "+cmd, err)
+	}
+	defer cl.close(ctx)
+	var raw []byte
+	var b api.Batch
+	switch {
+	case isPackML:
+		var body any
+		if *reason != "" {
+			body = api.CommandRequest{Reason: *reason}
+		}
+		err = cl.do(ctx, "POST", "/api/v1/batches/"+url.PathEscape(pos[1])+"/"+cmd, body, &b, &raw)
+	case cmd == "create":
+		err = cl.do(ctx, "POST", "/api/v1/batches", def, &b, &raw)
+	case cmd == "show":
+		err = cl.do(ctx, "GET", "/api/v1/batches/"+url.PathEscape(pos[1]), nil, &b, &raw)
+	case cmd == "list":
+		var list []api.Batch
+		if err = cl.do(ctx, "GET", "/api/v1/batches", nil, &list, &raw); err == nil && !cf.asJSON {
+			for _, b := range list {
+				fmt.Fprintf(e.stdout, "%-20s %-10s gtin %s lot %s  %d/%d good\n", b.ID, b.State, b.GTIN, b.Lot, b.Counters.Commissioned, b.Target)
+			}
+			return exitOK
+		}
+	case cmd == "reconciliation":
+		var r api.Reconciliation
+		if err = cl.do(ctx, "GET", "/api/v1/batches/"+url.PathEscape(pos[1])+"/reconciliation", nil, &r, &raw); err == nil && !cf.asJSON {
+			printReconciliation(e.stdout, r)
+			if !r.Balanced {
+				return exitFailure
+			}
+			return exitOK
+		}
+	}
+	if err != nil {
+		return clientFail(e, "batch "+cmd, err)
+	}
+	if cf.asJSON {
+		printJSON(e.stdout, raw)
+		return exitOK
+	}
+	if isPackML {
+		fmt.Fprintf(e.stdout, "batch %s: %s accepted, state %s\n", b.ID, cmd, b.State)
+		return exitOK
+	}
+	printBatch(e.stdout, b)
+	return exitOK
+}
+
+func printBatch(w io.Writer, b api.Batch) {
+	c := b.Counters
+	fmt.Fprintf(w, "batch %s  state %s\n  gtin %s  lot %s  expiry %s  profile %s  target %d\n", b.ID, b.State, b.GTIN, b.Lot, b.Expiry, b.Profile, b.Target)
+	fmt.Fprintf(w, "  drawn %d  commissioned %d  rejected %d  sampled %d  returned %d  uncertain %d  in flight %d\n",
+		c.Drawn, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.Queued+c.Printed+c.Verified)
+	if b.Signed != nil {
+		fmt.Fprintf(w, "  reconciliation signed by %s (%s) %s: %s\n", b.Signed.User, b.Signed.Meaning, b.Signed.At.Format(time.RFC3339), b.Signed.Reason)
+	}
+}
+
+func printReconciliation(w io.Writer, r api.Reconciliation) {
+	fmt.Fprintf(w, "reconciliation of batch %s (%s%s)\n", r.Batch, r.State, map[bool]string{true: ", final", false: ", still running"}[r.Final])
+	fmt.Fprintf(w, "  drawn %d = commissioned %d + rejected %d + sampled %d + returned %d + uncertain %d (in flight %d)\n",
+		r.Drawn, r.Commissioned, r.Rejected, r.Sampled, r.Returned, r.Uncertain, r.InFlight)
+	reasons := make([]string, 0, len(r.RejectedBy))
+	for k, v := range r.RejectedBy {
+		reasons = append(reasons, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(reasons)
+	if len(reasons) > 0 {
+		fmt.Fprintf(w, "  rejected by reason: %s\n", strings.Join(reasons, ", "))
+	}
+	if r.Balanced {
+		fmt.Fprintln(w, "  BALANCED")
+	} else {
+		fmt.Fprintf(w, "  DOES NOT BALANCE: %d unit(s) differ\n", len(r.Differences))
+		for _, u := range r.Differences {
+			fmt.Fprintf(w, "    %s %s %s\n", u.Serial, u.State, u.Reason)
+		}
+	}
+	if r.Signed != nil {
+		fmt.Fprintf(w, "  signed by %s (%s) %s: %s\n", r.Signed.User, r.Signed.Meaning, r.Signed.At.Format(time.RFC3339), r.Signed.Reason)
+	}
+}
+
+// cmdStatus prints the line status of a running controller.
+func cmdStatus(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cf clientFlags
+	cf.register(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(e.stderr, "serialine status: unexpected arguments %q\n", pos)
+		return exitUsage
+	}
+	cl, err := cf.connect(ctx)
+	if err != nil {
+		return clientFail(e, "status", err)
+	}
+	defer cl.close(ctx)
+	var st api.Status
+	var raw []byte
+	if err := cl.do(ctx, "GET", "/api/v1/status", nil, &st, &raw); err != nil {
+		return clientFail(e, "status", err)
+	}
+	if cf.asJSON {
+		printJSON(e.stdout, raw)
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "line %s  state %s  rate %.0f/min  printer queue %d  in flight %d  active alarms %d\n",
+		st.Line, st.State, st.RatePerMin, st.PrinterQueue, st.InFlight, st.ActiveAlarms)
+	if st.Batch != nil {
+		printBatch(e.stdout, *st.Batch)
+	} else {
+		fmt.Fprintln(e.stdout, "no batch")
+	}
+	for _, p := range st.Pools {
+		fmt.Fprintf(e.stdout, "pool %s: %d available\n", p.GTIN, p.Available)
+	}
+	for _, d := range st.Devices {
+		fmt.Fprintf(e.stdout, "device %-9s %-8s %-10s %s\n", d.Name, d.Kind, d.Link, d.Detail)
+	}
+	return exitOK
+}
+
+// cmdUnit looks up a unit by serial or by scanned code on a running
+// controller.
+func cmdUnit(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("unit", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: serialine unit [flags] SERIAL|CODE   (CODE: element string, (01)…(21)… or Digital Link)")
+		fs.PrintDefaults()
+	}
+	var cf clientFlags
+	cf.register(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	cl, err := cf.connect(ctx)
+	if err != nil {
+		return clientFail(e, "unit", err)
+	}
+	defer cl.close(ctx)
+	arg := pos[0]
+	var raw []byte
+	var u *api.Unit
+	isCode := strings.HasPrefix(arg, "(") || strings.HasPrefix(arg, "]") || strings.Contains(arg, "://") ||
+		strings.Contains(arg, "\x1d") || (strings.HasPrefix(arg, "01") && len(arg) > 18 && clientAllDigits(arg[:16]))
+	if isCode {
+		var lr api.LookupResult
+		if err := cl.do(ctx, "GET", "/api/v1/lookup?code="+url.QueryEscape(arg), nil, &lr, &raw); err != nil {
+			return clientFail(e, "unit", err)
+		}
+		if cf.asJSON {
+			printJSON(e.stdout, raw)
+		} else if !lr.Ours {
+			fmt.Fprintf(e.stdout, "NOT OURS: %s\n", lr.Problem)
+		}
+		if !lr.Ours {
+			return exitFailure
+		}
+		if cf.asJSON {
+			return exitOK
+		}
+		u = lr.Unit
+	} else {
+		var one api.Unit
+		if err := cl.do(ctx, "GET", "/api/v1/units/"+url.PathEscape(arg), nil, &one, &raw); err != nil {
+			return clientFail(e, "unit", err)
+		}
+		if cf.asJSON {
+			printJSON(e.stdout, raw)
+			return exitOK
+		}
+		u = &one
+	}
+	fmt.Fprintf(e.stdout, "unit %s  gtin %s  batch %s  state %s", u.Serial, u.GTIN, u.Batch, u.State)
+	if u.Reason != "" {
+		fmt.Fprintf(e.stdout, " (%s)", u.Reason)
+	}
+	if u.Grade > 0 {
+		fmt.Fprintf(e.stdout, "  grade %.1f", u.Grade)
+	}
+	fmt.Fprintln(e.stdout)
+	for _, h := range u.History {
+		fmt.Fprintf(e.stdout, "  %s %-12s %s %s\n", h.At.Format(time.RFC3339), h.State, h.Reason, h.By)
+	}
+	return exitOK
+}
+
+func clientAllDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,12 +1,119 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+
+	"github.com/serialine/serialine/store/journal"
 )
 
-// cmdJournal is not built yet.
+// cmdJournal checks or exports a journal file. The file is opened read-only
+// (no recovery runs), so both are safe on a copy or on a stopped line's file.
+//
+//	serialine journal verify --db FILE
+//	serialine journal export --db FILE --batch ID [--format jsonl|csv]
 func cmdJournal(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: journal: not implemented yet")
-	return exitFailure
+	if len(args) == 0 {
+		journalUsage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "verify":
+		return journalVerify(ctx, e, args[1:])
+	case "export":
+		return journalExport(ctx, e, args[1:])
+	case "-h", "--help", "help":
+		journalUsage(e.stderr)
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "serialine journal: unknown subcommand %q\n", args[0])
+	journalUsage(e.stderr)
+	return exitUsage
+}
+
+func journalUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: serialine journal verify --db FILE")
+	fmt.Fprintln(w, "       serialine journal export --db FILE --batch ID [--format jsonl|csv]")
+}
+
+func journalVerify(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("journal verify", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	db := fs.String("db", "", "journal file")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *db == "" || fs.NArg() != 0 {
+		fmt.Fprintln(e.stderr, "serialine journal verify: --db FILE is required (no arguments)")
+		return exitUsage
+	}
+	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", err)
+		return exitFailure
+	}
+	defer j.Close()
+	rep, err := j.Verify(ctx)
+	w := e.stdout
+	fmt.Fprintf(w, "journal %s\n", *db)
+	fmt.Fprintf(w, "pools %d, batches %d, units %d, available %d, returned upstream %d, audit entries %d, outbox %d\n",
+		rep.Pools, rep.Batches, rep.Units, rep.Available, rep.ReturnedUpstream, rep.AuditEntries, rep.OutboxItems)
+	c := rep.ByState
+	fmt.Fprintf(w, "units: drawn %d, queued %d, printed %d, verified %d, commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d\n",
+		c.Drawn, c.Queued, c.Printed, c.Verified, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain)
+	fmt.Fprintf(w, "checked in %s\n", rep.Duration.Round(1e6))
+	if err != nil {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "VIOLATION: %s\n", p)
+		}
+		if !errors.Is(err, journal.ErrCorrupt) || len(rep.Problems) == 0 {
+			fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", err)
+		}
+		fmt.Fprintf(w, "FAIL: %d violation(s)\n", len(rep.Problems))
+		return exitFailure
+	}
+	fmt.Fprintln(w, "OK")
+	return exitOK
+}
+
+func journalExport(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("journal export", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	db := fs.String("db", "", "journal file")
+	batch := fs.String("batch", "", "batch id")
+	format := fs.String("format", journal.FormatJSONL, "output format: jsonl or csv")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *db == "" || *batch == "" || fs.NArg() != 0 {
+		fmt.Fprintln(e.stderr, "serialine journal export: --db FILE and --batch ID are required (no arguments)")
+		return exitUsage
+	}
+	if *format != journal.FormatJSONL && *format != journal.FormatCSV {
+		fmt.Fprintf(e.stderr, "serialine journal export: --format %q: want jsonl or csv\n", *format)
+		return exitUsage
+	}
+	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "serialine journal export: %v\n", err)
+		return exitFailure
+	}
+	defer j.Close()
+	bw := bufio.NewWriter(e.stdout)
+	err = j.Export(ctx, bw, *batch, *format)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "serialine journal export: %v\n", err)
+		if errors.Is(err, journal.ErrNotFound) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	return exitOK
 }

@@ -1,12 +1,128 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"flag"
 	"fmt"
+	"strings"
+	"time"
+
+	"github.com/serialine/serialine/printer/datamatrix"
+	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/vision/camerasim"
+	"github.com/serialine/serialine/vision/pattern"
 )
 
-// cmdSimCamera is not built yet.
+// cmdSimCamera runs the simulated verifying camera (Cognex DMCC or Keyence
+// SR on TCP) until interrupted. Symbols come from stdin (one element string
+// per line, bracketed "(01)…(21)…" or raw with GS separators; "-" = a
+// no-read) and/or are generated every --every with serial numbers counting
+// up; each is encoded, rendered, decoded for real and graded.
 func cmdSimCamera(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: sim_camera: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("sim camera", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o camerasim.Options
+	proto := fs.String("protocol", "dmcc", "wire protocol: dmcc or keyence")
+	fs.StringVar(&o.Addr, "tcp", "127.0.0.1:2323", "listen address (port 0 = any)")
+	fs.BoolVar(&o.Extended, "extended", false, "DMCC: start in extended response mode")
+	fs.DurationVar(&o.Latency, "latency", 0, "delay between a shot and its result")
+	format := fs.String("format", "", "result layout pattern (default: the protocol's)")
+	noRead := fs.String("no-read", "", "no-read string (default: NOREAD for dmcc, ERROR for keyence)")
+	stdin := fs.Bool("stdin", false, "read element strings to shoot from stdin")
+	every := fs.Duration("every", 0, "generate and shoot a symbol this often (0 = off)")
+	gtin := fs.String("gtin", "09501101530003", "GTIN of generated symbols")
+	lot := fs.String("lot", "LOT1", "lot of generated symbols")
+	expiry := fs.String("expiry", "291231", "expiry (YYMMDD) of generated symbols")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "sim camera: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	o.Protocol = camerasim.Protocol(*proto)
+	if *format != "" || *noRead != "" {
+		pat, nr := *format, *noRead
+		if pat == "" {
+			pat = map[string]string{"dmcc": "{symid}{data}\t{overall}\t{grades}", "keyence": "{data}:{grades}"}[*proto]
+		}
+		if nr == "" {
+			nr = map[string]string{"dmcc": "NOREAD", "keyence": "ERROR"}[*proto]
+		}
+		f, err := pattern.Compile(pattern.Options{Pattern: pat, NoRead: nr})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sim camera: --format: %v\n", err)
+			return exitUsage
+		}
+		o.Format = f
+	}
+	o.Logger = e.logger
+	s, err := camerasim.New(o)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sim camera: %v\n", err)
+		return exitUsage
+	}
+	defer s.Close()
+	fmt.Fprintf(e.stdout, "camera (%s) on %s\n", o.Protocol, s.Addr())
+	e.logger.Info("camera simulator running", "protocol", o.Protocol, "tcp", s.Addr())
+
+	shoot := func(data string) error {
+		if data == "-" {
+			s.Feed(camerasim.Shot{})
+			return nil
+		}
+		m, err := gs1.Parse(data)
+		if err != nil {
+			return err
+		}
+		sym, err := datamatrix.EncodeGS1(m)
+		if err != nil {
+			return err
+		}
+		s.Feed(camerasim.Shot{Image: sym.Image(datamatrix.Options{ModuleDots: 4, QuietZone: 2}), Ref: m.Bracketed()})
+		return nil
+	}
+	lines := make(chan string)
+	if *stdin {
+		go func() { // ends with stdin; not waited for (stdin cannot be interrupted)
+			sc := bufio.NewScanner(e.stdin)
+			for sc.Scan() {
+				select {
+				case lines <- strings.TrimRight(sc.Text(), "\r"):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	var tick <-chan time.Time
+	if *every > 0 {
+		t := time.NewTicker(*every)
+		defer t.Stop()
+		tick = t.C
+	}
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			st := s.Stats()
+			e.logger.Info("camera simulator stopped", "shots", st.Shots, "decoded", st.Decoded, "no_reads", st.NoReads)
+			return exitOK
+		case line := <-lines:
+			if line == "" {
+				continue
+			}
+			if err := shoot(line); err != nil {
+				fmt.Fprintf(e.stderr, "sim camera: stdin %q: %v\n", line, err)
+			}
+		case <-tick:
+			n++
+			data := fmt.Sprintf("(01)%s(17)%s(10)%s(21)S%07d", *gtin, *expiry, *lot, n)
+			if err := shoot(data); err != nil {
+				fmt.Fprintf(e.stderr, "sim camera: %v\n", err)
+				return exitUsage
+			}
+		}
+	}
 }

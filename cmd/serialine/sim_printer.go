@@ -2,11 +2,57 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+
+	"github.com/serialine/serialine/printer/printersim"
 )
 
-// cmdSimPrinter is not built yet.
+// cmdSimPrinter runs the simulated TIJ printer (text protocol, and ZPL on a
+// second address) until interrupted.
 func cmdSimPrinter(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: sim_printer: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("sim printer", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o printersim.Options
+	fs.StringVar(&o.Addr, "tcp", "127.0.0.1:3003", "text-protocol listen address (port 0 = any)")
+	fs.StringVar(&o.ZPLAddr, "zpl", "", "ZPL II listen address, e.g. 127.0.0.1:9100 (empty = off)")
+	fs.IntVar(&o.QueueCap, "queue", 16, "record queue capacity")
+	fs.DurationVar(&o.AckDelay, "ack-delay", 5e6, "reply delay")
+	fs.DurationVar(&o.AckJitter, "ack-jitter", 45e6, "reply delay jitter (added, uniform)")
+	fs.DurationVar(&o.PrintDelay, "print-delay", 10e6, "print-start to print-complete delay")
+	fs.DurationVar(&o.PrintJitter, "print-jitter", 5e6, "print delay jitter")
+	fs.DurationVar(&o.PhotoEye, "photo-eye", 0, "print on an own timer every this long (0 = off)")
+	fs.StringVar(&o.NoData, "no-data", printersim.NoDataWarn, "trigger with empty queue: warn, ignore or fail")
+	fs.StringVar(&o.IDField, "id-field", "ID", "job field carrying the record ID")
+	fs.StringVar(&o.DataField, "data-field", "GS1", "job field carrying the element string")
+	fs.Uint64Var(&o.InkCapacity, "ink", 0, "prints per cartridge (0 = endless)")
+	fs.Uint64Var(&o.InkLowAt, "ink-low-at", 0, "remaining prints at which ink low is warned")
+	fs.BoolVar(&o.FaultClearsQueue, "fault-clears-queue", false, "a fault empties the queue")
+	fs.Float64Var(&o.WrongRecordRate, "wrong-rate", 0, "probability of printing the wrong record")
+	fs.Float64Var(&o.DuplicateAckRate, "dup-rate", 0, "probability of a duplicated print-complete")
+	fs.Float64Var(&o.DefectRate, "defect-rate", 0, "probability of a print defect")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "sim printer: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	o.Logger = e.logger
+	s, err := printersim.Start(o)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sim printer: %v\n", err)
+		return exitUsage
+	}
+	defer s.Close()
+	fmt.Fprintf(e.stdout, "printer text protocol on %s\n", s.Addr())
+	if a := s.ZPLAddr(); a != "" {
+		fmt.Fprintf(e.stdout, "printer ZPL on %s\n", a)
+	}
+	e.logger.Info("printer simulator running", "tcp", s.Addr(), "zpl", s.ZPLAddr())
+	<-ctx.Done()
+	st := s.Stats()
+	e.logger.Info("printer simulator stopped", "printed", st.Printed, "accepted", st.Accepted, "refused", st.Refused, "missed", st.Missed)
+	return exitOK
 }

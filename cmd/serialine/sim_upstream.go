@@ -2,11 +2,35 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+
+	"github.com/serialine/serialine/line/upstreamsim"
 )
 
-// cmdSimUpstream is not built yet.
+// cmdSimUpstream runs the reference site server standalone until interrupted.
 func cmdSimUpstream(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: sim_upstream: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("sim upstream", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	addr := fs.String("listen", "127.0.0.1:8600", "address to listen on")
+	token := fs.String("token", "", "bearer token clients must present (empty: any)")
+	mode := fs.String("mode", "random", "serial generation: random (GS1 non-predictable) or sequential")
+	length := fs.Int("length", 12, "serial length (1..20)")
+	prefix := fs.String("prefix", "", "prefix of sequential serials")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	s, err := upstreamsim.Start(upstreamsim.Options{Addr: *addr, Token: *token, Mode: upstreamsim.Mode(*mode),
+		SerialLength: *length, Prefix: *prefix, Logger: e.logger})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine: sim upstream:", err)
+		return exitUsage
+	}
+	fmt.Fprintf(e.stdout, "upstream site server listening on %s\n", s.URL())
+	<-ctx.Done()
+	if err := s.Close(); err != nil {
+		fmt.Fprintln(e.stderr, "serialine: sim upstream: close:", err)
+		return exitFailure
+	}
+	return exitOK
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/serialine/serialine/line/api/apitest"
+)
+
+func runClient(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, logger: slog.New(slog.DiscardHandler)}, args)
+	return code, out.String(), errb.String()
+}
+
+// TestClientAgainstAPI drives a batch through the CLI against a real API
+// server on loopback (with the in-memory test controller behind it).
+func TestClientAgainstAPI(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	t.Setenv("SERIALINE_API", e.URL)
+	t.Setenv("SERIALINE_USER", "otto")
+	t.Setenv("SERIALINE_PASSWORD", apitest.OperatorPassword)
+
+	code, out, errs := runClient(t, "batch", "create", "--id", "B1", "--gtin", apitest.GTIN, "--lot", "L1", "--expiry", "281231", "--target", "10", "--profile", "eu-fmd")
+	if code != exitOK || !strings.Contains(out, "batch B1  state Idle") {
+		t.Fatalf("create: %d %q %q", code, out, errs)
+	}
+	code, out, errs = runClient(t, "batch", "start", "B1", "--reason", "shift 2")
+	if code != exitOK || out != "batch B1: start accepted, state Execute\n" {
+		t.Fatalf("start: %d %q %q", code, out, errs)
+	}
+	serials, err := e.Fake.Produce(5, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runClient(t, "status")
+	if code != exitOK || !strings.Contains(out, "state Execute") || !strings.Contains(out, "commissioned 4  rejected 1") || !strings.Contains(out, "device camera") {
+		t.Fatalf("status: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "status", "--json")
+	if code != exitOK || !strings.Contains(out, `"state": "Execute"`) {
+		t.Fatalf("status --json: %d %q", code, out)
+	}
+	code, out, errs = runClient(t, "batch", "unhold", "B1")
+	if code != exitFailure || !strings.Contains(errs, "invalid_state") {
+		t.Fatalf("unhold in Execute: %d %q %q", code, out, errs)
+	}
+	code, _, errs = runClient(t, "batch", "abort", "B1")
+	if code != exitFailure || !strings.Contains(errs, "forbidden") {
+		t.Fatalf("operator abort: %d %q", code, errs)
+	}
+	code, out, _ = runClient(t, "batch", "hold", "B1")
+	if code != exitOK || !strings.Contains(out, "state Held") {
+		t.Fatalf("hold: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "batch", "unhold", "B1")
+	if code != exitOK || !strings.Contains(out, "state Execute") {
+		t.Fatalf("unhold: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "batch", "complete", "B1")
+	if code != exitOK || !strings.Contains(out, "state Complete") {
+		t.Fatalf("complete: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "batch", "reconciliation", "B1")
+	if code != exitOK || !strings.Contains(out, "drawn 5 = commissioned 4 + rejected 1") || !strings.Contains(out, "BALANCED") {
+		t.Fatalf("reconciliation: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "batch", "list")
+	if code != exitOK || !strings.Contains(out, "B1") || !strings.Contains(out, "Complete") {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	// units by serial and by scanned code
+	code, out, _ = runClient(t, "unit", serials[0])
+	if code != exitOK || !strings.Contains(out, "unit "+serials[0]) || !strings.Contains(out, "state commissioned") {
+		t.Fatalf("unit: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "unit", "]d201"+apitest.GTIN+"21"+serials[4])
+	if code != exitOK || !strings.Contains(out, "state rejected (low-grade)") {
+		t.Fatalf("unit by code: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "unit", "(01)09501101530010(21)"+serials[0])
+	if code != exitFailure || !strings.Contains(out, "NOT OURS") {
+		t.Fatalf("foreign code: %d %q", code, out)
+	}
+	code, _, errs = runClient(t, "unit", "NOSUCH")
+	if code != exitFailure || !strings.Contains(errs, "not_found") {
+		t.Fatalf("unknown unit: %d %q", code, errs)
+	}
+	code, _, errs = runClient(t, "unit", "(01)09501101530004(21)X")
+	if code != exitUsage || !strings.Contains(errs, "bad_request") {
+		t.Fatalf("bad check digit: %d %q", code, errs)
+	}
+	// bad usage and bad credentials
+	for _, args := range [][]string{{"batch"}, {"batch", "explode", "B1"}, {"batch", "hold"}, {"batch", "list", "extra"}, {"unit"}, {"status", "x"}, {"batch", "--nope"}} {
+		if code, _, _ := runClient(t, args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	code, _, errs = runClient(t, "status", "--password", "wrong-password")
+	if code != exitFailure || !strings.Contains(errs, "unauthorized") {
+		t.Fatalf("wrong password: %d %q", code, errs)
+	}
+	t.Setenv("SERIALINE_PASSWORD", "")
+	code, _, errs = runClient(t, "status")
+	if code != exitFailure || !strings.Contains(errs, "credentials needed") {
+		t.Fatalf("no credentials: %d %q", code, errs)
+	}
+	code, _, errs = runClient(t, "status", "--token", e.Tokens["sam"])
+	if code != exitOK {
+		t.Fatalf("token: %d %q", code, errs)
+	}
+	code, _, errs = runClient(t, "status", "--api", "ftp://x", "--token", "t")
+	if code != exitFailure || !strings.Contains(errs, "--api") {
+		t.Fatalf("bad api url: %d %q", code, errs)
+	}
+}

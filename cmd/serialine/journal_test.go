@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/serialine/serialine/store/journal"
+)
+
+// journalFixture writes a small journal: one batch of 3 units, one
+// commissioned, one rejected, one left drawn.
+func journalFixture(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "j.db")
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ctx := context.Background()
+	gtin := "09501101530003"
+	if err := j.ImportPool(ctx, journal.Pool{ID: "P1", GTIN: gtin, Serials: []string{"A1", "A2", "A3", "A4"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.CreateBatch(ctx, journal.BatchDef{ID: "B1", GTIN: gtin, Lot: "L1", Expiry: "281231"}, journal.Actor{User: "ann", Role: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Draw(ctx, "B1", 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []journal.State{journal.Queued, journal.Printed, journal.Verified, journal.Commissioned} {
+		if err := j.Apply(ctx, journal.Change{Serial: "A1", To: to}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []journal.Change{{Serial: "A2", To: journal.Queued}, {Serial: "A2", To: journal.Printed},
+		{Serial: "A2", To: journal.Rejected, Reason: journal.ReasonNoRead}} {
+		if err := j.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+func runJournal(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	code = run(context.Background(), e, append([]string{"journal"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func TestJournalVerifyCommand(t *testing.T) {
+	path := journalFixture(t)
+	code, out, errs := runJournal(t, "verify", "--db", path)
+	if code != exitOK || !strings.Contains(out, "units 3") || !strings.Contains(out, "commissioned 1, rejected 1") || !strings.HasSuffix(out, "OK\n") {
+		t.Fatalf("code %d\n%s\n%s", code, out, errs)
+	}
+	// Damage: the audit trail's first entry edited.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		k, v := b.Cursor().First()
+		v = bytes.Clone(v)
+		v[len(v)-10] ^= 0xFF
+		return b.Put(k, v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runJournal(t, "verify", "--db", path)
+	if code != exitFailure || !strings.Contains(out, "VIOLATION: ") || !strings.Contains(out, "FAIL: 1 violation") {
+		t.Fatalf("damaged journal: code %d\n%s", code, out)
+	}
+}
+
+func TestJournalExportCommand(t *testing.T) {
+	path := journalFixture(t)
+	code, out, errs := runJournal(t, "export", "--db", path, "--batch", "B1")
+	if code != exitOK {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	var u journal.Unit
+	if err := json.Unmarshal([]byte(lines[1]), &u); err != nil {
+		t.Fatal(err)
+	}
+	if u.Serial != "A2" || u.State != journal.Rejected || u.Reason != journal.ReasonNoRead || len(u.History) != 4 {
+		t.Fatalf("unit %+v", u)
+	}
+	code, out, errs = runJournal(t, "export", "--db", path, "--batch", "B1", "--format", "csv")
+	if code != exitOK {
+		t.Fatalf("csv: code %d: %s", code, errs)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 4 || rows[0][1] != "serial" || rows[1][1] != "A1" || rows[1][5] != "commissioned" || rows[3][5] != "drawn" {
+		t.Fatalf("csv rows %v, %v", rows, err)
+	}
+}
+
+func TestJournalCommandErrors(t *testing.T) {
+	path := journalFixture(t)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitUsage, "usage"},
+		{[]string{"frobnicate"}, exitUsage, "unknown subcommand"},
+		{[]string{"verify"}, exitUsage, "--db FILE is required"},
+		{[]string{"verify", "--db", filepath.Join(t.TempDir(), "none.db")}, exitFailure, "no such file"},
+		{[]string{"export", "--db", path}, exitUsage, "--batch ID are required"},
+		{[]string{"export", "--db", path, "--batch", "B1", "--format", "xml"}, exitUsage, `--format "xml"`},
+		{[]string{"export", "--db", path, "--batch", "NOPE"}, exitUsage, `batch "NOPE"`},
+	}
+	for _, tc := range cases {
+		code, _, errs := runJournal(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("journal %v: code %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+}

@@ -1,0 +1,38 @@
+package devices
+
+import "errors"
+
+// Sentinel errors shared by every PLC driver. Drivers wrap them with %w and
+// context (which device, which register/node), so test with errors.Is.
+var (
+	// ErrNotConfirmed: the reject gate's confirmation sensor did not report
+	// the product pushed off within the configured window (or reported it
+	// missing). The line marks the unit rejected-unconfirmed, stops the line
+	// and raises an alarm.
+	ErrNotConfirmed = errors.New("devices: reject not confirmed")
+
+	// ErrHeartbeatStalled: the PLC's heartbeat value has not changed within
+	// the configured timeout. The controller accepts no triggers while it
+	// lasts; products counted meanwhile are reported as Trigger.Missed once
+	// the heartbeat resumes.
+	ErrHeartbeatStalled = errors.New("devices: PLC heartbeat stalled")
+
+	// ErrDisconnected: the connection to the device failed (I/O error,
+	// timeout, protocol error). The driver has closed it; the next call
+	// reconnects (NextTrigger with backoff, other calls with one attempt).
+	ErrDisconnected = errors.New("devices: disconnected")
+
+	// ErrNotConnected: a method was called before Connect succeeded.
+	ErrNotConnected = errors.New("devices: not connected")
+
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("devices: closed")
+
+	// ErrBadValue: the device returned a value that cannot be decoded
+	// (wrong type, out of range, malformed register contents).
+	ErrBadValue = errors.New("devices: bad value from device")
+
+	// ErrUnknownSeq: Confirm was asked about a product the controller never
+	// sent a verdict for.
+	ErrUnknownSeq = errors.New("devices: unknown product sequence id")
+)

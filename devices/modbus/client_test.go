@@ -1,0 +1,110 @@
+package modbus_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/modbus"
+	"github.com/serialine/serialine/devices/plcsim"
+)
+
+// newSim starts a sim serving Modbus TCP on a free loopback port.
+func newSim(t testing.TB, o plcsim.Options) (*plcsim.Sim, string) {
+	t.Helper()
+	s, err := plcsim.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := s.StartModbus("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, addr
+}
+
+func testConfig(addr string) modbus.Config {
+	c := modbus.DefaultConfig(addr)
+	c.PollInterval = time.Millisecond
+	c.Timeout = 500 * time.Millisecond
+	c.HeartbeatTimeout = time.Hour // heartbeat stall is tested on its own
+	c.ConfirmPoll = time.Millisecond
+	c.Backoff = devices.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2}
+	return c
+}
+
+func connect(t testing.TB, c modbus.Config) *modbus.Client {
+	t.Helper()
+	cl, err := modbus.New(c, modbus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(context.Background()) })
+	return cl
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func next(t testing.TB, ctx context.Context, cl *modbus.Client) devices.Trigger {
+	t.Helper()
+	for {
+		tr, err := cl.NextTrigger(ctx)
+		if err == nil {
+			return tr
+		}
+		if errors.Is(err, devices.ErrDisconnected) {
+			continue // the next call reconnects
+		}
+		t.Fatalf("NextTrigger: %v", err)
+	}
+}
+
+func TestTriggersInOrder(t *testing.T) {
+	sim, addr := newSim(t, plcsim.Options{})
+	cl := connect(t, testConfig(addr))
+	ctx := ctxT(t)
+	seqs := sim.Produce(5)
+	for _, want := range seqs {
+		tr := next(t, ctx, cl)
+		if tr.Seq != want || tr.Missed != 0 {
+			t.Fatalf("trigger %+v, want seq %d missed 0", tr, want)
+		}
+	}
+}
+
+func TestRejectConfirmed(t *testing.T) {
+	sim, addr := newSim(t, plcsim.Options{GateDistance: 3})
+	cl := connect(t, testConfig(addr))
+	ctx := ctxT(t)
+	sim.Produce(2)
+	a, b := next(t, ctx, cl), next(t, ctx, cl)
+	if err := cl.Decide(ctx, a.Seq, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Decide(ctx, b.Seq, false); err != nil {
+		t.Fatal(err)
+	}
+	sim.Flush()
+	ok, err := cl.Confirm(ctx, a.Seq)
+	if !ok || err != nil {
+		t.Fatalf("Confirm(reject) = %v, %v; want true, nil", ok, err)
+	}
+	ok, err = cl.Confirm(ctx, b.Seq)
+	if ok || err != nil {
+		t.Fatalf("Confirm(accept) = %v, %v; want false, nil", ok, err)
+	}
+	st := sim.Status()
+	if st.Rejected != 1 || st.Passed != 1 || st.NoVerdict != 0 {
+		t.Fatalf("sim status %+v", st)
+	}
+}

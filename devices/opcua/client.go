@@ -1,0 +1,779 @@
+// Package opcua is the controller's OPC UA PLC client on gopcua/opcua:
+// trigger source (monitored product sequence id or rising edge of a
+// product sensor), reject gate (verdict and confirmation slot nodes),
+// interlock outputs and heartbeats both ways, per a declarative NodeMap.
+// Security policies None and Basic256Sha256; anonymous and username auth.
+//
+// gopcua's own auto-reconnect is switched off: on any connection error the
+// client is closed and rebuilt (NextTrigger with backoff), and the
+// subscription re-created. Trigger state (last sequence id) survives
+// reconnects, so nothing is lost or double-counted.
+package opcua
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/serialine/serialine/devices"
+)
+
+// Options are the non-config dependencies of a Client.
+type Options struct {
+	// Logger receives connection events (default: discard).
+	Logger *slog.Logger
+	// Now is the clock for trigger timestamps, the heartbeat watchdog and
+	// the confirm window (default time.Now).
+	Now func() time.Time
+}
+
+// Stats are counters for monitoring and tests.
+type Stats struct {
+	// Triggers returned by NextTrigger.
+	Triggers uint64
+	// Missed counts reported in Trigger.Missed so far.
+	Missed uint64
+	// Reconnects after a lost connection.
+	Reconnects uint64
+	// Errors: failed requests / lost connections.
+	Errors uint64
+	// Notifications received.
+	Notifications uint64
+}
+
+// client handles of monitored items
+const (
+	hSeq = iota + 1
+	hPresent
+	hHeartbeat
+)
+
+type conn struct {
+	cl     *opcua.Client
+	sub    *opcua.Subscription
+	notify chan *opcua.PublishNotificationData
+	state  chan opcua.ConnState
+}
+
+// Client is one OPC UA PLC. NextTrigger must be called from one goroutine
+// at a time; Decide, Confirm and SetOutputs may be called concurrently.
+type Client struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	nodes struct {
+		seq, present, hb, ctlHB, lineStop, light, horn *ua.NodeID
+	}
+
+	mu       sync.Mutex
+	cn       *conn
+	gate     devices.Gate
+	everConn bool
+	closed   bool
+	stats    Stats
+	hbOut    uint16
+
+	// trigger state (NextTrigger only)
+	counter  devices.Counter
+	seqExt   devices.SeqExtender
+	wd       devices.Watchdog
+	pending  []devices.Trigger
+	missed   uint64
+	present  bool
+	localSeq uint64
+
+	hbCancel context.CancelFunc
+	hbDone   chan struct{}
+}
+
+// New validates cfg and returns an unconnected client.
+func New(cfg Config, o Options) (*Client, error) {
+	if err := cfg.Validate().Err(); err != nil {
+		return nil, fmt.Errorf("opcua: %w", err)
+	}
+	c := &Client{cfg: cfg, log: o.Logger, now: o.Now}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	parse := func(s string) *ua.NodeID {
+		if s == "" {
+			return nil
+		}
+		n, _ := ua.ParseNodeID(s) // validated
+		return n
+	}
+	m := cfg.Nodes
+	c.nodes.seq, c.nodes.present, c.nodes.hb = parse(m.ProductSeq), parse(m.ProductPresent), parse(m.PLCHeartbeat)
+	c.nodes.ctlHB, c.nodes.lineStop, c.nodes.light, c.nodes.horn = parse(m.ControllerHeartbeat), parse(m.LineStop), parse(m.Light), parse(m.Horn)
+	c.gate = devices.Gate{Backoff: cfg.Backoff, Now: c.now}
+	c.counter.Width = uint(m.SeqWidth)
+	c.seqExt.Width = uint(m.SeqWidth)
+	c.wd.Timeout = cfg.HeartbeatTimeout
+	return c, nil
+}
+
+// Stats returns a copy of the counters.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+func (c *Client) slotNode(tmpl string, seq uint64) *ua.NodeID {
+	n, _ := ua.ParseNodeID(fmt.Sprintf(tmpl, seq%uint64(c.cfg.Nodes.Slots)))
+	return n
+}
+
+func (c *Client) String() string { return "opcua " + c.cfg.Endpoint }
+
+// selfSigned makes an ephemeral application instance certificate.
+func selfSigned(appURI string) ([]byte, *rsa.PrivateKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := url.Parse(appURI)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "serialine", Organization: []string{"Serialine"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{u},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	return der, key, err
+}
+
+// clientOptions builds the gopcua options for the endpoint (exported for
+// tests through ClientOptions).
+func (c *Client) clientOptions(ctx context.Context) ([]opcua.Option, error) {
+	eps, err := opcua.GetEndpoints(ctx, c.cfg.Endpoint, opcua.DialTimeout(c.cfg.Timeout))
+	if err != nil {
+		return nil, fmt.Errorf("get endpoints: %w", err)
+	}
+	mode := ua.MessageSecurityModeFromString(c.cfg.SecurityMode)
+	ep, err := opcua.SelectEndpoint(eps, c.cfg.SecurityPolicy, mode)
+	if err != nil {
+		return nil, devices.Permanent(fmt.Errorf("server offers no endpoint with security policy %s mode %s: %w", c.cfg.SecurityPolicy, c.cfg.SecurityMode, err))
+	}
+	opts := []opcua.Option{
+		opcua.AutoReconnect(false),
+		opcua.RequestTimeout(c.cfg.Timeout),
+		opcua.DialTimeout(c.cfg.Timeout),
+		opcua.SessionTimeout(time.Minute),
+		opcua.ApplicationURI("urn:serialine:controller"),
+	}
+	tok := ua.UserTokenTypeAnonymous
+	if c.cfg.Auth == AuthUsername {
+		tok = ua.UserTokenTypeUserName
+		opts = append(opts, opcua.AuthUsername(c.cfg.Username, c.cfg.Password))
+	} else {
+		opts = append(opts, opcua.AuthAnonymous())
+	}
+	if c.cfg.SecurityPolicy != PolicyNone {
+		if c.cfg.Certificate != "" {
+			opts = append(opts, opcua.CertificateFile(c.cfg.Certificate), opcua.PrivateKeyFile(c.cfg.PrivateKey))
+		} else {
+			der, key, err := selfSigned("urn:serialine:controller")
+			if err != nil {
+				return nil, fmt.Errorf("generate client certificate: %w", err)
+			}
+			opts = append(opts, opcua.Certificate(der), opcua.PrivateKey(key))
+		}
+	}
+	opts = append(opts, opcua.SecurityFromEndpoint(ep, tok))
+	return opts, nil
+}
+
+// dial builds a connection and its subscription.
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 4*c.cfg.Timeout)
+	defer cancel()
+	opts, err := c.clientOptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cn := &conn{notify: make(chan *opcua.PublishNotificationData, 256), state: make(chan opcua.ConnState, 8)}
+	opts = append(opts, opcua.StateChangedCh(cn.state))
+	cl, err := opcua.NewClient(c.cfg.Endpoint, opts...)
+	if err != nil {
+		return nil, devices.Permanent(fmt.Errorf("client options: %w", err))
+	}
+	if err := cl.Connect(ctx); err != nil {
+		cl.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	cn.cl = cl
+	sub, err := cl.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: c.cfg.PublishInterval, MaxKeepAliveCount: 10, LifetimeCount: 10000}, cn.notify)
+	if err != nil {
+		cl.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	cn.sub = sub
+	var items []*ua.MonitoredItemCreateRequest
+	mk := func(n *ua.NodeID, h uint32) {
+		r := opcua.NewMonitoredItemCreateRequestWithDefaults(n, ua.AttributeIDValue, h)
+		r.RequestedParameters.QueueSize = 1
+		r.RequestedParameters.SamplingInterval = float64(c.cfg.PublishInterval / time.Millisecond)
+		items = append(items, r)
+	}
+	if c.cfg.Nodes.Trigger == TriggerCounter {
+		mk(c.nodes.seq, hSeq)
+	} else {
+		mk(c.nodes.present, hPresent)
+	}
+	mk(c.nodes.hb, hHeartbeat)
+	res, err := sub.Monitor(ctx, ua.TimestampsToReturnNeither, items...)
+	if err == nil {
+		for i, r := range res.Results {
+			if r.StatusCode != ua.StatusOK {
+				err = fmt.Errorf("monitor %s: %w", items[i].ItemToMonitor.NodeID, r.StatusCode)
+				break
+			}
+		}
+	}
+	if err != nil {
+		cl.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("monitored items: %w", err)
+	}
+	// prime the trigger state on the first connection (products counted
+	// before Connect are not triggers); after a reconnect the state is kept
+	// and the next notification resumes from the last id seen.
+	if c.nodes.seq != nil && !c.counter.Primed() {
+		raw, err := c.read(ctx, cl, c.nodes.seq)
+		if err == nil {
+			var v uint64
+			if v, err = Uint(raw, c.cfg.Nodes.SeqWidth); err == nil {
+				c.counter.Observe(v)
+				c.seqExt.Extend(v)
+			}
+		}
+		if err != nil {
+			cl.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("read product_seq: %w", err)
+		}
+	}
+	return cn, nil
+}
+
+// connectLocked dials if not connected; c.mu held (released around I/O is
+// not needed: dialing happens from one caller at a time under mu).
+func (c *Client) connectLocked(ctx context.Context) error {
+	if c.closed {
+		return devices.Permanent(devices.ErrClosed)
+	}
+	if c.cn != nil {
+		return nil
+	}
+	cn, err := c.dial(ctx)
+	if err != nil {
+		c.gate.Failed()
+		if devices.IsPermanent(err) {
+			return devices.Permanent(fmt.Errorf("%s: %w: %w", c, devices.ErrDisconnected, err))
+		}
+		return fmt.Errorf("%s: %w: %w", c, devices.ErrDisconnected, err)
+	}
+	c.cn = cn
+	c.gate.Succeeded()
+	if c.everConn {
+		c.stats.Reconnects++
+		c.log.Info("plc reconnected", "plc", c.String())
+	}
+	c.everConn = true
+	return nil
+}
+
+func (c *Client) dropLocked(op string, err error) error {
+	c.stats.Errors++
+	if c.cn != nil {
+		cn := c.cn
+		c.cn = nil
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+		cn.cl.Close(ctx)
+		cancel()
+	}
+	c.log.Warn("plc request failed; connection closed", "plc", c.String(), "op", op, "err", err)
+	return fmt.Errorf("%s: %s: %w: %w", c, op, devices.ErrDisconnected, err)
+}
+
+// ensureLocked reconnects once if the backoff allows.
+func (c *Client) ensureLocked(ctx context.Context) error {
+	if c.closed {
+		return devices.ErrClosed
+	}
+	if !c.everConn {
+		return devices.ErrNotConnected
+	}
+	if c.cn != nil {
+		return nil
+	}
+	if ok, wait := c.gate.Allow(); !ok {
+		return fmt.Errorf("%s: %w (next reconnect attempt in %s)", c, devices.ErrDisconnected, wait)
+	}
+	err := c.connectLocked(ctx)
+	if devices.IsPermanent(err) {
+		return errors.Unwrap(err)
+	}
+	return err
+}
+
+// Connect opens the secure channel and session (one attempt), creates the
+// subscription with the trigger and heartbeat monitored items, and starts
+// the controller-heartbeat writer. The first notification primes the
+// trigger state. Errors wrap ErrDisconnected (retry, e.g. with
+// devices.Retry; a server without the configured security endpoint is a
+// permanent error, see devices.IsPermanent) or ErrClosed.
+func (c *Client) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	err := c.connectLocked(ctx)
+	first := err == nil && c.hbCancel == nil
+	if first {
+		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c.hbCancel, c.hbDone = cancel, make(chan struct{})
+		go c.heartbeat(hctx)
+	}
+	c.mu.Unlock()
+	return err
+}
+
+func (c *Client) heartbeat(ctx context.Context) {
+	defer close(c.hbDone)
+	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		if c.cn != nil {
+			c.hbOut++
+			cl := c.cn.cl
+			c.mu.Unlock()
+			err := c.write(ctx, cl, []*ua.NodeID{c.nodes.ctlHB}, []any{c.hbOut})
+			c.mu.Lock()
+			if err != nil && ctx.Err() == nil && c.cn != nil && c.cn.cl == cl {
+				c.dropLocked("write controller heartbeat", err)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Client) write(ctx context.Context, cl *opcua.Client, nodes []*ua.NodeID, vals []any) error {
+	req := &ua.WriteRequest{}
+	for i, n := range nodes {
+		v, err := ua.NewVariant(vals[i])
+		if err != nil {
+			return err
+		}
+		req.NodesToWrite = append(req.NodesToWrite, &ua.WriteValue{
+			NodeID: n, AttributeID: ua.AttributeIDValue,
+			Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: v},
+		})
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	resp, err := cl.Write(ctx, req)
+	if err != nil {
+		return err
+	}
+	for i, st := range resp.Results {
+		if st != ua.StatusOK {
+			return fmt.Errorf("write %s: %w", nodes[i], st)
+		}
+	}
+	return nil
+}
+
+func (c *Client) read(ctx context.Context, cl *opcua.Client, n *ua.NodeID) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	resp, err := cl.Read(ctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: n, AttributeID: ua.AttributeIDValue}}, TimestampsToReturn: ua.TimestampsToReturnNeither})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Results) != 1 {
+		return nil, fmt.Errorf("%w: %d results", devices.ErrBadValue, len(resp.Results))
+	}
+	r := resp.Results[0]
+	if r.Status != ua.StatusOK {
+		return nil, fmt.Errorf("read %s: %w", n, r.Status)
+	}
+	if r.Value == nil {
+		return nil, fmt.Errorf("read %s: %w: no value", n, devices.ErrBadValue)
+	}
+	return r.Value.Value(), nil
+}
+
+// current returns the live connection, reconnecting once if allowed.
+func (c *Client) current(ctx context.Context) (*opcua.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ensureLocked(ctx); err != nil {
+		return nil, err
+	}
+	return c.cn.cl, nil
+}
+
+// fail drops cl if it is still the live connection.
+func (c *Client) fail(cl *opcua.Client, op string, err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cn != nil && c.cn.cl == cl {
+		return c.dropLocked(op, err)
+	}
+	c.stats.Errors++
+	return fmt.Errorf("%s: %s: %w: %w", c, op, devices.ErrDisconnected, err)
+}
+
+// NextTrigger blocks until the next product and returns it; triggers come
+// in sequence order, each exactly once, across reconnects.
+//
+// Errors:
+//   - wraps ErrDisconnected: the connection or subscription failed and was
+//     closed. The next call reconnects with backoff (blocking until
+//     connected or ctx ends), re-creates the subscription and resumes from
+//     the last sequence id seen; ids beyond MaxBacklog are reported as
+//     Missed.
+//   - ErrHeartbeatStalled: the PLC heartbeat has not changed for
+//     HeartbeatTimeout; no triggers are accepted while it lasts (call again
+//     to keep watching); products seen meanwhile come back as Missed.
+//   - ErrNotConnected, ErrClosed, ctx.Err().
+func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
+	tick := time.NewTicker(max(c.cfg.HeartbeatTimeout/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		if len(c.pending) > 0 {
+			t := c.pending[0]
+			c.pending = c.pending[1:]
+			c.mu.Lock()
+			c.stats.Triggers++
+			c.stats.Missed += t.Missed
+			c.mu.Unlock()
+			return t, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return devices.Trigger{}, err
+		}
+		c.mu.Lock()
+		closed, ever, cn := c.closed, c.everConn, c.cn
+		c.mu.Unlock()
+		switch {
+		case closed:
+			return devices.Trigger{}, devices.ErrClosed
+		case !ever:
+			return devices.Trigger{}, devices.ErrNotConnected
+		case cn == nil:
+			err := devices.Retry(ctx, c.cfg.Backoff, func(ctx context.Context) error {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.connectLocked(ctx)
+			}, func(n int, err error, wait time.Duration) {
+				c.log.Warn("plc reconnect failed", "plc", c.String(), "attempt", n, "retry_in", wait, "err", err)
+			})
+			if err != nil {
+				return devices.Trigger{}, err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return devices.Trigger{}, ctx.Err()
+		case st := <-cn.state:
+			if st == opcua.Disconnected || st == opcua.Closed {
+				return devices.Trigger{}, c.fail(cn.cl, "connection state", fmt.Errorf("connection %s", st))
+			}
+		case n := <-cn.notify:
+			if n.Error != nil {
+				return devices.Trigger{}, c.fail(cn.cl, "subscription", n.Error)
+			}
+			if err := c.handle(ctx, cn.cl, n); err != nil {
+				return devices.Trigger{}, err
+			}
+		case <-tick.C:
+			if c.wd.Check(c.now()) {
+				return devices.Trigger{}, fmt.Errorf("%s: %w (unchanged for more than %s)", c, devices.ErrHeartbeatStalled, c.cfg.HeartbeatTimeout)
+			}
+		}
+	}
+}
+
+func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishNotificationData) error {
+	dcn, ok := n.Value.(*ua.DataChangeNotification)
+	if !ok {
+		return nil
+	}
+	c.mu.Lock()
+	c.stats.Notifications++
+	c.mu.Unlock()
+	now := c.now()
+	for _, it := range dcn.MonitoredItems {
+		if it.Value != nil && it.Value.Value != nil {
+			c.log.Debug("plc notification", "handle", it.ClientHandle, "value", it.Value.Value.Value())
+		}
+	}
+	// heartbeat first: a notification carrying both must not count the
+	// products as seen during a stall that just ended
+	for _, it := range dcn.MonitoredItems {
+		if it.ClientHandle == hHeartbeat && it.Value != nil && it.Value.Value != nil {
+			v, err := Uint(it.Value.Value.Value(), 64)
+			if err != nil {
+				return c.fail(cl, "decode PLC heartbeat", err)
+			}
+			c.wd.Observe(v, now)
+		}
+	}
+	stalled := c.wd.Check(now)
+	for _, it := range dcn.MonitoredItems {
+		if it.Value == nil || it.Value.Value == nil {
+			continue
+		}
+		switch it.ClientHandle {
+		case hSeq:
+			v, err := Uint(it.Value.Value.Value(), c.cfg.Nodes.SeqWidth)
+			if err != nil {
+				return c.fail(cl, "decode product_seq", err)
+			}
+			c.onSeq(v, stalled, now)
+		case hPresent:
+			b, err := Bool(it.Value.Value.Value())
+			if err != nil {
+				return c.fail(cl, "decode product_present", err)
+			}
+			rising := b && !c.present
+			c.present = b
+			if !b {
+				continue
+			}
+			if c.nodes.seq == nil {
+				// pure edge: only a rising edge is a product
+				if !rising {
+					continue
+				}
+				c.localSeq++
+				if stalled {
+					c.missed++
+					continue
+				}
+				c.pending = append(c.pending, devices.Trigger{Seq: c.localSeq, Missed: c.missed, At: now})
+				c.missed = 0
+				continue
+			}
+			// with a sequence id, "present and the id moved" is a product,
+			// even when the server coalesced the falling edge away
+			raw, err := c.read(ctx, cl, c.nodes.seq)
+			if err != nil {
+				return c.fail(cl, "read product_seq", err)
+			}
+			v, err := Uint(raw, c.cfg.Nodes.SeqWidth)
+			if err != nil {
+				return c.fail(cl, "decode product_seq", err)
+			}
+			first := !c.counter.Primed()
+			delta, reset := c.counter.Observe(v)
+			seq := c.seqExt.Extend(v)
+			if first || reset {
+				delta = 1
+			}
+			if delta == 0 {
+				continue // the same product seen twice
+			}
+			if stalled {
+				c.missed += delta
+				continue
+			}
+			c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed + delta - 1, At: now})
+			c.missed = 0
+		}
+	}
+	if stalled {
+		return fmt.Errorf("%s: %w (unchanged for more than %s)", c, devices.ErrHeartbeatStalled, c.cfg.HeartbeatTimeout)
+	}
+	return nil
+}
+
+func (c *Client) onSeq(v uint64, stalled bool, now time.Time) {
+	delta, reset := c.counter.Observe(v)
+	if reset {
+		c.log.Warn("plc product sequence went backwards; resynchronised", "plc", c.String(), "seq", v)
+		c.seqExt = devices.SeqExtender{Width: c.seqExt.Width}
+		c.seqExt.Extend(v)
+		return
+	}
+	if delta == 0 {
+		c.seqExt.Extend(v) // first value primes
+		return
+	}
+	if stalled {
+		c.missed += delta
+		c.seqExt.Extend(v)
+		return
+	}
+	limit := uint64(c.cfg.MaxBacklog)
+	if limit == 0 {
+		limit = 256
+	}
+	w := c.cfg.Nodes.SeqWidth
+	mask := ^uint64(0)
+	if w < 64 {
+		mask = 1<<w - 1
+	}
+	if delta > limit {
+		c.missed += delta - limit
+		c.seqExt.Extend((v - limit) & mask)
+		delta = limit
+	}
+	for k := delta; k >= 1; k-- {
+		seq := c.seqExt.Extend((v - (k - 1)) & mask)
+		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: now})
+		c.missed = 0
+	}
+}
+
+// Decide writes the verdict for product seq into its decision slot node
+// (before the product reaches the gate; the PLC rejects products without a
+// verdict, fail-safe). Errors wrap ErrDisconnected (the write failed and
+// the connection was closed; the next call tries one reconnect when the
+// backoff allows; a bad OPC UA status is reachable with errors.As
+// ua.StatusCode), ErrNotConnected or ErrClosed.
+func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cl, err := c.current(ctx)
+	if err != nil {
+		return err
+	}
+	v := uint8(devices.VerdictAccept)
+	if reject {
+		v = devices.VerdictReject
+	}
+	n := c.slotNode(c.cfg.Nodes.Decisions, seq)
+	if err := c.write(ctx, cl, []*ua.NodeID{n}, []any{PackSlot(seq, v)}); err != nil {
+		return c.fail(cl, fmt.Sprintf("write verdict for product %d (%s)", seq, n), err)
+	}
+	return nil
+}
+
+// Confirm waits up to ConfirmWindow (from the call) for the gate result of
+// product seq, reading its confirmation slot node every ConfirmPoll.
+// Results as the Modbus client: (true, nil) pushed off and seen by the
+// sensor; (false, nil) passed the gate; (false, err wrapping
+// ErrNotConfirmed) when the sensor did not see a reject or no result came
+// within the window (connection errors in the window are retried and
+// joined). ctx.Err() when ctx ends first.
+func (c *Client) Confirm(ctx context.Context, seq uint64) (bool, error) {
+	deadline := c.now().Add(c.cfg.ConfirmWindow)
+	n := c.slotNode(c.cfg.Nodes.Confirmations, seq)
+	var lastErr error
+	for {
+		cl, err := c.current(ctx)
+		if err == nil {
+			var raw any
+			raw, err = c.read(ctx, cl, n)
+			if err != nil {
+				err = c.fail(cl, fmt.Sprintf("read confirmation %s", n), err)
+			} else {
+				var v uint64
+				if v, err = Uint(raw, 64); err == nil {
+					got, code := UnpackSlot(v)
+					if got == seq&(1<<56-1) && code != devices.GatePending {
+						switch code {
+						case devices.GateRejected:
+							return true, nil
+						case devices.GatePassed:
+							return false, nil
+						default:
+							return false, fmt.Errorf("%s: product %d: %w (sensor did not see the reject)", c, seq, devices.ErrNotConfirmed)
+						}
+					}
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected) {
+				return false, err
+			}
+			lastErr = err
+		}
+		left := deadline.Sub(c.now())
+		if left <= 0 {
+			return false, errors.Join(fmt.Errorf("%s: product %d: %w within %s", c, seq, devices.ErrNotConfirmed, c.cfg.ConfirmWindow), lastErr)
+		}
+		t := time.NewTimer(min(left, c.cfg.ConfirmPoll))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// SetOutputs writes line stop, stack light and horn in one write request.
+// Errors as Decide.
+func (c *Client) SetOutputs(ctx context.Context, o devices.Outputs) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !o.Light.Valid() {
+		return fmt.Errorf("%w: stack light %d", devices.ErrBadValue, o.Light)
+	}
+	cl, err := c.current(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.write(ctx, cl, []*ua.NodeID{c.nodes.lineStop, c.nodes.light, c.nodes.horn}, []any{o.LineStop, uint16(o.Light), o.Horn}); err != nil {
+		return c.fail(cl, "write outputs", err)
+	}
+	return nil
+}
+
+// Close stops the heartbeat writer (waiting for it) and closes the session.
+// Later calls return ErrClosed. Safe to call twice.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cancel, done := c.hbCancel, c.hbDone
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cn != nil {
+		cn := c.cn
+		c.cn = nil
+		return cn.cl.Close(ctx)
+	}
+	return nil
+}

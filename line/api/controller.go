@@ -1,0 +1,290 @@
+package api
+
+import (
+	"context"
+	"time"
+)
+
+// Controller is what the API needs from the line controller. It is defined
+// here, on the consumer side; *line.Controller satisfies it (line may import
+// line/api; line/api never imports line). Method contract:
+//
+//   - ctx bounds the call; a cancelled ctx returns ctx.Err() (wrapped).
+//   - Errors wrap one of the sentinels in errors.go so the API can map them
+//     to HTTP status codes: ErrNotFound (404), ErrInvalidState (409, the
+//     PackML state machine refuses the command), ErrRefused (409, a
+//     precondition failed: line clearance, pool too low…; the message says
+//     which), ErrBadRequest (400, bad input: GTIN check digit, unknown
+//     profile…). Any other error is a 500 with the error's text.
+//   - by is the authenticated user that caused the action; the controller
+//     journals it with every transition it makes.
+type Controller interface {
+	// Status is the live snapshot of the line: PackML state, current batch
+	// and its counters, rate, printer queue, pools, devices, alarms.
+	Status(ctx context.Context) (Status, error)
+
+	// CreateBatch defines a new batch (PackML Idle). ErrBadRequest for an
+	// invalid definition, ErrInvalidState when another batch is running.
+	CreateBatch(ctx context.Context, def BatchDef, by Actor) (Batch, error)
+	// Batch returns one batch by id (ErrNotFound when unknown).
+	Batch(ctx context.Context, id string) (Batch, error)
+	// Batches lists batches, newest first, at most limit (0 = all).
+	Batches(ctx context.Context, limit int) ([]Batch, error)
+	// Command applies a PackML command (Command* constants) to batch id.
+	// It returns once the command has been accepted and the resulting state
+	// change journaled (acting states such as Holding may still be running:
+	// the caller watches Status). cmd.Override is only set by a supervisor
+	// with an electronic signature; a controller that cannot override a
+	// refusal returns ErrRefused.
+	Command(ctx context.Context, id string, cmd Command, by Actor) error
+
+	// Unit looks a unit up by serial (ErrNotFound when this line never drew
+	// it).
+	Unit(ctx context.Context, serial string) (Unit, error)
+	// Units lists units of batch id (all batches when id is ""), newest
+	// first, filtered by q (zero UnitQuery = every unit), at most q.Limit.
+	Units(ctx context.Context, id string, q UnitQuery) ([]Unit, error)
+	// UnitAction is a manual action on one unit by a supervisor (with
+	// e-signature checked by the API): UnitReject, UnitSample (QA pull) or
+	// UnitDecommission. ErrInvalidState when the unit's state forbids it.
+	UnitAction(ctx context.Context, serial string, action UnitActionKind, reason string, by Actor) (Unit, error)
+
+	// Devices lists the line's devices and their link state.
+	Devices(ctx context.Context) ([]Device, error)
+	// PoolLevels lists the local serial pool level per GTIN.
+	PoolLevels(ctx context.Context) ([]PoolLevel, error)
+
+	// Alarms lists alarms (only active or unacknowledged ones when
+	// activeOnly), newest first. *AlarmBook implements the three alarm
+	// methods and may be embedded by the controller.
+	Alarms(ctx context.Context, activeOnly bool) ([]Alarm, error)
+	// RaiseAlarm raises an alarm (manual alarms from the HMI, or the
+	// controller's own); it returns the alarm with its ID.
+	RaiseAlarm(ctx context.Context, a Alarm, by Actor) (Alarm, error)
+	// AckAlarm acknowledges alarm id (ErrNotFound when unknown).
+	AckAlarm(ctx context.Context, id string, by Actor) (Alarm, error)
+
+	// Reconciliation computes the reconciliation of batch id (any state;
+	// final once the batch is Complete/Stopped/Aborted).
+	Reconciliation(ctx context.Context, id string) (Reconciliation, error)
+	// SignReconciliation records the supervisor's electronic signature on
+	// the reconciliation of batch id (the API has already re-checked the
+	// password). ErrInvalidState when the batch is not finished or already
+	// signed; ErrRefused when it does not balance and sig.Meaning is not
+	// MeaningApprovedWithDeviation.
+	SignReconciliation(ctx context.Context, id string, sig Signature) (Reconciliation, error)
+}
+
+// Actor is who caused an action: a user and role ("operator",
+// "supervisor", "admin") or a system actor ("system", "plc", "printer",
+// "camera").
+type Actor struct {
+	User string `json:"user"`
+	Role string `json:"role"`
+}
+
+// PackML commands (Command.Name).
+const (
+	CmdStart     = "start"
+	CmdHold      = "hold"
+	CmdUnhold    = "unhold"
+	CmdSuspend   = "suspend"
+	CmdUnsuspend = "unsuspend"
+	CmdStop      = "stop"
+	CmdAbort     = "abort"
+	CmdClear     = "clear"
+	CmdReset     = "reset"
+	CmdComplete  = "complete"
+)
+
+// Commands lists every PackML command name the API accepts.
+var Commands = []string{CmdStart, CmdHold, CmdUnhold, CmdSuspend, CmdUnsuspend, CmdStop, CmdAbort, CmdClear, CmdReset, CmdComplete}
+
+// Command is one PackML command with the operator's reason.
+type Command struct {
+	Name     string `json:"command"`
+	Reason   string `json:"reason,omitempty"`
+	Override bool   `json:"override,omitempty"` // supervisor override of a refused precondition (e-signed)
+}
+
+// BatchDef defines a batch (mirrors journal.BatchDef).
+type BatchDef struct {
+	ID       string `json:"id"`
+	GTIN     string `json:"gtin"`
+	Lot      string `json:"lot"`
+	Expiry   string `json:"expiry"`  // YYMMDD
+	Profile  string `json:"profile"` // market profile: "us-dscsa", "eu-fmd", …
+	Target   int    `json:"target"`  // target quantity
+	Template string `json:"template,omitempty"`
+}
+
+// Batch is a batch with its PackML state, counters and history.
+type Batch struct {
+	BatchDef
+	State    string        `json:"state"` // PackML state name: "Idle", "Execute", "Held", …
+	Counters Counters      `json:"counters"`
+	History  []StateChange `json:"history,omitempty"`
+	Created  time.Time     `json:"created"`
+	Signed   *Signature    `json:"signed,omitempty"` // reconciliation signature, once signed
+}
+
+// StateChange is one PackML transition of a batch.
+type StateChange struct {
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	By     Actor     `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Counters are a batch's unit counts per state. Good = Commissioned.
+type Counters struct {
+	Drawn        int `json:"drawn"`
+	Queued       int `json:"queued"`
+	Printed      int `json:"printed"`
+	Verified     int `json:"verified"`
+	Commissioned int `json:"commissioned"`
+	Rejected     int `json:"rejected"`
+	Sampled      int `json:"sampled"`
+	Returned     int `json:"returned"`
+	Uncertain    int `json:"uncertain"`
+	// RejectedBy counts rejected units per reason ("no-read", "mismatch",
+	// "low-grade", "missed-print", "not-confirmed", "manual", …).
+	RejectedBy map[string]int `json:"rejected_by,omitempty"`
+}
+
+// Status is the live snapshot streamed to the HMI.
+type Status struct {
+	Line         string      `json:"line"`
+	State        string      `json:"state"`           // PackML state of the line
+	Batch        *Batch      `json:"batch,omitempty"` // current (or last) batch; nil when none
+	RatePerMin   float64     `json:"rate_per_min"`    // good + rejected units per minute, recent
+	PrinterQueue int         `json:"printer_queue"`
+	InFlight     int         `json:"in_flight"` // units between trigger and final decision
+	Pools        []PoolLevel `json:"pools,omitempty"`
+	Devices      []Device    `json:"devices,omitempty"`
+	ActiveAlarms int         `json:"active_alarms"`
+	At           time.Time   `json:"at"`
+}
+
+// UnitQuery filters Units.
+type UnitQuery struct {
+	States []string // unit states ("rejected", …); empty = any
+	Limit  int      // 0 = no limit
+}
+
+// Unit is one serialized unit and what happened to it.
+type Unit struct {
+	Serial        string             `json:"serial"`
+	GTIN          string             `json:"gtin"`
+	Batch         string             `json:"batch"`
+	State         string             `json:"state"` // drawn, queued, printed, verified, commissioned, rejected, sampled, returned, uncertain
+	Reason        string             `json:"reason,omitempty"`
+	Seq           uint64             `json:"seq,omitempty"`            // PLC product id
+	Grade         float64            `json:"grade,omitempty"`          // ISO/IEC 15415 overall grade (0..4)
+	GradeParams   map[string]float64 `json:"grade_params,omitempty"`   // per parameter
+	ElementString string             `json:"element_string,omitempty"` // what was printed (GS separated)
+	ReadData      string             `json:"read_data,omitempty"`      // what the camera read
+	History       []UnitEvent        `json:"history,omitempty"`
+	Updated       time.Time          `json:"updated"`
+}
+
+// UnitEvent is one state change of a unit.
+type UnitEvent struct {
+	State  string    `json:"state"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// UnitActionKind is a manual supervisor action on a unit.
+type UnitActionKind string
+
+// Manual unit actions.
+const (
+	UnitReject       UnitActionKind = "reject"
+	UnitSample       UnitActionKind = "sample"
+	UnitDecommission UnitActionKind = "decommission"
+)
+
+// Device is one device's link state.
+type Device struct {
+	Name   string    `json:"name"` // "plc", "printer", "camera", "upstream"
+	Kind   string    `json:"kind"` // "modbus", "opcua", "tij", "zpl", "dmcc", "keyence", "http"…
+	Link   string    `json:"link"` // LinkUp, LinkDown, LinkConnecting
+	Detail string    `json:"detail,omitempty"`
+	Since  time.Time `json:"since"`
+}
+
+// Device link states.
+const (
+	LinkUp         = "up"
+	LinkDown       = "down"
+	LinkConnecting = "connecting"
+)
+
+// PoolLevel is the local serial pool for one GTIN.
+type PoolLevel struct {
+	GTIN      string `json:"gtin"`
+	Available int    `json:"available"`
+	LowWater  int    `json:"low_water,omitempty"`
+}
+
+// Alarm severities.
+const (
+	SeverityInfo    = "info"
+	SeverityWarning = "warning"
+	SeverityFault   = "fault"
+)
+
+// Alarm is one alarm.
+type Alarm struct {
+	ID       string    `json:"id"`
+	Severity string    `json:"severity"`
+	Source   string    `json:"source"` // "plc", "printer", "operator", …
+	Text     string    `json:"text"`
+	Raised   time.Time `json:"raised"`
+	RaisedBy string    `json:"raised_by,omitempty"`
+	Active   bool      `json:"active"` // condition still present
+	Acked    bool      `json:"acked"`
+	AckedBy  string    `json:"acked_by,omitempty"`
+	AckedAt  time.Time `json:"acked_at,omitzero"`
+}
+
+// Signature meanings.
+const (
+	MeaningApproved              = "approved"
+	MeaningApprovedWithDeviation = "approved-with-deviation"
+	MeaningReviewed              = "reviewed"
+)
+
+// Signature is an electronic signature (21 CFR Part 11): who, when, what
+// it means and why. The password check is done by the API before it
+// reaches the controller.
+type Signature struct {
+	User    string    `json:"user"`
+	Role    string    `json:"role"`
+	Meaning string    `json:"meaning"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
+}
+
+// Reconciliation is the serial balance of a batch:
+// Drawn = Commissioned + Rejected + Sampled + Returned + Uncertain.
+type Reconciliation struct {
+	Batch        string         `json:"batch"`
+	State        string         `json:"state"` // batch PackML state
+	Final        bool           `json:"final"` // batch finished: figures no longer move
+	Drawn        int            `json:"drawn"`
+	Commissioned int            `json:"commissioned"`
+	Rejected     int            `json:"rejected"`
+	Sampled      int            `json:"sampled"`
+	Returned     int            `json:"returned"`
+	Uncertain    int            `json:"uncertain"`
+	InFlight     int            `json:"in_flight"` // drawn but not in a terminal state
+	Balanced     bool           `json:"balanced"`
+	RejectedBy   map[string]int `json:"rejected_by,omitempty"`
+	Differences  []Unit         `json:"differences,omitempty"` // units that break the balance, one by one
+	Signed       *Signature     `json:"signed,omitempty"`
+	Generated    time.Time      `json:"generated"`
+}

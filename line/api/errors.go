@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/serialine/serialine/line/auth"
+)
+
+// Sentinel errors. Controller implementations wrap them (fmt.Errorf("…: %w",
+// api.ErrRefused)) so the API answers with the right HTTP status and code.
+var (
+	// ErrNotFound: the batch, unit or alarm does not exist (404 not_found).
+	ErrNotFound = errors.New("not found")
+	// ErrInvalidState: the PackML state machine or the unit's state forbids
+	// the command (409 invalid_state).
+	ErrInvalidState = errors.New("invalid state")
+	// ErrRefused: a precondition failed — line clearance, pool too low,
+	// reconciliation does not balance… (409 refused).
+	ErrRefused = errors.New("refused")
+	// ErrBadRequest: the input is malformed or invalid (400 bad_request).
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnavailable: a device or the journal cannot serve the request now
+	// (503 unavailable).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Error codes of JSON error bodies.
+const (
+	CodeBadRequest        = "bad_request"
+	CodeUnauthorized      = "unauthorized"             // no or expired session, wrong credentials
+	CodeLocked            = "locked"                   // account locked after failed attempts
+	CodeForbidden         = "forbidden"                // role too low
+	CodePasswordChange    = "password_change_required" // change the password first
+	CodeSignatureRequired = "signature_required"
+	CodeSignatureInvalid  = "signature_invalid" // wrong password in an e-signature
+	CodeWeakPassword      = "weak_password"
+	CodeConflict          = "conflict" // e.g. user exists
+	CodeNotFound          = "not_found"
+	CodeInvalidState      = "invalid_state"
+	CodeRefused           = "refused"
+	CodeUnavailable       = "unavailable"
+	CodeInternal          = "internal"
+)
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the code and message of an error response.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error is an error with its HTTP status and code.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// toError maps any error to its HTTP status and code.
+func toError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, auth.ErrLocked):
+		return &Error{http.StatusForbidden, CodeLocked, msg}
+	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrDisabled), errors.Is(err, auth.ErrNoSession):
+		return &Error{http.StatusUnauthorized, CodeUnauthorized, msg}
+	case errors.Is(err, auth.ErrForbidden):
+		return &Error{http.StatusForbidden, CodeForbidden, msg}
+	case errors.Is(err, auth.ErrPasswordChange):
+		return &Error{http.StatusForbidden, CodePasswordChange, msg}
+	case errors.Is(err, auth.ErrWeakPassword):
+		return &Error{http.StatusBadRequest, CodeWeakPassword, msg}
+	case errors.Is(err, auth.ErrUserExists):
+		return &Error{http.StatusConflict, CodeConflict, msg}
+	case errors.Is(err, auth.ErrUnknownUser):
+		return &Error{http.StatusNotFound, CodeNotFound, msg}
+	case errors.Is(err, auth.ErrInvalid), errors.Is(err, ErrBadRequest):
+		return &Error{http.StatusBadRequest, CodeBadRequest, msg}
+	case errors.Is(err, ErrNotFound):
+		return &Error{http.StatusNotFound, CodeNotFound, msg}
+	case errors.Is(err, ErrInvalidState):
+		return &Error{http.StatusConflict, CodeInvalidState, msg}
+	case errors.Is(err, ErrRefused):
+		return &Error{http.StatusConflict, CodeRefused, msg}
+	case errors.Is(err, ErrUnavailable):
+		return &Error{http.StatusServiceUnavailable, CodeUnavailable, msg}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &Error{http.StatusServiceUnavailable, CodeUnavailable, msg}
+	}
+	return &Error{http.StatusInternalServerError, CodeInternal, msg}
+}

@@ -1,0 +1,475 @@
+// Package config is the whole controller configuration: plain structs with
+// yaml tags, decoded strictly (unknown keys are errors) and validated at once
+// (every problem reported with its dotted path). It composes the device
+// config structs of the device packages (devices/modbus, devices/opcua,
+// devices/serialport, vision/grade, vision/pattern) so one file describes the
+// whole line.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/modbus"
+	"github.com/serialine/serialine/devices/opcua"
+	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/vision/dmcc"
+	"github.com/serialine/serialine/vision/grade"
+	"github.com/serialine/serialine/vision/keyence"
+)
+
+// Config is the controller's configuration file.
+type Config struct {
+	// Line identifies the line and its EPCIS location.
+	Line Line `yaml:"line"`
+	// Journal is where the unit journal lives.
+	Journal Journal `yaml:"journal"`
+	// Upstream is the site server (serial pools, event reporting).
+	Upstream Upstream `yaml:"upstream"`
+	// Pools are the local serial pool rules.
+	Pools Pools `yaml:"pools"`
+	// Cycle tunes the unit cycle.
+	Cycle Cycle `yaml:"cycle"`
+	// Devices are the PLC, printer and camera.
+	Devices Devices `yaml:"devices"`
+	// Grading is the print-quality policy per market profile.
+	Grading grade.Config `yaml:"grading"`
+	// Verify tunes matching camera reads to units.
+	Verify Verify `yaml:"verify"`
+	// API is the operator/HTTP interface.
+	API API `yaml:"api"`
+}
+
+// Line identifies the line.
+type Line struct {
+	// Name of the line (shown on the HMI, sent upstream).
+	Name string `yaml:"name"`
+	// CompanyPrefixLen is the GS1 company prefix length of the GTINs this
+	// line packs (6..12), used to build SGTIN EPCs for EPCIS.
+	CompanyPrefixLen int `yaml:"company_prefix_len"`
+	// ReadPoint is the EPCIS readPoint (an SGLN URN), optional.
+	ReadPoint string `yaml:"read_point"`
+	// BizLocation is the EPCIS bizLocation (an SGLN URN), optional.
+	BizLocation string `yaml:"biz_location"`
+	// Shifts are the local shift start times ("06:00", "14:00", "22:00")
+	// used to reconcile per shift; empty = one shift per day.
+	Shifts []string `yaml:"shifts"`
+	// Timezone of the shift times (IANA name), default UTC.
+	Timezone string `yaml:"timezone"`
+}
+
+// Journal is where the unit journal lives.
+type Journal struct {
+	// Path of the bbolt file.
+	Path string `yaml:"path"`
+}
+
+// Upstream is the site server.
+type Upstream struct {
+	// URL of the site server (https://…); "" = offline line fed by pools
+	// imported by hand.
+	URL string `yaml:"url"`
+	// Token is the bearer token (prefer TokenFile).
+	Token string `yaml:"token"`
+	// TokenFile holds the bearer token.
+	TokenFile string `yaml:"token_file"`
+	// CAFile is a PEM file of CAs trusted for the site server's certificate.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds one HTTP attempt.
+	Timeout time.Duration `yaml:"timeout"`
+	// Attempts is the number of tries per call (>= 1).
+	Attempts int `yaml:"attempts"`
+	// ForwardInterval is how often the outbox is retried while upstream is down.
+	ForwardInterval time.Duration `yaml:"forward_interval"`
+}
+
+// Pools are the local serial pool rules.
+type Pools struct {
+	// RequestSize is how many serials one upstream request asks for.
+	RequestSize int `yaml:"request_size"`
+	// LowWater: replenish in the background below this many available.
+	LowWater int `yaml:"low_water"`
+	// MinStart: Start refuses when fewer are available (and upstream cannot
+	// provide them at once).
+	MinStart int `yaml:"min_start"`
+	// HoldBelow: the batch holds when fewer than this many are left (drawn
+	// buffer included), before running dry.
+	HoldBelow int `yaml:"hold_below"`
+	// CheckInterval is how often the pool level is checked.
+	CheckInterval time.Duration `yaml:"check_interval"`
+	// ReturnUnusedAtEnd hands the GTIN's unused serials back upstream when
+	// a batch ends.
+	ReturnUnusedAtEnd bool `yaml:"return_unused_at_end"`
+}
+
+// Cycle tunes the unit cycle.
+type Cycle struct {
+	// DrawGroup is how many serials one journal Draw takes.
+	DrawGroup int `yaml:"draw_group"`
+	// DrawAhead is how many drawn serials are kept ready for the printer.
+	DrawAhead int `yaml:"draw_ahead"`
+	// PrinterDepth is how many records are kept in the printer's queue.
+	PrinterDepth int `yaml:"printer_depth"`
+	// DecisionDeadline is the longest a printed unit may wait for its
+	// camera read before it is rejected (late).
+	DecisionDeadline time.Duration `yaml:"decision_deadline"`
+	// DrainTimeout bounds how long Holding, Completing and Stopping wait
+	// for units in flight to be decided.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// ConfirmRejects waits for the gate's confirmation sensor on every reject.
+	ConfirmRejects bool `yaml:"confirm_rejects"`
+	// MaxConfirmers bounds concurrent reject confirmations.
+	MaxConfirmers int `yaml:"max_confirmers"`
+}
+
+// Devices are the line's devices.
+type Devices struct {
+	PLC     PLC     `yaml:"plc"`
+	Printer Printer `yaml:"printer"`
+	Camera  Camera  `yaml:"camera"`
+}
+
+// PLC is the PLC connection: exactly one of Modbus or OPCUA per Protocol.
+type PLC struct {
+	// Protocol is "modbus" or "opcua".
+	Protocol string `yaml:"protocol"`
+	// Modbus is used with protocol modbus.
+	Modbus *modbus.Config `yaml:"modbus"`
+	// OPCUA is used with protocol opcua.
+	OPCUA *opcua.Config `yaml:"opcua"`
+}
+
+// Printer is the printer connection (text protocol, TCP or RS-232).
+type Printer struct {
+	// Driver is "tij" (CLARiTY-class text protocol).
+	Driver string `yaml:"driver"`
+	// Address is host:port (TCP); empty with Serial set.
+	Address string `yaml:"address"`
+	// Serial is the RS-232 port when Address is empty.
+	Serial *serialport.Config `yaml:"serial"`
+	// Job is the printer job (message) selected at connect.
+	Job string `yaml:"job"`
+	// IDField is the job field that carries the serial (record id).
+	IDField string `yaml:"id_field"`
+	// Fields maps job field names to what they carry: one of "element_string",
+	// "serial", "gtin", "lot", "expiry", "hri_serial", "nhrn".
+	Fields map[string]string `yaml:"fields"`
+	// Enqueue is "JDI" (default) or "SLI".
+	Enqueue string `yaml:"enqueue"`
+	// ClearOnConnect clears records left in the printer at connect.
+	ClearOnConnect bool `yaml:"clear_on_connect"`
+	// ReplyTimeout bounds each command's reply.
+	ReplyTimeout time.Duration `yaml:"reply_timeout"`
+	// Backoff is the reconnect policy.
+	Backoff devices.Backoff `yaml:"backoff"`
+}
+
+// Field sources for Printer.Fields.
+var FieldSources = []string{"element_string", "serial", "gtin", "lot", "expiry", "hri", "nhrn"}
+
+// Camera is the camera connection: exactly one block per Driver.
+type Camera struct {
+	// Driver is "dmcc" (Cognex DataMan) or "keyence" (SR series).
+	Driver string `yaml:"driver"`
+	// DMCC is used with driver dmcc.
+	DMCC *dmcc.Config `yaml:"dmcc"`
+	// Keyence is used with driver keyence.
+	Keyence *keyence.Config `yaml:"keyence"`
+	// Backoff is the reconnect policy.
+	Backoff devices.Backoff `yaml:"backoff"`
+}
+
+// Verify tunes the read-to-unit matching.
+type Verify struct {
+	// Window: how many awaiting units a read may match (default 3).
+	Window int `yaml:"window"`
+	// MaxNoReads in a row hold the line (default 3; -1 never).
+	MaxNoReads int `yaml:"max_no_reads"`
+	// MaxLowGrades in a row hold the line (default 3; -1 never).
+	MaxLowGrades int `yaml:"max_low_grades"`
+}
+
+// API is the operator interface.
+type API struct {
+	// Listen address of the HTTP API and HMI ("" = off).
+	Listen string `yaml:"listen"`
+	// CertFile and KeyFile switch TLS on.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the TLS key.
+	KeyFile string `yaml:"key_file"`
+	// UsersFile is where users are stored (line/auth).
+	UsersFile string `yaml:"users_file"`
+}
+
+// Defaults returns a Config with every default filled in; Load decodes over it.
+func Defaults() Config {
+	return Config{
+		Line:     Line{CompanyPrefixLen: 7},
+		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second},
+		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
+			CheckInterval: time.Second},
+		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
+			DrainTimeout: 5 * time.Second, ConfirmRejects: true, MaxConfirmers: 64},
+		Devices: Devices{
+			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: 2 * time.Second, Backoff: devices.DefaultBackoff()},
+			Camera:  Camera{Backoff: devices.DefaultBackoff()},
+		},
+	}
+}
+
+// Load reads, strictly decodes (over Defaults) and validates a config file.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse strictly decodes data (named name in errors) over Defaults and
+// validates it.
+func Parse(name string, data []byte) (Config, error) {
+	c, err := Decode(name, bytes.NewReader(data))
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate().Err(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
+
+// Decode strictly decodes r over Defaults without validating.
+func Decode(name string, r io.Reader) (Config, error) {
+	c := Defaults()
+	if err := configs.DecodeStrict(name, r, &c); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports every problem with its dotted path.
+func (c Config) Validate() configs.Problems {
+	var p configs.Problems
+	// line
+	if strings.TrimSpace(c.Line.Name) == "" {
+		p.Add("line.name", "must be set")
+	}
+	if c.Line.CompanyPrefixLen < 6 || c.Line.CompanyPrefixLen > 12 {
+		p.Add("line.company_prefix_len", "must be 6..12, got %d", c.Line.CompanyPrefixLen)
+	}
+	for _, f := range []struct{ path, v string }{{"line.read_point", c.Line.ReadPoint}, {"line.biz_location", c.Line.BizLocation}} {
+		if f.v != "" && !strings.Contains(f.v, ":") {
+			p.Add(f.path, "must be a URI (urn:epc:id:sgln:…), got %q", f.v)
+		}
+	}
+	for i, s := range c.Line.Shifts {
+		if _, err := time.Parse("15:04", s); err != nil {
+			p.Add(fmt.Sprintf("line.shifts[%d]", i), "must be HH:MM, got %q", s)
+		}
+	}
+	if c.Line.Timezone != "" {
+		if _, err := time.LoadLocation(c.Line.Timezone); err != nil {
+			p.Add("line.timezone", "unknown time zone %q", c.Line.Timezone)
+		}
+	}
+	// journal
+	if strings.TrimSpace(c.Journal.Path) == "" {
+		p.Add("journal.path", "must be set")
+	}
+	// upstream
+	u := c.Upstream
+	if u.URL != "" && !strings.HasPrefix(u.URL, "http://") && !strings.HasPrefix(u.URL, "https://") {
+		p.Add("upstream.url", "must start with https:// (or http://), got %q", u.URL)
+	}
+	if u.Token != "" && u.TokenFile != "" {
+		p.Add("upstream.token_file", "set token or token_file, not both")
+	}
+	if u.Timeout <= 0 {
+		p.Add("upstream.timeout", "must be > 0")
+	}
+	if u.Attempts < 1 {
+		p.Add("upstream.attempts", "must be >= 1")
+	}
+	if u.ForwardInterval <= 0 {
+		p.Add("upstream.forward_interval", "must be > 0")
+	}
+	// pools
+	po := c.Pools
+	if po.RequestSize < 1 {
+		p.Add("pools.request_size", "must be >= 1")
+	}
+	if po.LowWater < 0 {
+		p.Add("pools.low_water", "must be >= 0")
+	}
+	if po.MinStart < 0 {
+		p.Add("pools.min_start", "must be >= 0")
+	}
+	if po.HoldBelow < 0 {
+		p.Add("pools.hold_below", "must be >= 0")
+	}
+	if po.HoldBelow > po.LowWater && po.LowWater > 0 {
+		p.Add("pools.hold_below", "must be <= low_water (%d): replenish before holding", po.LowWater)
+	}
+	if po.CheckInterval <= 0 {
+		p.Add("pools.check_interval", "must be > 0")
+	}
+	// cycle
+	cy := c.Cycle
+	if cy.DrawGroup < 1 {
+		p.Add("cycle.draw_group", "must be >= 1")
+	}
+	if cy.DrawAhead < cy.DrawGroup {
+		p.Add("cycle.draw_ahead", "must be >= draw_group (%d)", cy.DrawGroup)
+	}
+	if cy.PrinterDepth < 1 || cy.PrinterDepth > 1024 {
+		p.Add("cycle.printer_depth", "must be 1..1024, got %d", cy.PrinterDepth)
+	}
+	if cy.DecisionDeadline <= 0 {
+		p.Add("cycle.decision_deadline", "must be > 0")
+	}
+	if cy.DrainTimeout <= 0 {
+		p.Add("cycle.drain_timeout", "must be > 0")
+	}
+	if cy.MaxConfirmers < 1 {
+		p.Add("cycle.max_confirmers", "must be >= 1")
+	}
+	// devices
+	p.Merge("devices.plc", c.Devices.PLC.Validate())
+	p.Merge("devices.printer", c.Devices.Printer.Validate())
+	p.Merge("devices.camera", c.Devices.Camera.Validate())
+	p.Merge("grading", c.Grading.Validate())
+	if c.Verify.Window < 0 {
+		p.Add("verify.window", "must be >= 0 (0 = default 3)")
+	}
+	if c.API.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			p.Add("api.listen", "must be host:port, got %q", c.API.Listen)
+		}
+	}
+	if (c.API.CertFile == "") != (c.API.KeyFile == "") {
+		p.Add("api.cert_file", "cert_file and key_file go together")
+	}
+	return p
+}
+
+// Validate checks the PLC block.
+func (c PLC) Validate() configs.Problems {
+	var p configs.Problems
+	switch c.Protocol {
+	case "modbus":
+		if c.Modbus == nil {
+			p.Add("modbus", "must be set with protocol modbus")
+		} else {
+			p.Merge("modbus", c.Modbus.Validate())
+		}
+		if c.OPCUA != nil {
+			p.Add("opcua", "must not be set with protocol modbus")
+		}
+	case "opcua":
+		if c.OPCUA == nil {
+			p.Add("opcua", "must be set with protocol opcua")
+		} else {
+			p.Merge("opcua", c.OPCUA.Validate())
+		}
+		if c.Modbus != nil {
+			p.Add("modbus", "must not be set with protocol opcua")
+		}
+	default:
+		p.Add("protocol", `must be "modbus" or "opcua", got %q`, c.Protocol)
+	}
+	return p
+}
+
+// Validate checks the printer block.
+func (c Printer) Validate() configs.Problems {
+	var p configs.Problems
+	if c.Driver != "tij" {
+		p.Add("driver", `must be "tij", got %q`, c.Driver)
+	}
+	switch {
+	case c.Address == "" && c.Serial == nil:
+		p.Add("address", "must be host:port (or set serial for RS-232)")
+	case c.Address != "" && c.Serial != nil:
+		p.Add("serial", "set address (TCP) or serial (RS-232), not both")
+	case c.Address != "":
+		if _, _, err := net.SplitHostPort(c.Address); err != nil {
+			p.Add("address", "must be host:port, got %q", c.Address)
+		}
+	default:
+		p.Merge("serial", c.Serial.Validate())
+	}
+	if c.Job == "" {
+		p.Add("job", "must be set")
+	}
+	if len(c.Fields) == 0 {
+		p.Add("fields", "must map at least one job field (e.g. GS1: element_string)")
+	}
+	hasData := false
+	for _, k := range sortedKeys(c.Fields) {
+		v := c.Fields[k]
+		if !slices.Contains(FieldSources, v) {
+			p.Add("fields."+k, "must be one of %s, got %q", strings.Join(FieldSources, ", "), v)
+		}
+		if v == "element_string" {
+			hasData = true
+		}
+	}
+	if len(c.Fields) > 0 && !hasData {
+		p.Add("fields", "one field must carry element_string (the DataMatrix content)")
+	}
+	if c.Enqueue != "JDI" && c.Enqueue != "SLI" {
+		p.Add("enqueue", `must be "JDI" or "SLI", got %q`, c.Enqueue)
+	}
+	if c.ReplyTimeout <= 0 {
+		p.Add("reply_timeout", "must be > 0")
+	}
+	p.Merge("backoff", c.Backoff.Validate())
+	return p
+}
+
+// Validate checks the camera block.
+func (c Camera) Validate() configs.Problems {
+	var p configs.Problems
+	switch c.Driver {
+	case "dmcc":
+		if c.DMCC == nil {
+			p.Add("dmcc", "must be set with driver dmcc")
+		} else {
+			p.Merge("dmcc", c.DMCC.Validate())
+		}
+		if c.Keyence != nil {
+			p.Add("keyence", "must not be set with driver dmcc")
+		}
+	case "keyence":
+		if c.Keyence == nil {
+			p.Add("keyence", "must be set with driver keyence")
+		} else {
+			p.Merge("keyence", c.Keyence.Validate())
+		}
+		if c.DMCC != nil {
+			p.Add("dmcc", "must not be set with driver keyence")
+		}
+	default:
+		p.Add("driver", `must be "dmcc" or "keyence", got %q`, c.Driver)
+	}
+	p.Merge("backoff", c.Backoff.Validate())
+	return p
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,789 @@
+// Package line is the Serialine controller: it runs a packaging line's
+// batches through the PackML state machine, feeds the printer from serial
+// pools drawn from the journal, verifies every unit with the camera, commits
+// every verdict to the journal before it goes to the PLC's reject gate, and
+// reconciles each batch at its end (EPCIS events to the site server through
+// the journal outbox). The unit's whole path is in cycle.go.
+//
+// A Controller implements line/api.Controller (the HTTP API and HMI).
+package line
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/printer"
+	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/store/journal"
+	"github.com/serialine/serialine/vision"
+)
+
+// Options are a Controller's dependencies. Config, Journal, PLC, Printer and
+// Camera are required.
+type Options struct {
+	// Config is the validated controller configuration.
+	Config config.Config
+	// Journal is the open unit journal; the Controller does not close it.
+	Journal *journal.Journal
+	// PLC is the PLC driver (not yet connected); Run connects and closes it.
+	PLC PLC
+	// Printer is the printer driver (not yet connected); Run connects and closes it.
+	Printer printer.Driver
+	// Camera is the camera driver (not yet connected); Run connects and closes it.
+	Camera Camera
+	// Upstream is the site-server client; nil runs offline from pools
+	// imported by hand.
+	Upstream Upstream
+	// Metrics receives the line's metrics; nil = none.
+	Metrics *metrics.Metrics
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+}
+
+// run is the running batch's immutable setup.
+type run struct {
+	def       journal.BatchDef
+	ver       *vision.Verifier
+	fields    map[string]string // printer job field -> source
+	hriPrefix string
+}
+
+// Controller runs one line. Create it with New, then call Run.
+type Controller struct {
+	api.AlarmBook
+
+	o   Options
+	cfg config.Config
+	j   *journal.Journal
+	log *slog.Logger
+	now func() time.Time
+	m   *metrics.Metrics
+	q   *printer.Queue
+
+	// batch state, guarded by mu
+	mu        sync.Mutex
+	batchID   string
+	state     packml.State
+	actCancel context.CancelFunc
+	running   bool
+	runCtx    context.Context
+
+	cur atomic.Pointer[run]
+
+	// channels between the loops (see cycle.go)
+	ev         chan any
+	commitCh   chan *group
+	acts       chan actReq
+	holds      chan string
+	drawKick   chan struct{}
+	poolKick   chan struct{}
+	outboxKick chan struct{}
+	completeCh chan struct{}
+
+	// drawn serials waiting for the printer
+	dmu   sync.Mutex
+	drawn []journal.Unit
+
+	nextID       atomic.Uint64
+	open         atomic.Int64 // units fed to the printer, not final yet
+	commissioned atomic.Int64
+	confirming   atomic.Int64
+	confirmSem   chan struct{}
+	wg           sync.WaitGroup
+
+	devMu sync.Mutex
+	devs  map[string]*api.Device
+
+	latMu sync.Mutex
+	lat   []time.Duration
+	rate  rateMeter
+
+	sigMu  sync.Mutex
+	signed map[string]*api.Signature
+
+	stateCh chan struct{} // closed and replaced on every state change (guarded by mu)
+}
+
+type actReq struct {
+	ctx   context.Context
+	state packml.State
+}
+
+// New checks o and returns a Controller holding the journal's latest
+// unfinished batch (if any). Nothing runs until Run.
+func New(o Options) (*Controller, error) {
+	if o.Journal == nil || o.PLC == nil || o.Printer == nil || o.Camera == nil {
+		return nil, errors.New("line: Options.Journal, PLC, Printer and Camera are required")
+	}
+	if err := o.Config.Validate().Err(); err != nil {
+		return nil, fmt.Errorf("line: %w", err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Controller{
+		o: o, cfg: o.Config, j: o.Journal, log: o.Logger, now: o.Now, m: o.Metrics,
+		state:      packml.Idle,
+		ev:         make(chan any, 4096),
+		commitCh:   make(chan *group),
+		acts:       make(chan actReq, 16),
+		holds:      make(chan string, 16),
+		drawKick:   make(chan struct{}, 1),
+		poolKick:   make(chan struct{}, 1),
+		outboxKick: make(chan struct{}, 1),
+		completeCh: make(chan struct{}, 1),
+		confirmSem: make(chan struct{}, o.Config.Cycle.MaxConfirmers),
+		devs:       map[string]*api.Device{},
+		signed:     map[string]*api.Signature{},
+		stateCh:    make(chan struct{}),
+	}
+	c.AlarmBook.Now = o.Now
+	q, err := printer.NewQueue(o.Printer, printer.QueueOptions{
+		Depth: o.Config.Cycle.PrinterDepth, Feed: c.feed, MarkQueued: c.markQueued, OnOutcome: c.onOutcome,
+		Logger: o.Logger, Now: o.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("line: %w", err)
+	}
+	c.q = q
+	for _, d := range []api.Device{
+		{Name: "plc", Kind: o.Config.Devices.PLC.Protocol},
+		{Name: "printer", Kind: o.Config.Devices.Printer.Driver},
+		{Name: "camera", Kind: o.Config.Devices.Camera.Driver},
+		{Name: "upstream", Kind: "http"},
+	} {
+		d.Link, d.Since = api.LinkDown, c.now()
+		if d.Name == "upstream" && o.Upstream == nil {
+			d.Detail = "offline: no site server configured"
+		}
+		dd := d
+		c.devs[d.Name] = &dd
+	}
+	if err := c.loadCurrent(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadCurrent picks the journal's newest batch as the current one.
+func (c *Controller) loadCurrent() error {
+	bs, err := c.j.Batches()
+	if err != nil {
+		return fmt.Errorf("line: read batches: %w", err)
+	}
+	if len(bs) == 0 {
+		return nil
+	}
+	sort.SliceStable(bs, func(i, k int) bool { return bs[i].CreatedAt.Before(bs[k].CreatedAt) })
+	b := bs[len(bs)-1]
+	st := packml.Idle
+	if b.State != "" {
+		if s, err := packml.ParseState(b.State); err == nil {
+			st = s
+		}
+	}
+	r, err := c.newRun(b.BatchDef)
+	if err != nil {
+		return fmt.Errorf("line: batch %s: %w", b.ID, err)
+	}
+	c.batchID, c.state = b.ID, st
+	c.cur.Store(r)
+	c.commissioned.Store(int64(b.Counters.Commissioned))
+	return nil
+}
+
+// newRun prepares a batch's setup: verifier with the market's grading
+// policy, printer field map.
+func (c *Controller) newRun(def journal.BatchDef) (*run, error) {
+	prof, err := gs1.LookupProfile(def.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("market profile %q: %w", def.Profile, err)
+	}
+	if prof.NHRN != "" {
+		return nil, fmt.Errorf("market profile %q needs a national number (AI %s), which batches cannot carry yet", def.Profile, prof.NHRN)
+	}
+	r := &run{def: def, fields: c.cfg.Devices.Printer.Fields}
+	full, err := gs1.New(gs1.Element{AI: "01", Value: def.GTIN}, gs1.Element{AI: "17", Value: def.Expiry},
+		gs1.Element{AI: "10", Value: def.Lot}, gs1.Element{AI: "21", Value: "1"})
+	if err != nil {
+		return nil, fmt.Errorf("batch data do not make a valid GS1 message: %w", err)
+	}
+	if err := prof.Check(full); err != nil {
+		return nil, err
+	}
+	m, _ := gs1.New(gs1.Element{AI: "01", Value: def.GTIN}, gs1.Element{AI: "17", Value: def.Expiry}, gs1.Element{AI: "10", Value: def.Lot})
+	r.hriPrefix = m.HRI()
+	r.ver = vision.NewVerifier(vision.VerifierOptions{
+		Policy: c.cfg.Grading.Policy(def.Profile), Window: c.cfg.Verify.Window,
+		MaxNoReads: c.cfg.Verify.MaxNoReads, MaxLowGrades: c.cfg.Verify.MaxLowGrades,
+		Now: c.now, Logger: c.log,
+	})
+	return r, nil
+}
+
+func (c *Controller) currentRun() *run { return c.cur.Load() }
+
+// Run connects the devices and runs the line until ctx ends; then it stops
+// every loop, waits for them and closes the drivers. An interrupted batch
+// found in the journal is held (or its acting state resumed) so that an
+// operator can continue it.
+func (c *Controller) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return errors.New("line: Run called twice")
+	}
+	c.running = true
+	c.runCtx = ctx
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.running = false
+		if c.actCancel != nil {
+			c.actCancel()
+		}
+		c.mu.Unlock()
+	}()
+
+	if rep := c.j.Recovery(); !rep.Clean() {
+		c.alarm(api.SeverityWarning, "journal", fmt.Sprintf("journal recovered after an interruption: %d drawn serials returned, %d in-flight units uncertain",
+			len(rep.Returned), len(rep.Uncertain)))
+	}
+	// The line stays stopped until a batch executes.
+	if err := c.connectPLC(ctx); err != nil {
+		return nil
+	}
+	c.outputs(ctx, true, devices.LightAmber, false)
+
+	loops := []func(context.Context){c.cycleLoop, c.committer, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
+		c.printerLoop, c.poolLoop, c.outboxLoop}
+	loops = append(loops, func(ctx context.Context) {
+		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
+			return
+		}
+		c.cameraLoop(ctx)
+	})
+	for _, f := range loops {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); f(ctx) }()
+	}
+	c.resume(ctx)
+	c.kickPool()
+	<-ctx.Done()
+	c.wg.Wait()
+	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var errs []error
+	for _, cl := range []func(context.Context) error{c.o.Printer.Close, c.o.Camera.Close, c.o.PLC.Close} {
+		if err := cl(cctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		c.log.Warn("closing devices", "err", err)
+	}
+	return nil
+}
+
+// resume continues a batch interrupted by a crash or restart: a batch in
+// Execute (or starting/unholding) is held; an acting state is redone.
+func (c *Controller) resume(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.batchID == "" {
+		return
+	}
+	rep := c.j.Recovery()
+	why := fmt.Sprintf("controller restarted: batch recovered (%d returned, %d uncertain by journal recovery)", len(rep.Returned), len(rep.Uncertain))
+	switch c.state {
+	case packml.Execute, packml.Starting, packml.Unholding, packml.Unsuspending:
+		if c.state != packml.Execute {
+			c.transitionLocked(ctx, packml.Execute, journal.ActorSystem, why)
+		}
+		c.transitionLocked(ctx, packml.Holding, journal.ActorSystem, why)
+		c.startActLocked(packml.Holding)
+	default:
+		if c.state.Acting() {
+			c.startActLocked(c.state)
+		}
+	}
+	c.m.SetState(string(c.state))
+}
+
+// connectPLC connects the PLC with backoff (until ctx ends).
+func (c *Controller) connectPLC(ctx context.Context) error {
+	b := devices.DefaultBackoff()
+	switch {
+	case c.cfg.Devices.PLC.Modbus != nil:
+		b = c.cfg.Devices.PLC.Modbus.Backoff
+	case c.cfg.Devices.PLC.OPCUA != nil:
+		b = c.cfg.Devices.PLC.OPCUA.Backoff
+	}
+	return c.connect(ctx, "plc", b, c.o.PLC.Connect)
+}
+
+// connect runs a driver's Connect with backoff via devices.Retry, keeping
+// the device's link state.
+func (c *Controller) connect(ctx context.Context, name string, b devices.Backoff, fn func(context.Context) error) error {
+	c.setLink(name, api.LinkConnecting, "")
+	err := devices.Retry(ctx, b, fn, func(n int, err error, wait time.Duration) {
+		c.setLink(name, api.LinkConnecting, err.Error())
+		if n == 1 {
+			c.alarm(api.SeverityWarning, name, fmt.Sprintf("%s: cannot connect: %v", name, err))
+		}
+		c.log.Warn("device connect failed", "device", name, "attempt", n, "retry_in", wait, "err", err)
+	})
+	if err != nil {
+		return err
+	}
+	c.setLink(name, api.LinkUp, "")
+	c.Clear(name)
+	return nil
+}
+
+// printerLoop keeps the printer connected and its queue manager running.
+func (c *Controller) printerLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := c.connect(ctx, "printer", c.cfg.Devices.Printer.Backoff, c.o.Printer.Connect); err != nil {
+			return
+		}
+		err := c.q.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		c.setLink("printer", api.LinkDown, fmt.Sprint(err))
+		c.alarm(api.SeverityFault, "printer", fmt.Sprintf("printer stopped: %v", err))
+		c.requestHold("printer: " + fmt.Sprint(err))
+	}
+}
+
+// outputs drives the PLC interlocks (best effort: a failure is an alarm).
+func (c *Controller) outputs(ctx context.Context, stop bool, light devices.StackLight, horn bool) {
+	if err := c.o.PLC.SetOutputs(ctx, devices.Outputs{LineStop: stop, Light: light, Horn: horn}); err != nil && ctx.Err() == nil {
+		c.log.Warn("set PLC outputs", "err", err)
+		c.alarm(api.SeverityWarning, "plc", fmt.Sprintf("setting line outputs failed: %v", err))
+	}
+}
+
+// ---- PackML ----
+
+// command applies a PackML command to the current batch.
+func (c *Controller) command(ctx context.Context, id string, cmd packml.Command, by journal.Actor, reason string) error {
+	if cmd == packml.CmdStart {
+		c.ensurePool(ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.batchID == "" {
+		return fmt.Errorf("%w: define a batch first: %w", ErrNoBatch, api.ErrNotFound)
+	}
+	if id != c.batchID {
+		if _, err := c.j.Batch(id); err != nil {
+			return fmt.Errorf("batch %q: %w", id, api.ErrNotFound)
+		}
+		return fmt.Errorf("batch %q is not the line's current batch (%s): %w", id, c.batchID, api.ErrInvalidState)
+	}
+	to, err := packml.Next(c.state, cmd)
+	if err != nil {
+		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
+	}
+	if cmd == packml.CmdStart || cmd == packml.CmdUnhold || cmd == packml.CmdUnsuspend {
+		if !c.running {
+			return fmt.Errorf("%w: %w", ErrNotRunning, api.ErrUnavailable)
+		}
+	}
+	if cmd == packml.CmdStart {
+		if err := c.clearanceLocked(ctx); err != nil {
+			return err
+		}
+	}
+	if err := c.transitionLocked(ctx, to, by, reason); err != nil {
+		return err
+	}
+	c.startActLocked(to)
+	return nil
+}
+
+// transitionLocked journals a PackML state change and makes it current.
+func (c *Controller) transitionLocked(ctx context.Context, to packml.State, by journal.Actor, reason string) error {
+	from := c.state
+	if err := c.j.SetBatchState(ctx, c.batchID, string(to), by, reason); err != nil {
+		return fmt.Errorf("batch %s: journal state %s: %w: %w", c.batchID, to, err, api.ErrUnavailable)
+	}
+	c.state = to
+	close(c.stateCh)
+	c.stateCh = make(chan struct{})
+	c.m.SetState(string(to))
+	c.log.Info("batch state", "batch", c.batchID, "from", from, "to", to, "by", by.String(), "reason", reason)
+	if to == packml.Execute {
+		select {
+		case c.drawKick <- struct{}{}:
+		default:
+		}
+		c.q.Kick()
+	}
+	return nil
+}
+
+// startActLocked hands an acting state's work to the state worker.
+func (c *Controller) startActLocked(s packml.State) {
+	if !s.Acting() {
+		return
+	}
+	if c.actCancel != nil {
+		c.actCancel()
+	}
+	base := c.runCtx
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithCancel(base)
+	c.actCancel = cancel
+	select {
+	case c.acts <- actReq{ctx: ctx, state: s}:
+	default:
+		c.log.Error("state worker busy; acting state not started", "state", s)
+	}
+}
+
+// actLoop runs acting states' work one at a time and completes them (SC).
+func (c *Controller) actLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-c.acts:
+			err := c.act(a.ctx, a.state)
+			if a.ctx.Err() != nil || ctx.Err() != nil {
+				continue // superseded by another command
+			}
+			c.mu.Lock()
+			if c.state == a.state {
+				if err != nil {
+					c.log.Error("acting state failed", "state", a.state, "err", err)
+					c.alarm(api.SeverityFault, "line", fmt.Sprintf("%s failed: %v", a.state, err))
+					if a.state == packml.Starting || a.state == packml.Unholding || a.state == packml.Unsuspending {
+						// Back to a safe state: hold.
+						c.transitionLocked(ctx, packml.Execute, journal.ActorSystem, "state complete")
+						c.transitionLocked(ctx, packml.Holding, journal.ActorSystem, err.Error())
+						c.startActLocked(packml.Holding)
+						c.mu.Unlock()
+						continue
+					}
+				}
+				if to, derr := packml.Done(a.state); derr == nil {
+					c.transitionLocked(ctx, to, journal.ActorSystem, "state complete")
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// act is the work of an acting state.
+func (c *Controller) act(ctx context.Context, s packml.State) error {
+	switch s {
+	case packml.Starting, packml.Unholding, packml.Unsuspending:
+		c.resync(ctx)
+		c.outputs(ctx, false, devices.LightGreen, false)
+		c.Clear("line")
+		c.q.Resume()
+		select {
+		case c.drawKick <- struct{}{}:
+		default:
+		}
+		return nil
+	case packml.Holding, packml.Suspending:
+		c.q.Hold()
+		c.drain(ctx)
+		c.outputs(ctx, true, devices.LightAmber, false)
+		c.resync(ctx)
+		return nil
+	case packml.Completing, packml.Stopping:
+		c.q.Hold()
+		c.drain(ctx)
+		c.outputs(ctx, true, devices.LightAmber, false)
+		return c.finishBatch(ctx, s)
+	case packml.Aborting:
+		c.q.Hold()
+		c.outputs(ctx, true, devices.LightRed, false)
+		return c.finishBatch(ctx, s)
+	case packml.Clearing, packml.Resetting:
+		c.outputs(ctx, true, devices.LightOff, false)
+		return nil
+	}
+	return nil
+}
+
+// drain waits (up to Cycle.DrainTimeout) until no unit is in flight and no
+// reject confirmation is pending. The conveyor keeps running meanwhile so
+// the units in flight reach the camera and the gate.
+func (c *Controller) drain(ctx context.Context) {
+	deadline := c.now().Add(c.cfg.Cycle.DrainTimeout)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		done := make(chan int, 1)
+		c.send(ctx, evDrain{done})
+		var n int
+		select {
+		case n = <-done:
+		case <-ctx.Done():
+			return
+		}
+		if n == 0 && c.confirming.Load() == 0 && len(c.q.InFlight()) == 0 {
+			return
+		}
+		if !c.now().Before(deadline) {
+			c.log.Warn("drain timed out", "units_open", n, "confirming", c.confirming.Load(), "printer_inflight", len(c.q.InFlight()))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// resync realigns prints and triggers after the line stopped.
+func (c *Controller) resync(ctx context.Context) {
+	done := make(chan struct{})
+	c.send(ctx, evResync{done})
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// holdLoop turns system hold requests (device faults) into Hold commands.
+func (c *Controller) holdLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case why := <-c.holds:
+			c.mu.Lock()
+			id, st := c.batchID, c.state
+			c.mu.Unlock()
+			switch st {
+			case packml.Execute:
+				if err := c.command(ctx, id, packml.CmdHold, journal.ActorSystem, why); err != nil {
+					c.log.Warn("system hold refused", "reason", why, "err", err)
+				}
+			case packml.Starting, packml.Unholding, packml.Unsuspending:
+				// Let the acting state finish, then hold.
+				select {
+				case c.holds <- why:
+				default:
+				}
+				t := time.NewTimer(20 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		case <-c.completeCh:
+			c.mu.Lock()
+			id, st := c.batchID, c.state
+			c.mu.Unlock()
+			if st == packml.Execute {
+				if err := c.command(ctx, id, packml.CmdComplete, journal.ActorSystem, "target quantity reached"); err != nil {
+					c.log.Warn("auto complete refused", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// requestHold asks for a system hold (non-blocking).
+func (c *Controller) requestHold(why string) {
+	select {
+	case c.holds <- why:
+	default:
+	}
+}
+
+func (c *Controller) requestComplete() {
+	select {
+	case c.completeCh <- struct{}{}:
+	default:
+	}
+}
+
+// feeding reports the current batch id when new units may be fed.
+func (c *Controller) feeding() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batchID, c.batchID != "" && c.state == packml.Execute
+}
+
+// remainingToFeed is how many more units the batch needs beyond those
+// commissioned and in flight.
+func (c *Controller) remainingToFeed() int {
+	r := c.currentRun()
+	if r == nil {
+		return 0
+	}
+	return max(0, r.def.Target-int(c.commissioned.Load())-int(c.open.Load()))
+}
+
+func (c *Controller) targetReached(n int64) bool {
+	r := c.currentRun()
+	return r != nil && n >= int64(r.def.Target)
+}
+
+// clearanceLocked checks line clearance before Start.
+func (c *Controller) clearanceLocked(ctx context.Context) error {
+	ctr, err := c.j.Counters(c.batchID)
+	if err != nil {
+		return fmt.Errorf("line clearance: %w: %w", err, api.ErrUnavailable)
+	}
+	if n := ctr.Queued + ctr.Printed + ctr.Verified; n > 0 || c.open.Load() > 0 {
+		return fmt.Errorf("%w: %d unit(s) of batch %s still in flight (queued, printed or verified): %w",
+			ErrClearance, max(n, int(c.open.Load())), c.batchID, api.ErrRefused)
+	}
+	if n := len(c.q.InFlight()); n > 0 {
+		return fmt.Errorf("%w: printer queue holds %d record(s) from before: %w", ErrClearance, n, api.ErrRefused)
+	}
+	if d, err := c.o.Printer.QueueDepth(ctx); err == nil && d > 0 {
+		return fmt.Errorf("%w: printer queue not empty (%d record(s)); clear it first: %w", ErrClearance, d, api.ErrRefused)
+	}
+	r := c.currentRun()
+	need := min(c.cfg.Pools.MinStart, max(0, r.def.Target-int(c.commissioned.Load())))
+	if have := c.poolLevel() + c.drawnLen(); have < need {
+		return fmt.Errorf("%w: %d serial(s) available for GTIN %s, start needs %d: %w",
+			ErrPoolLow, have, r.def.GTIN, need, api.ErrRefused)
+	}
+	return nil
+}
+
+func (c *Controller) drawnLen() int {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	return len(c.drawn)
+}
+
+// State returns the current batch and its PackML state.
+func (c *Controller) State() (batch string, s packml.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batchID, c.state
+}
+
+// WaitState waits until the current batch is in one of the states and
+// returns it (ctx.Err() when ctx ends first).
+func (c *Controller) WaitState(ctx context.Context, states ...packml.State) (packml.State, error) {
+	for {
+		c.mu.Lock()
+		st, ch := c.state, c.stateCh
+		c.mu.Unlock()
+		for _, s := range states {
+			if st == s {
+				return st, nil
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return st, fmt.Errorf("waiting for %v (state %s): %w", states, st, ctx.Err())
+		}
+	}
+}
+
+// ---- devices, alarms, latencies ----
+
+func (c *Controller) setLink(name, link, detail string) {
+	c.devMu.Lock()
+	defer c.devMu.Unlock()
+	d := c.devs[name]
+	if d == nil {
+		return
+	}
+	if d.Link != link {
+		d.Since = c.now()
+	}
+	d.Link, d.Detail = link, detail
+	c.m.SetDeviceLink(name, link == api.LinkUp)
+}
+
+// alarm raises an alarm unless the same source already has an active
+// alarm with the same text.
+func (c *Controller) alarm(sev, source, text string) {
+	if as, err := c.AlarmBook.Alarms(context.Background(), true); err == nil {
+		for _, a := range as {
+			if a.Active && a.Source == source && a.Text == text {
+				return
+			}
+		}
+	}
+	c.Raise(sev, source, text, "system")
+}
+
+func (c *Controller) recordLatency(d time.Duration) {
+	c.latMu.Lock()
+	if len(c.lat) < 1<<20 {
+		c.lat = append(c.lat, d)
+	}
+	c.latMu.Unlock()
+}
+
+// Latencies returns and resets the controller-added latencies recorded
+// since the last call: from the camera result (or the verdict input) to the
+// verdict written to the PLC, journal commit included.
+func (c *Controller) Latencies() []time.Duration {
+	c.latMu.Lock()
+	defer c.latMu.Unlock()
+	l := c.lat
+	c.lat = nil
+	return l
+}
+
+// rateMeter counts finished units over the last minute.
+type rateMeter struct {
+	mu  sync.Mutex
+	ts  []time.Time
+	pos int
+}
+
+func (r *rateMeter) add(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ts) < 4096 {
+		r.ts = append(r.ts, t)
+		return
+	}
+	r.ts[r.pos] = t
+	r.pos = (r.pos + 1) % len(r.ts)
+}
+
+// perMinute is the rate over the last 10 seconds, per minute.
+func (r *rateMeter) perMinute(now time.Time) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, t := range r.ts {
+		if now.Sub(t) <= 10*time.Second {
+			n++
+		}
+	}
+	return float64(n) * 6
+}

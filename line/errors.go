@@ -1,0 +1,20 @@
+package line
+
+import "errors"
+
+// Sentinel errors. Errors returned through the api.Controller methods also
+// wrap the matching line/api sentinel so the HTTP layer maps them.
+var (
+	// ErrClearance: Start refused because line clearance failed (units of the
+	// batch still in flight, the printer queue not empty).
+	ErrClearance = errors.New("line: line clearance failed")
+	// ErrPoolLow: Start refused (or the batch held) because the local serial
+	// pool cannot cover the configured minimum.
+	ErrPoolLow = errors.New("line: serial pool too low")
+	// ErrNoBatch: no batch is defined.
+	ErrNoBatch = errors.New("line: no batch")
+	// ErrBatchActive: a batch is running; finish it before defining another.
+	ErrBatchActive = errors.New("line: another batch is active")
+	// ErrNotRunning: the controller's Run has not started or has ended.
+	ErrNotRunning = errors.New("line: controller not running")
+)

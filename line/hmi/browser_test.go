@@ -1,0 +1,176 @@
+package hmi_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/api/apitest"
+	"github.com/serialine/serialine/line/hmi"
+)
+
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("SERIALINE_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+func hmiEnv(t *testing.T) *apitest.Env {
+	return apitest.NewEnv(t, apitest.EnvOptions{UI: func(e *apitest.Env) http.Handler {
+		h, err := hmi.New(hmi.Options{Controller: e.Fake, Auth: e.Auth, Audit: api.JournalAudit{J: e.Journal}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}})
+}
+
+// js quotes s as a JavaScript string literal.
+func js(s string) string { return strconv.Quote(s) }
+
+// TestBrowserShift drives the HMI in headless Chromium at 1280×800 through
+// a short shift: log in, define and start a batch, watch the counters move
+// as units are produced, hold, acknowledge an alarm, complete, log in as
+// supervisor and sign the reconciliation. Screenshots are kept as
+// artifacts.
+func TestBrowserShift(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	e := hmiEnv(t)
+	b := browser(t, ctx)
+	art := artifactDir(t)
+
+	login := func(user, pw string) {
+		t.Helper()
+		b.navigate(ctx, e.URL+"/login")
+		b.waitFor(ctx, "login form", `document.querySelector("#login-form")`)
+		if err := b.eval(ctx, `document.querySelector("#login-user").value = `+js(user)+`;
+			document.querySelector("#login-password").value = `+js(pw)+`;
+			document.querySelector("#login-form").requestSubmit(); true`, nil); err != nil {
+			t.Fatal(err)
+		}
+		b.waitFor(ctx, "line page after login", `location.pathname === "/" && document.querySelector("#line") && document.querySelector("#user").textContent === `+js(user))
+	}
+	click := func(sel string) {
+		t.Helper()
+		if err := b.eval(ctx, `(() => { const el = document.querySelector(`+js(sel)+`); if (!el || el.disabled) throw new Error("not clickable: " + `+js(sel)+`); el.click(); return true })()`, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(sel string) string {
+		var s string
+		b.eval(ctx, `(document.querySelector(`+js(sel)+`) || {}).textContent`, &s)
+		return strings.TrimSpace(s)
+	}
+
+	// an unauthenticated visit lands on the login page
+	b.navigate(ctx, e.URL+"/")
+	b.waitFor(ctx, "redirect to login", `location.pathname === "/login"`)
+	// a wrong password is refused with a visible message
+	b.eval(ctx, `document.querySelector("#login-user").value = "otto"; document.querySelector("#login-password").value = "nope"; document.querySelector("#login-form").requestSubmit(); true`, nil)
+	b.waitFor(ctx, "login error", `document.querySelector("#msg").textContent.includes("unauthorized")`)
+
+	login("otto", apitest.OperatorPassword)
+
+	// batch setup
+	b.navigate(ctx, e.URL+"/batch/new")
+	b.waitFor(ctx, "batch form", `document.querySelector("#batch-form")`)
+	if err := b.eval(ctx, `document.querySelector("#b-id").value = "B-2026-0117";
+		document.querySelector("#b-lot").value = "LOT42A";
+		document.querySelector("#b-expiry").value = "281130";
+		document.querySelector("#b-target").value = "40";
+		document.querySelector("#b-profile").value = "eu-fmd";
+		document.querySelector("#batch-form").requestSubmit(); true`, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(ctx, "line page with the batch", `location.pathname === "/" && document.querySelector("#line").dataset.batch === "B-2026-0117"`)
+	if got := text("#state"); got != "Idle" {
+		t.Fatalf("state after setup: %q", got)
+	}
+
+	click(`[data-cmd="start"]`)
+	b.waitFor(ctx, "Execute", `document.querySelector("#state").textContent === "Execute"`)
+
+	// counters move as the line produces (pushed over server-sent events)
+	if _, err := e.Fake.Produce(12, 4); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(ctx, "counters 9/3", `document.querySelector("#c-good").textContent === "9" && document.querySelector("#c-rejected").textContent === "3"`)
+	if _, err := e.Fake.Produce(18, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.Fake.SetPrinterQueue(3)
+	e.Fake.SetDevice("camera", api.LinkConnecting, "reconnecting after timeout")
+	e.Fake.Raise(api.SeverityWarning, "printer", "Ink cartridge below 10 %", "system")
+	b.waitFor(ctx, "counters 27/3", `document.querySelector("#c-good").textContent === "27" && document.querySelector("#c-queue").textContent === "3"`)
+	b.waitFor(ctx, "alarm shown", `document.querySelector("#alarms").textContent.includes("Ink cartridge")`)
+	b.waitFor(ctx, "last units with grades", `document.querySelectorAll("#units tr").length === 8 && document.querySelector("#units").textContent.includes("3.5 A")`)
+	b.waitFor(ctx, "reject reasons", `document.querySelector("#reasons").textContent.includes("low-grade")`)
+
+	b.eval(ctx, `document.querySelector("#cmd-reason").value = "label web splice"; true`, nil)
+	click(`[data-cmd="hold"]`)
+	b.waitFor(ctx, "Held", `document.querySelector("#state").textContent === "Held"`)
+	b.waitFor(ctx, "camera reconnecting", `document.querySelector("#devices").textContent.includes("connecting")`)
+	b.screenshot(ctx, filepath.Join(art, "hmi-line-held.png"))
+
+	click(`[data-ack]`)
+	b.waitFor(ctx, "alarm acknowledged", `document.querySelector("#alarms").textContent.includes("ack otto")`)
+	e.Fake.SetPrinterQueue(0)
+	click(`[data-cmd="unhold"]`)
+	b.waitFor(ctx, "Execute again", `document.querySelector("#state").textContent === "Execute"`)
+	click(`[data-cmd="complete"]`)
+	b.waitFor(ctx, "Complete", `document.querySelector("#state").textContent === "Complete"`)
+
+	// the operator sees the report but cannot sign it
+	b.navigate(ctx, e.URL+"/reconciliation?batch=B-2026-0117")
+	b.waitFor(ctx, "reconciliation", `document.querySelector("#rec-balance")`)
+	if text("#rec-balance") != "balanced" || text("#rec-drawn") != "30" {
+		t.Fatalf("reconciliation shows %q drawn %q", text("#rec-balance"), text("#rec-drawn"))
+	}
+	var hasForm bool
+	b.eval(ctx, `!!document.querySelector("#sign-form")`, &hasForm)
+	if hasForm {
+		t.Fatal("operator is offered the signature form")
+	}
+	click("#logout")
+	b.waitFor(ctx, "logged out", `location.pathname === "/login"`)
+
+	login("sam", apitest.SupervisorPassword)
+	b.navigate(ctx, e.URL+"/reconciliation?batch=B-2026-0117")
+	b.waitFor(ctx, "sign form", `document.querySelector("#sign-form")`)
+	if err := b.eval(ctx, `document.querySelector("#sig-meaning").value = "approved";
+		document.querySelector("#sig-reason").value = "End of shift 2 reconciliation";
+		document.querySelector("#sig-password").value = `+js(apitest.SupervisorPassword)+`;
+		document.querySelector("#sign-form").requestSubmit(); true`, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(ctx, "signed", `document.querySelector("#rec-signed") && document.querySelector("#rec-signed").textContent.includes("sam")`)
+	b.screenshot(ctx, filepath.Join(art, "hmi-reconciliation-signed.png"))
+
+	b.navigate(ctx, e.URL+"/audit")
+	b.waitFor(ctx, "audit page", `document.querySelector("#audit")`)
+	audit := text("#audit")
+	for _, want := range []string{"api.batch.create", "api.batch.start", "api.batch.hold", "api.alarm.ack", "api.batch.complete", "api.reconciliation.sign", "auth.sign", "auth.login.refused"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit page lacks %s", want)
+		}
+	}
+	b.screenshot(ctx, filepath.Join(art, "hmi-audit.png"))
+
+	// and the record itself
+	var rec api.Reconciliation
+	e.MustDo(t, e.Tokens["sam"], "GET", "/api/v1/batches/B-2026-0117/reconciliation", nil, 200, &rec)
+	if rec.Signed == nil || rec.Signed.User != "sam" || rec.Signed.Reason != "End of shift 2 reconciliation" || !rec.Balanced {
+		t.Fatalf("reconciliation record: %+v", rec)
+	}
+}

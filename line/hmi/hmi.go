@@ -1,0 +1,358 @@
+// Package hmi is the operator web HMI, served from the binary (embed):
+// server-rendered HTML pages (html/template) and one small hand-written
+// JavaScript file, no build toolchain. It is laid out for a 1280×800 touch
+// panel: big buttons, no hover-only controls.
+//
+// Pages: /login, /password (forced change at first login), / (line:
+// batch commands, live counters, devices, last units, alarms), /batch/new
+// (batch setup), /reconciliation?batch=ID (report and e-signature),
+// /audit (audit trail, supervisor), /unit?code=… (unit lookup).
+//
+// The pages are rendered from the same Controller the API uses; every
+// change goes through the JSON API (line/api), so the HMI adds no second
+// path for actions and every action lands in the audit trail the same way.
+// Live values arrive over the API's server-sent events.
+package hmi
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/printer/gs1"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// Options configures New.
+type Options struct {
+	// Controller is the line controller (the same one the API serves).
+	Controller api.Controller
+	// Auth validates the session cookie.
+	Auth *auth.Service
+	// Audit is read by the audit page.
+	Audit api.AuditTrail
+	// Logger logs page rendering failures; nil discards.
+	Logger *slog.Logger
+	// Profiles are the market profiles offered in batch setup; default
+	// eu-fmd, us-dscsa.
+	Profiles []string
+}
+
+// HMI is the web HMI handler. Mount it at "/" (api.Options.UI).
+type HMI struct {
+	o     Options
+	log   *slog.Logger
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+}
+
+// New builds the HMI.
+func New(o Options) (*HMI, error) {
+	if o.Controller == nil || o.Auth == nil || o.Audit == nil {
+		return nil, errors.New("hmi: Options.Controller, Auth and Audit are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(o.Profiles) == 0 {
+		o.Profiles = []string{"eu-fmd", "us-dscsa"}
+	}
+	h := &HMI{o: o, log: o.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"ts": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.Local().Format("2006-01-02 15:04:05")
+		},
+		"grade": func(g float64) string {
+			if g == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.1f", g)
+		},
+		"letter": gradeLetter,
+		"lower":  strings.ToLower,
+		"pct": func(n, of int) int {
+			if of <= 0 {
+				return 0
+			}
+			return min(100, n*100/of)
+		},
+		"sortedReasons": sortedReasons,
+		"hasRole":       func(s auth.Session, r string) bool { return s.Role.AtLeast(auth.Role(r)) },
+	}
+	for _, p := range []string{"login", "password", "line", "batch", "reconciliation", "audit", "unit"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html", "web/templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("hmi: template %s: %w", p, err)
+		}
+		h.pages[p] = t
+	}
+	static, err := fs.Sub(webFS, "web/static")
+	if err != nil {
+		return nil, err
+	}
+	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /login", h.login)
+	h.mux.HandleFunc("GET /password", h.password)
+	h.mux.HandleFunc("GET /{$}", h.line)
+	h.mux.HandleFunc("GET /batch/new", h.batchNew)
+	h.mux.HandleFunc("GET /reconciliation", h.reconciliation)
+	h.mux.HandleFunc("GET /audit", h.audit)
+	h.mux.HandleFunc("GET /unit", h.unit)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *HMI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, r)
+}
+
+// page is the data every page template gets.
+type page struct {
+	Title   string
+	Nav     string
+	Session auth.Session
+	Line    string
+	Error   string
+	Data    any
+}
+
+func (h *HMI) render(w http.ResponseWriter, name string, status int, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	var b strings.Builder
+	if err := h.pages[name].Execute(&b, p); err != nil {
+		h.log.Error("hmi: render", "page", name, "err", err)
+		http.Error(w, "page rendering failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	fmt.Fprint(w, b.String())
+}
+
+// session returns the cookie's session, or redirects to login (or to the
+// password page when a change is due) and returns false.
+func (h *HMI) session(w http.ResponseWriter, r *http.Request, allowMustChange bool) (auth.Session, bool) {
+	sess, err := h.o.Auth.Session(api.Token(r))
+	if err != nil {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return auth.Session{}, false
+	}
+	if sess.MustChange && !allowMustChange {
+		http.Redirect(w, r, "/password", http.StatusSeeOther)
+		return auth.Session{}, false
+	}
+	return sess, true
+}
+
+func (h *HMI) login(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/"
+	}
+	h.render(w, "login", http.StatusOK, page{Title: "Log in", Data: next})
+}
+
+func (h *HMI) password(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, true)
+	if !ok {
+		return
+	}
+	h.render(w, "password", http.StatusOK, page{Title: "Change password", Session: sess})
+}
+
+type lineData struct {
+	Status api.Status
+	Units  []api.Unit
+	Alarms []api.Alarm
+}
+
+func (h *HMI) line(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	p := page{Title: "Line", Nav: "line", Session: sess}
+	var d lineData
+	var err error
+	if d.Status, err = h.o.Controller.Status(ctx); err != nil {
+		p.Error = "status: " + err.Error()
+	}
+	p.Line = d.Status.Line
+	if d.Units, err = h.o.Controller.Units(ctx, "", api.UnitQuery{Limit: 8}); err != nil {
+		p.Error = "units: " + err.Error()
+	}
+	if d.Alarms, err = h.o.Controller.Alarms(ctx, true); err != nil {
+		p.Error = "alarms: " + err.Error()
+	}
+	p.Data = d
+	h.render(w, "line", http.StatusOK, p)
+}
+
+func (h *HMI) batchNew(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return
+	}
+	var gtins []string
+	if pools, err := h.o.Controller.PoolLevels(r.Context()); err == nil {
+		for _, p := range pools {
+			gtins = append(gtins, p.GTIN)
+		}
+	}
+	sort.Strings(gtins)
+	def := api.BatchDef{ID: "B" + time.Now().Format("060102-1504"), Expiry: time.Now().AddDate(2, 0, 0).Format("060102"), Target: 1000}
+	if len(gtins) > 0 {
+		def.GTIN = gtins[0]
+	}
+	h.render(w, "batch", http.StatusOK, page{Title: "New batch", Nav: "batch", Session: sess,
+		Data: map[string]any{"Def": def, "GTINs": gtins, "Profiles": h.o.Profiles}})
+}
+
+type reconData struct {
+	Batches []api.Batch
+	Batch   string
+	Rec     *api.Reconciliation
+	Rejects []api.Unit
+}
+
+func (h *HMI) reconciliation(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	p := page{Title: "Reconciliation", Nav: "reconciliation", Session: sess}
+	var d reconData
+	var err error
+	d.Batches, err = h.o.Controller.Batches(ctx, 20)
+	if err != nil {
+		p.Error = err.Error()
+	}
+	d.Batch = r.URL.Query().Get("batch")
+	if d.Batch == "" && len(d.Batches) > 0 {
+		d.Batch = d.Batches[0].ID
+	}
+	if d.Batch != "" {
+		rec, err := h.o.Controller.Reconciliation(ctx, d.Batch)
+		if err != nil {
+			p.Error = err.Error()
+		} else {
+			d.Rec = &rec
+			d.Rejects, _ = h.o.Controller.Units(ctx, d.Batch, api.UnitQuery{States: []string{"rejected", "uncertain"}, Limit: 50})
+		}
+	}
+	p.Data = d
+	h.render(w, "reconciliation", http.StatusOK, p)
+}
+
+func (h *HMI) audit(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return
+	}
+	p := page{Title: "Audit trail", Nav: "audit", Session: sess}
+	if !sess.Role.AtLeast(auth.RoleSupervisor) {
+		p.Error = "The audit trail is for supervisors and admins."
+		h.render(w, "audit", http.StatusForbidden, p)
+		return
+	}
+	q := api.AuditQuery{Who: r.URL.Query().Get("who"), Action: r.URL.Query().Get("action"), Limit: 200, Newest: true}
+	recs, err := h.o.Audit.QueryAudit(r.Context(), q)
+	if err != nil {
+		p.Error = err.Error()
+	}
+	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 { // newest first
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	p.Data = map[string]any{"Records": recs, "Who": q.Who, "Action": q.Action}
+	h.render(w, "audit", http.StatusOK, p)
+}
+
+type unitData struct {
+	Code    string
+	Problem string
+	Unit    *api.Unit
+}
+
+func (h *HMI) unit(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return
+	}
+	p := page{Title: "Unit lookup", Nav: "unit", Session: sess}
+	d := unitData{Code: strings.TrimSpace(r.URL.Query().Get("code"))}
+	if d.Code != "" {
+		serial := d.Code
+		if msg, err := gs1.Parse(d.Code); err == nil {
+			if s, ok := msg.Value("21"); ok {
+				serial = s
+			}
+		}
+		u, err := h.o.Controller.Unit(r.Context(), serial)
+		switch {
+		case errors.Is(err, api.ErrNotFound):
+			d.Problem = "Serial " + serial + " was never drawn on this line."
+		case err != nil:
+			d.Problem = err.Error()
+		default:
+			d.Unit = &u
+		}
+	}
+	p.Data = d
+	h.render(w, "unit", http.StatusOK, p)
+}
+
+// gradeLetter maps an ISO/IEC 15415 numeric grade to its letter.
+func gradeLetter(g float64) string {
+	switch {
+	case g == 0:
+		return ""
+	case g >= 3.5:
+		return "A"
+	case g >= 2.5:
+		return "B"
+	case g >= 1.5:
+		return "C"
+	case g >= 0.5:
+		return "D"
+	}
+	return "F"
+}
+
+type reasonCount struct {
+	Reason string
+	N      int
+}
+
+func sortedReasons(m map[string]int) []reasonCount {
+	var out []reasonCount
+	for k, v := range m {
+		out = append(out, reasonCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Reason < out[j].Reason
+	})
+	return out
+}

@@ -1,0 +1,86 @@
+package hmi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/store/journal"
+)
+
+// StackOptions configures NewStack.
+type StackOptions struct {
+	// Controller is the line controller; required.
+	Controller api.Controller
+	// Journal holds the audit trail; required.
+	Journal *journal.Journal
+	// UsersPath is the bbolt user file (e.g. beside the journal); required.
+	UsersPath string
+	// Logger is passed to every part; nil discards.
+	Logger *slog.Logger
+	// Metrics counts API requests; nil skips.
+	Metrics *metrics.Metrics
+	// Gatherer, when set, is served at /metrics.
+	Gatherer prometheus.Gatherer
+	// SecureCookie marks the session cookie Secure (serving TLS).
+	SecureCookie bool
+	// Auth overrides the user store options (Path, Audit and Logger are
+	// filled in); zero means defaults.
+	Auth auth.Options
+}
+
+// Stack is the whole operator front end: users, the JSON API and the web
+// HMI in one http.Handler.
+type Stack struct {
+	// Handler serves /api/v1/..., /metrics and the HMI at /.
+	Handler http.Handler
+	// API is the API server (also in Handler).
+	API *api.Server
+	// Auth is the user store.
+	Auth *auth.Service
+	// FirstStart is non-nil when the user file was just created: print
+	// FirstStart.Password once (it is not stored anywhere).
+	FirstStart *auth.FirstStart
+}
+
+// NewStack opens the user file and builds the API and the HMI. Close it
+// when done.
+func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
+	if o.Controller == nil || o.Journal == nil || o.UsersPath == "" {
+		return nil, errors.New("hmi: StackOptions.Controller, Journal and UsersPath are required")
+	}
+	audit := api.JournalAudit{J: o.Journal}
+	ao := o.Auth
+	ao.Path, ao.Audit, ao.Logger = o.UsersPath, audit, o.Logger
+	a, first, err := auth.Open(ctx, ao)
+	if err != nil {
+		return nil, err
+	}
+	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	srv, err := api.New(api.Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger,
+		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return &Stack{Handler: srv, API: srv, Auth: a, FirstStart: first}, nil
+}
+
+// Close closes the user file.
+func (s *Stack) Close() error {
+	if err := s.Auth.Close(); err != nil {
+		return fmt.Errorf("hmi: close users: %w", err)
+	}
+	return nil
+}

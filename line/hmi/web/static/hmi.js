@@ -1,0 +1,192 @@
+// Serialine HMI: the one hand-written script. It posts actions to the JSON
+// API (/api/v1/...) with the session cookie and keeps the line page live
+// from the API's server-sent events. No framework, no build step.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+function say(text, isError) {
+  const m = $("#msg");
+  if (!m) return;
+  m.textContent = text;
+  m.className = "msg show" + (isError ? " err" : "");
+}
+
+// api calls the JSON API and returns the decoded body; on an error it shows
+// the message (with its code) and throws.
+async function api(method, path, body) {
+  const opt = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    opt.headers["Content-Type"] = "application/json";
+    opt.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, opt);
+  let data = null;
+  try { data = await resp.json(); } catch (e) { /* empty body */ }
+  if (!resp.ok) {
+    const err = (data && data.error) || { code: "http_" + resp.status, message: resp.statusText };
+    if (err.code === "unauthorized" && !path.endsWith("/login")) {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    }
+    if (err.code === "password_change_required") location.href = "/password";
+    say(err.message + " [" + err.code + "]", true);
+    const e = new Error(err.message);
+    e.code = err.code;
+    throw e;
+  }
+  return data;
+}
+
+function esc(s) {
+  return String(s == null ? "" : s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+function onSubmit(id, fn) {
+  const f = document.getElementById(id);
+  if (!f) return;
+  f.addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const btn = $("button[type=submit]", f);
+    if (btn) btn.disabled = true;
+    try { await fn(f); } catch (e) { /* shown by api() */ } finally { if (btn) btn.disabled = false; }
+  });
+}
+
+// ---- login and password ----
+onSubmit("login-form", async f => {
+  const r = await api("POST", "/api/v1/login", { user: $("#login-user").value.trim(), password: $("#login-password").value });
+  location.href = r.must_change ? "/password" : (f.dataset.next || "/");
+});
+
+onSubmit("password-form", async () => {
+  if ($("#pw-new").value !== $("#pw-new2").value) { say("The two new passwords differ.", true); return; }
+  await api("POST", "/api/v1/password", { old: $("#pw-old").value, new: $("#pw-new").value });
+  location.href = "/";
+});
+
+const logout = $("#logout");
+if (logout) logout.addEventListener("click", async () => {
+  try { await api("POST", "/api/v1/logout"); } catch (e) { /* gone anyway */ }
+  location.href = "/login";
+});
+
+// ---- batch setup ----
+onSubmit("batch-form", async () => {
+  const def = {
+    id: $("#b-id").value.trim(), gtin: $("#b-gtin").value.trim(), lot: $("#b-lot").value.trim(),
+    expiry: $("#b-expiry").value.trim(), profile: $("#b-profile").value,
+    target: parseInt($("#b-target").value, 10) || 0, template: $("#b-template").value.trim(),
+  };
+  await api("POST", "/api/v1/batches", def);
+  location.href = "/";
+});
+
+// ---- reconciliation sign-off ----
+onSubmit("sign-form", async f => {
+  await api("POST", "/api/v1/batches/" + encodeURIComponent(f.dataset.batch) + "/reconciliation/sign", {
+    password: $("#sig-password").value, meaning: $("#sig-meaning").value, reason: $("#sig-reason").value.trim(),
+  });
+  location.href = "/reconciliation?batch=" + encodeURIComponent(f.dataset.batch);
+});
+
+// ---- line page ----
+const line = $("#line");
+
+function setK(k, v) { $$('[data-k="' + k + '"]').forEach(el => { el.textContent = v; }); }
+
+// PackML (ISA-TR88.00.02) commands offered per state; acting states
+// (Starting, Holding, Completing…) only offer Stop and Abort.
+const allowed = {
+  Idle: ["start", "stop", "abort"], Execute: ["hold", "stop", "complete", "abort"], Held: ["unhold", "stop", "abort"],
+  Suspended: ["stop", "abort"], Complete: ["reset", "stop", "abort"], Stopped: ["reset", "abort"], Aborted: ["clear"],
+  Stopping: ["abort"], Aborting: [], Clearing: ["abort"],
+};
+const acting = ["stop", "abort"];
+
+function updateButtons(state, hasBatch) {
+  const ok = allowed[state] || acting;
+  $$("[data-cmd]").forEach(b => { b.disabled = !hasBatch || !ok.includes(b.dataset.cmd); });
+}
+
+let refreshing = false, again = false;
+async function refreshLists() {
+  if (refreshing) { again = true; return; }
+  refreshing = true;
+  again = false;
+  try {
+    const [units, alarms] = await Promise.all([api("GET", "/api/v1/units?limit=8"), api("GET", "/api/v1/alarms?active=1")]);
+    $("#units").innerHTML = units.length ? units.map(u =>
+      '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(u.state) + "</td><td>" +
+      (u.grade ? u.grade.toFixed(1) + " " + letter(u.grade) : "–") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
+      : '<tr><td colspan="4" class="none">No units yet</td></tr>';
+    $("#alarms").innerHTML = alarms.length ? alarms.map(a =>
+      '<li class="sev-' + esc(a.severity) + (a.acked ? " acked" : "") + '"><span><b>' + esc(a.source) + "</b> " + esc(a.text) + "</span>" +
+      (a.acked ? "<small>ack " + esc(a.acked_by) + "</small>" : '<button type="button" class="small" data-ack="' + esc(a.id) + '">Ack</button>') + "</li>").join("")
+      : '<li class="none">No active alarms</li>';
+  } catch (e) { /* shown */ } finally {
+    refreshing = false;
+    if (again) refreshLists();
+  }
+}
+
+function letter(g) { return g >= 3.5 ? "A" : g >= 2.5 ? "B" : g >= 1.5 ? "C" : g >= 0.5 ? "D" : "F"; }
+
+let lastKey = "";
+function applyStatus(st) {
+  const b = st.batch;
+  const c = (b && b.counters) || {};
+  line.dataset.batch = b ? b.id : "";
+  setK("state", st.state);
+  const s = $("#state");
+  s.className = "state s-" + String(st.state).toLowerCase();
+  setK("batch.id", b ? b.id : "none");
+  setK("batch.desc", b ? "GTIN " + b.gtin + " · lot " + b.lot + " · exp " + b.expiry + " · " + (b.profile || "") : "No batch defined — use New batch.");
+  setK("batch.good", c.commissioned || 0);
+  setK("batch.target", b ? b.target : 0);
+  setK("good", c.commissioned || 0);
+  setK("rejected", c.rejected || 0);
+  setK("sampled", c.sampled || 0);
+  setK("rate", Math.round(st.rate_per_min || 0));
+  setK("queue", st.printer_queue || 0);
+  setK("pool", (st.pools || []).map(p => p.available).join(" "));
+  setK("alarms", st.active_alarms || 0);
+  $("#progress").style.width = (b && b.target ? Math.min(100, 100 * (c.commissioned || 0) / b.target) : 0) + "%";
+  const reasons = Object.entries(c.rejected_by || {}).sort((x, y) => y[1] - x[1]);
+  $("#reasons").innerHTML = reasons.length ? reasons.map(([r, n]) => "<li><b>" + n + "</b> " + esc(r) + "</li>").join("") : '<li class="none">none</li>';
+  $("#devices").innerHTML = (st.devices || []).map(d => '<li class="link-' + esc(d.link) + '"><b>' + esc(d.name) + "</b> <span>" + esc(d.kind) +
+    "</span> <i>" + esc(d.link) + "</i>" + (d.detail ? " <small>" + esc(d.detail) + "</small>" : "") + "</li>").join("");
+  updateButtons(st.state, !!b);
+  const key = [c.commissioned, c.rejected, c.sampled, st.active_alarms, st.state].join("/");
+  if (key !== lastKey) { lastKey = key; refreshLists(); }
+}
+
+if (line) {
+  const p = $("#progress");
+  p.style.width = (p.dataset.pct || 0) + "%";
+  updateButtons($("#state").textContent.trim(), !!line.dataset.batch);
+  document.addEventListener("click", async ev => {
+    const cmd = ev.target.closest("[data-cmd]");
+    const ack = ev.target.closest("[data-ack]");
+    try {
+      if (cmd) {
+        cmd.disabled = true;
+        const reason = $("#cmd-reason").value.trim();
+        const b = await api("POST", "/api/v1/batches/" + encodeURIComponent(line.dataset.batch) + "/" + cmd.dataset.cmd, reason ? { reason } : undefined);
+        $("#cmd-reason").value = "";
+        say(cmd.dataset.cmd + ": batch " + b.id + " is " + b.state, false);
+      } else if (ack) {
+        ack.disabled = true;
+        await api("POST", "/api/v1/alarms/" + encodeURIComponent(ack.dataset.ack) + "/ack");
+        refreshLists();
+      }
+    } catch (e) { /* shown */ }
+  });
+  const es = new EventSource("/api/v1/events");
+  es.addEventListener("status", ev => applyStatus(JSON.parse(ev.data)));
+  es.addEventListener("error", ev => {
+    if (ev.data) { try { say(JSON.parse(ev.data).message, true); } catch (e) { /* ignore */ } }
+  });
+}
+
+document.documentElement.dataset.ready = "1"; // tests wait for this

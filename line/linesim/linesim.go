@@ -1,0 +1,276 @@
+// Package linesim assembles a whole simulated packaging line on loopback:
+// the reference site server (line/upstreamsim, HTTP), a simulated PLC
+// (devices/plcsim, Modbus TCP), a simulated TIJ printer
+// (printer/printersim, text protocol over TCP) whose photo-eye is the PLC's
+// product event, a simulated camera (vision/camerasim, DMCC over TCP) that
+// decodes every printed symbol image for real, a journal and the
+// controller talking to all of them over their real protocols. The demo,
+// the end-to-end tests and the line benchmark use it.
+package linesim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices/plcsim"
+	"github.com/serialine/serialine/line"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/upstreamsim"
+	"github.com/serialine/serialine/printer/printersim"
+	"github.com/serialine/serialine/store/journal"
+	"github.com/serialine/serialine/vision/camerasim"
+)
+
+// Options configure a simulated line.
+type Options struct {
+	// DBPath is the journal file; "" = line.db in Dir.
+	DBPath string
+	// Dir holds the journal when DBPath is empty; required then.
+	Dir string
+	// Rate is products per second at the PLC (default 5 = 300/min).
+	Rate float64
+	// GateDistance is the PLC's conveyor length to the reject gate in
+	// products (default 8; at most 40 with the default register map).
+	GateDistance int
+	// Realistic turns on device delays and jitter (printer acks 5–50 ms,
+	// print 20 ms, camera latency 15 ms) as in the demo.
+	Realistic bool
+	// Faults are random faults injected by the printer sim (defects, wrong
+	// records, duplicate acks); zero = none.
+	Faults PrinterFaults
+	// Config is the base config (default: configs/demo.yaml); device
+	// addresses and the journal path are replaced.
+	Config *config.Config
+	// NoSync opens the journal without fsync (benchmarks of the non-durable
+	// path only; never for the demo).
+	NoSync bool
+	// Upstream configures the site server sim (token is taken from Config).
+	Upstream upstreamsim.Options
+	// Metrics for the controller; nil = none.
+	Metrics *metrics.Metrics
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// PrinterFaults are the printer simulator's random fault rates.
+type PrinterFaults struct {
+	DefectRate        float64 // probability of a print defect (grades drop, some no-reads)
+	MaxDefectSeverity float64 // 0..1
+	WrongRecordRate   float64 // prints the second queued record (the printer reports it)
+	DuplicateAckRate  float64 // print-complete sent twice
+}
+
+// Line is a running simulated line.
+type Line struct {
+	Config     config.Config
+	Upstream   *upstreamsim.Server
+	PLC        *plcsim.Sim
+	Printer    *printersim.Server
+	Camera     *camerasim.Server
+	Journal    *journal.Journal
+	Controller *line.Controller
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	errs   []error
+}
+
+// DemoConfig is the embedded configs/demo.yaml, decoded and validated.
+func DemoConfig() (config.Config, error) {
+	data, err := configs.Files.ReadFile("demo.yaml")
+	if err != nil {
+		return config.Config{}, fmt.Errorf("linesim: %w", err)
+	}
+	return config.Parse("configs/demo.yaml", data)
+}
+
+// Start starts the simulators, opens the journal (running its recovery),
+// builds the controller and runs everything until ctx ends or Close.
+func Start(ctx context.Context, o Options) (l *Line, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Rate == 0 {
+		o.Rate = 5
+	}
+	if o.GateDistance == 0 {
+		o.GateDistance = 8
+	}
+	var cfg config.Config
+	if o.Config != nil {
+		cfg = *o.Config
+	} else if cfg, err = DemoConfig(); err != nil {
+		return nil, err
+	}
+	if o.DBPath == "" {
+		if o.Dir == "" {
+			return nil, errors.New("linesim: DBPath or Dir is required")
+		}
+		o.DBPath = filepath.Join(o.Dir, "line.db")
+	}
+	l = &Line{}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	log := o.Logger
+
+	uo := o.Upstream
+	uo.Token = cfg.Upstream.Token
+	uo.Logger = log.With("sim", "upstream")
+	if l.Upstream, err = upstreamsim.Start(uo); err != nil {
+		return l, err
+	}
+	cfg.Upstream.URL = l.Upstream.URL()
+
+	if l.PLC, err = plcsim.New(plcsim.Options{Logger: log.With("sim", "plc"), Rate: o.Rate, GateDistance: o.GateDistance,
+		ControllerTimeout: 3 * time.Second}); err != nil {
+		return l, err
+	}
+	addr, err := l.PLC.StartModbus("127.0.0.1:0")
+	if err != nil {
+		return l, err
+	}
+	cfg.Devices.PLC.Protocol = "modbus"
+	mb := *cfg.Devices.PLC.Modbus
+	mb.Address = addr
+	cfg.Devices.PLC.Modbus = &mb
+	cfg.Devices.PLC.OPCUA = nil
+
+	po := printersim.Options{Logger: log.With("sim", "printer"), QueueCap: max(16, cfg.Cycle.PrinterDepth+4),
+		IDField: cfg.Devices.Printer.IDField, DefectRate: o.Faults.DefectRate, MaxDefectSeverity: o.Faults.MaxDefectSeverity,
+		WrongRecordRate: o.Faults.WrongRecordRate, DuplicateAckRate: o.Faults.DuplicateAckRate, Seed: uint64(time.Now().UnixNano())}
+	for f, src := range cfg.Devices.Printer.Fields {
+		if src == "element_string" {
+			po.DataField = f
+		}
+	}
+	co := camerasim.Options{Logger: log.With("sim", "camera")}
+	if o.Realistic {
+		po.AckDelay, po.AckJitter = 5*time.Millisecond, 45*time.Millisecond
+		po.PrintDelay, po.PrintJitter = 20*time.Millisecond, 5*time.Millisecond
+		co.Latency = 15 * time.Millisecond
+	}
+	if l.Printer, err = printersim.Start(po); err != nil {
+		return l, err
+	}
+	cfg.Devices.Printer.Address = l.Printer.Addr()
+	cfg.Devices.Printer.Serial = nil
+	if cfg.Devices.Camera.Driver == "keyence" {
+		co.Protocol = camerasim.Keyence
+	}
+	if l.Camera, err = camerasim.New(co); err != nil {
+		return l, err
+	}
+	switch cfg.Devices.Camera.Driver {
+	case "keyence":
+		k := *cfg.Devices.Camera.Keyence
+		k.Address, k.Serial = l.Camera.Addr(), nil
+		cfg.Devices.Camera.Keyence = &k
+	default:
+		d := *cfg.Devices.Camera.DMCC
+		d.Address, d.Serial = l.Camera.Addr(), nil
+		cfg.Devices.Camera.DMCC = &d
+	}
+	// The printer's photo-eye is the PLC's product event; each print goes
+	// under the camera.
+	l.PLC.OnProduct(func(seq uint64) { l.Printer.Print(seq) })
+	cam := l.Camera
+	l.Printer.OnPrint(func(p printersim.Printed) {
+		ds := make([]camerasim.Defect, len(p.Defects))
+		for i, d := range p.Defects {
+			ds[i] = camerasim.Defect{Kind: d.Kind, Severity: d.Severity}
+		}
+		cam.Feed(camerasim.Shot{Image: p.Image, Defects: ds, Seq: p.Seq, Ref: p.RecordID})
+	})
+
+	cfg.Journal.Path = o.DBPath
+	if err := cfg.Validate().Err(); err != nil {
+		return l, fmt.Errorf("linesim: config: %w", err)
+	}
+	l.Config = cfg
+	if l.Journal, err = journal.Open(o.DBPath, &journal.Options{NoSync: o.NoSync, Logger: log.With("part", "journal")}); err != nil {
+		return l, err
+	}
+	drv, err := line.NewDrivers(cfg, log, nil)
+	if err != nil {
+		return l, err
+	}
+	up, err := line.NewUpstream(cfg, log)
+	if err != nil {
+		return l, err
+	}
+	l.Controller, err = line.New(line.Options{Config: cfg, Journal: l.Journal, PLC: drv.PLC, Printer: drv.Printer,
+		Camera: drv.Camera, Upstream: up, Metrics: o.Metrics, Logger: log.With("part", "line")})
+	if err != nil {
+		return l, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	l.cancel = cancel
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		if err := l.PLC.Run(rctx); err != nil {
+			l.addErr(fmt.Errorf("plcsim: %w", err))
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		if err := l.Controller.Run(rctx); err != nil {
+			l.addErr(fmt.Errorf("controller: %w", err))
+		}
+	}()
+	return l, nil
+}
+
+func (l *Line) addErr(err error) {
+	l.errMu.Lock()
+	l.errs = append(l.errs, err)
+	l.errMu.Unlock()
+}
+
+// Close stops the controller and the simulators, waits for them and closes
+// the journal. It returns the errors the running parts reported.
+func (l *Line) Close() error {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.wg.Wait()
+	var errs []error
+	if l.Journal != nil {
+		errs = append(errs, l.Journal.Close())
+	}
+	for _, c := range []interface{ Close() error }{l.Camera, l.Printer, l.PLC, l.Upstream} {
+		switch v := c.(type) {
+		case *camerasim.Server:
+			if v != nil {
+				errs = append(errs, v.Close())
+			}
+		case *printersim.Server:
+			if v != nil {
+				errs = append(errs, v.Close())
+			}
+		case *plcsim.Sim:
+			if v != nil {
+				errs = append(errs, v.Close())
+			}
+		case *upstreamsim.Server:
+			if v != nil {
+				errs = append(errs, v.Close())
+			}
+		}
+	}
+	l.errMu.Lock()
+	errs = append(errs, l.errs...)
+	l.errMu.Unlock()
+	return errors.Join(errs...)
+}

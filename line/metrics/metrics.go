@@ -1,0 +1,169 @@
+// Package metrics holds the controller's Prometheus collectors: units by
+// outcome, unit-cycle latency, queue depths, device link state, serial pool
+// levels and the PackML state. The collectors are registered on a
+// prometheus.Registerer passed in by the caller (no global registry).
+//
+// Every method is safe on a nil *Metrics (it does nothing), so code that runs
+// without metrics needs no checks.
+package metrics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes a unit can end in (label "outcome" of serialine_units_total).
+const (
+	OutcomeCommissioned = "commissioned"
+	OutcomeRejected     = "rejected"
+	OutcomeSampled      = "sampled"
+	OutcomeReturned     = "returned"
+	OutcomeUncertain    = "uncertain"
+)
+
+// Queue names for SetQueueDepth (label "queue").
+const (
+	QueuePrinter  = "printer"  // records sent to the printer, not yet printed
+	QueueInFlight = "inflight" // units between trigger and final decision
+	QueueOutbox   = "outbox"   // events waiting for upstream acknowledgement
+)
+
+// Options configures New.
+type Options struct {
+	// Namespace prefixes every metric name; default "serialine".
+	Namespace string
+	// ConstLabels are added to every metric (e.g. {"line": "line-1"}).
+	ConstLabels prometheus.Labels
+	// CycleBuckets are the histogram buckets (seconds) of the unit-cycle
+	// latency; default 100µs … 2.5s, exponential.
+	CycleBuckets []float64
+}
+
+// Metrics is the set of collectors. Create it with New.
+type Metrics struct {
+	units    *prometheus.CounterVec
+	cycle    prometheus.Histogram
+	queue    *prometheus.GaugeVec
+	deviceUp *prometheus.GaugeVec
+	pool     *prometheus.GaugeVec
+	state    *prometheus.GaugeVec
+	httpReqs *prometheus.CounterVec
+}
+
+// New creates the collectors and registers them on reg. It returns an error
+// (wrapping the registry's) when a metric is already registered there.
+func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("metrics: nil Registerer")
+	}
+	ns := o.Namespace
+	if ns == "" {
+		ns = "serialine"
+	}
+	buckets := o.CycleBuckets
+	if len(buckets) == 0 {
+		buckets = prometheus.ExponentialBuckets(0.0001, 2.5, 12) // 100µs … ~2.4s
+	}
+	m := &Metrics{
+		units: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "units_total", ConstLabels: o.ConstLabels,
+			Help: "Units that reached a final outcome, by outcome and reject reason (reason is empty unless rejected).",
+		}, []string{"outcome", "reason"}),
+		cycle: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "cycle_latency_seconds", ConstLabels: o.ConstLabels, Buckets: buckets,
+			Help: "Controller-side latency of one unit cycle, trigger to decision sent.",
+		}),
+		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "queue_depth", ConstLabels: o.ConstLabels,
+			Help: "Depth of a queue (printer, inflight, outbox).",
+		}, []string{"queue"}),
+		deviceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "device_link_up", ConstLabels: o.ConstLabels,
+			Help: "1 when the link to the device is up, 0 when it is down.",
+		}, []string{"device"}),
+		pool: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "pool_available_serials", ConstLabels: o.ConstLabels,
+			Help: "Serials available in the local pool, by GTIN.",
+		}, []string{"gtin"}),
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "packml_state", ConstLabels: o.ConstLabels,
+			Help: "1 for the current PackML state of the line, 0 for the others seen.",
+		}, []string{"state"}),
+		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "api_requests_total", ConstLabels: o.ConstLabels,
+			Help: "HTTP API requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+	}
+	for _, c := range []prometheus.Collector{m.units, m.cycle, m.queue, m.deviceUp, m.pool, m.state, m.httpReqs} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Unit counts one unit that reached outcome (Outcome* constants); reason is
+// the reject reason ("" for other outcomes).
+func (m *Metrics) Unit(outcome, reason string) {
+	if m == nil {
+		return
+	}
+	m.units.WithLabelValues(outcome, reason).Inc()
+}
+
+// ObserveCycle records the controller-side latency of one unit cycle.
+func (m *Metrics) ObserveCycle(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.cycle.Observe(d.Seconds())
+}
+
+// SetQueueDepth sets the depth of queue (Queue* constants or any name).
+func (m *Metrics) SetQueueDepth(queue string, n int) {
+	if m == nil {
+		return
+	}
+	m.queue.WithLabelValues(queue).Set(float64(n))
+}
+
+// SetDeviceLink records whether the link to device ("plc", "printer",
+// "camera", "upstream", …) is up.
+func (m *Metrics) SetDeviceLink(device string, up bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.deviceUp.WithLabelValues(device).Set(v)
+}
+
+// SetPoolLevel records the serials available in the local pool for gtin.
+func (m *Metrics) SetPoolLevel(gtin string, available int) {
+	if m == nil {
+		return
+	}
+	m.pool.WithLabelValues(gtin).Set(float64(available))
+}
+
+// SetState records the current PackML state (e.g. "Execute"): its series is
+// set to 1 and every other state series to 0.
+func (m *Metrics) SetState(state string) {
+	if m == nil {
+		return
+	}
+	m.state.Reset()
+	m.state.WithLabelValues(state).Set(1)
+}
+
+// APIRequest counts one HTTP API request (used by line/api).
+func (m *Metrics) APIRequest(route string, code int) {
+	if m == nil {
+		return
+	}
+	m.httpReqs.WithLabelValues(route, fmt.Sprint(code)).Inc()
+}

@@ -1,0 +1,337 @@
+package line
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/epcis"
+	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/line/upstream"
+	"github.com/serialine/serialine/store/journal"
+)
+
+// Outbox kinds.
+const (
+	outboxEPCIS  = "epcis"
+	outboxReturn = "return"
+)
+
+// returnPayload is an outbox item handing unused serials back upstream.
+type returnPayload struct {
+	GTIN    string   `json:"gtin"`
+	Serials []string `json:"serials"`
+}
+
+// poolLevel is the number of available serials for the current batch's GTIN.
+func (c *Controller) poolLevel() int {
+	r := c.currentRun()
+	if r == nil {
+		return 0
+	}
+	n, err := c.j.PoolLevel(r.def.GTIN)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func (c *Controller) kickPool() {
+	select {
+	case c.poolKick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) kickOutbox() {
+	select {
+	case c.outboxKick <- struct{}{}:
+	default:
+	}
+}
+
+// ensurePool tops the pool up at once before Start when it is under the
+// start minimum (Start then refuses if it still is).
+func (c *Controller) ensurePool(ctx context.Context) {
+	r := c.currentRun()
+	if r == nil || c.o.Upstream == nil {
+		return
+	}
+	if c.poolLevel() < max(c.cfg.Pools.MinStart, c.cfg.Pools.LowWater) {
+		if err := c.replenish(ctx, r.def.GTIN); err != nil {
+			c.log.Warn("replenish before start", "err", err)
+		}
+	}
+}
+
+// replenish requests one pool from upstream and imports it through the
+// journal (a bad pool is refused whole).
+func (c *Controller) replenish(ctx context.Context, gtin string) error {
+	p, err := c.o.Upstream.RequestSerials(ctx, gtin, c.cfg.Pools.RequestSize)
+	if err != nil {
+		c.setLink("upstream", api.LinkDown, err.Error())
+		if upstream.IsTransient(err) {
+			c.alarm(api.SeverityWarning, "upstream", "site server unreachable: running from the local serial pool")
+		} else {
+			c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("site server refused the serial request: %v", err))
+		}
+		return err
+	}
+	c.setLink("upstream", api.LinkUp, "")
+	c.Clear("upstream")
+	if err := c.j.ImportPool(ctx, journal.Pool{ID: p.ID, GTIN: p.GTIN, Serials: p.Serials}); err != nil {
+		var pe *journal.PoolError
+		if errors.As(err, &pe) {
+			c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("serial pool %s refused: %v", p.ID, err))
+		}
+		return fmt.Errorf("import pool %s: %w", p.ID, err)
+	}
+	c.log.Info("serial pool imported", "pool", p.ID, "gtin", gtin, "serials", len(p.Serials))
+	return nil
+}
+
+// poolLoop keeps the local pool of the current batch's GTIN above the low
+// water mark and holds the batch before it runs dry.
+func (c *Controller) poolLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.Pools.CheckInterval)
+	defer t.Stop()
+	var lastTry time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.poolKick:
+		}
+		r := c.currentRun()
+		if r == nil {
+			continue
+		}
+		lvl := c.poolLevel()
+		c.m.SetPoolLevel(r.def.GTIN, lvl)
+		if lvl < c.cfg.Pools.LowWater && c.o.Upstream != nil && c.now().Sub(lastTry) >= c.cfg.Pools.CheckInterval {
+			lastTry = c.now()
+			if err := c.replenish(ctx, r.def.GTIN); err == nil {
+				lvl = c.poolLevel()
+				c.m.SetPoolLevel(r.def.GTIN, lvl)
+			}
+		}
+		if _, ok := c.feeding(); ok {
+			have := lvl + c.drawnLen()
+			if have < c.cfg.Pools.HoldBelow && have < c.remainingToFeed() {
+				c.alarm(api.SeverityFault, "pool", fmt.Sprintf("serial pool for %s nearly empty (%d left): holding before it runs dry", r.def.GTIN, have))
+				c.requestHold("serial pool nearly empty")
+			}
+		}
+	}
+}
+
+// outboxLoop forwards outbox items upstream (store and forward) and
+// acknowledges them in the journal once the site server took them.
+func (c *Controller) outboxLoop(ctx context.Context) {
+	if c.o.Upstream == nil {
+		return
+	}
+	t := time.NewTicker(c.cfg.Upstream.ForwardInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.outboxKick:
+		}
+		for ctx.Err() == nil {
+			items, err := c.j.OutboxPending(ctx, 50)
+			if err != nil {
+				c.log.Warn("outbox read", "err", err)
+				break
+			}
+			c.m.SetQueueDepth(metrics.QueueOutbox, len(items))
+			if len(items) == 0 {
+				break
+			}
+			sent := 0
+			for _, it := range items {
+				if err := c.forward(ctx, it); err != nil {
+					if ctx.Err() == nil {
+						c.setLink("upstream", api.LinkDown, err.Error())
+						c.log.Warn("outbox forward", "id", it.ID, "kind", it.Kind, "err", err)
+					}
+					break
+				}
+				if err := c.j.OutboxAck(ctx, it.ID); err != nil {
+					c.log.Warn("outbox ack", "id", it.ID, "err", err)
+					break
+				}
+				sent++
+			}
+			if sent < len(items) {
+				break
+			}
+			c.setLink("upstream", api.LinkUp, "")
+		}
+	}
+}
+
+// forward sends one outbox item.
+func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
+	switch it.Kind {
+	case outboxEPCIS:
+		sum := sha256.Sum256(it.Payload)
+		return c.o.Upstream.ReportEvents(ctx, "epcis-"+hex.EncodeToString(sum[:16]), it.Payload)
+	case outboxReturn:
+		var p returnPayload
+		if err := json.Unmarshal(it.Payload, &p); err != nil {
+			c.log.Error("outbox item undecodable; dropped", "id", it.ID, "err", err)
+			return nil
+		}
+		err := c.o.Upstream.ReturnSerials(ctx, p.GTIN, p.Serials)
+		if errors.Is(err, upstream.ErrRejected) {
+			c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("site server refused returned serials: %v", err))
+			return nil
+		}
+		return err
+	}
+	c.log.Error("unknown outbox kind; dropped", "id", it.ID, "kind", it.Kind)
+	return nil
+}
+
+// finishBatch ends a batch (Completing, Stopping, Aborting): everything
+// still in flight is resolved (cleared printer records returned or
+// uncertain, drawn serials returned, open units uncertain), then the EPCIS
+// events of the whole batch go to the outbox and, if configured, the
+// unused serials back upstream.
+func (c *Controller) finishBatch(ctx context.Context, s packml.State) error {
+	r := c.currentRun()
+	if r == nil {
+		return nil
+	}
+	id := r.def.ID
+	why := fmt.Sprintf("unresolved at batch end (%s)", s)
+	if err := c.q.Clear(ctx); err != nil {
+		c.log.Warn("clear printer queue at batch end", "err", err)
+	}
+	if err := c.q.Release(ctx); err != nil {
+		c.log.Warn("release printer records at batch end", "err", err)
+	}
+	// Drawn, never sent: returned.
+	c.dmu.Lock()
+	drawn := c.drawn
+	c.drawn = nil
+	c.dmu.Unlock()
+	if len(drawn) > 0 {
+		ch := make([]journal.Change, len(drawn))
+		for i, u := range drawn {
+			ch[i] = journal.Change{Serial: u.Serial, To: journal.Returned, Reason: journal.ReasonBatchEnd}
+		}
+		if err := c.j.Apply(ctx, ch...); err != nil {
+			return fmt.Errorf("return drawn serials: %w", err)
+		}
+		c.countDurable(ch, 0)
+	}
+	// Open units: uncertain; wait until that and every pending
+	// Commissioned step is durable.
+	done := make(chan struct{})
+	c.send(ctx, evResolveAll{why: why, done: done})
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Anything the journal still has in flight (should be nothing).
+	var left []journal.Change
+	err := c.j.Units(id, func(u journal.Unit) error {
+		switch u.State {
+		case journal.Drawn:
+			left = append(left, journal.Change{Serial: u.Serial, To: journal.Returned, Reason: journal.ReasonBatchEnd})
+		case journal.Queued, journal.Printed, journal.Verified:
+			left = append(left, journal.Change{Serial: u.Serial, To: journal.Uncertain, Reason: journal.ReasonFault, Detail: why})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan units: %w", err)
+	}
+	if len(left) > 0 {
+		c.log.Warn("units left in flight at batch end", "batch", id, "units", len(left))
+		if err := c.j.Apply(ctx, left...); err != nil {
+			return fmt.Errorf("resolve units left in flight: %w", err)
+		}
+	}
+	c.open.Store(0)
+	if err := c.emitEPCIS(ctx, r, s); err != nil {
+		return err
+	}
+	if c.cfg.Pools.ReturnUnusedAtEnd && c.o.Upstream != nil {
+		if lvl := c.poolLevel(); lvl > 0 {
+			serials, err := c.j.TakeUnused(ctx, r.def.GTIN, lvl)
+			if err != nil {
+				return fmt.Errorf("take unused serials: %w", err)
+			}
+			data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: serials})
+			if _, err := c.j.OutboxPut(ctx, outboxReturn, data); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
+	}
+	c.kickOutbox()
+	return nil
+}
+
+// emitEPCIS builds the batch's EPCIS documents from the journal and puts
+// them in the outbox. Their time is the batch's end transition, so a
+// repeat after a crash builds the same documents (the site server
+// deduplicates them by content).
+func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) error {
+	b, err := c.j.Batch(r.def.ID)
+	if err != nil {
+		return fmt.Errorf("read batch: %w", err)
+	}
+	at := c.now()
+	for i := len(b.History) - 1; i >= 0; i-- {
+		if b.History[i].State == string(s) {
+			at = b.History[i].At
+			break
+		}
+	}
+	var comm, samp, decomm []string
+	err = c.j.Units(r.def.ID, func(u journal.Unit) error {
+		switch u.State {
+		case journal.Commissioned:
+			comm = append(comm, u.Serial)
+		case journal.Sampled:
+			comm = append(comm, u.Serial)
+			samp = append(samp, u.Serial)
+		case journal.Rejected, journal.Uncertain:
+			decomm = append(decomm, u.Serial)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan units: %w", err)
+	}
+	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+	eb := epcis.Batch{ID: r.def.ID, GTIN: r.def.GTIN, Lot: r.def.Lot, Expiry: r.def.Expiry}
+	for _, part := range []struct {
+		kind    epcis.Kind
+		serials []string
+	}{{epcis.Commissioning, comm}, {epcis.Sampling, samp}, {epcis.Decommissioning, decomm}} {
+		docs, err := epcis.Build(part.kind, eb, part.serials, at, o)
+		if err != nil {
+			return fmt.Errorf("epcis %s: %w", part.kind, err)
+		}
+		for _, d := range docs {
+			if _, err := c.j.OutboxPut(ctx, outboxEPCIS, d); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+// Package reconcile accounts for every serial drawn for a batch:
+//
+//	drawn = commissioned + rejected + sampled + returned + uncertain
+//
+// per batch and per shift (by the shift in which each unit was drawn). Units
+// still in flight (drawn, queued, printed, verified), serials seen twice and
+// counters that differ from the unit-by-unit recount are listed one by one
+// as differences. Reports are written as JSON, CSV and a printable HTML page;
+// a supervisor's electronic signature is recorded with the report.
+package reconcile
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/serialine/serialine/store/journal"
+)
+
+// Counts are the reconciliation terms.
+type Counts struct {
+	Drawn        int `json:"drawn"`
+	Commissioned int `json:"commissioned"`
+	Rejected     int `json:"rejected"`
+	Sampled      int `json:"sampled"`
+	Returned     int `json:"returned"`
+	Uncertain    int `json:"uncertain"`
+	// InFlight are units not yet in a final state (drawn, queued, printed,
+	// verified); a closed batch must have none.
+	InFlight int `json:"in_flight"`
+}
+
+// Accounted is commissioned + rejected + sampled + returned + uncertain.
+func (c Counts) Accounted() int {
+	return c.Commissioned + c.Rejected + c.Sampled + c.Returned + c.Uncertain
+}
+
+// Balanced reports whether every drawn serial is accounted for.
+func (c Counts) Balanced() bool { return c.Drawn == c.Accounted() && c.InFlight == 0 }
+
+func (c *Counts) add(s journal.State) {
+	c.Drawn++
+	switch s {
+	case journal.Commissioned:
+		c.Commissioned++
+	case journal.Rejected:
+		c.Rejected++
+	case journal.Sampled:
+		c.Sampled++
+	case journal.Returned:
+		c.Returned++
+	case journal.Uncertain:
+		c.Uncertain++
+	default:
+		c.InFlight++
+	}
+}
+
+// Difference is one unit (or one counter) that keeps the batch from balancing.
+type Difference struct {
+	Serial  string `json:"serial,omitempty"`
+	State   string `json:"state,omitempty"`
+	Problem string `json:"problem"`
+}
+
+// Shift is one shift's share of the batch.
+type Shift struct {
+	Name   string    `json:"name"` // "2026-11-26 06:00"
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Counts Counts    `json:"counts"`
+}
+
+// Signature is a supervisor's electronic signature of a report (21 CFR Part
+// 11: who, what it means, when, why). The password check happens before
+// (line/auth); this is the record.
+type Signature struct {
+	User    string    `json:"user"`
+	Role    string    `json:"role"`
+	Meaning string    `json:"meaning"` // e.g. "reviewed and approved"
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+	// Digest is the SHA-256 of the report's JSON at signing time (hex).
+	Digest string `json:"digest,omitempty"`
+}
+
+// Check reports what is missing from s.
+func (s Signature) Check() error {
+	var miss []string
+	if s.User == "" {
+		miss = append(miss, "user")
+	}
+	if s.Meaning == "" {
+		miss = append(miss, "meaning")
+	}
+	if s.At.IsZero() {
+		miss = append(miss, "time")
+	}
+	if len(miss) > 0 {
+		return fmt.Errorf("%w: signature without %s", ErrInvalid, strings.Join(miss, ", "))
+	}
+	return nil
+}
+
+// Report is the reconciliation of one batch.
+type Report struct {
+	Batch     journal.BatchDef `json:"batch"`
+	State     string           `json:"state"`
+	Generated time.Time        `json:"generated"`
+	Counts    Counts           `json:"counts"`
+	Balanced  bool             `json:"balanced"`
+	// Stored are the journal's transactional counters, compared with the recount.
+	Stored journal.Counters `json:"stored_counters"`
+	// RejectsByReason counts rejected and uncertain units by reason.
+	RejectsByReason map[string]int `json:"rejects_by_reason"`
+	Shifts          []Shift        `json:"shifts"`
+	Differences     []Difference   `json:"differences"`
+	Signatures      []Signature    `json:"signatures,omitempty"`
+}
+
+// Shifts cuts the day into shifts at the given local times of day ("06:00",
+// "14:00", "22:00"). The zero value is one shift per calendar day (UTC).
+type Shifts struct {
+	starts []int // minutes after midnight, sorted
+	loc    *time.Location
+}
+
+// ParseShifts parses shift start times "HH:MM" in loc (nil = UTC).
+func ParseShifts(starts []string, loc *time.Location) (Shifts, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	s := Shifts{loc: loc}
+	for i, v := range starts {
+		t, err := time.Parse("15:04", v)
+		if err != nil {
+			return Shifts{}, fmt.Errorf("%w: shift start #%d %q: want HH:MM", ErrInvalid, i+1, v)
+		}
+		m := t.Hour()*60 + t.Minute()
+		if slices.Contains(s.starts, m) {
+			return Shifts{}, fmt.Errorf("%w: shift start %q given twice", ErrInvalid, v)
+		}
+		s.starts = append(s.starts, m)
+	}
+	sort.Ints(s.starts)
+	return s, nil
+}
+
+// Of returns the shift containing t.
+func (s Shifts) Of(t time.Time) (start, end time.Time) {
+	loc := s.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
+	starts := s.starts
+	if len(starts) == 0 {
+		starts = []int{0}
+	}
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	m := t.Hour()*60 + t.Minute()
+	i := sort.SearchInts(starts, m+1) - 1 // last start <= m
+	if i < 0 {
+		day = day.AddDate(0, 0, -1)
+		i = len(starts) - 1
+	}
+	start = day.Add(time.Duration(starts[i]) * time.Minute)
+	if i+1 < len(starts) {
+		end = day.Add(time.Duration(starts[i+1]) * time.Minute)
+	} else {
+		end = day.AddDate(0, 0, 1).Add(time.Duration(starts[0]) * time.Minute)
+	}
+	return start, end
+}
+
+// Build reconciles one batch from its stored record and every one of its
+// units (each, for instance, from journal.Units).
+func Build(b journal.Batch, units []journal.Unit, shifts Shifts, now time.Time) Report {
+	r := Report{Batch: b.BatchDef, State: b.State, Generated: now.UTC(), Stored: b.Counters,
+		RejectsByReason: map[string]int{}, Differences: []Difference{}}
+	byShift := map[time.Time]*Shift{}
+	seen := make(map[string]bool, len(units))
+	for _, u := range units {
+		if seen[u.Serial] {
+			r.Differences = append(r.Differences, Difference{Serial: u.Serial, State: u.State.String(),
+				Problem: "serial appears on more than one unit"})
+			continue
+		}
+		seen[u.Serial] = true
+		r.Counts.add(u.State)
+		drawnAt := now
+		if len(u.History) > 0 {
+			drawnAt = u.History[0].At
+		}
+		st, en := shifts.Of(drawnAt)
+		sh := byShift[st]
+		if sh == nil {
+			sh = &Shift{Name: st.Format("2006-01-02 15:04"), Start: st, End: en}
+			byShift[st] = sh
+		}
+		sh.Counts.add(u.State)
+		switch u.State {
+		case journal.Rejected, journal.Uncertain:
+			r.RejectsByReason[u.Reason.String()]++
+		case journal.Commissioned, journal.Sampled, journal.Returned:
+		default:
+			r.Differences = append(r.Differences, Difference{Serial: u.Serial, State: u.State.String(),
+				Problem: "still in flight: not commissioned, rejected, sampled, returned or uncertain"})
+		}
+	}
+	for _, st := range journal.States() {
+		want := 0
+		switch st {
+		case journal.Commissioned:
+			want = r.Counts.Commissioned
+		case journal.Rejected:
+			want = r.Counts.Rejected
+		case journal.Sampled:
+			want = r.Counts.Sampled
+		case journal.Returned:
+			want = r.Counts.Returned
+		case journal.Uncertain:
+			want = r.Counts.Uncertain
+		default:
+			continue
+		}
+		if got := b.Counters.Of(st); got != want {
+			r.Differences = append(r.Differences, Difference{State: st.String(),
+				Problem: fmt.Sprintf("stored counter %d, unit recount %d", got, want)})
+		}
+	}
+	if b.Counters.Total() != r.Counts.Drawn {
+		r.Differences = append(r.Differences, Difference{
+			Problem: fmt.Sprintf("stored counters total %d drawn, unit recount %d", b.Counters.Total(), r.Counts.Drawn)})
+	}
+	for _, sh := range byShift {
+		r.Shifts = append(r.Shifts, *sh)
+	}
+	sort.Slice(r.Shifts, func(i, j int) bool { return r.Shifts[i].Start.Before(r.Shifts[j].Start) })
+	r.Balanced = r.Counts.Balanced() && len(r.Differences) == 0
+	return r
+}
+
+// Err returns nil for a balanced report, else an error wrapping
+// ErrUnbalanced with the counts and the first differences.
+func (r Report) Err() error {
+	if r.Balanced {
+		return nil
+	}
+	var b strings.Builder
+	c := r.Counts
+	fmt.Fprintf(&b, "batch %s: drawn %d, accounted %d (commissioned %d + rejected %d + sampled %d + returned %d + uncertain %d), in flight %d",
+		r.Batch.ID, c.Drawn, c.Accounted(), c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.InFlight)
+	for i, d := range r.Differences {
+		if i == 10 {
+			fmt.Fprintf(&b, "; … %d more", len(r.Differences)-10)
+			break
+		}
+		b.WriteString("; ")
+		if d.Serial != "" {
+			b.WriteString(strconv.Quote(d.Serial) + " ")
+		}
+		b.WriteString(d.Problem)
+	}
+	return fmt.Errorf("%w: %s", ErrUnbalanced, b.String())
+}

@@ -1,0 +1,300 @@
+// Package upstream is the controller's client of the site server (the plant's
+// serial-number manager): it requests pools of serial numbers for a GTIN,
+// returns unused serials at batch end and reports EPCIS events. The contract
+// is documented in openapi.yaml beside this file; line/upstreamsim is a
+// reference server implementing it.
+//
+// Every call carries a request id (header Idempotency-Key and the request_id
+// field) generated once per logical call and reused on every retry, so a
+// retry after a lost reply gets the same pool back instead of a second one.
+// Retries use exponential backoff with jitter; 4xx replies are not retried.
+package upstream
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Pool is one batch of serial numbers issued by the site server.
+type Pool struct {
+	// ID identifies the pool (the site server's allocation id).
+	ID string `json:"pool_id"`
+	// RequestID is the idempotency key the pool was requested with.
+	RequestID string `json:"request_id"`
+	// GTIN the serials are for (14 digits).
+	GTIN string `json:"gtin"`
+	// Serials are the AI (21) values, in issue order.
+	Serials []string `json:"serials"`
+}
+
+// SerialRequest is the body of POST /v1/serials/requests.
+type SerialRequest struct {
+	RequestID string `json:"request_id"`
+	GTIN      string `json:"gtin"`
+	Count     int    `json:"count"`
+	Line      string `json:"line,omitempty"`
+}
+
+// ReturnRequest is the body of POST /v1/serials/returns.
+type ReturnRequest struct {
+	RequestID string   `json:"request_id"`
+	GTIN      string   `json:"gtin"`
+	Serials   []string `json:"serials"`
+	Line      string   `json:"line,omitempty"`
+}
+
+// ReturnReply is the reply to POST /v1/serials/returns.
+type ReturnReply struct {
+	RequestID string `json:"request_id"`
+	Accepted  int    `json:"accepted"`
+}
+
+// ErrorReply is the body of every non-2xx reply.
+type ErrorReply struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Retry is the backoff policy for transient failures.
+type Retry struct {
+	// Attempts is the total number of tries per call (>= 1). Default 5.
+	Attempts int
+	// BaseDelay is the wait before the second try; it doubles per try. Default 200ms.
+	BaseDelay time.Duration
+	// MaxDelay caps one wait. Default 5s.
+	MaxDelay time.Duration
+}
+
+// Options configure a Client. Only BaseURL is required.
+type Options struct {
+	// BaseURL of the site server, e.g. https://site.example:8443 (no trailing /v1).
+	BaseURL string
+	// Token is sent as "Authorization: Bearer <Token>" when not empty.
+	Token string
+	// Line names this line in requests (informational for the server).
+	Line string
+	// TLS is the client TLS configuration (CA pool, client certificates);
+	// nil uses the system defaults. Ignored when HTTPClient is set.
+	TLS *tls.Config
+	// Timeout bounds one HTTP attempt. Default 10s.
+	Timeout time.Duration
+	// Retry is the backoff policy.
+	Retry Retry
+	// HTTPClient replaces the client built from TLS and Timeout (tests).
+	HTTPClient *http.Client
+	// NewID makes request ids. Default: 16 random bytes in hex.
+	NewID func() string
+	// Logger receives retry warnings. Default: discard.
+	Logger *slog.Logger
+}
+
+// Client talks to the site server. It is safe for concurrent use.
+type Client struct {
+	o    Options
+	http *http.Client
+	base string
+}
+
+// New checks o and returns a Client. It does not connect.
+func New(o Options) (*Client, error) {
+	if o.BaseURL == "" {
+		return nil, fmt.Errorf("upstream: base URL is empty")
+	}
+	if !strings.HasPrefix(o.BaseURL, "http://") && !strings.HasPrefix(o.BaseURL, "https://") {
+		return nil, fmt.Errorf("upstream: base URL %q: want http:// or https://", o.BaseURL)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Retry.Attempts <= 0 {
+		o.Retry.Attempts = 5
+	}
+	if o.Retry.BaseDelay <= 0 {
+		o.Retry.BaseDelay = 200 * time.Millisecond
+	}
+	if o.Retry.MaxDelay <= 0 {
+		o.Retry.MaxDelay = 5 * time.Second
+	}
+	if o.NewID == nil {
+		o.NewID = NewRequestID
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.TLS != nil {
+			tr.TLSClientConfig = o.TLS.Clone()
+		}
+		hc = &http.Client{Transport: tr, Timeout: o.Timeout}
+	}
+	return &Client{o: o, http: hc, base: strings.TrimRight(o.BaseURL, "/")}, nil
+}
+
+// NewRequestID returns a fresh random request id (32 hex characters).
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RequestSerials asks for n serials for gtin. The returned pool is checked to
+// belong to this request and gtin; serial validity is the journal's job
+// (ImportPool refuses a bad pool whole).
+func (c *Client) RequestSerials(ctx context.Context, gtin string, n int) (Pool, error) {
+	if n <= 0 {
+		return Pool{}, fmt.Errorf("upstream: request serials: count %d must be > 0", n)
+	}
+	req := SerialRequest{RequestID: c.o.NewID(), GTIN: gtin, Count: n, Line: c.o.Line}
+	var p Pool
+	body, _ := json.Marshal(req) // strings and ints only: cannot fail
+	if err := c.do(ctx, "/v1/serials/requests", req.RequestID, "application/json", body, &p); err != nil {
+		return Pool{}, fmt.Errorf("upstream: request %d serials for %s: %w", n, gtin, err)
+	}
+	if p.RequestID != req.RequestID || p.GTIN != gtin {
+		return Pool{}, fmt.Errorf("upstream: request serials: %w: reply for request %q gtin %q, want %q %q",
+			ErrBadResponse, p.RequestID, p.GTIN, req.RequestID, gtin)
+	}
+	if len(p.Serials) == 0 || len(p.Serials) > n {
+		return Pool{}, fmt.Errorf("upstream: request serials: %w: %d serials for a request of %d",
+			ErrBadResponse, len(p.Serials), n)
+	}
+	return p, nil
+}
+
+// ReturnSerials hands unused serials for gtin back to the site server.
+func (c *Client) ReturnSerials(ctx context.Context, gtin string, serials []string) error {
+	if len(serials) == 0 {
+		return nil
+	}
+	req := ReturnRequest{RequestID: c.o.NewID(), GTIN: gtin, Serials: serials, Line: c.o.Line}
+	var rep ReturnReply
+	body, _ := json.Marshal(req) // strings only: cannot fail
+	if err := c.do(ctx, "/v1/serials/returns", req.RequestID, "application/json", body, &rep); err != nil {
+		return fmt.Errorf("upstream: return %d serials for %s: %w", len(serials), gtin, err)
+	}
+	if rep.Accepted != len(serials) {
+		return fmt.Errorf("upstream: return serials: %w: accepted %d of %d", ErrBadResponse, rep.Accepted, len(serials))
+	}
+	return nil
+}
+
+// ReportEvents posts one EPCIS 2.0 JSON-LD document. id is the idempotency
+// key (the journal outbox id makes a good one): the server ignores a second
+// delivery of the same id, so store-and-forward may resend after a crash.
+func (c *Client) ReportEvents(ctx context.Context, id string, doc []byte) error {
+	if id == "" {
+		return fmt.Errorf("upstream: report events: empty id")
+	}
+	if err := c.do(ctx, "/v1/events", id, "application/ld+json", doc, nil); err != nil {
+		return fmt.Errorf("upstream: report events %s: %w", id, err)
+	}
+	return nil
+}
+
+// do posts body to path with retries; out (if not nil) receives the JSON reply.
+func (c *Client) do(ctx context.Context, path, id, ctype string, body []byte, out any) error {
+	var last error
+	for attempt := 1; attempt <= c.o.Retry.Attempts; attempt++ {
+		if attempt > 1 {
+			d := c.backoff(attempt - 1)
+			c.o.Logger.Warn("upstream retry", "path", path, "attempt", attempt, "wait", d, "err", last)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("%w: %w (last error: %v)", ErrUnavailable, ctx.Err(), last)
+			case <-t.C:
+			}
+		}
+		retry, err := c.once(ctx, path, id, ctype, body, out)
+		if err == nil {
+			return nil
+		}
+		last = err
+		if !retry {
+			return err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, c.o.Retry.Attempts, last)
+}
+
+func (c *Client) backoff(n int) time.Duration {
+	d := c.o.Retry.BaseDelay << (n - 1)
+	if d <= 0 || d > c.o.Retry.MaxDelay {
+		d = c.o.Retry.MaxDelay
+	}
+	// full jitter in [d/2, d]
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// once makes one attempt; retry reports whether a failure is transient.
+func (c *Client) once(ctx context.Context, path, id, ctype string, body []byte, out any) (retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return false, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Idempotency-Key", id)
+	if c.o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.o.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return true, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return true, fmt.Errorf("read reply: %w", err)
+	}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		if out == nil {
+			return false, nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return false, fmt.Errorf("%w: %s: %v", ErrBadResponse, path, err)
+		}
+		return false, nil
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return false, fmt.Errorf("%w: HTTP %d: %s", ErrUnauthorized, resp.StatusCode, errText(data))
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		return true, fmt.Errorf("HTTP %d: %s", resp.StatusCode, errText(data))
+	default:
+		return false, fmt.Errorf("%w: HTTP %d: %s", ErrRejected, resp.StatusCode, errText(data))
+	}
+}
+
+func errText(data []byte) string {
+	var e ErrorReply
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		return e.Code + ": " + e.Message
+	}
+	s := strings.TrimSpace(string(data))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// IsTransient reports whether err means "try later" (the site server is down)
+// rather than a refusal.
+func IsTransient(err error) bool { return errors.Is(err, ErrUnavailable) }

@@ -1,0 +1,444 @@
+// Package upstreamsim is a reference site server (the plant's serial-number
+// manager) implementing line/upstream/openapi.yaml: it issues serial numbers
+// per GTIN — sequential, or randomised as GS1 recommends for non-predictable
+// serials — takes unused serials back, accepts EPCIS documents, and records
+// everything it received so tests can assert on it. Start it like an
+// httptest server: it listens on 127.0.0.1:0 unless told otherwise.
+package upstreamsim
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/serialine/serialine/line/upstream"
+)
+
+// Mode chooses how serials are generated.
+type Mode string
+
+const (
+	// Sequential serials: a prefix and a zero-padded counter per GTIN.
+	Sequential Mode = "sequential"
+	// Random serials: drawn with crypto/rand from an alphabet of digits and
+	// upper-case letters (no I, O), so they cannot be predicted from their
+	// neighbours (GS1 General Specifications recommend non-sequential,
+	// randomised serials for pharmaceuticals).
+	Random Mode = "random"
+)
+
+const randomAlphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+// Options configure a Server.
+type Options struct {
+	// Addr to listen on. Default "127.0.0.1:0".
+	Addr string
+	// Token clients must present as a bearer token; "" accepts any client.
+	Token string
+	// Mode of serial generation. Default Random.
+	Mode Mode
+	// SerialLength is the serial length (1..20, AI 21). Default 12.
+	SerialLength int
+	// Prefix starts every sequential serial. Default "".
+	Prefix string
+	// MaxPerRequest caps one request. Default 100000.
+	MaxPerRequest int
+	// TLS, when set, makes the server speak HTTPS.
+	TLS *tls.Config
+	// Logger for requests. Default: discard.
+	Logger *slog.Logger
+}
+
+// Received is one EPCIS document the server accepted.
+type Received struct {
+	ID  string
+	Doc []byte
+	At  time.Time
+}
+
+// Server is a running reference site server.
+type Server struct {
+	o   Options
+	ln  net.Listener
+	srv *http.Server
+	wg  sync.WaitGroup
+
+	mu        sync.Mutex
+	issued    map[string][]string      // gtin -> serials in issue order
+	seen      map[string]bool          // every serial ever issued
+	next      map[string]int           // gtin -> sequential counter
+	requests  map[string]upstream.Pool // request id -> pool (idempotency)
+	returnsBy map[string]upstream.ReturnReply
+	returned  map[string][]string
+	events    []Received
+	eventIDs  map[string]bool
+	down      bool
+	failNext  int
+	dropNext  int
+	badNext   int
+	calls     int
+}
+
+// Start listens and serves until Close.
+func Start(o Options) (*Server, error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	addr := s.o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("upstreamsim: listen %s: %w", addr, err)
+	}
+	if s.o.TLS != nil {
+		ln = tls.NewListener(ln, s.o.TLS)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.o.Logger.Error("upstreamsim serve", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// New returns a Server that does not listen: use Handler with your own
+// listener (httptest.NewTLSServer for instance).
+func New(o Options) (*Server, error) {
+	if o.Mode == "" {
+		o.Mode = Random
+	}
+	if o.Mode != Sequential && o.Mode != Random {
+		return nil, fmt.Errorf("upstreamsim: mode %q: want sequential or random", o.Mode)
+	}
+	if o.SerialLength == 0 {
+		o.SerialLength = 12
+	}
+	if o.SerialLength < 1 || o.SerialLength > 20 {
+		return nil, fmt.Errorf("upstreamsim: serial length %d: want 1..20", o.SerialLength)
+	}
+	if len(o.Prefix) >= o.SerialLength {
+		return nil, fmt.Errorf("upstreamsim: prefix %q leaves no room in %d characters", o.Prefix, o.SerialLength)
+	}
+	if o.MaxPerRequest <= 0 {
+		o.MaxPerRequest = 100000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{o: o, issued: map[string][]string{}, seen: map[string]bool{}, next: map[string]int{},
+		requests: map[string]upstream.Pool{}, returnsBy: map[string]upstream.ReturnReply{},
+		returned: map[string][]string{}, eventIDs: map[string]bool{}}, nil
+}
+
+// URL is the base URL clients use (http://127.0.0.1:port).
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.o.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + s.ln.Addr().String()
+}
+
+// Close stops the server and waits for it.
+func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	s.wg.Wait()
+	return err
+}
+
+// SetDown makes every request fail with 503 (site server unreachable) until
+// called with false.
+func (s *Server) SetDown(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
+
+// FailNext makes the next n requests fail with 503 before doing anything.
+func (s *Server) FailNext(n int) { s.mu.Lock(); s.failNext = n; s.mu.Unlock() }
+
+// DropReplyNext makes the next n requests do their work and then answer 503,
+// as if the reply were lost: the client's retry must get the same result.
+func (s *Server) DropReplyNext(n int) { s.mu.Lock(); s.dropNext = n; s.mu.Unlock() }
+
+// BadPoolNext makes the next n serial requests answer with a pool holding an
+// invalid serial (too long, bad character) and a duplicate.
+func (s *Server) BadPoolNext(n int) { s.mu.Lock(); s.badNext = n; s.mu.Unlock() }
+
+// Issued returns the serials issued for gtin, in order.
+func (s *Server) Issued(gtin string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued[gtin]...)
+}
+
+// Returned returns the serials returned for gtin, in order.
+func (s *Server) Returned(gtin string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.returned[gtin]...)
+}
+
+// Events returns the EPCIS documents accepted, in order, each id once.
+func (s *Server) Events() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.events...)
+}
+
+// Calls counts the HTTP requests received (including refused ones).
+func (s *Server) Calls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+
+// Handler serves the API of openapi.yaml.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/serials/requests", s.handleRequest)
+	mux.HandleFunc("POST /v1/serials/returns", s.handleReturn)
+	mux.HandleFunc("POST /v1/events", s.handleEvents)
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return s.gate(mux)
+}
+
+// gate does auth and fault injection.
+func (s *Server) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls++
+		down := s.down
+		fail := s.failNext > 0
+		if fail {
+			s.failNext--
+		}
+		s.mu.Unlock()
+		if down || fail {
+			writeErr(w, http.StatusServiceUnavailable, "unavailable", "site server unavailable (simulated)")
+			return
+		}
+		if s.o.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.o.Token)) != 1 {
+				writeErr(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// dropReply reports whether this reply should be lost (work already done).
+func (s *Server) dropReply() bool {
+	if s.dropNext > 0 {
+		s.dropNext--
+		return true
+	}
+	return false
+}
+
+func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
+	var req upstream.SerialRequest
+	if err := decode(r, &req); err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if msg := checkGTIN(req.GTIN); msg != "" {
+		writeErr(w, http.StatusBadRequest, "bad_gtin", msg)
+		return
+	}
+	if req.RequestID == "" {
+		writeErr(w, http.StatusBadRequest, "bad_request", "request_id is required")
+		return
+	}
+	if req.Count <= 0 || req.Count > s.o.MaxPerRequest {
+		writeErr(w, http.StatusBadRequest, "bad_count", fmt.Sprintf("count %d: want 1..%d", req.Count, s.o.MaxPerRequest))
+		return
+	}
+	s.mu.Lock()
+	p, ok := s.requests[req.RequestID]
+	if ok && (p.GTIN != req.GTIN) {
+		s.mu.Unlock()
+		writeErr(w, http.StatusConflict, "request_id_reused", "request_id already used for another GTIN")
+		return
+	}
+	if !ok {
+		p = upstream.Pool{ID: fmt.Sprintf("POOL-%06d", len(s.requests)+1), RequestID: req.RequestID, GTIN: req.GTIN}
+		p.Serials = s.generate(req.GTIN, req.Count)
+		if s.badNext > 0 {
+			s.badNext--
+			p.Serials = append(p.Serials, strings.Repeat("X", 21), "BAD SERIAL", p.Serials[0])
+		}
+		s.requests[req.RequestID] = p
+		s.issued[req.GTIN] = append(s.issued[req.GTIN], p.Serials...)
+	}
+	drop := s.dropReply()
+	s.mu.Unlock()
+	if drop {
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
+		return
+	}
+	s.o.Logger.Info("upstreamsim issued", "gtin", req.GTIN, "n", len(p.Serials), "pool", p.ID)
+	writeJSON(w, http.StatusOK, p)
+}
+
+// generate returns n fresh serials never issued before. s.mu is held.
+func (s *Server) generate(gtin string, n int) []string {
+	out := make([]string, 0, n)
+	for len(out) < n {
+		var v string
+		if s.o.Mode == Sequential {
+			s.next[gtin]++
+			width := s.o.SerialLength - len(s.o.Prefix)
+			v = fmt.Sprintf("%s%0*d", s.o.Prefix, width, s.next[gtin])
+		} else {
+			b := make([]byte, s.o.SerialLength)
+			max := big.NewInt(int64(len(randomAlphabet)))
+			for i := range b {
+				k, _ := rand.Int(rand.Reader, max)
+				b[i] = randomAlphabet[k.Int64()]
+			}
+			v = string(b)
+		}
+		if s.seen[v] {
+			continue
+		}
+		s.seen[v] = true
+		out = append(out, v)
+	}
+	return out
+}
+
+func (s *Server) handleReturn(w http.ResponseWriter, r *http.Request) {
+	var req upstream.ReturnRequest
+	if err := decode(r, &req); err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if req.RequestID == "" {
+		writeErr(w, http.StatusBadRequest, "bad_request", "request_id is required")
+		return
+	}
+	s.mu.Lock()
+	rep, ok := s.returnsBy[req.RequestID]
+	if !ok {
+		issued := map[string]bool{}
+		for _, v := range s.issued[req.GTIN] {
+			issued[v] = true
+		}
+		for _, v := range req.Serials {
+			if !issued[v] {
+				s.mu.Unlock()
+				writeErr(w, http.StatusUnprocessableEntity, "unknown_serial",
+					fmt.Sprintf("serial %q was not issued for GTIN %s", v, req.GTIN))
+				return
+			}
+		}
+		rep = upstream.ReturnReply{RequestID: req.RequestID, Accepted: len(req.Serials)}
+		s.returnsBy[req.RequestID] = rep
+		s.returned[req.GTIN] = append(s.returned[req.GTIN], req.Serials...)
+	}
+	drop := s.dropReply()
+	s.mu.Unlock()
+	if drop {
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("Idempotency-Key")
+	if id == "" {
+		writeErr(w, http.StatusBadRequest, "bad_request", "Idempotency-Key header is required")
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	var doc struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Type != "EPCISDocument" {
+		writeErr(w, http.StatusBadRequest, "bad_epcis", "body must be an EPCIS 2.0 JSON-LD EPCISDocument")
+		return
+	}
+	s.mu.Lock()
+	if !s.eventIDs[id] {
+		s.eventIDs[id] = true
+		s.events = append(s.events, Received{ID: id, Doc: data, At: time.Now()})
+	}
+	drop := s.dropReply()
+	s.mu.Unlock()
+	if drop {
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": id})
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+// checkGTIN returns "" for a 14-digit GTIN with a correct check digit.
+func checkGTIN(g string) string {
+	if len(g) != 14 {
+		return fmt.Sprintf("gtin %q: want 14 digits", g)
+	}
+	sum := 0
+	for i := 0; i < 14; i++ {
+		c := g[i]
+		if c < '0' || c > '9' {
+			return fmt.Sprintf("gtin %q: character %d is not a digit", g, i+1)
+		}
+		if i == 13 {
+			break
+		}
+		d := int(c - '0')
+		if i%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	if want := (10 - sum%10) % 10; int(g[13]-'0') != want {
+		return fmt.Sprintf("gtin %q: check digit %c, want %d", g, g[13], want)
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, c, msg string) {
+	writeJSON(w, code, upstream.ErrorReply{Code: c, Message: msg})
+}

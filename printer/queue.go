@@ -1,0 +1,554 @@
+package printer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+
+// QueueOptions configure a Queue.
+type QueueOptions struct {
+	// Depth is how many records the queue keeps in the printer ahead of the
+	// product (default 4).
+	Depth int
+	// Feed supplies up to n new records (IDs are serials, already drawn from
+	// the journal). Returning fewer (or none) is fine: the queue asks again
+	// after the next event or Kick. An error stops Run.
+	Feed func(ctx context.Context, n int) ([]Record, error)
+	// MarkQueued durably records the serials as queued to the printer. It
+	// is called before any of them is sent; an error stops Run and none of
+	// them is sent. Required.
+	MarkQueued func(ctx context.Context, serials []string) error
+	// OnOutcome receives the outcomes of one occurrence together (one
+	// journal transaction). An error stops Run. Required.
+	OnOutcome func(ctx context.Context, outs []Outcome) error
+	// OnEvent, if set, sees every printer event (status display, metrics)
+	// before the queue acts on it.
+	OnEvent func(Event)
+	// Logger logs alarms and anomalies (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// RecentPrinted is how many printed record IDs are remembered to tell
+	// a duplicate acknowledgement from an unknown one (default 4096).
+	RecentPrinted int
+}
+
+// inflight is one record sent to the printer and not yet resolved.
+type inflight struct {
+	id      string
+	started bool
+	sentAt  time.Time
+}
+
+// Queue is the controller-side manager of one printer's record queue. It
+// keeps Depth records in the printer, journals each serial as queued before
+// sending it (MarkQueued), turns every printer event into Outcomes by the
+// rules of OutcomeTable and holds (sends nothing) after a hold-level alarm
+// until Resume. It never sends a record twice.
+type Queue struct {
+	d Driver
+	o QueueOptions
+
+	mu        sync.Mutex
+	running   bool
+	kicked    bool               // Kick came while Run was not waiting
+	capacity  int                // the printer's queue size, learned from a refusal (0 = unknown)
+	wake      context.CancelFunc // cancels Run's wait for an event
+	held      bool
+	starved   bool // set when Feed returned fewer than asked
+	pending   []Record
+	flight    []inflight
+	printed   map[string]uint64
+	printedQ  []string
+	stats     QueueStats
+	latencies []time.Duration
+}
+
+// QueueStats are counters of a Queue since it was made.
+type QueueStats struct {
+	Sent, Printed, Uncertain, Returned, Alarms, Holds uint64
+}
+
+// NewQueue makes a queue manager for driver d. d must be connected before
+// Run.
+func NewQueue(d Driver, o QueueOptions) (*Queue, error) {
+	if d == nil {
+		return nil, errors.New("printer: NewQueue: nil driver")
+	}
+	if o.MarkQueued == nil || o.OnOutcome == nil || o.Feed == nil {
+		return nil, errors.New("printer: NewQueue: Feed, MarkQueued and OnOutcome are required")
+	}
+	if o.Depth <= 0 {
+		o.Depth = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RecentPrinted <= 0 {
+		o.RecentPrinted = 4096
+	}
+	return &Queue{d: d, o: o, printed: map[string]uint64{}}, nil
+}
+
+// Kick tells the queue that Feed may have records now.
+func (q *Queue) Kick() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.kicked = true
+	if q.wake != nil {
+		q.wake()
+	}
+}
+
+// Resume ends a hold: the queue sends records again.
+func (q *Queue) Resume() {
+	q.mu.Lock()
+	q.held = false
+	q.mu.Unlock()
+	q.Kick()
+}
+
+// Held reports whether the queue is held.
+func (q *Queue) Held() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held
+}
+
+// Hold stops sending until Resume (the line holds for its own reasons).
+func (q *Queue) Hold() {
+	q.mu.Lock()
+	q.held = true
+	q.mu.Unlock()
+}
+
+// InFlight returns the IDs of records sent and not yet resolved, oldest first.
+func (q *Queue) InFlight() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := make([]string, len(q.flight))
+	for i, f := range q.flight {
+		ids[i] = f.id
+	}
+	return ids
+}
+
+// Stats returns the counters.
+func (q *Queue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stats
+}
+
+// Latencies returns and resets the enqueue-to-print-complete latencies
+// recorded since the last call (for metrics and benchmarks).
+func (q *Queue) Latencies() []time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	l := q.latencies
+	q.latencies = nil
+	return l
+}
+
+// Run keeps the printer queue filled and handles the printer's events until
+// ctx ends (returns nil) or something fatal happens: a Feed, MarkQueued or
+// OnOutcome error (returned wrapped), or the connection dropping (the
+// in-flight records are reported uncertain first, then Run returns an
+// error wrapping ErrDisconnected; the caller reconnects the driver and
+// calls Run again — the hold stays until Resume). One Run at a time.
+func (q *Queue) Run(ctx context.Context) error {
+	q.mu.Lock()
+	if q.running {
+		q.mu.Unlock()
+		return errors.New("printer: Queue.Run already running")
+	}
+	q.running = true
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		q.running = false
+		q.wake = nil
+		q.mu.Unlock()
+	}()
+	for {
+		if err := q.fill(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		// Wait for an event; Kick cancels the wait.
+		wctx, cancel := context.WithCancel(ctx)
+		q.mu.Lock()
+		q.wake = cancel
+		if q.kicked {
+			q.kicked = false
+			cancel()
+		}
+		q.mu.Unlock()
+		ev, err := q.d.Next(wctx)
+		q.mu.Lock()
+		q.wake = nil
+		q.mu.Unlock()
+		kicked := wctx.Err() != nil
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if kicked && errors.Is(err, context.Canceled) {
+				continue
+			}
+			return q.lost(ctx, err)
+		}
+		q.mu.Lock()
+		err = q.handleLocked(ctx, ev, true)
+		q.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// report hands outcomes to the consumer and updates counters and the hold.
+// Called with q.mu held.
+func (q *Queue) report(ctx context.Context, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	for _, o := range outs {
+		switch o.Result {
+		case ResultPrinted:
+			q.stats.Printed++
+		case ResultUncertain:
+			q.stats.Uncertain++
+		case ResultReturned:
+			q.stats.Returned++
+		}
+		switch o.Alarm {
+		case AlarmWarning:
+			q.stats.Alarms++
+			q.o.Logger.Warn("printer alarm", "outcome", o.String())
+		case AlarmHold:
+			q.stats.Alarms++
+			if !q.held {
+				q.stats.Holds++
+			}
+			q.held = true
+			q.o.Logger.Error("printer alarm: hold", "outcome", o.String())
+		}
+	}
+	if err := q.o.OnOutcome(ctx, outs); err != nil {
+		return fmt.Errorf("printer: reporting %d outcome(s): %w", len(outs), err)
+	}
+	return nil
+}
+
+// fill tops the printer queue up to Depth.
+func (q *Queue) fill(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	depth := q.o.Depth
+	if q.capacity > 0 && q.capacity < depth {
+		depth = q.capacity
+	}
+	for !q.held && len(q.flight) < depth {
+		if len(q.pending) == 0 {
+			need := depth - len(q.flight)
+			recs, err := q.o.Feed(ctx, need)
+			if err != nil {
+				return fmt.Errorf("printer: feed: %w", err)
+			}
+			if len(recs) == 0 {
+				return nil
+			}
+			ids := make([]string, len(recs))
+			for i, r := range recs {
+				ids[i] = r.ID
+			}
+			if err := q.o.MarkQueued(ctx, ids); err != nil {
+				return fmt.Errorf("printer: journal queued %v: %w", ids, err)
+			}
+			q.pending = append(q.pending, recs...)
+		}
+		r := q.pending[0]
+		q.pending = q.pending[1:]
+		sent := q.o.Now()
+		// The record goes in flight before the send: a print event for it
+		// may be read while Enqueue waits for the acknowledgement.
+		q.flight = append(q.flight, inflight{id: r.ID, sentAt: sent})
+		q.stats.Sent++
+		err := q.d.Enqueue(ctx, r)
+		if err == nil {
+			continue
+		}
+		q.removeFlight(r.ID)
+		if errors.Is(err, ErrRefused) || errors.Is(err, ErrQueueFull) {
+			// The printer does not hold it. On queue full, keep no more
+			// records in the printer than it held now.
+			o := outcome(CauseRefused, r.ID, err.Error())
+			if errors.Is(err, ErrQueueFull) && len(q.flight) > 0 {
+				q.capacity = len(q.flight)
+				o.Detail += fmt.Sprintf(" (keeping %d records in the printer from now on)", q.capacity)
+			}
+			if rerr := q.report(ctx, []Outcome{o}); rerr != nil {
+				return rerr
+			}
+			return q.reconcileLocked(ctx, Event{})
+		}
+		o := outcome(CauseSendFailed, r.ID, err.Error())
+		return q.report(ctx, []Outcome{o})
+	}
+	return nil
+}
+
+func (q *Queue) removeFlight(id string) {
+	for i := len(q.flight) - 1; i >= 0; i-- {
+		if q.flight[i].id == id {
+			q.flight = append(q.flight[:i], q.flight[i+1:]...)
+			return
+		}
+	}
+}
+
+func (q *Queue) rememberPrinted(id string, counter uint64) {
+	q.printed[id] = counter
+	q.printedQ = append(q.printedQ, id)
+	if len(q.printedQ) > q.o.RecentPrinted {
+		delete(q.printed, q.printedQ[0])
+		q.printedQ = q.printedQ[1:]
+	}
+}
+
+// handleLocked applies one printer event. reconcile: check the printer's
+// queue depth after a fault or a missed print (false while draining inside
+// a reconciliation).
+func (q *Queue) handleLocked(ctx context.Context, ev Event, reconcile bool) error {
+	if q.o.OnEvent != nil {
+		q.o.OnEvent(ev)
+	}
+	switch ev.Kind {
+	case PrintStart:
+		for i := range q.flight {
+			if q.flight[i].id == ev.RecordID || ev.RecordID == "" {
+				q.flight[i].started = true
+				break
+			}
+		}
+		return nil
+	case PrintComplete:
+		return q.report(ctx, q.complete(ev))
+	case Fault:
+		o := outcome(CauseFault, "", ev.Code+" "+ev.Text)
+		o.Event = ev
+		if err := q.report(ctx, []Outcome{o}); err != nil {
+			return err
+		}
+		if reconcile {
+			return q.reconcileLocked(ctx, ev)
+		}
+		return nil
+	case Warning:
+		o := outcome(CauseWarning, "", ev.Code+" "+ev.Text)
+		o.Event = ev
+		return q.report(ctx, []Outcome{o})
+	case QueueCleared:
+		return q.report(ctx, q.clearedLocked(ev, "printer cleared its queue"))
+	case Missed:
+		o := outcome(CauseMissed, "", ev.Text)
+		o.Event = ev
+		o.Counter = ev.Counter
+		if err := q.report(ctx, []Outcome{o}); err != nil {
+			return err
+		}
+		if reconcile && len(q.flight) > 0 {
+			return q.reconcileLocked(ctx, ev)
+		}
+		return nil
+	}
+	return nil
+}
+
+// complete resolves a print-complete event.
+func (q *Queue) complete(ev Event) []Outcome {
+	idx := -1
+	if ev.RecordID == "" {
+		if len(q.flight) > 0 {
+			idx = 0
+		}
+	} else {
+		for i, f := range q.flight {
+			if f.id == ev.RecordID {
+				idx = i
+				break
+			}
+		}
+	}
+	if idx < 0 {
+		if c, ok := q.printed[ev.RecordID]; ok && ev.RecordID != "" {
+			o := outcome(CauseDuplicate, "", fmt.Sprintf("record %s already printed (counter %d), again with counter %d", ev.RecordID, c, ev.Counter))
+			if c != ev.Counter {
+				o.Alarm = AlarmHold
+				o.Detail = "printed twice? " + o.Detail
+			}
+			o.Event, o.Counter = ev, ev.Counter
+			return []Outcome{o}
+		}
+		o := outcome(CauseUnknownAck, "", fmt.Sprintf("print-complete for record %q not in flight", ev.RecordID))
+		o.Event, o.Counter = ev, ev.Counter
+		return []Outcome{o}
+	}
+	var outs []Outcome
+	for i := 0; i < idx; i++ {
+		o := outcome(CauseSkipped, q.flight[i].id, fmt.Sprintf("skipped: printer completed %s first", ev.RecordID))
+		o.Event = ev
+		outs = append(outs, o)
+	}
+	c := CausePrintComplete
+	if idx > 0 {
+		c = CauseOutOfOrder
+	}
+	f := q.flight[idx]
+	o := outcome(c, f.id, "")
+	o.Event, o.Counter = ev, ev.Counter
+	outs = append(outs, o)
+	now := q.o.Now()
+	q.latencies = append(q.latencies, now.Sub(f.sentAt))
+	if len(q.latencies) > 1<<16 {
+		q.latencies = q.latencies[len(q.latencies)-1<<15:]
+	}
+	q.rememberPrinted(f.id, ev.Counter)
+	q.flight = append(q.flight[:0], q.flight[idx+1:]...)
+	return outs
+}
+
+// clearedLocked resolves every in-flight and pending record after the
+// printer queue was emptied: head and started records uncertain, the rest
+// returned.
+func (q *Queue) clearedLocked(ev Event, why string) []Outcome {
+	var outs []Outcome
+	for i, f := range q.flight {
+		o := outcome(CauseQueueCleared, f.id, why)
+		if i == 0 || f.started {
+			o.Result = ResultUncertain
+			o.Detail = why + " (may be mid-print)"
+		}
+		o.Event = ev
+		outs = append(outs, o)
+	}
+	q.flight = q.flight[:0]
+	for _, r := range q.pending {
+		outs = append(outs, outcome(CauseNotSent, r.ID, why))
+	}
+	q.pending = nil
+	if len(outs) == 0 {
+		o := outcome(CauseQueueCleared, "", why)
+		o.Event = ev
+		outs = append(outs, o)
+	}
+	return outs
+}
+
+// reconcileLocked compares the printer's queue depth with the records in
+// flight after a fault, a missed print or a refusal.
+func (q *Queue) reconcileLocked(ctx context.Context, ev Event) error {
+	depth, err := q.d.QueueDepth(ctx)
+	if err != nil {
+		// A broken connection shows up on Next; nothing to decide here.
+		q.o.Logger.Warn("printer: queue depth after anomaly", "err", err)
+		return nil
+	}
+	// Events the printer sent before its answer (prints that completed
+	// meanwhile) are already with the driver: apply them first. Next with
+	// a done context returns only what was already received.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	drained := false
+	for {
+		dev, err := q.d.Next(done)
+		if err != nil {
+			break
+		}
+		drained = true
+		if err := q.handleLocked(ctx, dev, false); err != nil {
+			return err
+		}
+	}
+	if drained {
+		q.kicked = true // fill again before waiting
+	}
+	n := len(q.flight)
+	switch {
+	case depth == n:
+		return nil
+	case depth == 0 && ev.Kind == Fault:
+		return q.report(ctx, q.clearedLocked(ev, "printer queue empty after fault "+ev.Code))
+	case depth < n:
+		var outs []Outcome
+		for _, f := range q.flight[:n-depth] {
+			o := outcome(CauseDepthMismatch, f.id, fmt.Sprintf("printer holds %d records, %d in flight", depth, n))
+			o.Event = ev
+			outs = append(outs, o)
+		}
+		q.flight = append(q.flight[:0], q.flight[n-depth:]...)
+		return q.report(ctx, outs)
+	default:
+		o := outcome(CauseUnknownRecords, "", fmt.Sprintf("printer holds %d records, %d in flight", depth, n))
+		o.Event = ev
+		return q.report(ctx, []Outcome{o})
+	}
+}
+
+// lost handles a broken connection: every record in flight is uncertain.
+func (q *Queue) lost(ctx context.Context, cause error) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var outs []Outcome
+	for _, f := range q.flight {
+		outs = append(outs, outcome(CauseDisconnect, f.id, cause.Error()))
+	}
+	q.flight = q.flight[:0]
+	if len(outs) == 0 {
+		outs = append(outs, outcome(CauseDisconnect, "", cause.Error()))
+	}
+	if err := q.report(ctx, outs); err != nil {
+		return err
+	}
+	if errors.Is(cause, ErrDisconnected) || errors.Is(cause, ErrClosed) {
+		return fmt.Errorf("printer: queue: %w", cause)
+	}
+	return fmt.Errorf("printer: queue: %w: %w", ErrDisconnected, cause)
+}
+
+// Clear empties the printer's queue (driver Clear) and resolves every record
+// in flight (head and started ones uncertain, the rest returned) and every
+// record journaled but not sent (returned). Safe while Run runs.
+func (q *Queue) Clear(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.d.Clear(ctx); err != nil {
+		return fmt.Errorf("printer: clear: %w", err)
+	}
+	return q.report(ctx, q.clearedLocked(Event{}, "queue cleared by the controller"))
+}
+
+// Release reports every record journaled as queued but not yet sent as
+// returned (batch end) without touching the printer.
+func (q *Queue) Release(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var outs []Outcome
+	for _, r := range q.pending {
+		outs = append(outs, outcome(CauseNotSent, r.ID, "released"))
+	}
+	q.pending = nil
+	return q.report(ctx, outs)
+}

@@ -1,0 +1,541 @@
+package printer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/serialine/serialine/printer"
+	"github.com/serialine/serialine/printer/printersim"
+	"github.com/serialine/serialine/printer/tij"
+)
+
+// guard bounds every wait: a deadlock fails the test instead of hanging it.
+// It is not a timing assertion.
+const guard = 20 * time.Second
+
+// recorder is the in-test stand-in for the journal: it records every
+// serial's states and every alarm, and lets the test wait for conditions.
+type recorder struct {
+	mu      sync.Mutex
+	changed chan struct{}
+	queued  []string
+	states  map[string][]printer.Result
+	causes  map[string][]printer.Cause
+	alarms  []printer.Outcome
+	next    int
+	limit   int
+	events  []printer.Event
+}
+
+func newRecorder(limit int) *recorder {
+	return &recorder{changed: make(chan struct{}), states: map[string][]printer.Result{}, causes: map[string][]printer.Cause{}, limit: limit}
+}
+
+func serial(i int) string { return fmt.Sprintf("SN%05d", i) }
+
+func (r *recorder) notify() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+func (r *recorder) feed(ctx context.Context, n int) ([]printer.Record, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []printer.Record
+	for len(out) < n && r.next < r.limit {
+		r.next++
+		id := serial(r.next)
+		out = append(out, printer.Record{ID: id, Fields: map[string]string{"GS1": "0109501101530003" + "21" + id}})
+	}
+	return out, nil
+}
+
+func (r *recorder) markQueued(ctx context.Context, serials []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range serials {
+		if slices.Contains(r.queued, s) {
+			return fmt.Errorf("serial %s queued twice", s)
+		}
+	}
+	r.queued = append(r.queued, serials...)
+	r.notify()
+	return nil
+}
+
+func (r *recorder) onOutcome(ctx context.Context, outs []printer.Outcome) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range outs {
+		if o.Serial != "" {
+			if !slices.Contains(r.queued, o.Serial) {
+				return fmt.Errorf("outcome %v for serial never journaled as queued", o)
+			}
+			r.states[o.Serial] = append(r.states[o.Serial], o.Result)
+			r.causes[o.Serial] = append(r.causes[o.Serial], o.Cause)
+		}
+		if o.Alarm != printer.AlarmNone {
+			r.alarms = append(r.alarms, o)
+		}
+	}
+	r.notify()
+	return nil
+}
+
+func (r *recorder) onEvent(ev printer.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+// wait blocks until cond holds (under the recorder's lock).
+func (r *recorder) wait(t *testing.T, what string, cond func(r *recorder) bool) {
+	t.Helper()
+	deadline := time.NewTimer(guard)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		ok := cond(r)
+		ch := r.changed
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("waiting for %s: gave up; queued=%v states=%v alarms=%v", what, r.queued, r.states, r.alarms)
+		}
+	}
+}
+
+func (r *recorder) count(res printer.Result) int {
+	n := 0
+	for _, st := range r.states {
+		if len(st) > 0 && st[len(st)-1] == res {
+			n++
+		}
+	}
+	return n
+}
+
+// final returns the last result recorded for serial s.
+func (r *recorder) final(s string) (printer.Result, printer.Cause) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.states[s]
+	if len(st) == 0 {
+		return printer.ResultNone, 0
+	}
+	return st[len(st)-1], r.causes[s][len(st)-1]
+}
+
+func (r *recorder) hasAlarm(c printer.Cause, a printer.Alarm) bool {
+	for _, o := range r.alarms {
+		if o.Cause == c && o.Alarm == a {
+			return true
+		}
+	}
+	return false
+}
+
+// check asserts the accounting invariant at the end of every test: every
+// serial journaled as queued was resolved at most once ... and no serial
+// resolved twice with conflicting results.
+func (r *recorder) check(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s, st := range r.states {
+		if len(st) > 1 {
+			t.Errorf("serial %s resolved %d times: %v %v", s, len(st), st, r.causes[s])
+		}
+	}
+}
+
+type line struct {
+	sim *printersim.Server
+	drv *tij.Client
+	q   *printer.Queue
+	rec *recorder
+	run chan error
+	ctx context.Context
+}
+
+func startLine(t *testing.T, so printersim.Options, to tij.Options, qo printer.QueueOptions, limit int) *line {
+	t.Helper()
+	sim, err := printersim.Start(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	to.Addr = sim.Addr()
+	if to.Job == "" {
+		to.Job = "CARTON"
+	}
+	if to.Fields == nil {
+		to.Fields = []string{"ID", "GS1"}
+	}
+	if to.IDField == "" {
+		to.IDField = "ID"
+	}
+	drv, err := tij.New(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	t.Cleanup(cancel)
+	if err := drv.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { drv.Close(context.Background()) })
+	rec := newRecorder(limit)
+	qo.Feed, qo.MarkQueued, qo.OnOutcome, qo.OnEvent = rec.feed, rec.markQueued, rec.onOutcome, rec.onEvent
+	q, err := printer.NewQueue(drv, qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &line{sim: sim, drv: drv, q: q, rec: rec, run: make(chan error, 1), ctx: ctx}
+	rctx, rcancel := context.WithCancel(ctx)
+	go func() { l.run <- q.Run(rctx) }()
+	t.Cleanup(func() {
+		rcancel()
+		if err := <-l.run; err != nil && !errors.Is(err, printer.ErrDisconnected) {
+			t.Errorf("Run: %v", err)
+		}
+		rec.check(t)
+	})
+	return l
+}
+
+func (l *line) waitSim(t *testing.T, what string, cond func(printersim.Snapshot) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := l.sim.Wait(ctx, cond); err != nil {
+		t.Fatalf("waiting for printer %s: %v", what, err)
+	}
+}
+
+func queueIs(n int) func(printersim.Snapshot) bool {
+	return func(s printersim.Snapshot) bool { return s.QueueLen == n }
+}
+
+func TestQueueKeepsDepthAndPrintsInOrder(t *testing.T) {
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 4}, 10)
+	l.waitSim(t, "queue of 4", queueIs(4))
+	for i := 1; i <= 10; i++ {
+		l.sim.Print(uint64(i))
+		l.rec.wait(t, fmt.Sprintf("%d printed", i), func(r *recorder) bool { return r.count(printer.ResultPrinted) == i })
+		want := min(4, 10-i)
+		l.waitSim(t, fmt.Sprintf("queue of %d", want), queueIs(want))
+	}
+	for i := 1; i <= 10; i++ {
+		res, c := l.rec.final(serial(i))
+		if res != printer.ResultPrinted || c != printer.CausePrintComplete {
+			t.Errorf("%s: %v/%v, want printed by print-complete", serial(i), res, c)
+		}
+	}
+	if n := len(l.rec.alarms); n != 0 {
+		t.Errorf("alarms: %v", l.rec.alarms)
+	}
+	if got := l.sim.Counter(); got != 10 {
+		t.Errorf("printer counter %d, want 10", got)
+	}
+}
+
+func TestQueueRefusedWhenPrinterQueueSmaller(t *testing.T) {
+	// The printer holds 2; the controller wants 4: the third record is
+	// refused (ERR|QFULL), returned and never re-sent.
+	l := startLine(t, printersim.Options{QueueCap: 2}, tij.Options{}, printer.QueueOptions{Depth: 4}, 10)
+	l.rec.wait(t, "a refusal", func(r *recorder) bool { return r.count(printer.ResultReturned) == 1 })
+	if res, c := l.rec.final(serial(3)); res != printer.ResultReturned || c != printer.CauseRefused {
+		t.Errorf("%s: %v/%v, want returned/refused", serial(3), res, c)
+	}
+	if !l.rec.hasAlarm(printer.CauseRefused, printer.AlarmWarning) {
+		t.Errorf("no refused warning: %v", l.rec.alarms)
+	}
+	// Printing goes on with the next serials; SN00003 never reaches the printer.
+	l.sim.Print(1)
+	l.rec.wait(t, "SN00001 printed", func(r *recorder) bool { return len(r.states[serial(1)]) == 1 })
+	t.Logf("inflight %v held %v stats %+v", l.q.InFlight(), l.q.Held(), l.q.Stats())
+	l.waitSim(t, "queue refilled", queueIs(2))
+	if ids := l.sim.QueueIDs(); slices.Contains(ids, serial(3)) {
+		t.Errorf("refused serial re-sent: printer queue %v", ids)
+	}
+}
+
+func TestQueueMissedPrint(t *testing.T) {
+	// No serials to feed: a trigger hits an empty queue.
+	l := startLine(t, printersim.Options{NoData: printersim.NoDataWarn}, tij.Options{}, printer.QueueOptions{}, 0)
+	l.sim.Print(7)
+	l.rec.wait(t, "missed alarm", func(r *recorder) bool { return r.hasAlarm(printer.CauseMissed, printer.AlarmWarning) })
+	if l.q.Held() {
+		t.Error("a missed print (warn policy) must not hold")
+	}
+}
+
+func TestQueueNoDataFailHolds(t *testing.T) {
+	l := startLine(t, printersim.Options{NoData: printersim.NoDataFail}, tij.Options{}, printer.QueueOptions{}, 0)
+	l.sim.Print(7)
+	l.rec.wait(t, "fault hold", func(r *recorder) bool { return r.hasAlarm(printer.CauseFault, printer.AlarmHold) })
+	if !l.q.Held() {
+		t.Error("no-data under fail policy must hold")
+	}
+}
+
+func TestQueueFaultClearsQueue(t *testing.T) {
+	l := startLine(t, printersim.Options{FaultClearsQueue: true}, tij.Options{}, printer.QueueOptions{Depth: 4}, 10)
+	l.waitSim(t, "queue of 4", queueIs(4))
+	l.sim.Print(1)
+	l.rec.wait(t, "1 printed", func(r *recorder) bool { return r.count(printer.ResultPrinted) == 1 })
+	l.waitSim(t, "queue of 4", queueIs(4))
+	l.sim.InjectFault(printersim.FaultHead)
+	l.rec.wait(t, "in-flight resolved", func(r *recorder) bool { return len(r.states) == 5 })
+	// SN00002 was at the head: it may have been mid-print -> uncertain.
+	if res, c := l.rec.final(serial(2)); res != printer.ResultUncertain || c != printer.CauseQueueCleared {
+		t.Errorf("head %s: %v/%v, want uncertain/queue-cleared", serial(2), res, c)
+	}
+	for i := 3; i <= 5; i++ {
+		if res, c := l.rec.final(serial(i)); res != printer.ResultReturned || c != printer.CauseQueueCleared {
+			t.Errorf("%s: %v/%v, want returned/queue-cleared", serial(i), res, c)
+		}
+	}
+	if !l.q.Held() || !l.rec.hasAlarm(printer.CauseFault, printer.AlarmHold) {
+		t.Errorf("fault must hold; alarms %v", l.rec.alarms)
+	}
+	if got := l.sim.QueueLen(); got != 0 {
+		t.Errorf("held queue sent records: printer holds %d", got)
+	}
+}
+
+func TestQueueFaultKeepsQueue(t *testing.T) {
+	// A fault that leaves the printer's queue intact resolves nothing:
+	// the records stay in flight and print after the fault is cleared.
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 3}, 10)
+	l.waitSim(t, "queue of 3", queueIs(3))
+	l.sim.InjectFault(printersim.FaultCartridgeMissing)
+	l.rec.wait(t, "fault hold", func(r *recorder) bool { return r.hasAlarm(printer.CauseFault, printer.AlarmHold) })
+	if len(l.rec.states) != 0 {
+		t.Errorf("states changed on a fault that kept the queue: %v", l.rec.states)
+	}
+	if err := l.drv.ClearFaults(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.q.Resume()
+	l.sim.Print(1)
+	l.rec.wait(t, "SN00001 printed", func(r *recorder) bool { return r.count(printer.ResultPrinted) == 1 })
+	if res, _ := l.rec.final(serial(1)); res != printer.ResultPrinted {
+		t.Errorf("%s: %v", serial(1), res)
+	}
+}
+
+func TestQueueDisconnect(t *testing.T) {
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 4}, 10)
+	l.waitSim(t, "queue of 4", queueIs(4))
+	l.sim.Disconnect()
+	var err error
+	select {
+	case err = <-l.run:
+	case <-time.After(guard):
+		t.Fatal("Run did not return after the disconnect")
+	}
+	l.run <- nil // for the cleanup
+	if !errors.Is(err, printer.ErrDisconnected) {
+		t.Errorf("Run: %v, want ErrDisconnected", err)
+	}
+	for i := 1; i <= 4; i++ {
+		if res, c := l.rec.final(serial(i)); res != printer.ResultUncertain || c != printer.CauseDisconnect {
+			t.Errorf("%s: %v/%v, want uncertain/disconnect", serial(i), res, c)
+		}
+	}
+	if !l.q.Held() {
+		t.Error("a disconnect must hold")
+	}
+	// Reconnecting with ClearOnConnect must not re-send anything.
+	if err := l.drv.Connect(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.sim.QueueLen(); got != 4 {
+		t.Errorf("printer kept %d records over the disconnect, want 4", got)
+	}
+}
+
+func TestQueueDuplicateAck(t *testing.T) {
+	l := startLine(t, printersim.Options{DuplicateAckRate: 1}, tij.Options{}, printer.QueueOptions{Depth: 2}, 3)
+	l.waitSim(t, "queue of 2", queueIs(2))
+	l.sim.Print(1)
+	l.rec.wait(t, "duplicate alarm", func(r *recorder) bool { return r.hasAlarm(printer.CauseDuplicate, printer.AlarmWarning) })
+	if res, c := l.rec.final(serial(1)); res != printer.ResultPrinted || c != printer.CausePrintComplete {
+		t.Errorf("%s: %v/%v", serial(1), res, c)
+	}
+	if l.q.Held() {
+		t.Error("a duplicated message must not hold")
+	}
+}
+
+func TestQueueOutOfOrder(t *testing.T) {
+	l := startLine(t, printersim.Options{WrongRecordRate: 1}, tij.Options{}, printer.QueueOptions{Depth: 3}, 10)
+	l.waitSim(t, "queue of 3", queueIs(3))
+	l.sim.Print(1) // prints SN00002 instead of SN00001
+	l.rec.wait(t, "out-of-order", func(r *recorder) bool { return len(r.states) == 2 })
+	if res, c := l.rec.final(serial(2)); res != printer.ResultPrinted || c != printer.CauseOutOfOrder {
+		t.Errorf("%s: %v/%v, want printed/out-of-order", serial(2), res, c)
+	}
+	if res, c := l.rec.final(serial(1)); res != printer.ResultUncertain || c != printer.CauseSkipped {
+		t.Errorf("%s: %v/%v, want uncertain/skipped", serial(1), res, c)
+	}
+	if !l.q.Held() {
+		t.Error("out-of-order must hold")
+	}
+	// The skipped record is still in the printer; if it prints later the
+	// acknowledgement is unknown (already resolved): hold, no state change.
+	l.sim.Print(2) // wrong again: prints SN00003 with SN00001 at the head
+	l.rec.wait(t, "SN00003", func(r *recorder) bool { return len(r.states[serial(3)]) == 1 })
+	l.sim.Print(3) // SN00001 (alone now)
+	l.rec.wait(t, "unknown ack", func(r *recorder) bool { return r.hasAlarm(printer.CauseUnknownAck, printer.AlarmHold) })
+}
+
+func (r *recorder) setLimit(n int) {
+	r.mu.Lock()
+	r.limit = n
+	r.mu.Unlock()
+}
+
+func TestQueueSendFailedOnTimeout(t *testing.T) {
+	// The reply to the record comes after the driver's timeout: unknown
+	// whether the printer holds it -> uncertain, hold, connection closed.
+	l := startLine(t, printersim.Options{}, tij.Options{ReplyTimeout: 50 * time.Millisecond}, printer.QueueOptions{Depth: 2}, 0)
+	l.sim.SetLateAck(1, 2*time.Second)
+	l.rec.setLimit(1)
+	l.q.Kick()
+	l.rec.wait(t, "send failed", func(r *recorder) bool { return len(r.states[serial(1)]) == 1 })
+	if res, c := l.rec.final(serial(1)); res != printer.ResultUncertain || c != printer.CauseSendFailed {
+		t.Errorf("%s: %v/%v, want uncertain/send-failed", serial(1), res, c)
+	}
+	if err := <-l.run; !errors.Is(err, printer.ErrDisconnected) {
+		t.Errorf("Run: %v, want ErrDisconnected", err)
+	}
+	l.run <- nil
+	if !l.q.Held() {
+		t.Error("send failure must hold")
+	}
+}
+
+func TestQueueClear(t *testing.T) {
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 4}, 10)
+	l.waitSim(t, "queue of 4", queueIs(4))
+	l.q.Hold()
+	if err := l.q.Clear(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, c := l.rec.final(serial(1)); res != printer.ResultUncertain || c != printer.CauseQueueCleared {
+		t.Errorf("head %s: %v/%v, want uncertain/queue-cleared", serial(1), res, c)
+	}
+	for i := 2; i <= 4; i++ {
+		if res, c := l.rec.final(serial(i)); res != printer.ResultReturned || c != printer.CauseQueueCleared {
+			t.Errorf("%s: %v/%v, want returned/queue-cleared", serial(i), res, c)
+		}
+	}
+	if n := l.sim.QueueLen(); n != 0 {
+		t.Errorf("printer holds %d after Clear", n)
+	}
+	if ids := l.q.InFlight(); len(ids) != 0 {
+		t.Errorf("in flight after Clear: %v", ids)
+	}
+}
+
+func TestQueueDepthMismatch(t *testing.T) {
+	// The printer loses two records without a print-complete; the next
+	// trigger finds its queue empty: both are uncertain.
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 2}, 2)
+	l.waitSim(t, "queue of 2", queueIs(2))
+	l.sim.Discard(2)
+	l.sim.Print(1)
+	l.rec.wait(t, "mismatch", func(r *recorder) bool { return len(r.states) == 2 })
+	for i := 1; i <= 2; i++ {
+		if res, c := l.rec.final(serial(i)); res != printer.ResultUncertain || c != printer.CauseDepthMismatch {
+			t.Errorf("%s: %v/%v, want uncertain/depth-mismatch", serial(i), res, c)
+		}
+	}
+	if !l.q.Held() {
+		t.Error("depth mismatch must hold")
+	}
+}
+
+func TestQueueUnknownRecordsInPrinter(t *testing.T) {
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 2}, 0)
+	other, err := tij.New(tij.Options{Addr: l.sim.Addr(), Job: "CARTON", IDField: "ID"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Connect(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(l.ctx)
+	if err := other.Enqueue(l.ctx, printer.Record{ID: "FOREIGN"}); err != nil {
+		t.Fatal(err)
+	}
+	l.sim.InjectFault(printersim.FaultJetStopped)
+	l.rec.wait(t, "unknown records", func(r *recorder) bool { return r.hasAlarm(printer.CauseUnknownRecords, printer.AlarmHold) })
+}
+
+func TestQueueInkLowThenOut(t *testing.T) {
+	l := startLine(t, printersim.Options{InkCapacity: 3, InkLowAt: 1}, tij.Options{}, printer.QueueOptions{Depth: 2}, 10)
+	for i := 1; i <= 3; i++ {
+		l.waitSim(t, "queue of 2", queueIs(2))
+		l.sim.Print(uint64(i))
+		l.rec.wait(t, "printed", func(r *recorder) bool { return r.count(printer.ResultPrinted) == i })
+	}
+	l.rec.wait(t, "ink out", func(r *recorder) bool {
+		return r.hasAlarm(printer.CauseWarning, printer.AlarmWarning) && r.hasAlarm(printer.CauseFault, printer.AlarmHold)
+	})
+	if !l.q.Held() {
+		t.Error("ink out must hold")
+	}
+	// Faults cannot be cleared until the cartridge is replaced.
+	if err := l.drv.ClearFaults(l.ctx); !errors.Is(err, printer.ErrRefused) {
+		t.Errorf("CAF with ink out: %v, want refused", err)
+	}
+	l.sim.Refill()
+	if err := l.drv.ClearFaults(l.ctx); err != nil {
+		t.Errorf("CAF after refill: %v", err)
+	}
+}
+
+func TestOutcomeTable(t *testing.T) {
+	seen := map[printer.Cause]bool{}
+	for _, r := range printer.OutcomeTable() {
+		if seen[r.Cause] {
+			t.Errorf("cause %v twice", r.Cause)
+		}
+		seen[r.Cause] = true
+		if r.Name == "" || r.Doc == "" {
+			t.Errorf("cause %d: no name or doc", r.Cause)
+		}
+		if r.Result == printer.ResultNone && r.Alarm == printer.AlarmNone {
+			t.Errorf("cause %v changes nothing and raises nothing", r.Name)
+		}
+	}
+	for c := printer.CausePrintComplete; c <= printer.CauseNotSent; c++ {
+		if !seen[c] {
+			t.Errorf("cause %d missing from the table", c)
+		}
+	}
+	// Nothing in the table ever re-sends or prints an uncertain serial: the
+	// only result that is not a terminal accounting state is none.
+	for _, r := range printer.OutcomeTable() {
+		switch r.Result {
+		case printer.ResultNone, printer.ResultPrinted, printer.ResultUncertain, printer.ResultReturned:
+		default:
+			t.Errorf("%v: result %v", r.Name, r.Result)
+		}
+	}
+}

@@ -1,0 +1,547 @@
+// Package tij drives CLARiTY-class thermal-inkjet / thermal-transfer
+// printers over their text communications protocol (CR-terminated,
+// '|'-separated ASCII) on TCP or RS-232. Client implements printer.Driver.
+package tij
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/printer"
+)
+
+// Options configure a Client. Where the protocol facts are silent the
+// behaviour is an option here rather than a guess.
+type Options struct {
+	// Addr is the printer's host:port for TCP. The port is set on the
+	// printer (3003 is used by one public driver; not a verified default).
+	Addr string
+	// Dial opens the transport; it overrides Addr. Use it for RS-232
+	// (devices/serialport, whose reads time out with an error rather than
+	// (0, nil)).
+	Dial func(ctx context.Context) (io.ReadWriteCloser, error)
+	// Job is the job (message) selected at Connect. Required.
+	Job string
+	// Fields are the job's variable field names, sent with the job selection.
+	Fields []string
+	// IDField is the job field that carries the record ID (the serial), added
+	// to every queued record as IDField=Record.ID unless the record sets it.
+	// "" sends no ID field (the printer then reports prints by counter only).
+	IDField string
+	// Enqueue is the command that queues a record: "JDI" (default, update the
+	// current job with allocation) or "SLI" (select the job with allocation).
+	Enqueue string
+	// AsyncArgs are the arguments of EAN at Connect (default ["1"]).
+	AsyncArgs []string
+	// ClearOnConnect sends CQI after selecting the job, so records left from
+	// an earlier connection are never printed.
+	ClearOnConnect bool
+	// NoTrailingSeparator drops the '|' before the CR of commands.
+	NoTrailingSeparator bool
+	// Layout says where PRS/PRC carry the counter and record ID (default
+	// DefaultLayout).
+	Layout *Layout
+	// Codes names the printer's queue-full, no-data and queue-cleared codes.
+	Codes Codes
+	// ReplyTimeout bounds the wait for a reply (default 2s). After a timeout
+	// the connection is closed.
+	ReplyTimeout time.Duration
+	// DialTimeout bounds a TCP dial (default 5s).
+	DialTimeout time.Duration
+	// Logger (default: discard).
+	Logger *slog.Logger
+	// Now is the clock stamping events (default time.Now).
+	Now func() time.Time
+}
+
+// SerialDial returns an Options.Dial for an RS-232 port (devices/serialport:
+// its read timeouts come back as errors, which the reader skips).
+func SerialDial(cfg serialport.Config) func(ctx context.Context) (io.ReadWriteCloser, error) {
+	return func(ctx context.Context) (io.ReadWriteCloser, error) {
+		if p := cfg.Validate(); len(p) > 0 {
+			return nil, p.Err()
+		}
+		return serialport.Open(cfg)
+	}
+}
+
+// Client is a text-protocol printer driver (printer.Driver).
+type Client struct {
+	o      Options
+	layout Layout
+
+	cmdMu sync.Mutex // one command at a time
+
+	mu   sync.Mutex
+	conn *conn
+	wbuf []byte
+}
+
+var _ printer.Driver = (*Client)(nil)
+
+// New checks the options and returns an unconnected Client.
+func New(o Options) (*Client, error) {
+	if o.Job == "" {
+		return nil, errors.New("tij: Options.Job is required")
+	}
+	if o.Addr == "" && o.Dial == nil {
+		return nil, errors.New("tij: Options.Addr or Options.Dial is required")
+	}
+	if o.Enqueue == "" {
+		o.Enqueue = CmdUpdateAllocate
+	}
+	if o.Enqueue != CmdUpdateAllocate && o.Enqueue != CmdSelectAllocate {
+		return nil, fmt.Errorf("tij: Options.Enqueue %q: want JDI or SLI", o.Enqueue)
+	}
+	if o.AsyncArgs == nil {
+		o.AsyncArgs = []string{"1"}
+	}
+	if o.ReplyTimeout <= 0 {
+		o.ReplyTimeout = 2 * time.Second
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Codes = o.Codes.withDefaults()
+	c := &Client{o: o, layout: DefaultLayout}
+	if o.Layout != nil {
+		c.layout = *o.Layout
+	}
+	return c, nil
+}
+
+// conn is one connection's state: the reader goroutine fills events and
+// hands replies to the single waiting command.
+type conn struct {
+	rwc     io.ReadWriteCloser
+	replies chan Message
+	done    chan struct{} // closed when the reader ends
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	events []printer.Event
+	signal chan struct{} // 1-buffered: events appended
+	err    error         // why the reader ended
+}
+
+func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
+	if c.o.Dial != nil {
+		return c.o.Dial(ctx)
+	}
+	d := net.Dialer{Timeout: c.o.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", c.o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return nc, nil
+}
+
+// Connect dials the printer, selects the job with its named fields (SLA),
+// optionally clears the queue (CQI) and switches the asynchronous messages
+// on (EAN). Connect on a connected Client closes the old connection first.
+// An error means the printer is unusable now; the caller retries.
+func (c *Client) Connect(ctx context.Context) error {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	c.mu.Lock()
+	old := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	if old != nil {
+		old.close(printer.ErrDisconnected)
+	}
+	rwc, err := c.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("tij: connect %s: %w: %w", c.o.Addr, printer.ErrDisconnected, err)
+	}
+	cn := &conn{rwc: rwc, replies: make(chan Message, 1), done: make(chan struct{}), signal: make(chan struct{}, 1)}
+	cn.wg.Add(1)
+	go c.read(cn)
+	c.mu.Lock()
+	c.conn = cn
+	c.mu.Unlock()
+
+	sel := Command{Name: CmdSelectNamed, Args: []string{c.o.Job}}
+	for _, f := range c.o.Fields {
+		sel.Args = append(sel.Args, f+"=")
+	}
+	steps := []Command{sel}
+	if c.o.ClearOnConnect {
+		steps = append(steps, Command{Name: CmdClearQueueItem})
+	}
+	steps = append(steps, Command{Name: CmdAsyncNotify, Args: c.o.AsyncArgs})
+	for _, cmd := range steps {
+		m, err := c.roundTrip(ctx, cn, cmd)
+		if err == nil {
+			err = ReplyErr(cmd.Name, m, c.o.Codes)
+		}
+		if err != nil {
+			c.dropConn(cn, err)
+			return fmt.Errorf("tij: connect: %s: %w", cmd.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) dropConn(cn *conn, err error) {
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+	cn.close(err)
+}
+
+func (cn *conn) close(err error) {
+	cn.mu.Lock()
+	if cn.err == nil {
+		cn.err = err
+	}
+	cn.mu.Unlock()
+	_ = cn.rwc.Close()
+	cn.wg.Wait()
+}
+
+// read is the connection's reader goroutine: it splits lines, appends
+// asynchronous messages as events and hands the rest to the waiting command.
+func (c *Client) read(cn *conn) {
+	defer cn.wg.Done()
+	defer close(cn.done)
+	fail := func(err error) {
+		cn.mu.Lock()
+		if cn.err == nil {
+			cn.err = err
+		}
+		cn.mu.Unlock()
+		_ = cn.rwc.Close()
+		select {
+		case cn.signal <- struct{}{}:
+		default:
+		}
+	}
+	lr := lineReader{r: cn.rwc}
+	for {
+		line, err := lr.next()
+		if err != nil {
+			fail(fmt.Errorf("%w: %w", printer.ErrDisconnected, err))
+			return
+		}
+		if len(line) == 0 {
+			continue
+		}
+		m, err := ParseMessage(line)
+		if err != nil {
+			fail(fmt.Errorf("%w (connection closed)", err))
+			return
+		}
+		if m.IsAsync() {
+			ev, err := ParseEvent(m, c.layout, c.o.Codes)
+			if err != nil {
+				c.o.Logger.Warn("tij: bad asynchronous message", "msg", m.String(), "err", err)
+				continue
+			}
+			ev.At = c.o.Now()
+			cn.mu.Lock()
+			cn.events = append(cn.events, ev)
+			cn.mu.Unlock()
+			select {
+			case cn.signal <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		select {
+		case cn.replies <- m:
+		default:
+			fail(fmt.Errorf("%w: reply %q with no command waiting", printer.ErrProtocol, m.String()))
+			return
+		}
+	}
+}
+
+// lineReader reads CR-terminated lines, tolerating read timeouts (a serial
+// port's timeout error) and LF after CR.
+type lineReader struct {
+	r   io.Reader
+	buf []byte
+	off int
+	n   int
+}
+
+func (l *lineReader) next() ([]byte, error) {
+	if l.buf == nil {
+		l.buf = make([]byte, 16<<10)
+	}
+	for {
+		for i := l.off; i < l.n; i++ {
+			if l.buf[i] == '\r' || l.buf[i] == '\n' {
+				line := l.buf[l.off:i]
+				l.off = i + 1
+				return line, nil
+			}
+		}
+		if l.off > 0 {
+			copy(l.buf, l.buf[l.off:l.n])
+			l.n -= l.off
+			l.off = 0
+		}
+		if l.n >= MaxLine {
+			return nil, fmt.Errorf("%w: line longer than %d bytes", printer.ErrProtocol, MaxLine)
+		}
+		k, err := l.r.Read(l.buf[l.n:])
+		l.n += k
+		if err != nil {
+			if errors.Is(err, serialport.ErrTimeout) {
+				continue // serial port read timeout: nothing arrived yet
+			}
+			return nil, err
+		}
+	}
+}
+
+// current returns the connected conn or ErrNotConnected.
+func (c *Client) current() (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil, printer.ErrNotConnected
+	}
+	return c.conn, nil
+}
+
+// roundTrip writes cmd and waits for its reply. Any failure but an error
+// reply closes the connection. Call with cmdMu held.
+func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message, error) {
+	var err error
+	c.wbuf, err = cmd.Append(c.wbuf[:0], c.o.NoTrailingSeparator)
+	if err != nil {
+		return Message{}, err
+	}
+	if _, err := cn.rwc.Write(c.wbuf); err != nil {
+		err = fmt.Errorf("%w: write %s: %w", printer.ErrDisconnected, cmd.Name, err)
+		c.dropConn(cn, err)
+		return Message{}, err
+	}
+	t := time.NewTimer(c.o.ReplyTimeout)
+	defer t.Stop()
+	select {
+	case m := <-cn.replies:
+		return m, nil
+	case <-cn.done:
+		cn.mu.Lock()
+		err := cn.err
+		cn.mu.Unlock()
+		return Message{}, fmt.Errorf("tij: %s: %w", cmd.Name, err)
+	case <-t.C:
+		err := fmt.Errorf("tij: %s: %w after %v", cmd.Name, printer.ErrTimeout, c.o.ReplyTimeout)
+		c.dropConn(cn, err)
+		return Message{}, err
+	case <-ctx.Done():
+		c.dropConn(cn, fmt.Errorf("%w: %s cancelled", printer.ErrDisconnected, cmd.Name))
+		return Message{}, ctx.Err()
+	}
+}
+
+// Do sends one command and returns its reply (ACK, ERR/NAK or a query
+// reply). Errors: ErrNotConnected; ErrTimeout/ErrDisconnected/ctx errors
+// after which the connection is closed.
+func (c *Client) Do(ctx context.Context, cmd Command) (Message, error) {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	cn, err := c.current()
+	if err != nil {
+		return Message{}, err
+	}
+	return c.roundTrip(ctx, cn, cmd)
+}
+
+func (c *Client) ack(ctx context.Context, cmd Command) error {
+	m, err := c.Do(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return ReplyErr(cmd.Name, m, c.o.Codes)
+}
+
+// RecordCommand builds the command that queues r (JDI|F=v|… or
+// SLI|job|F=v|…), fields sorted by name after the ID field.
+func (c *Client) RecordCommand(r printer.Record) Command {
+	cmd := Command{Name: c.o.Enqueue}
+	if c.o.Enqueue == CmdSelectAllocate {
+		cmd.Args = append(cmd.Args, c.o.Job)
+	}
+	if _, ok := r.Fields[c.o.IDField]; c.o.IDField != "" && !ok {
+		cmd.Args = append(cmd.Args, c.o.IDField+"="+r.ID)
+	}
+	keys := make([]string, 0, len(r.Fields))
+	for k := range r.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd.Args = append(cmd.Args, k+"="+r.Fields[k])
+	}
+	return cmd
+}
+
+// Enqueue queues r with allocation (JDI or SLI) and waits for the ACK.
+// nil: the printer holds r. ErrQueueFull / *printer.ReplyError: refused,
+// not held. ErrTimeout, ErrDisconnected, ctx errors: unknown (connection
+// closed; the caller reconnects and treats r as uncertain). A field value
+// holding '|' or CR is refused before sending.
+func (c *Client) Enqueue(ctx context.Context, r printer.Record) error {
+	return c.ack(ctx, c.RecordCommand(r))
+}
+
+// Next returns the next asynchronous event, in the order the printer sent
+// them. ErrDisconnected once the connection is gone and its events are all
+// delivered; ErrNotConnected before Connect; ctx errors.
+func (c *Client) Next(ctx context.Context) (printer.Event, error) {
+	cn, err := c.current()
+	if err != nil {
+		return printer.Event{}, err
+	}
+	for {
+		cn.mu.Lock()
+		if len(cn.events) > 0 {
+			ev := cn.events[0]
+			cn.events[0] = printer.Event{}
+			cn.events = cn.events[1:]
+			cn.mu.Unlock()
+			return ev, nil
+		}
+		cerr := cn.err
+		cn.mu.Unlock()
+		if cerr != nil {
+			return printer.Event{}, cerr
+		}
+		select {
+		case <-cn.signal:
+		case <-cn.done:
+		case <-ctx.Done():
+			return printer.Event{}, ctx.Err()
+		}
+	}
+}
+
+// QueueDepth asks QSZ and returns the number of queued records.
+func (c *Client) QueueDepth(ctx context.Context) (int, error) {
+	m, err := c.Do(ctx, Command{Name: CmdQueueSize})
+	if err != nil {
+		return 0, err
+	}
+	if m.Name != CmdQueueSize {
+		if err := ReplyErr(CmdQueueSize, m, c.o.Codes); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: QSZ answered ACK without a size", printer.ErrProtocol)
+	}
+	n, err := m.ParseUint(0)
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
+
+// Clear empties the printer queue (CQI with no argument: every item).
+func (c *Client) Clear(ctx context.Context) error {
+	return c.ack(ctx, Command{Name: CmdClearQueueItem})
+}
+
+// State asks GST and returns the state and its text.
+func (c *Client) State(ctx context.Context) (state, text string, err error) {
+	m, err := c.Do(ctx, Command{Name: CmdGetState})
+	if err != nil {
+		return "", "", err
+	}
+	if m.Name != CmdGetState || len(m.Fields) == 0 {
+		if err := ReplyErr(CmdGetState, m, c.o.Codes); err != nil {
+			return "", "", err
+		}
+		return "", "", fmt.Errorf("%w: GST reply %q", printer.ErrProtocol, m.String())
+	}
+	return m.Fields[0], m.field(1), nil
+}
+
+// SetState sends SST|state|.
+func (c *Client) SetState(ctx context.Context, state string) error {
+	return c.ack(ctx, Command{Name: CmdSetState, Args: []string{state}})
+}
+
+// Faults asks GFT (faults) or, with warnings, GWN.
+func (c *Client) Faults(ctx context.Context, warnings bool) ([]Fault, error) {
+	name := CmdGetFaults
+	if warnings {
+		name = CmdGetWarnings
+	}
+	m, err := c.Do(ctx, Command{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	if m.Name != name {
+		if err := ReplyErr(name, m, c.o.Codes); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s reply %q", printer.ErrProtocol, name, m.String())
+	}
+	return ParseFaultList(m)
+}
+
+// ClearFaults sends CAF (clear all faults) and CEM (clear error messages).
+func (c *Client) ClearFaults(ctx context.Context) error {
+	if err := c.ack(ctx, Command{Name: CmdClearFaults}); err != nil {
+		return err
+	}
+	return c.ack(ctx, Command{Name: CmdClearMessages})
+}
+
+// PrintCount asks GPC.
+func (c *Client) PrintCount(ctx context.Context) (uint64, error) {
+	m, err := c.Do(ctx, Command{Name: CmdGetPrintCount})
+	if err != nil {
+		return 0, err
+	}
+	if m.Name != CmdGetPrintCount {
+		if err := ReplyErr(CmdGetPrintCount, m, c.o.Codes); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: GPC reply %q", printer.ErrProtocol, m.String())
+	}
+	return m.ParseUint(0)
+}
+
+// SetPrintCount sends SPC|n|.
+func (c *Client) SetPrintCount(ctx context.Context, n uint64) error {
+	return c.ack(ctx, Command{Name: CmdSetPrintCount, Args: []string{strconv.FormatUint(n, 10)}})
+}
+
+// Close closes the connection. Next returns ErrClosed afterwards (via the
+// connection's error). Closing a closed Client is a no-op.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	cn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close(printer.ErrClosed)
+	}
+	return nil
+}

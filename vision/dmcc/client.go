@@ -1,0 +1,410 @@
+package dmcc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/vision"
+	"github.com/serialine/serialine/vision/internal/link"
+	"github.com/serialine/serialine/vision/pattern"
+)
+
+// DefaultPattern is the result layout assumed when none is configured: the
+// AIM identifier and data, a tab, the overall grade in ISO notation, a tab,
+// and the parameter grades as NAME=letter pairs. DataMan output formats are
+// set per installation; configure Format to match the reader.
+const DefaultPattern = "{symid}{data}\t{overall}\t{grades}"
+
+// DefaultNoRead is the no-read string assumed when none is configured.
+const DefaultNoRead = "NOREAD"
+
+// DefaultFormat compiles DefaultPattern / DefaultNoRead.
+func DefaultFormat() *pattern.Format {
+	f, err := pattern.Compile(pattern.Options{Pattern: DefaultPattern, NoRead: DefaultNoRead, Source: "dmcc"})
+	if err != nil {
+		panic(err) // constant pattern; covered by tests
+	}
+	return f
+}
+
+// Options configure a Client. Every field is optional except Addr or Dial.
+type Options struct {
+	// Addr is the reader's TCP address host:port (DMCC port 23).
+	Addr string
+	// Dial opens the transport instead of TCP to Addr, e.g. an RS-232 port
+	// from devices/serialport (Config.Options sets it for a serial config).
+	Dial func(ctx context.Context) (io.ReadWriteCloser, error)
+	// Extended switches the reader to extended response mode at Connect
+	// (SET COM.DMCC-RESPONSE 1): every command is answered with a status,
+	// results arrive base64-framed. Off: silent mode, commands are not
+	// answered and results are plain lines.
+	Extended bool
+	// Checksum sends commands in checksum mode 1 (XOR byte before CR LF).
+	Checksum bool
+	// Trigger sends TRIGGER ON at Connect and TRIGGER OFF at Close (reading
+	// enabled by software); off when the photo-eye triggers the reader.
+	Trigger bool
+	// Setup are further commands sent at Connect, in order (e.g.
+	// "SET SYMBOL.DATAMATRIX ON").
+	Setup []string
+	// Format parses the result string (default DefaultFormat()).
+	Format *pattern.Format
+	// CommandTimeout bounds the wait for each command's answer in extended
+	// mode, and each write (default 2s).
+	CommandTimeout time.Duration
+	// Now is the clock stamping Result.At (default time.Now).
+	Now func() time.Time
+	// Logger receives connection events (default: discard).
+	Logger *slog.Logger
+}
+
+// Client is a DMCC connection to one reader. It implements vision.Camera.
+// Methods may be called from different goroutines; Read is meant to be
+// called by one goroutine at a time.
+type Client struct {
+	o Options
+
+	mu     sync.Mutex
+	l      *link.Link
+	closed bool
+
+	cmdMu  sync.Mutex
+	nextID int
+}
+
+var _ vision.Camera = (*Client)(nil)
+
+// New returns an unconnected Client.
+func New(o Options) *Client {
+	if o.Format == nil {
+		o.Format = DefaultFormat()
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 2 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{o: o}
+}
+
+func isReply(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("||")) {
+		return false
+	}
+	i := bytes.IndexByte(line, '[')
+	if i < 0 {
+		return true // garbled frame: the waiting command reports it
+	}
+	return !bytes.HasPrefix(line[i:], []byte("[1]"))
+}
+
+// Connect dials the reader, switches extended mode on when configured,
+// sends the Setup commands and TRIGGER ON (when Trigger). Errors:
+// ErrDisconnected (dial/I/O failure or no answer: retry with backoff via
+// devices.Retry), *vision.ReplyError / ErrRefused (the reader refused a
+// setup command: configuration), ErrClosed. A previous connection is
+// closed first.
+func (c *Client) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("dmcc: connect: %w", vision.ErrClosed)
+	}
+	old := c.l
+	c.l = nil
+	c.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	rwc, err := c.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("dmcc: connect %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
+	}
+	l := link.Start(rwc, link.CRLF, isReply)
+	cmds := []string{}
+	if c.o.Extended {
+		cmds = append(cmds, "SET COM.DMCC-RESPONSE 1")
+	}
+	cmds = append(cmds, c.o.Setup...)
+	if c.o.Trigger {
+		cmds = append(cmds, "TRIGGER ON")
+	}
+	for _, cmd := range cmds {
+		if _, err := c.command(ctx, l, cmd); err != nil {
+			_ = l.Close()
+			return fmt.Errorf("dmcc: connect %s: %w", c.o.Addr, err)
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = l.Close()
+		return fmt.Errorf("dmcc: connect: %w", vision.ErrClosed)
+	}
+	c.l = l
+	c.mu.Unlock()
+	c.o.Logger.Info("dmcc: connected", "addr", c.o.Addr, "extended", c.o.Extended)
+	return nil
+}
+
+func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
+	if c.o.Dial != nil {
+		return c.o.Dial(ctx)
+	}
+	if c.o.Addr == "" {
+		return nil, errors.New("no address configured")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", c.o.Addr)
+}
+
+// Command sends one DMCC command (e.g. "GET SYMBOL.DATAMATRIX") and, in
+// extended mode, returns the reader's answer payload; in silent mode it
+// returns "" once written. Errors: *vision.ReplyError (status 100–104),
+// ErrDisconnected (the connection failed or the answer did not come within
+// CommandTimeout: the connection is closed, call Connect), ErrNotConnected.
+func (c *Client) Command(ctx context.Context, cmd string) (string, error) {
+	c.mu.Lock()
+	l, closed := c.l, c.closed
+	c.mu.Unlock()
+	if closed {
+		return "", fmt.Errorf("dmcc: %s: %w", cmd, vision.ErrClosed)
+	}
+	if l == nil {
+		return "", fmt.Errorf("dmcc: %s: %w", cmd, vision.ErrNotConnected)
+	}
+	out, err := c.command(ctx, l, cmd)
+	if err != nil && errors.Is(err, vision.ErrDisconnected) {
+		c.drop(l)
+	}
+	return out, err
+}
+
+func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (string, error) {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	c.nextID = c.nextID%999999 + 1
+	id := c.nextID
+	frame := AppendCommand(nil, Command{ID: id, HasID: true, Checksum: c.o.Checksum, Text: cmd})
+	if err := l.Write(ctx, frame, c.o.CommandTimeout); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, err)
+	}
+	if !c.o.Extended {
+		return "", nil
+	}
+	t := time.NewTimer(c.o.CommandTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case line := <-l.Replies():
+			r, err := ParseResponse(line)
+			if err != nil {
+				return "", fmt.Errorf("%s: answer: %w", cmd, err)
+			}
+			if r.HasID && r.ID != id {
+				continue // stale answer to an earlier, abandoned command
+			}
+			if r.Status != StatusOK {
+				return "", &vision.ReplyError{Source: "dmcc", Command: cmd, Code: r.Status, Msg: StatusText(r.Status)}
+			}
+			return string(r.Payload), nil
+		case <-l.Done():
+			return "", fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, l.Err())
+		case <-t.C:
+			return "", fmt.Errorf("%s: no answer within %s: %w: %w", cmd, c.o.CommandTimeout, vision.ErrTimeout, vision.ErrDisconnected)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// Read blocks for the next result. Errors: *vision.LineError (ErrGarbled,
+// possibly ErrChecksum): one result line not understood, call Read again;
+// ErrDisconnected: the connection ended and is closed, call Connect;
+// ctx.Err(); ErrNotConnected; ErrClosed.
+func (c *Client) Read(ctx context.Context) (vision.Result, error) {
+	c.mu.Lock()
+	l, closed := c.l, c.closed
+	c.mu.Unlock()
+	if closed {
+		return vision.Result{}, fmt.Errorf("dmcc: read: %w", vision.ErrClosed)
+	}
+	if l == nil {
+		return vision.Result{}, fmt.Errorf("dmcc: read: %w", vision.ErrNotConnected)
+	}
+	select {
+	case it := <-l.Results():
+		return c.result(it)
+	case <-l.Done():
+		select {
+		case it := <-l.Results():
+			return c.result(it)
+		default:
+		}
+		err := l.Err()
+		c.drop(l)
+		c.mu.Lock()
+		closed = c.closed
+		c.mu.Unlock()
+		if closed {
+			return vision.Result{}, fmt.Errorf("dmcc: read: %w", vision.ErrClosed)
+		}
+		return vision.Result{}, fmt.Errorf("dmcc: read %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
+	case <-ctx.Done():
+		return vision.Result{}, ctx.Err()
+	}
+}
+
+// ParseResult turns one received line (footer removed) into a Result: an
+// extended-mode frame with status 1 (base64 result string) or, in silent
+// mode, the plain result string; both parsed with format.
+func ParseResult(line []byte, format *pattern.Format) (vision.Result, error) {
+	payload := line
+	if bytes.HasPrefix(line, []byte("||")) {
+		r, err := ParseResponse(line)
+		if err != nil {
+			return vision.Result{Raw: string(line)}, err
+		}
+		if r.Status != StatusReadString {
+			return vision.Result{Raw: string(line)}, garbled(line, 0, "unexpected status %d (%s) where a result was expected", r.Status, StatusText(r.Status))
+		}
+		payload = r.Payload
+	}
+	return format.Parse(string(payload))
+}
+
+func (c *Client) result(it link.Item) (vision.Result, error) {
+	if it.Err != nil {
+		return vision.Result{Raw: string(it.Line)}, &vision.LineError{Source: "dmcc", Line: string(it.Line), Msg: it.Err.Error()}
+	}
+	r, err := ParseResult(it.Line, c.o.Format)
+	r.At = c.o.Now()
+	return r, err
+}
+
+func (c *Client) drop(l *link.Link) {
+	_ = l.Close()
+	c.mu.Lock()
+	if c.l == l {
+		c.l = nil
+	}
+	c.mu.Unlock()
+}
+
+// Close sends TRIGGER OFF (when Trigger; best effort, bounded by ctx and
+// CommandTimeout), closes the connection and waits for its reader. Later
+// calls return ErrClosed from Read and Connect. Close is idempotent.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	l := c.l
+	c.l = nil
+	c.closed = true
+	c.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	if c.o.Trigger {
+		select {
+		case <-l.Done():
+		default:
+			if _, err := c.command(ctx, l, "TRIGGER OFF"); err != nil {
+				c.o.Logger.Warn("dmcc: TRIGGER OFF at close failed", "err", err)
+			}
+		}
+	}
+	return l.Close()
+}
+
+// Config is the DMCC camera as configured (yaml).
+type Config struct {
+	// Address is the reader's host:port (TCP, port 23 on DataMan).
+	Address string `yaml:"address"`
+	// Serial selects RS-232 instead of TCP.
+	Serial *serialport.Config `yaml:"serial"`
+	// Extended switches on extended response mode (status per command).
+	Extended bool `yaml:"extended"`
+	// Checksum sends commands with an XOR checksum byte.
+	Checksum bool `yaml:"checksum"`
+	// Trigger sends TRIGGER ON/OFF at connect/close.
+	Trigger bool `yaml:"trigger"`
+	// Setup are further commands sent at connect.
+	Setup []string `yaml:"setup"`
+	// Format is the result layout pattern (default DefaultPattern).
+	Format string `yaml:"format"`
+	// NoRead is the reader's no-read string (default DefaultNoRead).
+	NoRead string `yaml:"no_read"`
+	// CommandTimeout bounds each command's answer (default 2s).
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+}
+
+// Validate reports every problem with its path (relative to this block).
+func (c Config) Validate() configs.Problems {
+	var p configs.Problems
+	switch {
+	case c.Address == "" && c.Serial == nil:
+		p.Add("address", "must be set (host:port), or configure serial")
+	case c.Address != "" && c.Serial != nil:
+		p.Add("serial", "set either address or serial, not both")
+	case c.Address != "":
+		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
+			p.Add("address", "%q is not host:port", c.Address)
+		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			p.Add("address", "bad port %q", port)
+		}
+	}
+	if c.Serial != nil {
+		p.Merge("serial", c.Serial.Validate())
+	}
+	if _, err := c.format(); err != nil {
+		p.Add("format", "%v", err)
+	}
+	if c.CommandTimeout < 0 {
+		p.Add("command_timeout", "must be >= 0 (0 = 2s)")
+	}
+	return p
+}
+
+func (c Config) format() (*pattern.Format, error) {
+	pat, nr := c.Format, c.NoRead
+	if pat == "" {
+		pat = DefaultPattern
+	}
+	if nr == "" {
+		nr = DefaultNoRead
+	}
+	return pattern.Compile(pattern.Options{Pattern: pat, NoRead: nr, Source: "dmcc"})
+}
+
+// Options converts a validated Config into Options (logger and clock
+// left for the caller).
+func (c Config) Options() (Options, error) {
+	if err := c.Validate().Err(); err != nil {
+		return Options{}, err
+	}
+	f, _ := c.format()
+	o := Options{Addr: c.Address, Extended: c.Extended, Checksum: c.Checksum, Trigger: c.Trigger,
+		Setup: append([]string(nil), c.Setup...), Format: f, CommandTimeout: c.CommandTimeout}
+	if c.Serial != nil {
+		sc := *c.Serial
+		o.Addr = sc.Device
+		o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return serialport.Open(sc) }
+	}
+	return o, nil
+}

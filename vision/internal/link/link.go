@@ -1,0 +1,205 @@
+// Package link is the line transport shared by the camera drivers: one
+// reader goroutine per connection splits the byte stream into lines and
+// routes them to replies (answers to commands) or results, until the
+// connection ends. The driver owns the Link; Close stops and waits for the
+// goroutine.
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Split chooses the line terminator.
+type Split int
+
+const (
+	// CRLF: lines end with CR LF exactly (DMCC: a bare CR or LF may be
+	// a checksum byte).
+	CRLF Split = iota
+	// AnyEOL: lines end with CR, LF or CR LF; empty lines are skipped
+	// (Keyence, generic readers).
+	AnyEOL
+)
+
+// MaxLine bounds one line; longer lines are reported as errors and
+// discarded up to the next terminator.
+const MaxLine = 64 << 10
+
+// Item is one line or a line-level error (too long).
+type Item struct {
+	Line []byte
+	Err  error
+}
+
+// Link is one connection's line reader.
+type Link struct {
+	rwc     io.ReadWriteCloser
+	replies chan []byte
+	results chan Item
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	wmu     sync.Mutex
+
+	err error // terminal read error; valid after done is closed
+}
+
+// ErrLineTooLong is the Item error for an over-long line.
+var ErrLineTooLong = errors.New("line longer than 64 KiB")
+
+// Start begins reading rwc. isReply routes a line to Replies (true) or
+// Results (false).
+func Start(rwc io.ReadWriteCloser, split Split, isReply func([]byte) bool) *Link {
+	l := &Link{
+		rwc:     rwc,
+		replies: make(chan []byte, 16),
+		results: make(chan Item, 1024),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go l.run(split, isReply)
+	return l
+}
+
+// Replies delivers command replies.
+func (l *Link) Replies() <-chan []byte { return l.replies }
+
+// Results delivers result lines.
+func (l *Link) Results() <-chan Item { return l.results }
+
+// Done is closed when the reader has ended (connection closed or failed).
+func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Err is the error that ended the reader (io.EOF for a clean close by the
+// peer); valid once Done is closed.
+func (l *Link) Err() error {
+	<-l.done
+	return l.err
+}
+
+type timeouter interface{ Timeout() bool }
+
+func (l *Link) run(split Split, isReply func([]byte) bool) {
+	defer close(l.done)
+	buf := make([]byte, 4096)
+	var line []byte
+	skipping := false
+	var prev byte
+	emit := func(b []byte) bool {
+		if skipping {
+			skipping = false
+			return true
+		}
+		if len(b) == 0 {
+			return true
+		}
+		cp := append([]byte(nil), b...)
+		if isReply(cp) {
+			select {
+			case l.replies <- cp:
+			case <-l.stop:
+				return false
+			}
+			return true
+		}
+		select {
+		case l.results <- Item{Line: cp}:
+		case <-l.stop:
+			return false
+		}
+		return true
+	}
+	for {
+		n, err := l.rwc.Read(buf)
+		for i := 0; i < n; i++ {
+			c := buf[i]
+			p := prev
+			prev = c
+			switch {
+			case split == CRLF && c == '\n' && p == '\r':
+				if len(line) > 0 && line[len(line)-1] == '\r' {
+					line = line[:len(line)-1]
+				}
+				if !emit(line) {
+					l.err = errors.New("link closed")
+					return
+				}
+				line = line[:0]
+			case split == AnyEOL && (c == '\r' || c == '\n'):
+				if !emit(line) {
+					l.err = errors.New("link closed")
+					return
+				}
+				line = line[:0]
+			default:
+				if skipping {
+					continue
+				}
+				line = append(line, c)
+				if len(line) > MaxLine {
+					select {
+					case l.results <- Item{Line: line[:64], Err: ErrLineTooLong}:
+					case <-l.stop:
+						l.err = errors.New("link closed")
+						return
+					}
+					line = line[:0]
+					skipping = true
+				}
+			}
+		}
+		if err != nil {
+			var t timeouter
+			if errors.As(err, &t) && t.Timeout() {
+				select {
+				case <-l.stop:
+					l.err = errors.New("link closed")
+					return
+				default:
+				}
+				continue // serial port read timeout: keep reading
+			}
+			l.err = err
+			return
+		}
+	}
+}
+
+// Write writes b whole, bounded by ctx's deadline (or timeout when ctx has
+// none) on connections that support deadlines.
+func (l *Link) Write(ctx context.Context, b []byte, timeout time.Duration) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if c, ok := l.rwc.(net.Conn); ok {
+		dl, has := ctx.Deadline()
+		if !has && timeout > 0 {
+			dl = time.Now().Add(timeout)
+		}
+		_ = c.SetWriteDeadline(dl)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := l.rwc.Write(b)
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection and waits for the reader to end.
+func (l *Link) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.stop)
+		err = l.rwc.Close()
+	})
+	<-l.done
+	return err
+}

@@ -1,0 +1,372 @@
+// Package keyence is a driver for Keyence SR-series code readers in their
+// serial command style, over TCP or RS-232 (see
+// ../shared/reference/device-protocols.md):
+//
+//	host:   LON CR          start reading (timing on)
+//	        LOFF CR         stop reading
+//	reader: OK,LON CR       accepted
+//	        ER,LON,ee CR    refused, ee = error code
+//	        data[:grades] CR      one read; no-read "ERROR"
+//
+// Print-quality grades are appended to the read data after ':' (ALL
+// overall, DEC, SC, MOD, RM, FPD, AN, GN, UEC; letters or numbers). The
+// layout of the appended part is configurable with a vision/pattern Format;
+// the default is "{data}:{grades}" with NAME=grade items, e.g.
+// "]d2010950110153000321ABC:ALL=B,SC=A,MOD=B". The data is matched
+// shortest-first, so ':' inside the data (allowed in GS1 AI values) is
+// fine.
+package keyence
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/vision"
+	"github.com/serialine/serialine/vision/internal/link"
+	"github.com/serialine/serialine/vision/pattern"
+)
+
+// DefaultPattern is the read-data layout assumed when none is configured.
+const DefaultPattern = "{data}:{grades}"
+
+// DefaultNoRead is the SR series' no-read string.
+const DefaultNoRead = "ERROR"
+
+// DefaultFormat compiles DefaultPattern / DefaultNoRead.
+func DefaultFormat() *pattern.Format {
+	f, err := pattern.Compile(pattern.Options{Pattern: DefaultPattern, NoRead: DefaultNoRead, Source: "keyence"})
+	if err != nil {
+		panic(err) // constant pattern; covered by tests
+	}
+	return f
+}
+
+// Reply is a parsed command reply.
+type Reply struct {
+	OK      bool   // "OK,cmd"
+	Command string // the command echoed
+	Code    int    // error code of "ER,cmd,ee"
+	Rest    string // further fields after OK,cmd (e.g. a value), joined by ","
+}
+
+// IsReply reports whether a line is a command reply rather than read data.
+func IsReply(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("OK,")) || bytes.HasPrefix(line, []byte("ER,"))
+}
+
+// ParseReply parses "OK,cmd[,…]" or "ER,cmd,ee".
+func ParseReply(line []byte) (Reply, error) {
+	s := string(line)
+	parts := strings.Split(s, ",")
+	if len(parts) < 2 || (parts[0] != "OK" && parts[0] != "ER") || parts[1] == "" {
+		return Reply{}, &vision.LineError{Source: "keyence", Line: s, Pos: 1, Msg: "reply is not OK,cmd or ER,cmd,code"}
+	}
+	r := Reply{OK: parts[0] == "OK", Command: parts[1]}
+	if r.OK {
+		r.Rest = strings.Join(parts[2:], ",")
+		return r, nil
+	}
+	if len(parts) != 3 {
+		return Reply{}, &vision.LineError{Source: "keyence", Line: s, Pos: len(parts[0]) + len(parts[1]) + 2, Msg: "ER reply needs exactly one error code"}
+	}
+	code, err := strconv.Atoi(parts[2])
+	if err != nil || len(parts[2]) == 0 || len(parts[2]) > 3 || parts[2][0] == '-' || parts[2][0] == '+' {
+		return Reply{}, &vision.LineError{Source: "keyence", Line: s, Pos: len(parts[0]) + len(parts[1]) + 3, Msg: fmt.Sprintf("error code %q is not a number", parts[2])}
+	}
+	r.Code = code
+	return r, nil
+}
+
+// Options configure a Client. Addr or Dial is required.
+type Options struct {
+	// Addr is the reader's TCP address host:port.
+	Addr string
+	// Dial opens the transport instead of TCP to Addr (RS-232 through
+	// devices/serialport; Config.Options sets it).
+	Dial func(ctx context.Context) (io.ReadWriteCloser, error)
+	// Format parses read data (default DefaultFormat()).
+	Format *pattern.Format
+	// CommandTimeout bounds the wait for each command's reply and each
+	// write (default 2s).
+	CommandTimeout time.Duration
+	// Now stamps Result.At (default time.Now).
+	Now func() time.Time
+	// Logger receives connection events (default: discard).
+	Logger *slog.Logger
+}
+
+// Client is a connection to one SR reader. It implements vision.Camera.
+type Client struct {
+	o Options
+
+	mu     sync.Mutex
+	l      *link.Link
+	closed bool
+	cmdMu  sync.Mutex
+}
+
+var _ vision.Camera = (*Client)(nil)
+
+// New returns an unconnected Client.
+func New(o Options) *Client {
+	if o.Format == nil {
+		o.Format = DefaultFormat()
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 2 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{o: o}
+}
+
+// Connect dials the reader and sends LON. Errors: ErrDisconnected (dial or
+// I/O failure, or no reply: retry with backoff through devices.Retry);
+// *vision.ReplyError / ErrRefused ("ER,LON,ee": the reader refused);
+// ErrClosed. A previous connection is closed first.
+func (c *Client) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("keyence: connect: %w", vision.ErrClosed)
+	}
+	old := c.l
+	c.l = nil
+	c.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	var rwc io.ReadWriteCloser
+	var err error
+	if c.o.Dial != nil {
+		rwc, err = c.o.Dial(ctx)
+	} else if c.o.Addr == "" {
+		err = errors.New("no address configured")
+	} else {
+		var d net.Dialer
+		rwc, err = d.DialContext(ctx, "tcp", c.o.Addr)
+	}
+	if err != nil {
+		return fmt.Errorf("keyence: connect %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
+	}
+	l := link.Start(rwc, link.AnyEOL, IsReply)
+	if _, err := c.command(ctx, l, "LON"); err != nil {
+		_ = l.Close()
+		return fmt.Errorf("keyence: connect %s: %w", c.o.Addr, err)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = l.Close()
+		return fmt.Errorf("keyence: connect: %w", vision.ErrClosed)
+	}
+	c.l = l
+	c.mu.Unlock()
+	c.o.Logger.Info("keyence: connected", "addr", c.o.Addr)
+	return nil
+}
+
+// command sends cmd and waits for its reply.
+func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (Reply, error) {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	if err := l.Write(ctx, []byte(cmd+"\r"), c.o.CommandTimeout); err != nil {
+		if ctx.Err() != nil {
+			return Reply{}, ctx.Err()
+		}
+		return Reply{}, fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, err)
+	}
+	t := time.NewTimer(c.o.CommandTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case line := <-l.Replies():
+			r, err := ParseReply(line)
+			if err != nil {
+				return Reply{}, fmt.Errorf("%s: reply: %w", cmd, err)
+			}
+			if r.Command != cmd {
+				continue // stale reply to an abandoned command
+			}
+			if !r.OK {
+				return r, &vision.ReplyError{Source: "keyence", Command: cmd, Code: r.Code, Msg: ErrorText(r.Code)}
+			}
+			return r, nil
+		case <-l.Done():
+			return Reply{}, fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, l.Err())
+		case <-t.C:
+			return Reply{}, fmt.Errorf("%s: no reply within %s: %w: %w", cmd, c.o.CommandTimeout, vision.ErrTimeout, vision.ErrDisconnected)
+		case <-ctx.Done():
+			return Reply{}, ctx.Err()
+		}
+	}
+}
+
+// ErrorText gives the meaning of common SR error codes ("" when unknown).
+// The codes follow the SR manuals' command-error table; treat them as
+// informative.
+func ErrorText(code int) string {
+	switch code {
+	case 0:
+		return "undefined command"
+	case 1:
+		return "command format mismatch"
+	case 2:
+		return "parameter out of range"
+	case 14:
+		return "command cannot be executed in this state"
+	}
+	return ""
+}
+
+// Read blocks for the next read. Errors: *vision.LineError (ErrGarbled):
+// one line not understood, call Read again; ErrDisconnected: the
+// connection ended and is closed, call Connect; ctx.Err(); ErrNotConnected;
+// ErrClosed.
+func (c *Client) Read(ctx context.Context) (vision.Result, error) {
+	c.mu.Lock()
+	l, closed := c.l, c.closed
+	c.mu.Unlock()
+	if closed {
+		return vision.Result{}, fmt.Errorf("keyence: read: %w", vision.ErrClosed)
+	}
+	if l == nil {
+		return vision.Result{}, fmt.Errorf("keyence: read: %w", vision.ErrNotConnected)
+	}
+	select {
+	case it := <-l.Results():
+		return c.result(it)
+	case <-l.Done():
+		select {
+		case it := <-l.Results():
+			return c.result(it)
+		default:
+		}
+		err := l.Err()
+		_ = l.Close()
+		c.mu.Lock()
+		if c.l == l {
+			c.l = nil
+		}
+		closed = c.closed
+		c.mu.Unlock()
+		if closed {
+			return vision.Result{}, fmt.Errorf("keyence: read: %w", vision.ErrClosed)
+		}
+		return vision.Result{}, fmt.Errorf("keyence: read %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
+	case <-ctx.Done():
+		return vision.Result{}, ctx.Err()
+	}
+}
+
+func (c *Client) result(it link.Item) (vision.Result, error) {
+	if it.Err != nil {
+		return vision.Result{Raw: string(it.Line)}, &vision.LineError{Source: "keyence", Line: string(it.Line), Msg: it.Err.Error()}
+	}
+	r, err := c.o.Format.Parse(string(it.Line))
+	r.At = c.o.Now()
+	return r, err
+}
+
+// Close sends LOFF (best effort), closes the connection and waits for its
+// reader. Idempotent; afterwards Read and Connect return ErrClosed.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	l := c.l
+	c.l = nil
+	c.closed = true
+	c.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	select {
+	case <-l.Done():
+	default:
+		if _, err := c.command(ctx, l, "LOFF"); err != nil {
+			c.o.Logger.Warn("keyence: LOFF at close failed", "err", err)
+		}
+	}
+	return l.Close()
+}
+
+// Config is the Keyence camera as configured (yaml).
+type Config struct {
+	// Address is the reader's host:port (TCP).
+	Address string `yaml:"address"`
+	// Serial selects RS-232 instead of TCP.
+	Serial *serialport.Config `yaml:"serial"`
+	// Format is the read-data layout pattern (default DefaultPattern).
+	Format string `yaml:"format"`
+	// NoRead is the no-read string (default DefaultNoRead).
+	NoRead string `yaml:"no_read"`
+	// CommandTimeout bounds each command's reply (default 2s).
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+}
+
+// Validate reports every problem with its path (relative to this block).
+func (c Config) Validate() configs.Problems {
+	var p configs.Problems
+	switch {
+	case c.Address == "" && c.Serial == nil:
+		p.Add("address", "must be set (host:port), or configure serial")
+	case c.Address != "" && c.Serial != nil:
+		p.Add("serial", "set either address or serial, not both")
+	case c.Address != "":
+		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
+			p.Add("address", "%q is not host:port", c.Address)
+		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			p.Add("address", "bad port %q", port)
+		}
+	}
+	if c.Serial != nil {
+		p.Merge("serial", c.Serial.Validate())
+	}
+	if _, err := c.format(); err != nil {
+		p.Add("format", "%v", err)
+	}
+	if c.CommandTimeout < 0 {
+		p.Add("command_timeout", "must be >= 0 (0 = 2s)")
+	}
+	return p
+}
+
+func (c Config) format() (*pattern.Format, error) {
+	pat, nr := c.Format, c.NoRead
+	if pat == "" {
+		pat = DefaultPattern
+	}
+	if nr == "" {
+		nr = DefaultNoRead
+	}
+	return pattern.Compile(pattern.Options{Pattern: pat, NoRead: nr, Source: "keyence"})
+}
+
+// Options converts a validated Config into Options.
+func (c Config) Options() (Options, error) {
+	if err := c.Validate().Err(); err != nil {
+		return Options{}, err
+	}
+	f, _ := c.format()
+	o := Options{Addr: c.Address, Format: f, CommandTimeout: c.CommandTimeout}
+	if c.Serial != nil {
+		sc := *c.Serial
+		o.Addr = sc.Device
+		o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return serialport.Open(sc) }
+	}
+	return o, nil
+}
