@@ -72,7 +72,7 @@ func TestBrowserRealLine(t *testing.T) {
 	b.waitFor(ctx, "login", `location.pathname === "/login"`)
 	fill("#login-form", map[string]string{"#login-user": st.FirstStart.User, "#login-password": st.FirstStart.Password})
 	b.waitFor(ctx, "forced password change", `location.pathname === "/password" && document.querySelector("#password-form")`)
-	fill("#password-form", map[string]string{"#pw-old": st.FirstStart.Password, "#pw-new": "line-admin-2026", "#pw-new2": "line-admin-2026"})
+	fill("#password-form", map[string]string{"#pw-old": st.FirstStart.Password, "#pw-new": "Kestrel-Line-26", "#pw-new2": "Kestrel-Line-26"})
 	b.waitFor(ctx, "line page", `location.pathname === "/" && document.querySelector("#line")`)
 
 	// batch setup for the demo product
@@ -105,7 +105,7 @@ func TestBrowserRealLine(t *testing.T) {
 		b.eval(ctx, `document.body.innerText`, &page)
 		t.Fatalf("reconciliation does not balance:\n%s", page)
 	}
-	fill("#sign-form", map[string]string{"#sig-meaning": "approved", "#sig-reason": "Live line shift end", "#sig-password": "line-admin-2026"})
+	fill("#sign-form", map[string]string{"#sig-meaning": "approved", "#sig-reason": "Live line shift end", "#sig-password": "Kestrel-Line-26"})
 	b.waitFor(ctx, "signed", `document.querySelector("#rec-signed") && document.querySelector("#rec-signed").textContent.includes("admin")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-real-line-reconciliation.png"))
 

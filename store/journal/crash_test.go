@@ -164,6 +164,9 @@ func TestCrashKill9(t *testing.T) {
 	totalAcks := 0
 	for run := range kills {
 		after := 1 + rng.IntN(300)
+		if rng.IntN(8) == 0 {
+			after = 0 // kill at once: during start-up, Open or recovery
+		}
 		n := crashRun(t, path, after, run, acked, drawnBy)
 		totalAcks += n
 		crashCheck(t, path, run, acked)
@@ -175,7 +178,8 @@ func TestCrashKill9(t *testing.T) {
 }
 
 // crashRun starts the child, kills it with SIGKILL after `after`
-// acknowledgements and records every acknowledgement it printed.
+// acknowledgements (0: right after start) and records every acknowledgement
+// it printed.
 func crashRun(t *testing.T, path string, after, run int, acked map[string]State, drawnBy map[string]int) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -192,6 +196,12 @@ func crashRun(t *testing.T, path string, after, run int, acked map[string]State,
 	sc := bufio.NewScanner(stdout)
 	n := 0
 	killed := false
+	if after == 0 {
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed = true
+	}
 	for sc.Scan() {
 		serial, st, ok := strings.Cut(sc.Text(), " ")
 		s, perr := ParseState(st)

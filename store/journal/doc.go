@@ -70,6 +70,8 @@
 //   - When anything changed, one "recovery" audit entry records it.
 //
 // A clean Close of a line with no units in flight makes recovery a no-op.
+// If a record cannot be decoded, Open fails with ErrCorrupt instead of
+// guessing; `serialine journal verify` lists every problem.
 // Options.ReadOnly skips recovery (for verify and export tools).
 //
 // # Verify

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -189,4 +190,39 @@ func FuzzStateMachine(f *testing.F) {
 		setup(t, j, 1000)
 		runStateMachine(t, j, ops)
 	})
+}
+
+func TestStateAndReasonText(t *testing.T) {
+	for _, s := range States() {
+		b, err := s.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back State
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Fatalf("%s: round trip %v, %v", s, back, err)
+		}
+	}
+	for r := ReasonNone; r < numReasons; r++ {
+		b, _ := r.MarshalText()
+		var back Reason
+		if err := back.UnmarshalText(b); err != nil || back != r {
+			t.Fatalf("%s: round trip %v, %v", r, back, err)
+		}
+	}
+	if _, err := ParseState("shipped"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ParseState(shipped) err %v", err)
+	}
+	if _, err := State(0).MarshalText(); err == nil {
+		t.Fatal("state 0 marshalled")
+	}
+	u := Unit{Serial: "A", State: Rejected, Reason: ReasonLowGrade, History: []Step{{State: Drawn}, {State: Rejected, Reason: ReasonLowGrade}}}
+	b, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Unit
+	if err := json.Unmarshal(b, &back); err != nil || back.State != Rejected || back.Reason != ReasonLowGrade || back.History[1].Reason != ReasonLowGrade {
+		t.Fatalf("json round trip %s -> %+v, %v", b, back, err)
+	}
 }

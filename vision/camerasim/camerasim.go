@@ -103,6 +103,7 @@ const (
 
 // Fault is one injected fault for the next shot.
 type Fault struct {
+	// Kind is the fault.
 	Kind FaultKind
 	// Data: reported content (FaultMismatch) or raw line (FaultGarble).
 	Data string
@@ -116,7 +117,12 @@ type Fault struct {
 
 // Stats counts what the camera did.
 type Stats struct {
-	Shots, Decoded, NoReads, Sent, Dropped, Connections int
+	Shots       int // shots fed
+	Decoded     int // shots reported with data
+	NoReads     int // shots reported as no-read
+	Sent        int // lines written to the clients (results, garbled lines)
+	Dropped     int // shots fed while reading was off
+	Connections int // clients connected now
 }
 
 // Server is a running simulated camera.

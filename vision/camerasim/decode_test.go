@@ -7,6 +7,8 @@ import (
 
 	"github.com/boombuler/barcode"
 	bdm "github.com/boombuler/barcode/datamatrix"
+
+	"github.com/serialine/serialine/vision/grade"
 )
 
 // gs1Symbol renders a GS1 DataMatrix for an element string (GS separated,
@@ -55,5 +57,43 @@ func TestDecodePlainIsD1(t *testing.T) {
 	}
 	if d.SymbologyID != "]d1" || d.Data != "HELLO" {
 		t.Errorf("got %+v", d)
+	}
+}
+
+func TestContrastMeasuredFromImage(t *testing.T) {
+	img := gs1Symbol(t, sampleData, 4)
+	if c := Contrast(img); c < 0.99 {
+		t.Errorf("black on white contrast %v", c)
+	}
+	faded := Fade(img, 0.5) // black -> 128: contrast 127/255
+	if c := Contrast(faded); c < 0.49 || c > 0.51 {
+		t.Errorf("faded contrast %v", c)
+	}
+	// the faded symbol still decodes (exposure normalisation) but grades SC C
+	d, err := Decode(faded)
+	if err != nil || d.Data != sampleData {
+		t.Fatalf("faded decode %+v %v", d, err)
+	}
+	if g := Grade(true, Contrast(faded), nil)[grade.SC]; g != 2 {
+		t.Errorf("SC grade %v, want 2 (C: 40–55 %%)", g)
+	}
+}
+
+func TestGradeFromDefects(t *testing.T) {
+	s := Grade(true, 0.9, []Defect{{Kind: "missing-dots", Severity: 0.5}, {Kind: "smear", Severity: 0.25}, {Kind: "FPD", Severity: 1}})
+	want := grade.Scan{grade.DEC: 4, grade.SC: 4, grade.RM: 4, grade.UEC: 2, grade.MOD: 3, grade.FPD: 0, grade.GN: 3, grade.AN: 4}
+	for p, v := range want {
+		if s[p] != v {
+			t.Errorf("%s = %v, want %v", p, s[p], v)
+		}
+	}
+	if r := grade.FromScans(s); r.Overall != 0 {
+		t.Errorf("overall %v, want 0 (FPD F)", r.Overall)
+	}
+	if s := Grade(false, 0.9, nil); s[grade.DEC] != 0 {
+		t.Error("DEC must be F when not decoded")
+	}
+	if s := Grade(true, 0.9, []Defect{{Kind: "contrast", Severity: 0.8}}); s[grade.SC] != 0 || s[grade.RM] != 0 {
+		t.Errorf("contrast 0.8: %v", s)
 	}
 }

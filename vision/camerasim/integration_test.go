@@ -21,6 +21,7 @@ import (
 	"github.com/serialine/serialine/vision/dmcc"
 	"github.com/serialine/serialine/vision/grade"
 	"github.com/serialine/serialine/vision/keyence"
+	"github.com/serialine/serialine/vision/pattern"
 )
 
 // The path under test: element string -> symbol image (printer/datamatrix,
@@ -73,7 +74,19 @@ func variants() []variant {
 		{name: "keyence", sim: camerasim.Options{Protocol: camerasim.Keyence}, dial: func(addr string) vision.Camera {
 			return keyence.New(keyence.Options{Addr: addr})
 		}},
+		// a listen-only reader with its own result layout (vision/pattern)
+		{name: "pattern", sim: camerasim.Options{Format: customFormat()}, dial: func(addr string) vision.Camera {
+			return pattern.NewClient(pattern.ClientOptions{Addr: addr, Format: customFormat()})
+		}},
 	}
+}
+
+func customFormat() *pattern.Format {
+	f, err := pattern.Compile(pattern.Options{Pattern: "<{symid}{data}> Q={overall} SC={SC} MOD={MOD} UEC={UEC} FPD={FPD} GN={GN} DEC={DEC}", NoRead: "<NR>"})
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 type rig struct {

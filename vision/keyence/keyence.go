@@ -61,6 +61,9 @@ type Reply struct {
 }
 
 // IsReply reports whether a line is a command reply rather than read data.
+// Read data that itself begins with "OK," or "ER," would be taken for a
+// reply; GS1 element strings begin with digits (or "]d2"), so this cannot
+// happen for the codes Serialine prints.
 func IsReply(line []byte) bool {
 	return bytes.HasPrefix(line, []byte("OK,")) || bytes.HasPrefix(line, []byte("ER,"))
 }

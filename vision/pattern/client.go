@@ -7,9 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/vision"
 	"github.com/serialine/serialine/vision/internal/link"
 )
@@ -145,4 +148,61 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	}
 	return l.Close()
+}
+
+// ClientConfig is a listen-only reader as configured (yaml).
+type ClientConfig struct {
+	// Address is the reader's host:port (TCP).
+	Address string `yaml:"address"`
+	// Serial selects RS-232 instead of TCP.
+	Serial *serialport.Config `yaml:"serial"`
+	// Format is the result line layout (required; see package doc).
+	Format string `yaml:"format"`
+	// NoRead is the reader's no-read line ("" = it sends none).
+	NoRead string `yaml:"no_read"`
+}
+
+// Validate reports every problem with its path (relative to this block).
+func (c ClientConfig) Validate() configs.Problems {
+	var p configs.Problems
+	switch {
+	case c.Address == "" && c.Serial == nil:
+		p.Add("address", "must be set (host:port), or configure serial")
+	case c.Address != "" && c.Serial != nil:
+		p.Add("serial", "set either address or serial, not both")
+	case c.Address != "":
+		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
+			p.Add("address", "%q is not host:port", c.Address)
+		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			p.Add("address", "bad port %q", port)
+		}
+	}
+	if c.Serial != nil {
+		p.Merge("serial", c.Serial.Validate())
+	}
+	if c.Format == "" {
+		p.Add("format", "must be set: the reader's result layout, e.g. \"{data}:{grades}\"")
+	} else if _, err := Compile(Options{Pattern: c.Format, NoRead: c.NoRead}); err != nil {
+		p.Add("format", "%v", err)
+	}
+	return p
+}
+
+// Options converts a validated ClientConfig into ClientOptions (logger and
+// clock left for the caller).
+func (c ClientConfig) Options() (ClientOptions, error) {
+	if err := c.Validate().Err(); err != nil {
+		return ClientOptions{}, err
+	}
+	f, err := Compile(Options{Pattern: c.Format, NoRead: c.NoRead})
+	if err != nil {
+		return ClientOptions{}, err
+	}
+	o := ClientOptions{Addr: c.Address, Format: f}
+	if c.Serial != nil {
+		sc := *c.Serial
+		o.Addr = sc.Device
+		o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return serialport.Open(sc) }
+	}
+	return o, nil
 }

@@ -121,3 +121,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestClientConfig(t *testing.T) {
+	msg := ClientConfig{}.Validate().Err().Error()
+	for _, w := range []string{"address: must be set", "format: must be set"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("%q lacks %q", msg, w)
+		}
+	}
+	if err := (ClientConfig{Address: "h:1", Format: "{x}"}).Validate().Err(); err == nil || !strings.Contains(err.Error(), "unknown field {x}") {
+		t.Errorf("bad format: %v", err)
+	}
+	o, err := ClientConfig{Address: "127.0.0.1:9", Format: "{data}", NoRead: "NR"}.Options()
+	if err != nil || o.Addr != "127.0.0.1:9" || o.Format.String() != "{data}" {
+		t.Errorf("%+v %v", o, err)
+	}
+}

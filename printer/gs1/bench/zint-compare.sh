@@ -7,6 +7,7 @@
 set -euo pipefail
 BIN=${1:?usage: zint-compare.sh path/to/serialine [N]}
 N=${2:-100000}
+case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
 cd "$(dirname "$0")/../../.."
 command -v zint >/dev/null || { echo "zint not installed (make tools)"; exit 1; }
 tmp=$(mktemp -d)
@@ -31,7 +32,8 @@ if [ -s "$tmp/zint.err" ]; then
   echo "zint reported problems:"; head -5 "$tmp/zint.err"
 fi
 
-awk -v n="$N" -v o="$(echo "$t1 - $t0" | bc)" -v z="$(echo "$t2 - $t1" | bc)" -v d="$(echo "$t4 - $t3" | bc)" 'BEGIN {
+awk -v n="$N" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" -v t4="$t4" 'BEGIN {
+  o = t1 - t0; z = t2 - t1; d = t4 - t3
   printf "payloads:                       %d\n", n
   printf "serialine encode --format dumphex: %8.0f payloads/s (%.2f s)\n", n/o, o
   printf "serialine encode --format dump:    %8.0f payloads/s (%.2f s)\n", n/d, d

@@ -101,12 +101,19 @@ func (l *Link) run(split Split, isReply func([]byte) bool) {
 		}
 		cp := append([]byte(nil), b...)
 		if isReply(cp) {
-			select {
-			case l.replies <- cp:
-			case <-l.stop:
-				return false
+			// Nobody may be waiting (a stale answer to an abandoned
+			// command): keep the newest replies, never block results.
+			for {
+				select {
+				case l.replies <- cp:
+					return true
+				default:
+				}
+				select {
+				case <-l.replies:
+				default:
+				}
 			}
-			return true
 		}
 		select {
 		case l.results <- Item{Line: cp}:

@@ -87,3 +87,17 @@ func TestLineTooLong(t *testing.T) {
 		t.Errorf("%d lines, first %.40q", len(lines), lines[0])
 	}
 }
+
+func TestUnclaimedRepliesDoNotBlockResults(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; i < 100; i++ {
+		b.WriteString("OK,X\r")
+	}
+	b.WriteString("DATA\r")
+	src := &chunks{parts: [][]byte{b.Bytes()}, errs: []error{nil}}
+	l := Start(src, AnyEOL, func(b []byte) bool { return bytes.HasPrefix(b, []byte("OK,")) })
+	lines, replies := collect(t, l)
+	if strings.Join(lines, "|") != "DATA" || len(replies) != cap(l.replies) {
+		t.Errorf("lines %q, %d replies kept", lines, len(replies))
+	}
+}

@@ -1,0 +1,98 @@
+// Package benchutil drives the PLC simulator at a paced product rate for
+// the protocol clients' benchmarks and records trigger latencies.
+package benchutil
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/plcsim"
+)
+
+// Producer produces products on a sim at a fixed rate and remembers when
+// each one entered (OnProduct hook), so trigger latency can be measured.
+type Producer struct {
+	sim   *plcsim.Sim
+	first uint64
+	at    []atomic.Int64
+}
+
+// NewProducer hooks into sim; capacity bounds the products tracked.
+func NewProducer(sim *plcsim.Sim, capacity int) *Producer {
+	p := &Producer{sim: sim, first: sim.Status().LastSeq + 1, at: make([]atomic.Int64, capacity)}
+	sim.OnProduct(func(seq uint64) {
+		if i := seq - p.first; i < uint64(len(p.at)) {
+			p.at[i].Store(time.Now().UnixNano())
+		}
+	})
+	return p
+}
+
+// Run produces at rate products/s (in 1ms batches) until ctx ends. The
+// caller waits on the returned WaitGroup-like done channel.
+func (p *Producer) Run(ctx context.Context, rate float64) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		start := time.Now()
+		var made float64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			due := time.Since(start).Seconds()*rate - made
+			if due >= 1 {
+				n := int(due)
+				made += float64(n)
+				p.sim.Produce(n)
+			}
+		}
+	}()
+	return done
+}
+
+// Latency returns the time from production to tr.At for a trigger.
+func (p *Producer) Latency(tr devices.Trigger) (time.Duration, bool) {
+	i := tr.Seq - p.first
+	if i >= uint64(len(p.at)) {
+		return 0, false
+	}
+	ns := p.at[i].Load()
+	if ns == 0 {
+		return 0, false
+	}
+	return tr.At.Sub(time.Unix(0, ns)), true
+}
+
+// Stats summarises latencies.
+type Stats struct {
+	mu  sync.Mutex
+	lat []time.Duration
+}
+
+// Add records one latency.
+func (s *Stats) Add(d time.Duration) {
+	s.mu.Lock()
+	s.lat = append(s.lat, d)
+	s.mu.Unlock()
+}
+
+// Percentile returns the q-quantile (0..1).
+func (s *Stats) Percentile(q float64) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lat) == 0 {
+		return 0
+	}
+	l := slices.Clone(s.lat)
+	slices.Sort(l)
+	return l[min(len(l)-1, int(q*float64(len(l))))]
+}
