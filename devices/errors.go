@@ -31,8 +31,4 @@ var (
 	// ErrBadValue: the device returned a value that cannot be decoded
 	// (wrong type, out of range, malformed register contents).
 	ErrBadValue = errors.New("devices: bad value from device")
-
-	// ErrUnknownSeq: Confirm was asked about a product the controller never
-	// sent a verdict for.
-	ErrUnknownSeq = errors.New("devices: unknown product sequence id")
 )

@@ -88,6 +88,7 @@ func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.A
 		return api.Batch{}, fmt.Errorf("create batch %s: %w", jd.ID, wrapJournal(err))
 	}
 	c.batchID, c.state = jd.ID, packml.Idle
+	c.snap.Store(&stateSnap{jd.ID, packml.Idle})
 	c.cur.Store(r)
 	c.commissioned.Store(0)
 	c.open.Store(0)

@@ -25,6 +25,7 @@ import (
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/tij"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )
@@ -81,7 +82,8 @@ type Controller struct {
 	running   bool
 	runCtx    context.Context
 
-	cur atomic.Pointer[run]
+	cur  atomic.Pointer[run]
+	snap atomic.Pointer[stateSnap] // batch id and state, readable without mu (the printer queue calls feed under its own lock)
 
 	// channels between the loops (see cycle.go)
 	ev         chan any
@@ -115,6 +117,11 @@ type Controller struct {
 	signed map[string]*api.Signature
 
 	stateCh chan struct{} // closed and replaced on every state change (guarded by mu)
+}
+
+type stateSnap struct {
+	id    string
+	state packml.State
 }
 
 type actReq struct {
@@ -203,6 +210,7 @@ func (c *Controller) loadCurrent() error {
 		return fmt.Errorf("line: batch %s: %w", b.ID, err)
 	}
 	c.batchID, c.state = b.ID, st
+	c.snap.Store(&stateSnap{b.ID, st})
 	c.cur.Store(r)
 	c.commissioned.Store(int64(b.Counters.Commissioned))
 	return nil
@@ -427,6 +435,7 @@ func (c *Controller) transitionLocked(ctx context.Context, to packml.State, by j
 		return fmt.Errorf("batch %s: journal state %s: %w: %w", c.batchID, to, err, api.ErrUnavailable)
 	}
 	c.state = to
+	c.snap.Store(&stateSnap{c.batchID, to})
 	close(c.stateCh)
 	c.stateCh = make(chan struct{})
 	c.m.SetState(string(to))
@@ -436,7 +445,6 @@ func (c *Controller) transitionLocked(ctx context.Context, to packml.State, by j
 		case c.drawKick <- struct{}{}:
 		default:
 		}
-		c.q.Kick()
 	}
 	return nil
 }
@@ -500,6 +508,9 @@ func (c *Controller) actLoop(ctx context.Context) {
 func (c *Controller) act(ctx context.Context, s packml.State) error {
 	switch s {
 	case packml.Starting, packml.Unholding, packml.Unsuspending:
+		if err := c.printerReady(ctx); err != nil {
+			return err
+		}
 		c.resync(ctx)
 		c.outputs(ctx, false, devices.LightGreen, false)
 		c.Clear("line")
@@ -527,6 +538,33 @@ func (c *Controller) act(ctx context.Context, s packml.State) error {
 	case packml.Clearing, packml.Resetting:
 		c.outputs(ctx, true, devices.LightOff, false)
 		return nil
+	}
+	return nil
+}
+
+// printerFaults is the optional fault interface of a printer driver
+// (tij.Client): the operator's Start/Unhold acknowledges the printer's
+// faults, and the line only runs when none is left.
+type printerFaults interface {
+	ClearFaults(ctx context.Context) error
+	Faults(ctx context.Context, warnings bool) ([]tij.Fault, error)
+}
+
+// printerReady clears the printer's faults and fails when any remains.
+func (c *Controller) printerReady(ctx context.Context) error {
+	pf, ok := c.o.Printer.(printerFaults)
+	if !ok {
+		return nil
+	}
+	if err := pf.ClearFaults(ctx); err != nil {
+		return fmt.Errorf("printer: clear faults: %w", err)
+	}
+	fs, err := pf.Faults(ctx, false)
+	if err != nil {
+		return fmt.Errorf("printer: read faults: %w", err)
+	}
+	if len(fs) > 0 {
+		return fmt.Errorf("printer not ready: fault %s (%s)", fs[0].Code, fs[0].Text)
 	}
 	return nil
 }
@@ -631,9 +669,11 @@ func (c *Controller) requestComplete() {
 
 // feeding reports the current batch id when new units may be fed.
 func (c *Controller) feeding() (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.batchID, c.batchID != "" && c.state == packml.Execute
+	s := c.snap.Load()
+	if s == nil {
+		return "", false
+	}
+	return s.id, s.id != "" && s.state == packml.Execute
 }
 
 // remainingToFeed is how many more units the batch needs beyond those

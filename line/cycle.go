@@ -37,6 +37,7 @@ import (
 	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/store/journal"
@@ -99,6 +100,7 @@ func (c *Controller) drawLoop(ctx context.Context) {
 			return
 		case <-c.drawKick:
 		}
+		c.q.Kick()
 		for ctx.Err() == nil {
 			id, ok := c.feeding()
 			if !ok {
@@ -387,10 +389,14 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 			case evOutcomes:
 				for _, o := range e.outs {
 					c.handleOutcome(o)
+					if o.Cause == printer.CauseMissed || o.Cause == printer.CauseUnknownAck {
+						// A product passed the printer: blank, or printed with a
+						// record already resolved. Either way it gets no pass
+						// verdict, and the print stays paired with its trigger.
+						printedQ = append(printedQ, &unit{blank: true})
+						continue
+					}
 					if o.Serial == "" {
-						if o.Cause == printer.CauseMissed {
-							printedQ = append(printedQ, &unit{blank: true})
-						}
 						continue
 					}
 					u := bySerial[o.Serial]
@@ -463,6 +469,10 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 
 // handleOutcome raises the alarm (and hold) a printer outcome asks for.
 func (c *Controller) handleOutcome(o printer.Outcome) {
+	if s := c.snap.Load(); s != nil && (s.state == packml.Completing || s.state == packml.Stopping || s.state == packml.Aborting) &&
+		(o.Cause == printer.CauseQueueCleared || o.Cause == printer.CauseNotSent) {
+		return // the controller cleared the printer at batch end
+	}
 	switch o.Alarm {
 	case printer.AlarmWarning:
 		c.alarm(api.SeverityWarning, "printer", o.String())

@@ -3,15 +3,22 @@ package line_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/epcis"
 	"github.com/serialine/serialine/line/epcis/epcistest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/printer/printersim"
 	"github.com/serialine/serialine/store/journal"
+	"github.com/serialine/serialine/vision/camerasim"
 )
 
 var operator = api.Actor{User: "olga", Role: "operator"}
@@ -22,6 +29,9 @@ func startLine(t *testing.T, o linesim.Options) *linesim.Line {
 	t.Helper()
 	if o.Dir == "" && o.DBPath == "" {
 		o.Dir = t.TempDir()
+	}
+	if os.Getenv("SERIALINE_TEST_LOG") != "" && o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := linesim.Start(ctx, o)
@@ -71,7 +81,7 @@ func runBatch(t *testing.T, l *linesim.Line, id string, n int) api.Reconciliatio
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, l, 2*time.Minute, packml.Complete)
+	waitState(t, l, 30*time.Second, packml.Complete)
 	rec, err := c.Reconciliation(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +95,7 @@ func runBatch(t *testing.T, l *linesim.Line, id string, n int) api.Reconciliatio
 func TestBatchCleanRun(t *testing.T) {
 	l := startLine(t, linesim.Options{Rate: 200})
 	rec := runBatch(t, l, "B1", 150)
+	t.Logf("reconciliation: %+v", rec)
 	if !rec.Balanced || rec.InFlight != 0 {
 		t.Fatalf("reconciliation does not balance: %+v", rec)
 	}
@@ -124,4 +135,105 @@ func TestBatchCleanRun(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// TestBatchEveryFault runs a whole batch while every kind of fault is
+// injected over the real protocols: print defects (low grades, no-reads),
+// wrong records printed and duplicate print acknowledgements, camera
+// no-reads, mismatches, grade drops, garbled lines, late results and a
+// camera disconnect, a missed reject confirmation, the PLC and printer
+// connections dropped, the printer running out of ink, the site server
+// down. The simulated operator clears each fault and resumes. The batch
+// balances, no serial is printed on two products, and every unit the
+// journal commissioned got a pass verdict at the PLC (and only those).
+func TestBatchEveryFault(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 250, Faults: linesim.PrinterFaults{DefectRate: 0.05, MaxDefectSeverity: 0.9,
+		WrongRecordRate: 0.004, DuplicateAckRate: 0.01}})
+	var mu sync.Mutex
+	printed := map[string]int{}
+	l.Printer.OnPrint(func(p printersim.Printed) {
+		mu.Lock()
+		printed[p.RecordID]++
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// Faults the demo injector does not: late results, disconnects.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		extra := []func(){
+			func() { l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultLate, Delay: 2 * time.Second}) },
+			func() { l.Camera.Disconnect() },
+			func() { l.PLC.DropConnections() },
+			func() { l.Printer.Disconnect() },
+		}
+		for i := 0; ; i++ {
+			st, err := l.Controller.WaitState(ctx, packml.Execute)
+			if err != nil || st != packml.Execute {
+				return
+			}
+			tm := time.NewTimer(700 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return
+			case <-tm.C:
+			}
+			if _, s := l.Controller.State(); s == packml.Execute {
+				extra[i%len(extra)]()
+			}
+		}
+	}()
+	rep, err := linesim.RunDemo(ctx, l, linesim.DemoOptions{Units: 1200, BatchID: "FAULTS", Faults: true,
+		OperatorDelay: 50 * time.Millisecond, Progress: time.Second, Out: testWriter{t}})
+	cancel()
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("reconciliation: %+v rejects by reason %v", rep.Counts, rep.RejectsByReason)
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for id, n := range printed {
+		if n > 1 {
+			t.Errorf("serial %s printed %d times", id, n)
+		}
+	}
+	mu.Unlock()
+	if rep.Counts.Rejected == 0 || rep.Counts.Uncertain == 0 {
+		t.Errorf("faults left no rejected or uncertain unit: %+v", rep.Counts)
+	}
+	// Verdicts at the PLC agree with the journal.
+	accepted := map[uint64]bool{}
+	for _, r := range l.PLC.Results() {
+		if r.Verdict == devices.VerdictAccept {
+			accepted[r.Seq] = true
+		}
+	}
+	err = l.Journal.Units("FAULTS", func(u journal.Unit) error {
+		if u.State != journal.Commissioned {
+			if u.Seq != 0 && accepted[u.Seq] {
+				t.Errorf("unit %s is %s (%s) but its product %d passed the gate with an accept verdict", u.Serial, u.State, u.Reason, u.Seq)
+			}
+			return nil
+		}
+		if v, ok := l.PLC.Verdict(u.Seq); !accepted[u.Seq] && !(ok && v == devices.VerdictAccept) {
+			t.Errorf("commissioned unit %s (product %d) has no accept verdict at the PLC", u.Serial, u.Seq)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

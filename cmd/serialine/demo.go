@@ -2,11 +2,164 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/hmi"
+	"github.com/serialine/serialine/line/linesim"
+	"github.com/serialine/serialine/line/metrics"
 )
 
-// cmdDemo is not built yet.
+// cmdDemo runs a whole simulated line in one process on loopback: the
+// reference site server, a simulated PLC (Modbus TCP), printer (TIJ text
+// protocol) and camera (DMCC), the controller and its operator page. It
+// runs one batch with realistic faults and prints live progress and the
+// reconciliation.
 func cmdDemo(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: demo: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	units := fs.Int("units", 1000, "batch size (target quantity)")
+	rate := fs.Float64("rate", 300, "line speed, units per minute")
+	headless := fs.Bool("headless", false, "no operator page: run the batch to completion, print the reconciliation, exit 0 only if it balances")
+	db := fs.String("db", "", "journal file to keep (default: a fresh temporary one); restart on it after a crash to recover and complete the batch")
+	listen := fs.String("listen", "127.0.0.1:8080", "operator page (HMI) address; port 0 picks a free one")
+	faults := fs.Bool("faults", true, "inject realistic faults (camera, printer, PLC, site server)")
+	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *units <= 0 || *rate <= 0 {
+		fmt.Fprintln(e.stderr, "serialine demo: --units and --rate must be > 0")
+		return exitUsage
+	}
+	dbPath := *db
+	dir := ""
+	if dbPath == "" {
+		d, err := os.MkdirTemp("", "serialine-demo-")
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine demo:", err)
+			return exitFailure
+		}
+		defer os.RemoveAll(d)
+		dir, dbPath = d, filepath.Join(d, "journal.db")
+	} else {
+		dir = filepath.Dir(dbPath)
+	}
+	perSec := *rate / 60
+	gd := *gate
+	if gd == 0 {
+		// about 0.5 s of travel to the gate, at least 8 products, at most 40
+		gd = min(40, max(8, int(perSec/2)))
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"line": "demo-line"}})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine demo:", err)
+		return exitFailure
+	}
+	o := linesim.Options{DBPath: dbPath, Rate: perSec, GateDistance: gd, Realistic: true, Metrics: m, Logger: e.logger}
+	if *faults {
+		o.Faults = linesim.PrinterFaults{DefectRate: 0.02, MaxDefectSeverity: 0.9, DuplicateAckRate: 0.005}
+	}
+	l, err := linesim.Start(ctx, o)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine demo:", err)
+		return exitFailure
+	}
+	defer func() {
+		if err := l.Close(); err != nil {
+			e.logger.Warn("demo shutdown", "err", err)
+		}
+	}()
+	fmt.Fprintf(e.stdout, "journal %s\nsite server %s · PLC modbus %s · printer %s · camera %s\n", dbPath, l.Upstream.URL(),
+		l.Config.Devices.PLC.Modbus.Address, l.Printer.Addr(), l.Camera.Addr())
+	if rep := l.Journal.Recovery(); !rep.Clean() {
+		fmt.Fprintf(e.stdout, "journal recovered: %d drawn serials returned, %d in-flight units uncertain\n", len(rep.Returned), len(rep.Uncertain))
+	}
+
+	var wg sync.WaitGroup
+	hctx, hcancel := context.WithCancel(ctx)
+	defer func() { hcancel(); wg.Wait() }()
+	if !*headless && *listen != "" {
+		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: l.Controller, Journal: l.Journal,
+			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg})
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine demo: operator page:", err)
+			return exitFailure
+		}
+		defer st.Close()
+		if st.FirstStart != nil {
+			fmt.Fprintf(e.stderr, "first start: user %s, one-time password %s (must be changed at first login)\n",
+				st.FirstStart.User, st.FirstStart.Password)
+		}
+		ready := make(chan string, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := api.Serve(hctx, api.ServeOptions{Addr: *listen, Handler: st.Handler, Logger: e.logger,
+				Ready: func(a string) { ready <- a }}); err != nil {
+				fmt.Fprintln(e.stderr, "serialine demo: operator page:", err)
+				close(ready)
+			}
+		}()
+		select {
+		case a, ok := <-ready:
+			if ok {
+				fmt.Fprintf(e.stdout, "operator page: http://%s/\n", a)
+			}
+		case <-ctx.Done():
+		}
+	}
+
+	delay := time.Second
+	if *headless {
+		delay = 200 * time.Millisecond
+	}
+	rep, err := linesim.RunDemo(ctx, l, linesim.DemoOptions{Units: *units, Faults: *faults, OperatorDelay: delay, Out: e.stdout})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(e.stderr, "serialine demo: interrupted; the journal keeps the batch (restart with --db to continue)")
+			return exitFailure
+		}
+		fmt.Fprintln(e.stderr, "serialine demo:", err)
+		return exitFailure
+	}
+	c := rep.Counts
+	fmt.Fprintf(e.stdout, "\nreconciliation of batch %s (%s):\n  drawn %d = commissioned %d + rejected %d + sampled %d + returned %d + uncertain %d  (in flight %d)\n",
+		rep.Batch.ID, rep.State, c.Drawn, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.InFlight)
+	for k, v := range rep.RejectsByReason {
+		fmt.Fprintf(e.stdout, "  %-22s %d\n", k, v)
+	}
+	if lat := l.Controller.Latencies(); len(lat) > 0 {
+		p50, p99 := percentiles(lat)
+		fmt.Fprintf(e.stdout, "  controller-added latency (camera result -> verdict at the PLC, journal commit included): p50 %v  p99 %v\n", p50, p99)
+	}
+	if err := rep.Err(); err != nil {
+		fmt.Fprintln(e.stdout, "  NOT BALANCED:", err)
+		return exitFailure
+	}
+	fmt.Fprintln(e.stdout, "  BALANCED")
+	if !*headless && *listen != "" {
+		fmt.Fprintln(e.stdout, "batch complete; the operator page stays up until Ctrl-C (sign the reconciliation there)")
+		<-ctx.Done()
+	}
+	return exitOK
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	s := append([]time.Duration(nil), d...)
+	for i := 1; i < len(s); i++ { // insertion sort is fine for a demo's few thousand samples
+		for k := i; k > 0 && s[k] < s[k-1]; k-- {
+			s[k], s[k-1] = s[k-1], s[k]
+		}
+	}
+	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/serialine/serialine/store/journal"
 )
@@ -65,7 +66,14 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 	c := rep.ByState
 	fmt.Fprintf(w, "units: drawn %d, queued %d, printed %d, verified %d, commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d\n",
 		c.Drawn, c.Queued, c.Printed, c.Verified, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain)
-	fmt.Fprintf(w, "checked in %s\n", rep.Duration.Round(1e6))
+	if bs, berr := j.Batches(); berr == nil {
+		for _, b := range bs {
+			c := b.Counters
+			fmt.Fprintf(w, "batch %s (gtin %s lot %s, state %q): %d drawn: commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d, in flight %d\n",
+				b.ID, b.GTIN, b.Lot, b.State, c.Total(), c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.InFlight())
+		}
+	}
+	fmt.Fprintf(w, "checked in %s\n", rep.Duration.Round(time.Millisecond))
 	if err != nil {
 		for _, p := range rep.Problems {
 			fmt.Fprintf(w, "VIOLATION: %s\n", p)

@@ -62,7 +62,8 @@ func runJournal(t *testing.T, args ...string) (code int, stdout, stderr string) 
 func TestJournalVerifyCommand(t *testing.T) {
 	path := journalFixture(t)
 	code, out, errs := runJournal(t, "verify", "--db", path)
-	if code != exitOK || !strings.Contains(out, "units 3") || !strings.Contains(out, "commissioned 1, rejected 1") || !strings.HasSuffix(out, "OK\n") {
+	if code != exitOK || !strings.Contains(out, "units 3") || !strings.Contains(out, "commissioned 1, rejected 1") ||
+		!strings.Contains(out, `batch B1 (gtin 09501101530003 lot L1, state ""): 3 drawn: commissioned 1, rejected 1, sampled 0, returned 0, uncertain 0, in flight 1`) || !strings.HasSuffix(out, "OK\n") {
 		t.Fatalf("code %d\n%s\n%s", code, out, errs)
 	}
 	// Damage: the audit trail's first entry edited.

@@ -82,7 +82,6 @@ type Client struct {
 	pending  []devices.Trigger
 	missed   uint64
 	nextPoll time.Time
-	lastErr  bool
 
 	hbCancel context.CancelFunc
 	hbDone   chan struct{}
@@ -368,9 +367,14 @@ func (c *Client) take(s Snapshot, now time.Time) error {
 	c.stats.Wraps, c.stats.Resets = c.counter.Wraps(), c.counter.Resets()
 	c.mu.Unlock()
 	if reset {
+		// a PLC restart: the counter starts again from zero, so its value
+		// is the number of products since the restart
 		c.log.Warn("plc product counter went backwards; resynchronised", "plc", c.cfg.String(), "counter", s.Counter)
 		c.seqExt = devices.SeqExtender{Width: c.seqExt.Width}
-		c.primeSeq(s)
+		delta = s.Counter
+		if s.Ring == nil && delta > 0 {
+			c.seqExt.Extend(0)
+		}
 	}
 	if stalled {
 		c.missed += delta
@@ -381,13 +385,11 @@ func (c *Client) take(s Snapshot, now time.Time) error {
 	}
 	limit := uint64(c.cfg.backlog())
 	if delta > limit {
+		// products too far back to follow: account for them as missed
 		c.missed += delta - limit
-		// the skipped products' ids still advance the extender
-		skipped := delta - limit
-		if s.Ring == nil {
-			c.seqExt.Extend(s.Counter - limit)
+		if s.Ring == nil { // keep the id extender stepping in small moves
+			c.seqExt.Extend((s.Counter - limit) & (uint64(1)<<c.cfg.Registers.CounterWidth - 1))
 		}
-		_ = skipped
 		delta = limit
 	}
 	mask := uint64(1)<<c.cfg.Registers.CounterWidth - 1

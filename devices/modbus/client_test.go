@@ -3,6 +3,8 @@ package modbus_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -38,7 +40,11 @@ func testConfig(addr string) modbus.Config {
 
 func connect(t testing.TB, c modbus.Config) *modbus.Client {
 	t.Helper()
-	cl, err := modbus.New(c, modbus.Options{})
+	var lg *slog.Logger
+	if os.Getenv("PLC_DEBUG") != "" {
+		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cl, err := modbus.New(c, modbus.Options{Logger: lg})
 	if err != nil {
 		t.Fatal(err)
 	}

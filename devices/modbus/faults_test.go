@@ -393,3 +393,56 @@ func TestLifecycleErrors(t *testing.T) {
 		t.Fatalf("Connect to closed port: %v", err)
 	}
 }
+
+func TestPLCRestartResynchronises(t *testing.T) {
+	m := modbus.DefaultRegisterMap()
+	m.SeqRingLen = 0 // seq = counter value
+	m.CounterWidth = 16
+	sim2, addr := newSim(t, plcsim.Options{InitialCounter: 5000, Registers: &m})
+	c := testConfig(addr)
+	c.Registers = m
+	cl := connect(t, c)
+	ctx := ctxT(t)
+	sim2.Produce(2)
+	got, _ := collect(t, ctx, cl, 2)
+	wantSeqs(t, got, []uint64{5001, 5002})
+	sim2.RestartPLC() // counter 5002 -> 0: backwards
+	sim2.Produce(2)   // counter 2: two products since the restart
+	tr := next(t, ctx, cl)
+	if tr2 := next(t, ctx, cl); tr2.Seq != 2 {
+		t.Fatalf("second product after restart %+v", tr2)
+	}
+	if cl.Stats().Resets != 1 {
+		t.Fatalf("stats %+v, want 1 reset", cl.Stats())
+	}
+	if tr.Seq != 1 {
+		t.Fatalf("after restart %+v, want seq 1 (the counter value)", tr)
+	}
+}
+
+func TestControllerStallSeenByPLC(t *testing.T) {
+	sim, addr := newSim(t, plcsim.Options{ControllerTimeout: 30 * time.Millisecond})
+	c := testConfig(addr)
+	c.HeartbeatInterval = time.Millisecond
+	cl := connect(t, c)
+	deadline := time.Now().Add(10 * time.Second)
+	for sim.Status().ControllerHeartbeat == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no controller heartbeat")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if sim.CheckController() {
+		t.Fatal("stalled while the controller beats")
+	}
+	cl.Close(context.Background()) // the controller goes away
+	for !sim.CheckController() {
+		if time.Now().After(deadline) {
+			t.Fatal("PLC never saw the controller heartbeat stall")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if sim.Status().LineRunning {
+		t.Fatal("line still running with the controller gone")
+	}
+}

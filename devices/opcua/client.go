@@ -515,6 +515,12 @@ func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
 				return devices.Trigger{}, err
 			}
 		case <-tick.C:
+			c.mu.Lock()
+			cur := c.cn
+			c.mu.Unlock()
+			if cur != cn {
+				continue // dropped by another call (heartbeat writer, Decide…): reconnect
+			}
 			if c.wd.Check(c.now()) {
 				return devices.Trigger{}, fmt.Errorf("%s: %w (unchanged for more than %s)", c, devices.ErrHeartbeatStalled, c.cfg.HeartbeatTimeout)
 			}
@@ -531,11 +537,6 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 	c.stats.Notifications++
 	c.mu.Unlock()
 	now := c.now()
-	for _, it := range dcn.MonitoredItems {
-		if it.Value != nil && it.Value.Value != nil {
-			c.log.Debug("plc notification", "handle", it.ClientHandle, "value", it.Value.Value.Value())
-		}
-	}
 	// heartbeat first: a notification carrying both must not count the
 	// products as seen during a stall that just ended
 	for _, it := range dcn.MonitoredItems {
@@ -619,10 +620,11 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 func (c *Client) onSeq(v uint64, stalled bool, now time.Time) {
 	delta, reset := c.counter.Observe(v)
 	if reset {
+		// a PLC restart: ids start again from zero, so the new value is the
+		// number of products since the restart
 		c.log.Warn("plc product sequence went backwards; resynchronised", "plc", c.String(), "seq", v)
 		c.seqExt = devices.SeqExtender{Width: c.seqExt.Width}
-		c.seqExt.Extend(v)
-		return
+		delta = v
 	}
 	if delta == 0 {
 		c.seqExt.Extend(v) // first value primes

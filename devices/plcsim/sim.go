@@ -87,10 +87,15 @@ type Faults struct {
 
 // GateResult is one product's outcome at the reject gate.
 type GateResult struct {
-	Seq      uint64
-	Verdict  int // devices.Verdict*
-	PushedOf bool
-	Result   int // devices.Gate*
+	// Seq is the product's sequence id.
+	Seq uint64
+	// Verdict is the verdict found at the gate (devices.Verdict*; None when
+	// the controller's verdict had not arrived).
+	Verdict int
+	// PushedOff: the gate fired (reject verdict, or none: fail-safe).
+	PushedOff bool
+	// Result is what the confirmation slot reports (devices.Gate*).
+	Result int
 }
 
 // Status is a snapshot of the simulated PLC.
@@ -304,7 +309,7 @@ func (s *Sim) stepLocked(in beltSlot) []string {
 		if v == devices.VerdictNone {
 			s.st.NoVerdict++
 		}
-		r.PushedOf = true
+		r.PushedOff = true
 		if s.faults.MissConfirm {
 			r.Result = devices.GateUnconfirmed
 			s.st.ConfirmMissed++
@@ -322,6 +327,16 @@ func (s *Sim) stepLocked(in beltSlot) []string {
 	ui := out.seq % uint64(s.nodes.Slots)
 	s.confirmUA[ui] = opcua.PackSlot(out.seq, uint8(r.Result))
 	return []string{fmt.Sprintf(s.nodes.Confirmations, ui)}
+}
+
+// RestartPLC simulates a PLC restart: the product counter starts again
+// from zero (sequence ids continue). Controllers see the counter jump
+// backwards.
+func (s *Sim) RestartPLC() {
+	s.mu.Lock()
+	s.st.Counter = 0
+	s.writeCounterLocked()
+	s.mu.Unlock()
 }
 
 // Beat changes the PLC heartbeat once (unless StallHeartbeat is set).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/modbus"
+	"github.com/serialine/serialine/devices/opcua"
 )
 
 func TestMain(m *testing.M) {
@@ -54,7 +56,7 @@ func TestShiftRegisterCarriesProductsToTheGate(t *testing.T) {
 	write(seqs[1], devices.VerdictAccept)
 	s.Advance(1) // seqs[0] reaches the gate
 	res := s.Results()
-	if len(res) != 1 || res[0].Seq != seqs[0] || !res[0].PushedOf || res[0].Result != devices.GateRejected {
+	if len(res) != 1 || res[0].Seq != seqs[0] || !res[0].PushedOff || res[0].Result != devices.GateRejected {
 		t.Fatalf("after 1 pitch results %+v", res)
 	}
 	s.Flush()
@@ -214,5 +216,13 @@ func TestOptionsValidated(t *testing.T) {
 	bad.Addressing = ""
 	if _, err := New(Options{Registers: &bad}); err == nil {
 		t.Fatal("bad register map accepted")
+	}
+}
+
+func TestNodeMapMustBeNamespaceOne(t *testing.T) {
+	m := opcua.DefaultNodeMap()
+	m.Light = "ns=2;s=Interlock.Light"
+	if _, err := New(Options{Nodes: &m}); err == nil || !strings.Contains(err.Error(), "namespace 1") {
+		t.Fatalf("ns=2 node: %v", err)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +80,9 @@ type uaServer struct {
 	ids      map[string]*ua.NodeID
 	decision map[uint64]uint64
 
-	px *proxy
+	px       *proxy
+	pubHosts []string // host names the public endpoint is advertised under
+	pubPort  int
 
 	mu     sync.Mutex
 	srv    *server.Server
@@ -109,7 +113,8 @@ func (s *Sim) StartOPCUA(addr string) (string, error) {
 	}
 	_, ps, _ := net.SplitHostPort(inner)
 	port, _ := strconv.Atoi(ps)
-	u := &uaServer{s: s, host: "127.0.0.1", port: port, px: newProxy(a, inner), nodes: map[string]nodeInfo{}, ids: map[string]*ua.NodeID{},
+	pubPort, _ := strconv.Atoi(strings.TrimPrefix(a[strings.LastIndex(a, ":"):], ":"))
+	u := &uaServer{s: s, host: "127.0.0.1", port: port, px: newProxy(a, inner), pubPort: pubPort, pubHosts: advertised(host), nodes: map[string]nodeInfo{}, ids: map[string]*ua.NodeID{},
 		decision: map[uint64]uint64{}, dirty: map[string]struct{}{}, sig: make(chan struct{}, 1), doneN: make(chan struct{})}
 	m := s.nodes
 	add := func(key string, k nodeKind, slot uint64) {
@@ -146,10 +151,24 @@ func (s *Sim) StartOPCUA(addr string) (string, error) {
 	s.mu.Lock()
 	s.uaSrv = u
 	s.mu.Unlock()
-	_, pubPort, _ := net.SplitHostPort(a)
-	ep := fmt.Sprintf("opc.tcp://%s", net.JoinHostPort(host, pubPort))
+	ep := fmt.Sprintf("opc.tcp://%s", net.JoinHostPort(u.pubHosts[0], strconv.Itoa(pubPort)))
 	s.log.Info("plcsim opcua listening", "endpoint", ep)
 	return ep, nil
+}
+
+// advertised lists the host names to advertise for a listen host.
+func advertised(host string) []string {
+	switch host {
+	case "", "0.0.0.0", "::":
+		hs := []string{"127.0.0.1", "localhost"}
+		if h, err := os.Hostname(); err == nil && h != "" {
+			hs = append(hs, h)
+		}
+		return hs
+	case "127.0.0.1", "::1":
+		return []string{host, "localhost"}
+	}
+	return []string{host}
 }
 
 // restart takes the public port offline (down=true: listener and every
@@ -166,17 +185,19 @@ func (u *uaServer) restart(down bool) error {
 func (u *uaServer) start() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	pubHost, pubPort, _ := net.SplitHostPort(u.px.addr)
-	pp, _ := strconv.Atoi(pubPort)
-	srv := server.New(
-		server.EndPoint(u.host, u.port), // listens here (behind the proxy)
-		server.EndPoint(pubHost, pp),    // advertised: GetEndpoints matches the URL asked for
+	opts := []server.Option{server.EndPoint(u.host, u.port)} // listens here, behind the proxy
+	// gopcua's GetEndpoints only answers for the exact URL asked for:
+	// advertise the public address under the names clients may use.
+	for _, h := range u.pubHosts {
+		opts = append(opts, server.EndPoint(h, u.pubPort))
+	}
+	srv := server.New(append(opts,
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 		server.EnableAuthMode(ua.UserTokenTypeUserName),
 		server.ServerName("serialine plcsim"),
 		server.SetLogger(uaLog{u.s.log}),
-	)
+	)...)
 	ns := &simNS{u: u, srv: srv}
 	srv.AddNamespace(ns)
 	ctx, cancel := context.WithCancel(context.Background())

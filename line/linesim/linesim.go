@@ -39,8 +39,8 @@ type Options struct {
 	// GateDistance is the PLC's conveyor length to the reject gate in
 	// products (default 8; at most 40 with the default register map).
 	GateDistance int
-	// Realistic turns on device delays and jitter (printer acks 5–50 ms,
-	// print 20 ms, camera latency 15 ms) as in the demo.
+	// Realistic turns on device delays and jitter (printer acks 2–10 ms,
+	// print 10–15 ms, camera latency 5 ms) as in the demo.
 	Realistic bool
 	// Faults are random faults injected by the printer sim (defects, wrong
 	// records, duplicate acks); zero = none.
@@ -156,9 +156,9 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	}
 	co := camerasim.Options{Logger: log.With("sim", "camera")}
 	if o.Realistic {
-		po.AckDelay, po.AckJitter = 5*time.Millisecond, 45*time.Millisecond
-		po.PrintDelay, po.PrintJitter = 20*time.Millisecond, 5*time.Millisecond
-		co.Latency = 15 * time.Millisecond
+		po.AckDelay, po.AckJitter = 2*time.Millisecond, 8*time.Millisecond
+		po.PrintDelay, po.PrintJitter = 10*time.Millisecond, 5*time.Millisecond
+		co.Latency = 5 * time.Millisecond
 	}
 	if l.Printer, err = printersim.Start(po); err != nil {
 		return l, err

@@ -156,6 +156,15 @@ func TestCrashKill9(t *testing.T) {
 		kills = 500
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
+	j, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = j.CreateBatch(context.Background(), BatchDef{ID: crashBatch, GTIN: testGTIN, Lot: "L", Expiry: "301231"}, Actor{})
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
