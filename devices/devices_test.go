@@ -248,3 +248,41 @@ func TestStackLight(t *testing.T) {
 		}
 	}
 }
+
+// TestPollWindow: the confirm window's timing, in a synctest bubble.
+func TestPollWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		// never done: the window runs out after exactly `window`, keeping
+		// the last error
+		start := time.Now()
+		calls := 0
+		boom := errors.New("read failed")
+		done, err := devices.PollWindow(ctx, time.Second, 300*time.Millisecond, nil, func() (bool, error) {
+			calls++
+			if calls == 2 {
+				return false, boom
+			}
+			return false, nil
+		})
+		if done || err != boom || time.Since(start) != time.Second || calls != 5 { // 0, .3, .6, .9, 1.0
+			t.Fatalf("expired: done %v err %v after %s, %d calls", done, err, time.Since(start), calls)
+		}
+		// done on the third look
+		start, calls = time.Now(), 0
+		done, err = devices.PollWindow(ctx, time.Second, 100*time.Millisecond, nil, func() (bool, error) {
+			calls++
+			return calls == 3, nil
+		})
+		if !done || err != nil || time.Since(start) != 200*time.Millisecond {
+			t.Fatalf("done: %v %v after %s", done, err, time.Since(start))
+		}
+		// ctx ends first
+		cctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		defer cancel()
+		done, err = devices.PollWindow(cctx, time.Hour, 100*time.Millisecond, nil, func() (bool, error) { return false, nil })
+		if done || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ctx: %v %v", done, err)
+		}
+	})
+}

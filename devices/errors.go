@@ -18,8 +18,10 @@ var (
 	ErrHeartbeatStalled = errors.New("devices: PLC heartbeat stalled")
 
 	// ErrDisconnected: the connection to the device failed (I/O error,
-	// timeout, protocol error). The driver has closed it; the next call
-	// reconnects (NextTrigger with backoff, other calls with one attempt).
+	// timeout, protocol error, Modbus exception). The driver has closed it
+	// and reconnects itself with backoff: call again (NextTrigger waits for
+	// the reconnect; other calls try one reconnect when the backoff
+	// allows).
 	ErrDisconnected = errors.New("devices: disconnected")
 
 	// ErrNotConnected: a method was called before Connect succeeded.

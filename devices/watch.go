@@ -1,6 +1,9 @@
 package devices
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Counter tracks a free-running PLC product counter of Width bits and turns
 // successive raw readings into increments. It is pure logic (no I/O, no
@@ -128,4 +131,39 @@ func (s *SeqExtender) Extend(v uint64) uint64 {
 		s.last = cand
 	}
 	return cand
+}
+
+// PollWindow calls check every `every` until check reports done, the window
+// (counted from the call, on clock now) runs out, or ctx ends. It returns
+// done=true with check's final error when check finished; done=false with
+// ctx.Err() when ctx ended first; done=false with check's last error (nil
+// if none) when the window ran out. Confirm in both PLC drivers is built on
+// it; it is pure timer logic, so the window is testable with
+// testing/synctest.
+func PollWindow(ctx context.Context, window, every time.Duration, now func() time.Time, check func() (done bool, err error)) (bool, error) {
+	if now == nil {
+		now = time.Now
+	}
+	deadline := now().Add(window)
+	var lastErr error
+	for {
+		done, err := check()
+		if done {
+			return true, err
+		}
+		if err != nil {
+			lastErr = err
+		}
+		left := deadline.Sub(now())
+		if left <= 0 {
+			return false, lastErr
+		}
+		t := time.NewTimer(min(left, every))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
 }

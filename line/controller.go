@@ -440,7 +440,7 @@ func (c *Controller) transitionLocked(ctx context.Context, to packml.State, by j
 	c.stateCh = make(chan struct{})
 	c.m.SetState(string(to))
 	c.log.Info("batch state", "batch", c.batchID, "from", from, "to", to, "by", by.String(), "reason", reason)
-	if to == packml.Execute {
+	if to == packml.Execute || to == packml.Starting || to == packml.Unholding || to == packml.Unsuspending {
 		select {
 		case c.drawKick <- struct{}{}:
 		default:
@@ -512,13 +512,14 @@ func (c *Controller) act(ctx context.Context, s packml.State) error {
 			return err
 		}
 		c.resync(ctx)
-		c.outputs(ctx, false, devices.LightGreen, false)
 		c.Clear("line")
 		c.q.Resume()
 		select {
 		case c.drawKick <- struct{}{}:
 		default:
 		}
+		c.primePrinter(ctx)
+		c.outputs(ctx, false, devices.LightGreen, false)
 		return nil
 	case packml.Holding, packml.Suspending:
 		c.q.Hold()
@@ -567,6 +568,23 @@ func (c *Controller) printerReady(ctx context.Context) error {
 		return fmt.Errorf("printer not ready: fault %s (%s)", fs[0].Code, fs[0].Text)
 	}
 	return nil
+}
+
+// primePrinter waits (up to 2 s) until the printer queue holds its depth
+// of records (or all the batch still needs), so that the first products do
+// not pass the print head blank.
+func (c *Controller) primePrinter(ctx context.Context) {
+	want := min(c.cfg.Cycle.PrinterDepth, c.remainingToFeed()+int(c.open.Load()))
+	deadline := c.now().Add(2 * time.Second)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for len(c.q.InFlight()) < want && c.now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // drain waits (up to Cycle.DrainTimeout) until no unit is in flight and no
@@ -670,10 +688,15 @@ func (c *Controller) requestComplete() {
 // feeding reports the current batch id when new units may be fed.
 func (c *Controller) feeding() (string, bool) {
 	s := c.snap.Load()
-	if s == nil {
+	if s == nil || s.id == "" {
 		return "", false
 	}
-	return s.id, s.id != "" && s.state == packml.Execute
+	switch s.state {
+	case packml.Execute, packml.Starting, packml.Unholding, packml.Unsuspending:
+		// The acting states fill the printer queue before the conveyor runs.
+		return s.id, true
+	}
+	return "", false
 }
 
 // remainingToFeed is how many more units the batch needs beyond those

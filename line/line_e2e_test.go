@@ -66,6 +66,7 @@ func waitState(t *testing.T, l *linesim.Line, d time.Duration, states ...packml.
 	defer cancel()
 	st, err := l.Controller.WaitState(ctx, states...)
 	if err != nil {
+		diag(t, l)
 		t.Fatalf("%v", err)
 	}
 	return st
@@ -93,14 +94,14 @@ func runBatch(t *testing.T, l *linesim.Line, id string, n int) api.Reconciliatio
 // unit commissioned, the reconciliation balances, the EPCIS events reach
 // the site server and validate against GS1's schema.
 func TestBatchCleanRun(t *testing.T) {
-	l := startLine(t, linesim.Options{Rate: 200})
-	rec := runBatch(t, l, "B1", 150)
+	l := startLine(t, linesim.Options{Rate: 60})
+	rec := runBatch(t, l, "B1", 120)
 	t.Logf("reconciliation: %+v", rec)
 	if !rec.Balanced || rec.InFlight != 0 {
 		t.Fatalf("reconciliation does not balance: %+v", rec)
 	}
-	if rec.Commissioned < 150 {
-		t.Fatalf("commissioned %d, want >= 150: %+v", rec.Commissioned, rec)
+	if rec.Commissioned < 120 {
+		t.Fatalf("commissioned %d, want >= 120: %+v", rec.Commissioned, rec)
 	}
 	if rec.Drawn != rec.Commissioned+rec.Rejected+rec.Sampled+rec.Returned+rec.Uncertain {
 		t.Fatalf("drawn %d != sum: %+v", rec.Drawn, rec)
@@ -236,4 +237,22 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// diag logs the batch's state history and the alarms.
+func diag(t *testing.T, l *linesim.Line) {
+	t.Helper()
+	ctx := context.Background()
+	if id, _ := l.Controller.State(); id != "" {
+		if b, err := l.Controller.Batch(ctx, id); err == nil {
+			for _, h := range b.History {
+				t.Logf("state %s -> %s by %s: %s", h.From, h.To, h.By.User, h.Reason)
+			}
+			t.Logf("counters %+v", b.Counters)
+		}
+	}
+	as, _ := l.Controller.Alarms(ctx, false)
+	for _, a := range as {
+		t.Logf("alarm %s %s %s: %s", a.ID, a.Severity, a.Source, a.Text)
+	}
 }

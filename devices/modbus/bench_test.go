@@ -7,18 +7,28 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/devices/internal/benchutil"
+	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/plcsim"
 )
 
 // BenchmarkTriggers follows a simulated line at a fixed product rate over
-// Modbus TCP on loopback (counter + 32-entry sequence-id ring polled every
-// 1ms) and reports the rate followed, missed counts (must be 0) and the
-// product-to-trigger latency p50/p99.
+// Modbus TCP on loopback (counter + sequence-id ring polled every 1ms; the
+// default 32-entry ring and the longest, 58) and reports the rate followed,
+// missed counts (must be 0) and the product-to-trigger latency p50/p99.
+// A poll gap longer than ring/rate overflows the ring (reported as missed).
 func BenchmarkTriggers(b *testing.B) {
-	for _, rate := range []float64{2000, 5000, 10000} {
-		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
-			sim, addr := newSim(b, plcsim.Options{GateDistance: 1})
+	for _, bc := range []struct {
+		rate float64
+		ring int
+	}{{2000, 32}, {2000, 58}, {5000, 32}, {5000, 58}, {10000, 58}} {
+		rate := bc.rate
+		b.Run(fmt.Sprintf("rate=%.0f/ring=%d", rate, bc.ring), func(b *testing.B) {
+			m := modbus.DefaultRegisterMap()
+			m.SeqRingLen = bc.ring // 4..119 at 58: move the outputs out of its way
+			m.ControllerHeartbeat, m.LineStop, m.Light, m.Horn = 150, 151, 152, 153
+			sim, addr := newSim(b, plcsim.Options{GateDistance: 1, Registers: &m})
 			c := testConfig(addr)
+			c.Registers = m
 			cl := connect(b, c)
 			p := benchutil.NewProducer(sim, b.N+100000)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -6,9 +6,9 @@
 //
 // goburrow/modbus leaves a late reply in the socket after a timeout, and
 // every later request then fails; this client closes the handler after ANY
-// error and reconnects (NextTrigger with backoff, other calls one attempt
-// gated by the same backoff). Trigger state (last counter value) survives
-// reconnects, so no count is lost or counted twice.
+// error and reconnects (its trigger poller with backoff, other calls one
+// attempt gated by the same backoff). Trigger state (last counter value)
+// survives reconnects, so no count is lost or counted twice.
 package modbus
 
 import (
@@ -75,16 +75,26 @@ type Client struct {
 	stats     Stats
 	hbOut     uint16
 
-	// trigger state: only NextTrigger touches these (plus Stats under mu)
-	counter  devices.Counter
-	seqExt   devices.SeqExtender
-	wd       devices.Watchdog
-	pending  []devices.Trigger
-	missed   uint64
-	nextPoll time.Time
+	// trigger state: only the poller touches these (Connect before it
+	// starts)
+	counter    devices.Counter
+	seqExt     devices.SeqExtender
+	wd         devices.Watchdog
+	pending    []devices.Trigger
+	missed     uint64
+	stallSince time.Time // last ErrHeartbeatStalled reported
+
+	events   chan event    // poller -> NextTrigger
+	pollDone chan struct{} // closed when the poller has stopped
 
 	hbCancel context.CancelFunc
 	hbDone   chan struct{}
+}
+
+// event is one poller result for NextTrigger: a trigger or an error.
+type event struct {
+	t   devices.Trigger
+	err error
 }
 
 // New validates cfg and returns an unconnected client.
@@ -190,7 +200,8 @@ func (c *Client) ensureLocked() error {
 
 // Connect dials the PLC (one attempt), reads the trigger block once to
 // prime the product counter (products counted before Connect are not
-// triggers) and starts the controller-heartbeat writer. Errors wrap
+// triggers) and starts the controller-heartbeat writer and the trigger
+// poller (both stopped by Close). Errors wrap
 // ErrDisconnected (dial or first read failed; call Connect again, e.g.
 // through devices.Retry) or ErrClosed. Calling Connect on a connected
 // client is a no-op.
@@ -214,14 +225,15 @@ func (c *Client) Connect(ctx context.Context) error {
 		c.counter.Observe(s.Counter)
 		c.primeSeq(s)
 		c.wd.Observe(uint64(s.Heartbeat), c.now())
-		c.nextPoll = c.now()
 	}
 	if first {
 		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		c.mu.Lock()
 		c.hbCancel, c.hbDone = cancel, make(chan struct{})
+		c.events, c.pollDone = make(chan event, 1024), make(chan struct{})
 		c.mu.Unlock()
 		go c.heartbeat(hctx)
+		go c.poller(hctx)
 	}
 	return nil
 }
@@ -289,42 +301,82 @@ func (c *Client) poll() (Snapshot, error) {
 
 // NextTrigger blocks until the next product passes the trigger point and
 // returns it; triggers come in counter order, each exactly once, across
-// reconnects. It polls the counter every PollInterval.
+// reconnects. A poller started by Connect reads the counter every
+// PollInterval whether or not NextTrigger is being called (so a slow
+// consumer does not make the PLC's sequence-id ring overflow) and queues
+// triggers and errors for it.
 //
 // Errors:
 //   - wraps ErrDisconnected: a poll failed and the connection was closed.
-//     The next call reconnects with backoff (blocking until connected or
-//     ctx ends) and resumes from the last counter value seen, so nothing is
-//     lost or double-counted; counts beyond the backlog limit are
-//     reported as Missed.
+//     The poller reconnects in the background with backoff and resumes
+//     from the last counter value seen, so nothing is lost or
+//     double-counted; call NextTrigger again (it waits meanwhile). Counts
+//     beyond the ring/backlog limit are reported as Missed.
 //   - ErrHeartbeatStalled: the PLC heartbeat has not changed for
-//     HeartbeatTimeout. No triggers are accepted while it lasts; call again
-//     to keep watching. Products counted meanwhile come back as Missed on
-//     the first trigger after the heartbeat resumes.
+//     HeartbeatTimeout (reported again every HeartbeatTimeout while it
+//     lasts). No triggers are accepted meanwhile; products counted during
+//     the stall come back as Missed on the first trigger after it.
 //   - ErrNotConnected (Connect never succeeded), ErrClosed, ctx.Err().
 func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
-	for {
-		if len(c.pending) > 0 {
-			t := c.pending[0]
-			c.pending = c.pending[1:]
-			c.mu.Lock()
-			c.stats.Triggers++
-			c.stats.Missed += t.Missed
-			c.mu.Unlock()
-			return t, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return devices.Trigger{}, err
+	c.mu.Lock()
+	events, done, closed := c.events, c.pollDone, c.closed
+	c.mu.Unlock()
+	if closed {
+		return devices.Trigger{}, devices.ErrClosed
+	}
+	if events == nil {
+		return devices.Trigger{}, devices.ErrNotConnected
+	}
+	select {
+	case <-ctx.Done():
+		return devices.Trigger{}, ctx.Err()
+	case ev := <-events:
+		if ev.err != nil {
+			return devices.Trigger{}, ev.err
 		}
 		c.mu.Lock()
-		closed, ever, conn := c.closed, c.everConn, c.connected
+		c.stats.Triggers++
+		c.stats.Missed += ev.t.Missed
 		c.mu.Unlock()
-		switch {
-		case closed:
-			return devices.Trigger{}, devices.ErrClosed
-		case !ever:
-			return devices.Trigger{}, devices.ErrNotConnected
-		case !conn:
+		return ev.t, nil
+	case <-done:
+		return devices.Trigger{}, devices.ErrClosed
+	}
+}
+
+// poller polls the trigger block until ctx ends (Close), reconnecting with
+// backoff, and queues triggers and errors for NextTrigger. A full queue
+// blocks it: the products meanwhile are still counted by the PLC and come
+// back as triggers or Missed.
+func (c *Client) poller(ctx context.Context) {
+	defer close(c.pollDone)
+	send := func(ev event) bool {
+		select {
+		case c.events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	next := c.now()
+	for {
+		if wait := next.Sub(c.now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		next = c.now().Add(c.cfg.PollInterval)
+		c.mu.Lock()
+		conn := c.connected
+		c.mu.Unlock()
+		if !conn {
 			err := devices.Retry(ctx, c.cfg.Backoff, func(context.Context) error {
 				c.mu.Lock()
 				defer c.mu.Unlock()
@@ -336,25 +388,33 @@ func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
 				c.log.Warn("plc reconnect failed", "plc", c.cfg.String(), "attempt", n, "retry_in", wait, "err", err)
 			})
 			if err != nil {
-				return devices.Trigger{}, err
+				return // closed
 			}
 		}
-		if wait := c.nextPoll.Sub(c.now()); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return devices.Trigger{}, ctx.Err()
-			case <-t.C:
-			}
-		}
-		c.nextPoll = c.now().Add(c.cfg.PollInterval)
 		s, err := c.poll()
 		if err != nil {
-			return devices.Trigger{}, err
+			if !send(event{err: err}) {
+				return
+			}
+			continue
 		}
-		if err := c.take(s, c.now()); err != nil {
-			return devices.Trigger{}, err
+		now := c.now()
+		err = c.take(s, now)
+		for _, t := range c.pending {
+			if !send(event{t: t}) {
+				return
+			}
+		}
+		c.pending = c.pending[:0]
+		if err != nil { // stalled: report on entry and every HeartbeatTimeout
+			if c.stallSince.IsZero() || now.Sub(c.stallSince) >= c.cfg.HeartbeatTimeout {
+				c.stallSince = now
+				if !send(event{err: err}) {
+					return
+				}
+			}
+		} else {
+			c.stallSince = time.Time{}
 		}
 	}
 }
@@ -378,6 +438,9 @@ func (c *Client) take(s Snapshot, now time.Time) error {
 	}
 	if stalled {
 		c.missed += delta
+		if s.Ring == nil && delta > 0 { // keep the id extender in step
+			c.seqExt.Extend(s.Counter)
+		}
 		return fmt.Errorf("%s: %w (unchanged for more than %s)", c.cfg, devices.ErrHeartbeatStalled, c.cfg.HeartbeatTimeout)
 	}
 	if delta == 0 {
@@ -450,39 +513,38 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 // ctx.Err() when ctx ends first.
 func (c *Client) Confirm(ctx context.Context, seq uint64) (bool, error) {
 	m := c.cfg.Registers
-	deadline := c.now().Add(c.cfg.ConfirmWindow)
 	addr := m.slotAddr(m.Confirmations, seq)
-	var lastErr error
-	for {
-		got, code, err := c.readSlot(addr)
-		if err == nil && uint64(got) == seq&0xffffffff && code != devices.GatePending {
-			switch code {
-			case devices.GateRejected:
-				return true, nil
-			case devices.GatePassed:
-				return false, nil
-			default:
-				return false, fmt.Errorf("%s: product %d: %w (sensor did not see the reject)", c.cfg, seq, devices.ErrNotConfirmed)
-			}
-		}
+	var code uint16
+	done, err := devices.PollWindow(ctx, c.cfg.ConfirmWindow, c.cfg.ConfirmPoll, c.now, func() (bool, error) {
+		got, cd, err := c.readSlot(addr)
 		if err != nil {
-			if errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected) {
-				return false, err
-			}
-			lastErr = err
+			// closed / never connected end the wait; I/O errors are retried
+			return errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected), err
 		}
-		left := deadline.Sub(c.now())
-		if left <= 0 {
-			return false, errors.Join(fmt.Errorf("%s: product %d: %w within %s", c.cfg, seq, devices.ErrNotConfirmed, c.cfg.ConfirmWindow), lastErr)
-		}
-		t := time.NewTimer(min(left, c.cfg.ConfirmPoll))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
-		}
+		code = cd
+		return uint64(got) == seq&0xffffffff && cd != devices.GatePending, nil
+	})
+	return confirmResult(ctx, c.cfg.String(), seq, c.cfg.ConfirmWindow, done, code, err)
+}
+
+// confirmResult maps a gate result (or its absence) to Confirm's results.
+func confirmResult(ctx context.Context, dev string, seq uint64, window time.Duration, done bool, code uint16, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
 	}
+	if !done {
+		return false, errors.Join(fmt.Errorf("%s: product %d: %w within %s", dev, seq, devices.ErrNotConfirmed, window), err)
+	}
+	if err != nil {
+		return false, err
+	}
+	switch code {
+	case devices.GateRejected:
+		return true, nil
+	case devices.GatePassed:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: product %d: %w (sensor did not see the reject)", dev, seq, devices.ErrNotConfirmed)
 }
 
 func (c *Client) readSlot(addr uint16) (uint32, uint16, error) {
@@ -555,11 +617,12 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	}
 	c.closed = true
-	cancel, done := c.hbCancel, c.hbDone
+	cancel, done, pdone := c.hbCancel, c.hbDone, c.pollDone
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel()
 		<-done
+		<-pdone
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -33,6 +33,9 @@ func testConfig(addr string) modbus.Config {
 	c.PollInterval = time.Millisecond
 	c.Timeout = 500 * time.Millisecond
 	c.HeartbeatTimeout = time.Hour // heartbeat stall is tested on its own
+	// no controller-heartbeat writes unless a test asks: they would race the
+	// poller for one-shot injected faults
+	c.HeartbeatInterval = time.Hour
 	c.ConfirmPoll = time.Millisecond
 	c.Backoff = devices.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2}
 	return c

@@ -464,8 +464,12 @@ func (c *Client) fail(cl *opcua.Client, op string, err error) error {
 //     to keep watching); products seen meanwhile come back as Missed.
 //   - ErrNotConnected, ErrClosed, ctx.Err().
 func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
-	tick := time.NewTicker(max(c.cfg.HeartbeatTimeout/4, time.Millisecond))
-	defer tick.Stop()
+	var tick *time.Ticker // created only when we have to wait
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	for {
 		if len(c.pending) > 0 {
 			t := c.pending[0]
@@ -499,6 +503,9 @@ func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
 				return devices.Trigger{}, err
 			}
 			continue
+		}
+		if tick == nil {
+			tick = time.NewTicker(max(c.cfg.HeartbeatTimeout/4, time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
@@ -689,51 +696,41 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 // within the window (connection errors in the window are retried and
 // joined). ctx.Err() when ctx ends first.
 func (c *Client) Confirm(ctx context.Context, seq uint64) (bool, error) {
-	deadline := c.now().Add(c.cfg.ConfirmWindow)
 	n := c.slotNode(c.cfg.Nodes.Confirmations, seq)
-	var lastErr error
-	for {
+	var code uint8
+	done, err := devices.PollWindow(ctx, c.cfg.ConfirmWindow, c.cfg.ConfirmPoll, c.now, func() (bool, error) {
 		cl, err := c.current(ctx)
-		if err == nil {
-			var raw any
-			raw, err = c.read(ctx, cl, n)
-			if err != nil {
-				err = c.fail(cl, fmt.Sprintf("read confirmation %s", n), err)
-			} else {
-				var v uint64
-				if v, err = Uint(raw, 64); err == nil {
-					got, code := UnpackSlot(v)
-					if got == seq&(1<<56-1) && code != devices.GatePending {
-						switch code {
-						case devices.GateRejected:
-							return true, nil
-						case devices.GatePassed:
-							return false, nil
-						default:
-							return false, fmt.Errorf("%s: product %d: %w (sensor did not see the reject)", c, seq, devices.ErrNotConfirmed)
-						}
-					}
-				}
-			}
-		}
 		if err != nil {
-			if errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected) {
-				return false, err
-			}
-			lastErr = err
+			return errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected), err
 		}
-		left := deadline.Sub(c.now())
-		if left <= 0 {
-			return false, errors.Join(fmt.Errorf("%s: product %d: %w within %s", c, seq, devices.ErrNotConfirmed, c.cfg.ConfirmWindow), lastErr)
+		raw, err := c.read(ctx, cl, n)
+		if err != nil {
+			return false, c.fail(cl, fmt.Sprintf("read confirmation %s", n), err)
 		}
-		t := time.NewTimer(min(left, c.cfg.ConfirmPoll))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
+		v, err := Uint(raw, 64)
+		if err != nil {
+			return false, err
 		}
+		got, cd := UnpackSlot(v)
+		code = cd
+		return got == seq&(1<<56-1) && cd != devices.GatePending, nil
+	})
+	if ctx.Err() != nil {
+		return false, ctx.Err()
 	}
+	if !done {
+		return false, errors.Join(fmt.Errorf("%s: product %d: %w within %s", c, seq, devices.ErrNotConfirmed, c.cfg.ConfirmWindow), err)
+	}
+	if err != nil {
+		return false, err
+	}
+	switch code {
+	case devices.GateRejected:
+		return true, nil
+	case devices.GatePassed:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: product %d: %w (sensor did not see the reject)", c, seq, devices.ErrNotConfirmed)
 }
 
 // SetOutputs writes line stop, stack light and horn in one write request.

@@ -56,6 +56,11 @@ type Options struct {
 	// Registers is the Modbus register map served (default
 	// modbus.DefaultRegisterMap()).
 	Registers *modbus.RegisterMap
+	// SecureEndpoints additionally offers Basic256Sha256 (Sign and
+	// SignAndEncrypt) with an ephemeral self-signed server certificate.
+	// Experimental: gopcua v0.8.0's server implements policy None only
+	// (see devices/opcua tests).
+	SecureEndpoints bool
 	// Nodes is the OPC UA node map served (default opcua.DefaultNodeMap());
 	// node ids must be in namespace 1.
 	Nodes *opcua.NodeMap

@@ -2,9 +2,15 @@ package plcsim
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -67,9 +73,9 @@ func (u uaLog) log(level slog.Level, msg string, args ...any) {
 	}
 }
 func (u uaLog) Debug(msg string, args ...any) { u.log(slog.LevelDebug-4, msg, args...) }
-func (u uaLog) Info(msg string, args ...any)  { u.log(slog.LevelDebug, msg, args...) }
-func (u uaLog) Warn(msg string, args ...any)  { u.log(slog.LevelInfo, msg, args...) }
-func (u uaLog) Error(msg string, args ...any) { u.log(slog.LevelWarn, msg, args...) }
+func (u uaLog) Info(msg string, args ...any)  { u.log(slog.LevelDebug-2, msg, args...) }
+func (u uaLog) Warn(msg string, args ...any)  { u.log(slog.LevelDebug, msg, args...) }
+func (u uaLog) Error(msg string, args ...any) { u.log(slog.LevelInfo, msg, args...) }
 
 type uaServer struct {
 	s        *Sim
@@ -156,6 +162,34 @@ func (s *Sim) StartOPCUA(addr string) (string, error) {
 	return ep, nil
 }
 
+// selfSigned makes an ephemeral server application certificate.
+func selfSigned(hosts []string) ([]byte, *rsa.PrivateKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	uri, _ := url.Parse("urn:serialine:plcsim")
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "serialine plcsim"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{uri},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	return der, key, err
+}
+
 // advertised lists the host names to advertise for a listen host.
 func advertised(host string) []string {
 	switch host {
@@ -190,6 +224,15 @@ func (u *uaServer) start() error {
 	// advertise the public address under the names clients may use.
 	for _, h := range u.pubHosts {
 		opts = append(opts, server.EndPoint(h, u.pubPort))
+	}
+	if u.s.o.SecureEndpoints {
+		der, key, err := selfSigned(append([]string{u.host}, u.pubHosts...))
+		if err != nil {
+			return fmt.Errorf("plcsim: opcua certificate: %w", err)
+		}
+		opts = append(opts, server.Certificate(der), server.PrivateKey(key),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSign),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt))
 	}
 	srv := server.New(append(opts,
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),

@@ -580,3 +580,31 @@ func TestAuditTrailChain(t *testing.T) {
 }
 
 var _ = journal.AuditEntry{}
+
+func TestCrossOriginRefused(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	req, _ := http.NewRequest("POST", e.URL+"/api/v1/alarms", strings.NewReader(`{"text":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://evil.example")
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: e.Tokens["otto"]})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin post: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("POST", e.URL+"/api/v1/alarms", strings.NewReader(`{"text":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", e.URL)
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: e.Tokens["otto"]})
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("same-origin post: %d", resp.StatusCode)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,11 @@ func OpenAPI() []byte { return append([]byte(nil), openapiYAML...) }
 
 // SessionCookie is the name of the session cookie set by login.
 const SessionCookie = "serialine_session"
+
+// BackgroundHeader marks a request made by a page on its own (list
+// refreshes): it does not refresh the session's idle timer, so an
+// unattended panel logs out after the idle timeout.
+const BackgroundHeader = "X-Serialine-Background"
 
 // Options configures New.
 type Options struct {
@@ -227,6 +233,18 @@ func (s *Server) routes() {
 	}
 }
 
+// sameOrigin reports whether a state-changing request may proceed: a
+// browser sends Origin on cross-site requests; when present it must name
+// this host. (Clients without Origin, like the CLI, use bearer tokens.)
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
 // Token returns the session token of r: the bearer token, else the cookie.
 func Token(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
@@ -242,7 +260,11 @@ func (s *Server) wrap(acc access, action string, fn handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, action: action, target: r.PathValue("id") + r.PathValue("serial") + r.PathValue("name")}
 		if acc != anyone {
-			sess, err := s.o.Auth.Session(Token(r))
+			sessionOf := s.o.Auth.Session
+			if r.Header.Get(BackgroundHeader) != "" || r.URL.Path == "/api/v1/events" {
+				sessionOf = s.o.Auth.Peek // background traffic does not keep a session alive
+			}
+			sess, err := sessionOf(Token(r))
 			c.accessRefused = true
 			if err != nil {
 				s.fail(c, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "log in first: " + err.Error()})
@@ -260,6 +282,10 @@ func (s *Server) wrap(acc access, action string, fn handler) http.Handler {
 			}
 		}
 		c.accessRefused = false
+		if r.Method != http.MethodGet && !sameOrigin(r) {
+			s.fail(c, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "cross-origin request refused (Origin " + r.Header.Get("Origin") + ")"})
+			return
+		}
 		if r.Method != http.MethodGet && r.ContentLength != 0 {
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 				s.fail(c, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeBadRequest, Message: "request body must be application/json"})
@@ -903,7 +929,14 @@ func (s *Server) events(c *call) error {
 	defer tick.Stop()
 	var last []byte
 	lastSent := s.o.Now()
+	tok := Token(c.r)
 	for {
+		if _, err := s.o.Auth.Peek(tok); err != nil {
+			b, _ := json.Marshal(ErrorDetail{Code: CodeUnauthorized, Message: err.Error()})
+			fmt.Fprintf(c.w, "event: error\ndata: %s\n\n", b)
+			fl.Flush()
+			return nil // the session ended: so does the stream
+		}
 		st, err := s.o.Controller.Status(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -911,6 +944,8 @@ func (s *Server) events(c *call) error {
 			}
 			b, _ := json.Marshal(ErrorDetail{Code: CodeUnavailable, Message: err.Error()})
 			fmt.Fprintf(c.w, "event: error\ndata: %s\n\n", b)
+			last = nil // resend the status once it is back
+			lastSent = s.o.Now()
 		} else {
 			at := st.At
 			st.At = time.Time{}

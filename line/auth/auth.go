@@ -432,6 +432,11 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Ses
 		return Session{}, err
 	}
 	s.mu.Lock()
+	for k, v := range s.sessions { // sweep expired sessions
+		if !now.Before(v.Expires) {
+			delete(s.sessions, k)
+		}
+	}
 	s.sessions[hashToken(sess.Token)] = sess
 	s.mu.Unlock()
 	return *sess, nil
@@ -461,6 +466,23 @@ func (s *Service) Session(token string) (Session, error) {
 	}
 	sess.LastUsed = now
 	s.setExpiry(sess)
+	return *sess, nil
+}
+
+// Peek returns the live session of token like Session but does not
+// refresh its idle timer: for background traffic (status streams, list
+// refreshes) that must not keep an unattended panel logged in.
+func (s *Service) Peek(token string) (Session, error) {
+	now := s.o.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[hashToken(token)]
+	if !ok || token == "" {
+		return Session{}, fmt.Errorf("auth: %w", ErrNoSession)
+	}
+	if !now.Before(sess.Expires) {
+		return Session{}, fmt.Errorf("auth: session of %s expired: %w", sess.User, ErrNoSession)
+	}
 	return *sess, nil
 }
 

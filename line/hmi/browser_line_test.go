@@ -27,7 +27,8 @@ func TestBrowserRealLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	ls, err := linesim.Start(ctx, linesim.Options{Dir: dir, Rate: 20})
+	ls, err := linesim.Start(ctx, linesim.Options{Dir: dir, Rate: 20,
+		Faults: linesim.PrinterFaults{DefectRate: 0.05, MaxDefectSeverity: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +42,12 @@ func TestBrowserRealLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if st.FirstStart == nil {
 		t.Fatal("no first-start password")
 	}
 	srv := httptest.NewServer(st.Handler)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the browser is gone (cleanups run last-in first-out): its event stream holds a request open
 	b := browser(t, ctx)
 	art := artifactDir(t)
 	click := func(sel string) {
@@ -86,6 +87,8 @@ func TestBrowserRealLine(t *testing.T) {
 	click(`[data-cmd="start"]`)
 	b.waitFor(ctx, "Execute", `document.querySelector("#state").textContent === "Execute"`)
 	b.waitFor(ctx, "counters moving", `parseInt(document.querySelector("#c-good").textContent, 10) >= 20`)
+	// print defects make the camera reject some units; their reasons show up
+	b.waitFor(ctx, "rejects with reasons", `parseInt(document.querySelector("#c-rejected").textContent, 10) >= 1 && !document.querySelector("#reasons .none")`)
 	b.waitFor(ctx, "last units with grades", `document.querySelectorAll("#units tr.u-commissioned").length >= 3 && /[0-4]\.[0-9] [A-F]/.test(document.querySelector("#units").textContent)`)
 	b.eval(ctx, `document.querySelector("#cmd-reason").value = "carton magazine empty"; true`, nil)
 	click(`[data-cmd="hold"]`)

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -259,6 +260,9 @@ func browser(t *testing.T, ctx context.Context) *cdp {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
 		"--hide-scrollbars", "--user-data-dir="+dir, "--window-size=1280,800", "--remote-debugging-port=0",
 		"--remote-debugging-address=127.0.0.1", "about:blank")
+	// /usr/bin/chromium is a wrapper script that starts the browser as its
+	// child: run it in its own process group and end the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +272,7 @@ func browser(t *testing.T, ctx context.Context) *cdp {
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		wg.Wait()
 		cmd.Wait()
 	})

@@ -48,6 +48,9 @@ type Options struct {
 	// Profiles are the market profiles offered in batch setup; default
 	// eu-fmd, us-dscsa.
 	Profiles []string
+	// Now is the clock (batch id suggestion, lockout display); nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // HMI is the web HMI handler. Mount it at "/" (api.Options.UI).
@@ -65,6 +68,9 @@ func New(o Options) (*HMI, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if len(o.Profiles) == 0 {
 		o.Profiles = []string{"eu-fmd", "us-dscsa"}
@@ -94,7 +100,7 @@ func New(o Options) (*HMI, error) {
 		"sortedReasons": sortedReasons,
 		"hasRole":       func(s auth.Session, r string) bool { return s.Role.AtLeast(auth.Role(r)) },
 	}
-	for _, p := range []string{"login", "password", "line", "batch", "reconciliation", "audit", "unit"} {
+	for _, p := range []string{"login", "password", "line", "batch", "reconciliation", "audit", "unit", "users"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html", "web/templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("hmi: template %s: %w", p, err)
@@ -113,6 +119,7 @@ func New(o Options) (*HMI, error) {
 	h.mux.HandleFunc("GET /reconciliation", h.reconciliation)
 	h.mux.HandleFunc("GET /audit", h.audit)
 	h.mux.HandleFunc("GET /unit", h.unit)
+	h.mux.HandleFunc("GET /users", h.users)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	return h, nil
 }
@@ -178,6 +185,10 @@ func (h *HMI) password(w http.ResponseWriter, r *http.Request) {
 	h.render(w, "password", http.StatusOK, page{Title: "Change password", Session: sess})
 }
 
+// decided are the unit states shown as "last units" (not the serials drawn
+// ahead of the printer).
+var decided = []string{"commissioned", "rejected", "sampled", "uncertain"}
+
 type lineData struct {
 	Status api.Status
 	Units  []api.Unit
@@ -197,7 +208,7 @@ func (h *HMI) line(w http.ResponseWriter, r *http.Request) {
 		p.Error = "status: " + err.Error()
 	}
 	p.Line = d.Status.Line
-	if d.Units, err = h.o.Controller.Units(ctx, "", api.UnitQuery{Limit: 8}); err != nil {
+	if d.Units, err = h.o.Controller.Units(ctx, "", api.UnitQuery{Limit: 8, States: decided}); err != nil {
 		p.Error = "units: " + err.Error()
 	}
 	if d.Alarms, err = h.o.Controller.Alarms(ctx, true); err != nil {
@@ -219,7 +230,8 @@ func (h *HMI) batchNew(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Strings(gtins)
-	def := api.BatchDef{ID: "B" + time.Now().Format("060102-1504"), Expiry: time.Now().AddDate(2, 0, 0).Format("060102"), Target: 1000}
+	now := h.o.Now()
+	def := api.BatchDef{ID: "B" + now.Format("060102-1504"), Expiry: now.AddDate(2, 0, 0).Format("060102"), Target: 1000}
 	if len(gtins) > 0 {
 		def.GTIN = gtins[0]
 	}
@@ -319,6 +331,36 @@ func (h *HMI) unit(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = d
 	h.render(w, "unit", http.StatusOK, p)
+}
+
+type userRow struct {
+	auth.User
+	Locked bool
+}
+
+func (h *HMI) users(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return
+	}
+	p := page{Title: "Users", Nav: "users", Session: sess}
+	if !sess.Role.AtLeast(auth.RoleAdmin) {
+		p.Error = "User administration is for admins."
+		p.Data = map[string]any{}
+		h.render(w, "users", http.StatusForbidden, p)
+		return
+	}
+	us, err := h.o.Auth.Users()
+	if err != nil {
+		p.Error = err.Error()
+	}
+	now := h.o.Now()
+	rows := make([]userRow, len(us))
+	for i, u := range us {
+		rows[i] = userRow{User: u, Locked: now.Before(u.LockedUntil)}
+	}
+	p.Data = map[string]any{"Users": rows}
+	h.render(w, "users", http.StatusOK, p)
 }
 
 // gradeLetter maps an ISO/IEC 15415 numeric grade to its letter.

@@ -166,6 +166,7 @@ type Server struct {
 	mu        sync.Mutex
 	rnd       *rand.Rand
 	conns     map[*simConn]struct{}
+	zconns    map[net.Conn]struct{}
 	job       string
 	jobFields map[string]string
 	queue     []record
@@ -286,6 +287,7 @@ func Start(o Options) (*Server, error) {
 		trig:    make(chan trigger, 1<<16),
 		rnd:     rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		conns:   map[*simConn]struct{}{},
+		zconns:  map[net.Conn]struct{}{},
 		state:   "RUNNING",
 		ink:     o.InkCapacity,
 		formats: map[string]string{},
@@ -366,13 +368,16 @@ func (s *Server) Print(seq uint64) {
 // Disconnect drops every client connection (the printer keeps its queue).
 func (s *Server) Disconnect() {
 	s.mu.Lock()
-	conns := make([]*simConn, 0, len(s.conns))
+	conns := make([]net.Conn, 0, len(s.conns)+len(s.zconns))
 	for c := range s.conns {
+		conns = append(conns, c.nc)
+	}
+	for c := range s.zconns {
 		conns = append(conns, c)
 	}
 	s.unlock()
 	for _, c := range conns {
-		c.nc.Close()
+		c.Close()
 	}
 }
 

@@ -18,7 +18,15 @@ func (f zplFlags) stopped() bool { return f.paperOut || f.ribbonOut || f.headOpe
 // stores a format, ^XF recalls one with ^FN values, ^GF prints a bitmap),
 // ~HS host status, ~JA cancel all.
 func (s *Server) serveZPL(nc net.Conn) {
-	defer nc.Close()
+	s.mu.Lock()
+	s.zconns[nc] = struct{}{}
+	s.unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.zconns, nc)
+		s.unlock()
+		nc.Close()
+	}()
 	stop := context.AfterFunc(s.ctx, func() { nc.Close() })
 	defer stop()
 	var buf []byte

@@ -134,6 +134,10 @@ func TestBitmapPath(t *testing.T) {
 	if err := c.Enqueue(ctxT(t), printer.Record{ID: "SN0001", Fields: map[string]string{"GS1": gs1Data}}); err != nil {
 		t.Fatal(err)
 	}
+	// ZPL has no acknowledgement: wait until the printer has the label.
+	if err := s.Wait(ctxT(t), func(sn printersim.Snapshot) bool { return sn.QueueLen == 1 }); err != nil {
+		t.Fatal(err)
+	}
 	s.Print(1)
 	p := <-printed
 	if p.RecordID != "SN0001" || p.Image == nil {

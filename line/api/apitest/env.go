@@ -47,6 +47,12 @@ type EnvOptions struct {
 	UI func(*Env) http.Handler
 	// StatusInterval is passed to api.Options (default 10ms).
 	StatusInterval time.Duration
+	// Heartbeat is passed to api.Options (default: the API's).
+	Heartbeat time.Duration
+	// Wrap, when set, wraps the Fake in the controller the API serves.
+	Wrap func(*Fake) api.Controller
+	// Now is the clock of the user store (session expiry); nil = time.Now.
+	Now func() time.Time
 }
 
 // GTIN is the fake line's product.
@@ -62,7 +68,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	audit := api.JournalAudit{J: j}
-	a, first, err := auth.Open(ctx, auth.Options{Path: filepath.Join(dir, "users.db"), Audit: audit, Hash: FastHash})
+	a, first, err := auth.Open(ctx, auth.Options{Path: filepath.Join(dir, "users.db"), Audit: audit, Hash: FastHash, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,11 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.StatusInterval == 0 {
 		o.StatusInterval = 10 * time.Millisecond
 	}
-	ao := api.Options{Controller: e.Fake, Auth: a, Audit: audit, StatusInterval: o.StatusInterval}
+	var ctrl api.Controller = e.Fake
+	if o.Wrap != nil {
+		ctrl = o.Wrap(e.Fake)
+	}
+	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat}
 	var uiHandler http.Handler
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { uiHandler.ServeHTTP(w, r) })
 	if o.UI != nil {

@@ -15,8 +15,9 @@ function say(text, isError) {
 
 // api calls the JSON API and returns the decoded body; on an error it shows
 // the message (with its code) and throws.
-async function api(method, path, body) {
+async function api(method, path, body, background) {
   const opt = { method, credentials: "same-origin", headers: {} };
+  if (background) opt.headers["X-Serialine-Background"] = "1"; // does not keep the session alive
   if (body !== undefined) {
     opt.headers["Content-Type"] = "application/json";
     opt.body = JSON.stringify(body);
@@ -90,6 +91,34 @@ onSubmit("sign-form", async f => {
   location.href = "/reconciliation?batch=" + encodeURIComponent(f.dataset.batch);
 });
 
+// ---- unit page: supervisor action with e-signature ----
+onSubmit("unit-action-form", async f => {
+  const reason = $("#ua-reason").value.trim();
+  const u = await api("POST", "/api/v1/units/" + encodeURIComponent(f.dataset.serial) + "/action", {
+    action: $("#ua-action").value, reason,
+    signature: { password: $("#ua-password").value, meaning: $("#ua-meaning").value, reason },
+  });
+  location.href = "/unit?code=" + encodeURIComponent(u.serial);
+});
+
+// ---- users (admin) ----
+onSubmit("user-form", async () => {
+  await api("POST", "/api/v1/users", { name: $("#u-name").value.trim(), role: $("#u-role").value, password: $("#u-password").value });
+  location.reload();
+});
+onSubmit("reset-form", async () => {
+  await api("PATCH", "/api/v1/users/" + encodeURIComponent($("#r-name").value), { password: $("#r-password").value });
+  say("Password reset; the user must change it at the next login.", false);
+  $("#r-password").value = "";
+});
+if ($("#users")) document.addEventListener("click", async ev => {
+  const b = ev.target.closest("[data-user-act]");
+  if (!b) return;
+  const name = b.closest("tr").dataset.user;
+  const body = { unlock: { unlock: true }, disable: { disabled: true }, enable: { disabled: false } }[b.dataset.userAct];
+  try { await api("PATCH", "/api/v1/users/" + encodeURIComponent(name), body); location.reload(); } catch (e) { /* shown */ }
+});
+
 // ---- line page ----
 const line = $("#line");
 
@@ -115,7 +144,7 @@ async function refreshLists() {
   refreshing = true;
   again = false;
   try {
-    const [units, alarms] = await Promise.all([api("GET", "/api/v1/units?limit=8"), api("GET", "/api/v1/alarms?active=1")]);
+    const [units, alarms] = await Promise.all([api("GET", "/api/v1/units?limit=8&state=commissioned,rejected,sampled,uncertain", undefined, true), api("GET", "/api/v1/alarms?active=1", undefined, true)]);
     $("#units").innerHTML = units.length ? units.map(u =>
       '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(u.state) + "</td><td>" +
       (u.grade ? u.grade.toFixed(1) + " " + letter(u.grade) : "–") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
@@ -132,7 +161,12 @@ async function refreshLists() {
 
 function letter(g) { return g >= 3.5 ? "A" : g >= 2.5 ? "B" : g >= 1.5 ? "C" : g >= 0.5 ? "D" : "F"; }
 
-let lastKey = "";
+let lastKey = "", lastRejected = -1;
+
+function showReasons(by) {
+  const reasons = Object.entries(by || {}).sort((x, y) => y[1] - x[1]);
+  $("#reasons").innerHTML = reasons.length ? reasons.map(([r, n]) => "<li><b>" + n + "</b> " + esc(r) + "</li>").join("") : '<li class="none">none</li>';
+}
 function applyStatus(st) {
   const b = st.batch;
   const c = (b && b.counters) || {};
@@ -152,8 +186,14 @@ function applyStatus(st) {
   setK("pool", (st.pools || []).map(p => p.available).join(" "));
   setK("alarms", st.active_alarms || 0);
   $("#progress").style.width = (b && b.target ? Math.min(100, 100 * (c.commissioned || 0) / b.target) : 0) + "%";
-  const reasons = Object.entries(c.rejected_by || {}).sort((x, y) => y[1] - x[1]);
-  $("#reasons").innerHTML = reasons.length ? reasons.map(([r, n]) => "<li><b>" + n + "</b> " + esc(r) + "</li>").join("") : '<li class="none">none</li>';
+  if (c.rejected_by || !c.rejected) {
+    showReasons(c.rejected_by);
+  } else if (b && c.rejected !== lastRejected) {
+    // the controller leaves per-reason counts out of the status: ask the
+    // reconciliation, only when the reject count changes
+    api("GET", "/api/v1/batches/" + encodeURIComponent(b.id) + "/reconciliation", undefined, true).then(r => showReasons(r.rejected_by)).catch(() => {});
+  }
+  lastRejected = c.rejected;
   $("#devices").innerHTML = (st.devices || []).map(d => '<li class="link-' + esc(d.link) + '"><b>' + esc(d.name) + "</b> <span>" + esc(d.kind) +
     "</span> <i>" + esc(d.link) + "</i>" + (d.detail ? " <small>" + esc(d.detail) + "</small>" : "") + "</li>").join("");
   updateButtons(st.state, !!b);
@@ -184,8 +224,19 @@ if (line) {
   });
   const es = new EventSource("/api/v1/events");
   es.addEventListener("status", ev => applyStatus(JSON.parse(ev.data)));
-  es.addEventListener("error", ev => {
-    if (ev.data) { try { say(JSON.parse(ev.data).message, true); } catch (e) { /* ignore */ } }
+  let checking = false;
+  es.addEventListener("error", async ev => {
+    if (ev.data) {
+      let d = {};
+      try { d = JSON.parse(ev.data); } catch (e) { /* ignore */ }
+      if (d.code === "unauthorized") { es.close(); location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
+      say(d.message, true);
+      return;
+    }
+    // connection lost or refused: if the session ended, api() sends us to the login page
+    if (checking) return;
+    checking = true;
+    try { await api("GET", "/api/v1/session", undefined, true); } catch (e) { /* shown or redirected */ } finally { checking = false; }
   });
 }
 
