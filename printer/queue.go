@@ -9,7 +9,6 @@ import (
 	"time"
 )
 
-
 // QueueOptions configure a Queue.
 type QueueOptions struct {
 	// Depth is how many records the queue keeps in the printer ahead of the
@@ -338,7 +337,7 @@ func (q *Queue) handleLocked(ctx context.Context, ev Event, reconcile bool) erro
 	switch ev.Kind {
 	case PrintStart:
 		for i := range q.flight {
-			if q.flight[i].id == ev.RecordID || ev.RecordID == "" {
+			if q.flight[i].id == ev.RecordID || (ev.RecordID == "" && !q.flight[i].started) {
 				q.flight[i].started = true
 				break
 			}
@@ -458,36 +457,54 @@ func (q *Queue) clearedLocked(ev Event, why string) []Outcome {
 }
 
 // reconcileLocked compares the printer's queue depth with the records in
-// flight after a fault, a missed print or a refusal.
+// flight after a fault, a missed print or a refusal. Events the printer
+// sent around its answer (prints completing meanwhile) are applied first
+// (Next with a done context returns only what was already received); the
+// comparison is made only once a reading is followed by no further event,
+// so the depth and the records in flight describe the same moment. A
+// record whose print started may or may not still count in the printer's
+// queue (printers differ): both readings are accepted.
 func (q *Queue) reconcileLocked(ctx context.Context, ev Event) error {
-	depth, err := q.d.QueueDepth(ctx)
-	if err != nil {
-		// A broken connection shows up on Next; nothing to decide here.
-		q.o.Logger.Warn("printer: queue depth after anomaly", "err", err)
-		return nil
-	}
-	// Events the printer sent before its answer (prints that completed
-	// meanwhile) are already with the driver: apply them first. Next with
-	// a done context returns only what was already received.
-	done, cancel := context.WithCancel(ctx)
-	cancel()
-	drained := false
-	for {
-		dev, err := q.d.Next(done)
+	for range 4 {
+		depth, err := q.d.QueueDepth(ctx)
 		if err != nil {
-			break
+			// A broken connection shows up on Next; nothing to decide here.
+			q.o.Logger.Warn("printer: queue depth after anomaly", "err", err)
+			return nil
 		}
-		drained = true
-		if err := q.handleLocked(ctx, dev, false); err != nil {
-			return err
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		drained := false
+		for {
+			dev, err := q.d.Next(done)
+			if err != nil {
+				break
+			}
+			drained = true
+			if err := q.handleLocked(ctx, dev, false); err != nil {
+				return err
+			}
 		}
+		if drained {
+			q.kicked = true // fill again before waiting
+			continue        // the printer moved on: read again
+		}
+		return q.compareDepthLocked(ctx, ev, depth)
 	}
-	if drained {
-		q.kicked = true // fill again before waiting
-	}
+	q.o.Logger.Warn("printer: queue depth kept changing; not reconciled", "after", ev.String())
+	return nil
+}
+
+func (q *Queue) compareDepthLocked(ctx context.Context, ev Event, depth int) error {
 	n := len(q.flight)
+	started := 0
+	for _, f := range q.flight {
+		if f.started {
+			started++
+		}
+	}
 	switch {
-	case depth == n:
+	case depth <= n && depth >= n-started:
 		return nil
 	case depth == 0 && ev.Kind == Fault:
 		return q.report(ctx, q.clearedLocked(ev, "printer queue empty after fault "+ev.Code))

@@ -12,6 +12,7 @@ import (
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/printersim"
 	"github.com/serialine/serialine/printer/tij"
+	"github.com/serialine/serialine/printer/zpl"
 )
 
 // guard bounds every wait: a deadlock fails the test instead of hanging it.
@@ -414,7 +415,7 @@ func TestQueueSendFailedOnTimeout(t *testing.T) {
 	// whether the printer holds it -> uncertain, hold, connection closed.
 	l := startLine(t, printersim.Options{}, tij.Options{ReplyTimeout: 50 * time.Millisecond}, printer.QueueOptions{Depth: 2}, 0)
 	l.sim.SetLateAck(1, 2*time.Second)
-	l.rec.setLimit(1)
+	l.rec.setLimit(2)
 	l.q.Kick()
 	l.rec.wait(t, "send failed", func(r *recorder) bool { return len(r.states[serial(1)]) == 1 })
 	if res, c := l.rec.final(serial(1)); res != printer.ResultUncertain || c != printer.CauseSendFailed {
@@ -426,6 +427,17 @@ func TestQueueSendFailedOnTimeout(t *testing.T) {
 	l.run <- nil
 	if !l.q.Held() {
 		t.Error("send failure must hold")
+	}
+	// SN00002 was journaled as queued with SN00001 but never sent: at
+	// batch end Release returns it.
+	if res, _ := l.rec.final(serial(2)); res != printer.ResultNone {
+		t.Errorf("%s resolved before Release: %v", serial(2), res)
+	}
+	if err := l.q.Release(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, c := l.rec.final(serial(2)); res != printer.ResultReturned || c != printer.CauseNotSent {
+		t.Errorf("%s: %v/%v, want returned/not-sent", serial(2), res, c)
 	}
 }
 
@@ -538,4 +550,63 @@ func TestOutcomeTable(t *testing.T) {
 			t.Errorf("%v: result %v", r.Name, r.Result)
 		}
 	}
+}
+
+// A printer whose PRC carries only the counter: the queue matches prints
+// to records by queue order.
+func TestQueueCounterOnlyPrinter(t *testing.T) {
+	layout := tij.Layout{Counter: 0, RecordID: -1}
+	l := startLine(t, printersim.Options{Layout: &layout}, tij.Options{Layout: &layout}, printer.QueueOptions{Depth: 3}, 5)
+	for i := 1; i <= 5; i++ {
+		l.waitSim(t, "queue", queueIs(min(3, 5-i+1)))
+		l.sim.Print(uint64(i))
+		l.rec.wait(t, "printed", func(r *recorder) bool { return r.count(printer.ResultPrinted) == i })
+		if res, c := l.rec.final(serial(i)); res != printer.ResultPrinted || c != printer.CausePrintComplete {
+			t.Errorf("%s: %v/%v", serial(i), res, c)
+		}
+	}
+}
+
+// The same queue manager drives a ZPL label printer.
+func TestQueueOverZPL(t *testing.T) {
+	sim, err := printersim.Start(printersim.Options{ZPLAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	drv, err := zpl.New(zpl.Options{Addr: sim.ZPLAddr(), Format: "^FO50,50^BXN,6,200,,,,_^FN2^FS", Fields: map[string]int{"GS1": 2}, IDField: 1, PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := drv.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(ctx)
+	rec := newRecorder(6)
+	q, err := printer.NewQueue(drv, printer.QueueOptions{Depth: 3, Feed: rec.feed, MarkQueued: rec.markQueued, OnOutcome: rec.onOutcome})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- q.Run(rctx) }()
+	for i := 1; i <= 6; i++ {
+		if err := sim.Wait(ctx, func(s printersim.Snapshot) bool { return s.QueueLen == min(3, 6-i+1) }); err != nil {
+			t.Fatal(err)
+		}
+		sim.Print(uint64(i))
+		rec.wait(t, "printed", func(r *recorder) bool { return r.count(printer.ResultPrinted) == i })
+	}
+	rcancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	for i := 1; i <= 6; i++ {
+		if res, _ := rec.final(serial(i)); res != printer.ResultPrinted {
+			t.Errorf("%s: %v", serial(i), res)
+		}
+	}
+	rec.check(t)
 }

@@ -231,7 +231,7 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 	}
 	cmd := strings.ToLower(pos[0])
 	isPackML := false
-	for _, c := range api.Commands {
+	for _, c := range api.Commands() {
 		if c == cmd {
 			isPackML = true
 		}
@@ -302,8 +302,9 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 func printBatch(w io.Writer, b api.Batch) {
 	c := b.Counters
 	fmt.Fprintf(w, "batch %s  state %s\n  gtin %s  lot %s  expiry %s  profile %s  target %d\n", b.ID, b.State, b.GTIN, b.Lot, b.Expiry, b.Profile, b.Target)
-	fmt.Fprintf(w, "  drawn %d  commissioned %d  rejected %d  sampled %d  returned %d  uncertain %d  in flight %d\n",
-		c.Drawn, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.Queued+c.Printed+c.Verified)
+	total := c.Drawn + c.Queued + c.Printed + c.Verified + c.Commissioned + c.Rejected + c.Sampled + c.Returned + c.Uncertain
+	fmt.Fprintf(w, "  serials drawn %d: commissioned %d  rejected %d  sampled %d  returned %d  uncertain %d  in flight %d  drawn ahead %d\n",
+		total, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.Queued+c.Printed+c.Verified, c.Drawn)
 	if b.Signed != nil {
 		fmt.Fprintf(w, "  reconciliation signed by %s (%s) %s: %s\n", b.Signed.User, b.Signed.Meaning, b.Signed.At.Format(time.RFC3339), b.Signed.Reason)
 	}

@@ -38,7 +38,7 @@ func TestClientAgainstAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, _ = runClient(t, "status")
-	if code != exitOK || !strings.Contains(out, "state Execute") || !strings.Contains(out, "commissioned 4  rejected 1") || !strings.Contains(out, "device camera") {
+	if code != exitOK || !strings.Contains(out, "state Execute") || !strings.Contains(out, "serials drawn 5: commissioned 4  rejected 1") || !strings.Contains(out, "device camera") {
 		t.Fatalf("status: %d %q", code, out)
 	}
 	code, out, _ = runClient(t, "status", "--json")

@@ -48,6 +48,7 @@ var routes = []route{
 	{"GET", "/api/v1/batches/B-role/units", nil, "operator"},
 	{"GET", "/api/v1/batches/B-role/rejects", nil, "operator"},
 	{"GET", "/api/v1/batches/B-role/reconciliation", nil, "operator"},
+	{"GET", "/api/v1/batches/B-role/report", nil, "operator"},
 	{"POST", "/api/v1/batches/B-role/reconciliation/sign", map[string]string{"password": apitest.SupervisorPassword, "meaning": "approved", "reason": "role test"}, "supervisor"},
 	{"GET", "/api/v1/units", nil, "operator"},
 	{"GET", "/api/v1/units/SN0000001", nil, "operator"},

@@ -98,7 +98,9 @@ const (
 )
 
 // Commands lists every PackML command name the API accepts.
-var Commands = []string{CmdStart, CmdHold, CmdUnhold, CmdSuspend, CmdUnsuspend, CmdStop, CmdAbort, CmdClear, CmdReset, CmdComplete}
+func Commands() []string {
+	return []string{CmdStart, CmdHold, CmdUnhold, CmdSuspend, CmdUnsuspend, CmdStop, CmdAbort, CmdClear, CmdReset, CmdComplete}
+}
 
 // Command is one PackML command with the operator's reason.
 type Command struct {

@@ -197,7 +197,7 @@ func (s *Server) routes() {
 	h("GET /api/v1/batches", operator, "", (*Server).batches)
 	h("POST /api/v1/batches", operator, "api.batch.create", (*Server).createBatch)
 	h("GET /api/v1/batches/{id}", operator, "", (*Server).batch)
-	for _, cmd := range Commands {
+	for _, cmd := range Commands() {
 		acc := operator
 		if cmd == CmdAbort {
 			acc = supervisor
@@ -207,6 +207,7 @@ func (s *Server) routes() {
 	h("GET /api/v1/batches/{id}/units", operator, "", (*Server).batchUnits)
 	h("GET /api/v1/batches/{id}/rejects", operator, "", (*Server).rejects)
 	h("GET /api/v1/batches/{id}/reconciliation", operator, "", (*Server).reconciliation)
+	h("GET /api/v1/batches/{id}/report", operator, "", (*Server).report)
 	h("POST /api/v1/batches/{id}/reconciliation/sign", supervisor, "api.reconciliation.sign", (*Server).signReconciliation)
 	h("GET /api/v1/units", operator, "", (*Server).units)
 	h("GET /api/v1/units/{serial}", operator, "", (*Server).unit)

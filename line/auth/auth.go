@@ -98,10 +98,10 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the randomness source for salts, tokens and generated
-	// passwords; nil means crypto/rand.Reader.
+	// passwords (safe for concurrent use); nil means crypto/rand.Reader.
 	Rand io.Reader
 	// Hash are the argon2id parameters for new hashes; zero means
-	// DefaultHashParams.
+	// DefaultHashParams().
 	Hash HashParams
 	// IdleTimeout ends a session not used for this long; default 15m.
 	IdleTimeout time.Duration
@@ -118,6 +118,10 @@ type Options struct {
 	MinPasswordLen int
 	// AdminName is the name of the first-start admin; default "admin".
 	AdminName string
+	// MaxConcurrentHashes bounds the argon2id computations running at once
+	// (each takes Hash.MemoryKiB of memory), so a burst of login attempts
+	// cannot exhaust the line PC's memory; default 2.
+	MaxConcurrentHashes int
 }
 
 // User is a stored user (without the hash).
@@ -171,6 +175,8 @@ type Service struct {
 	db  *bolt.DB
 	log *slog.Logger
 
+	hashSem chan struct{} // bounds concurrent argon2id runs
+
 	mu       sync.Mutex
 	sessions map[string]*Session // by sha256(token)
 	// dummy is a hash to check unknown users against, so that timing does
@@ -197,7 +203,7 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 		o.Rand = rand.Reader
 	}
 	if o.Hash == (HashParams{}) {
-		o.Hash = DefaultHashParams
+		o.Hash = DefaultHashParams()
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 15 * time.Minute
@@ -217,6 +223,9 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 	if o.AdminName == "" {
 		o.AdminName = "admin"
 	}
+	if o.MaxConcurrentHashes <= 0 {
+		o.MaxConcurrentHashes = 2
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -225,8 +234,8 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: open user file %s: %w", o.Path, err)
 	}
-	s := &Service{o: o, db: db, log: log, sessions: map[string]*Session{}}
-	s.dummy, err = hashPassword(o.Rand, o.Hash, "dummy-password")
+	s := &Service{o: o, db: db, log: log, sessions: map[string]*Session{}, hashSem: make(chan struct{}, o.MaxConcurrentHashes)}
+	s.dummy, err = s.hash("dummy-password")
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -269,6 +278,18 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 // Close closes the user file. Sessions are lost.
 func (s *Service) Close() error { return s.db.Close() }
 
+func (s *Service) hash(pw string) (string, error) {
+	s.hashSem <- struct{}{}
+	defer func() { <-s.hashSem }()
+	return hashPassword(s.o.Rand, s.o.Hash, pw)
+}
+
+func (s *Service) check(hash, pw string) (bool, error) {
+	s.hashSem <- struct{}{}
+	defer func() { <-s.hashSem }()
+	return checkPassword(hash, pw)
+}
+
 func (s *Service) audit(ctx context.Context, e AuditEntry) error {
 	if err := s.o.Audit.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("auth: audit %s: %w", e.Action, err)
@@ -277,7 +298,7 @@ func (s *Service) audit(ctx context.Context, e AuditEntry) error {
 }
 
 func (s *Service) putNew(name string, role Role, pw string) error {
-	h, err := hashPassword(s.o.Rand, s.o.Hash, pw)
+	h, err := s.hash(pw)
 	if err != nil {
 		return err
 	}
@@ -356,7 +377,7 @@ func (s *Service) verify(ctx context.Context, name, pw, action, client string) (
 		return record{}, fmt.Errorf("auth: %s: %w", name, sentinel)
 	}
 	if !found {
-		_, _ = checkPassword(s.dummy, pw)
+		_, _ = s.check(s.dummy, pw)
 		return refuse("unknown user", ErrBadCredentials, "")
 	}
 	if r.Disabled {
@@ -365,7 +386,7 @@ func (s *Service) verify(ctx context.Context, name, pw, action, client string) (
 	if now.Before(r.LockedUntil) {
 		return refuse("account locked until "+r.LockedUntil.UTC().Format(time.RFC3339), ErrLocked, string(r.Role))
 	}
-	ok, err := checkPassword(r.Hash, pw)
+	ok, err := s.check(r.Hash, pw)
 	if err != nil {
 		return record{}, fmt.Errorf("auth: %s: %w", name, err)
 	}
@@ -535,7 +556,7 @@ func (s *Service) ChangePassword(ctx context.Context, token, name, oldPW, newPW 
 		_ = s.audit(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.password.change.refused", Reason: "new password equals the old one"})
 		return fmt.Errorf("auth: new password equals the old one: %w", ErrWeakPassword)
 	}
-	h, err := hashPassword(s.o.Rand, s.o.Hash, newPW)
+	h, err := s.hash(newPW)
 	if err != nil {
 		return err
 	}
@@ -672,7 +693,7 @@ func (s *Service) UpdateUser(ctx context.Context, by Session, name string, c Use
 		if err := s.checkPolicy(name, *c.NewPassword); err != nil {
 			return fail(err)
 		}
-		h, err := hashPassword(s.o.Rand, s.o.Hash, *c.NewPassword)
+		h, err := s.hash(*c.NewPassword)
 		if err != nil {
 			return fail(err)
 		}

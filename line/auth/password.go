@@ -24,7 +24,7 @@ type HashParams struct {
 
 // DefaultHashParams follow RFC 9106's second recommended option
 // (t=3, m=64 MiB, p=4).
-var DefaultHashParams = HashParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
+func DefaultHashParams() HashParams { return HashParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4} }
 
 const (
 	saltLen = 16

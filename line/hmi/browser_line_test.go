@@ -112,6 +112,11 @@ func TestBrowserRealLine(t *testing.T) {
 	b.waitFor(ctx, "signed", `document.querySelector("#rec-signed") && document.querySelector("#rec-signed").textContent.includes("admin")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-real-line-reconciliation.png"))
 
+	// the printable report from the controller, through the API
+	click("#rec-print")
+	b.waitDoc(ctx, "printable report", `location.pathname.endsWith("/report") && document.body.innerText.includes("LIVE-001")`)
+	b.screenshot(ctx, filepath.Join(art, "hmi-real-line-report.png"))
+
 	rec, err := ls.Controller.Reconciliation(ctx, "LIVE-001")
 	if err != nil {
 		t.Fatal(err)

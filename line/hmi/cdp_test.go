@@ -229,9 +229,16 @@ func (c *cdp) eval(ctx context.Context, expr string, out any) error {
 // It survives navigations (the evaluation is simply retried).
 func (c *cdp) waitFor(ctx context.Context, what, cond string) {
 	c.t.Helper()
+	c.waitDoc(ctx, what, `document.documentElement.dataset.ready === "1" && (`+cond+`)`)
+}
+
+// waitDoc is waitFor for any page (not only the HMI's, which set
+// data-ready once their script ran).
+func (c *cdp) waitDoc(ctx context.Context, what, cond string) {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	cond = `document.readyState === "complete" && document.documentElement.dataset.ready === "1" && (` + cond + `)`
+	cond = `document.readyState === "complete" && (` + cond + `)`
 	expr := `new Promise(res => { const f = () => { let ok = false; try { ok = !!(` + cond + `); } catch (e) {} ; if (ok) res(true); else requestAnimationFrame(f); }; f(); })`
 	for {
 		var ok bool

@@ -89,8 +89,9 @@ func New(o Options) (*HMI, error) {
 			}
 			return fmt.Sprintf("%.1f", g)
 		},
-		"letter": gradeLetter,
-		"lower":  strings.ToLower,
+		"letter":  gradeLetter,
+		"lower":   strings.ToLower,
+		"pathesc": url.PathEscape,
 		"pct": func(n, of int) int {
 			if of <= 0 {
 				return 0

@@ -45,8 +45,11 @@ import (
 // Namespace is the OPC UA namespace URI of the PackTags nodes.
 const Namespace = "urn:serialine:packtags"
 
-// StateNumbers are the PackML state numbers of ISA-TR88.00.02.
-var StateNumbers = map[string]int32{
+// StateNumber returns the PackML state number of ISA-TR88.00.02 for a
+// state name (0 = Undefined for an unknown name).
+func StateNumber(state string) int32 { return stateNumbers[state] }
+
+var stateNumbers = map[string]int32{
 	"Undefined": 0, "Clearing": 1, "Stopped": 2, "Starting": 3, "Idle": 4, "Suspended": 5, "Execute": 6,
 	"Stopping": 7, "Aborting": 8, "Aborted": 9, "Holding": 10, "Held": 11, "Unholding": 12, "Suspending": 13,
 	"Unsuspending": 14, "Resetting": 15, "Completing": 16, "Complete": 17,
@@ -217,11 +220,7 @@ func (s *Server) Refresh(ctx context.Context) error {
 		return fmt.Errorf("packtags: status: %w", err)
 	}
 	v := map[string]any{}
-	num, ok := StateNumbers[st.State]
-	if !ok {
-		num = 0
-	}
-	v["PackTags.Status.StateCurrent"] = num
+	v["PackTags.Status.StateCurrent"] = StateNumber(st.State)
 	v["PackTags.Status.StateCurrentName"] = st.State
 	v["PackTags.Status.UnitModeCurrent"] = int32(1)
 	v["PackTags.Status.CurMachSpeed"] = float32(st.RatePerMin)

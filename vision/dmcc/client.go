@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -72,11 +70,8 @@ type Options struct {
 // Methods may be called from different goroutines; Read is meant to be
 // called by one goroutine at a time.
 type Client struct {
-	o Options
-
-	mu     sync.Mutex
-	l      *link.Link
-	closed bool
+	o    Options
+	conn link.Conn
 
 	cmdMu  sync.Mutex
 	nextID int
@@ -98,7 +93,7 @@ func New(o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{o: o}
+	return &Client{o: o, conn: link.Conn{Source: "dmcc"}}
 }
 
 func isReply(line []byte) bool {
@@ -119,22 +114,6 @@ func isReply(line []byte) bool {
 // setup command: configuration), ErrClosed. A previous connection is
 // closed first.
 func (c *Client) Connect(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("dmcc: connect: %w", vision.ErrClosed)
-	}
-	old := c.l
-	c.l = nil
-	c.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
-	rwc, err := c.dial(ctx)
-	if err != nil {
-		return fmt.Errorf("dmcc: connect %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
-	}
-	l := link.Start(rwc, link.CRLF, isReply)
 	cmds := []string{}
 	if c.o.Extended {
 		cmds = append(cmds, "SET COM.DMCC-RESPONSE 1")
@@ -143,33 +122,19 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.o.Trigger {
 		cmds = append(cmds, "TRIGGER ON")
 	}
-	for _, cmd := range cmds {
-		if _, err := c.command(ctx, l, cmd); err != nil {
-			_ = l.Close()
-			return fmt.Errorf("dmcc: connect %s: %w", c.o.Addr, err)
+	err := c.conn.Connect(ctx, c.o.Addr, c.o.Dial, link.CRLF, isReply, func(l *link.Link) error {
+		for _, cmd := range cmds {
+			if _, err := c.command(ctx, l, cmd); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		_ = l.Close()
-		return fmt.Errorf("dmcc: connect: %w", vision.ErrClosed)
-	}
-	c.l = l
-	c.mu.Unlock()
 	c.o.Logger.Info("dmcc: connected", "addr", c.o.Addr, "extended", c.o.Extended)
 	return nil
-}
-
-func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
-	if c.o.Dial != nil {
-		return c.o.Dial(ctx)
-	}
-	if c.o.Addr == "" {
-		return nil, errors.New("no address configured")
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", c.o.Addr)
 }
 
 // Command sends one DMCC command (e.g. "GET SYMBOL.DATAMATRIX") and, in
@@ -178,18 +143,13 @@ func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
 // ErrDisconnected (the connection failed or the answer did not come within
 // CommandTimeout: the connection is closed, call Connect), ErrNotConnected.
 func (c *Client) Command(ctx context.Context, cmd string) (string, error) {
-	c.mu.Lock()
-	l, closed := c.l, c.closed
-	c.mu.Unlock()
-	if closed {
-		return "", fmt.Errorf("dmcc: %s: %w", cmd, vision.ErrClosed)
-	}
-	if l == nil {
-		return "", fmt.Errorf("dmcc: %s: %w", cmd, vision.ErrNotConnected)
+	l, err := c.conn.Current(cmd)
+	if err != nil {
+		return "", err
 	}
 	out, err := c.command(ctx, l, cmd)
 	if err != nil && errors.Is(err, vision.ErrDisconnected) {
-		c.drop(l)
+		c.conn.Drop(l)
 	}
 	return out, err
 }
@@ -240,36 +200,7 @@ func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (string,
 // ErrDisconnected: the connection ended and is closed, call Connect;
 // ctx.Err(); ErrNotConnected; ErrClosed.
 func (c *Client) Read(ctx context.Context) (vision.Result, error) {
-	c.mu.Lock()
-	l, closed := c.l, c.closed
-	c.mu.Unlock()
-	if closed {
-		return vision.Result{}, fmt.Errorf("dmcc: read: %w", vision.ErrClosed)
-	}
-	if l == nil {
-		return vision.Result{}, fmt.Errorf("dmcc: read: %w", vision.ErrNotConnected)
-	}
-	select {
-	case it := <-l.Results():
-		return c.result(it)
-	case <-l.Done():
-		select {
-		case it := <-l.Results():
-			return c.result(it)
-		default:
-		}
-		err := l.Err()
-		c.drop(l)
-		c.mu.Lock()
-		closed = c.closed
-		c.mu.Unlock()
-		if closed {
-			return vision.Result{}, fmt.Errorf("dmcc: read: %w", vision.ErrClosed)
-		}
-		return vision.Result{}, fmt.Errorf("dmcc: read %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
-	case <-ctx.Done():
-		return vision.Result{}, ctx.Err()
-	}
+	return c.conn.Read(ctx, c.o.Addr, func(line []byte) (vision.Result, error) { return ParseResult(line, c.o.Format) }, c.o.Now)
 }
 
 // ParseResult turns one received line (footer removed) into a Result: an
@@ -290,33 +221,11 @@ func ParseResult(line []byte, format *pattern.Format) (vision.Result, error) {
 	return format.Parse(string(payload))
 }
 
-func (c *Client) result(it link.Item) (vision.Result, error) {
-	if it.Err != nil {
-		return vision.Result{Raw: string(it.Line)}, &vision.LineError{Source: "dmcc", Line: string(it.Line), Msg: it.Err.Error()}
-	}
-	r, err := ParseResult(it.Line, c.o.Format)
-	r.At = c.o.Now()
-	return r, err
-}
-
-func (c *Client) drop(l *link.Link) {
-	_ = l.Close()
-	c.mu.Lock()
-	if c.l == l {
-		c.l = nil
-	}
-	c.mu.Unlock()
-}
-
 // Close sends TRIGGER OFF (when Trigger; best effort, bounded by ctx and
 // CommandTimeout), closes the connection and waits for its reader. Later
 // calls return ErrClosed from Read and Connect. Close is idempotent.
 func (c *Client) Close(ctx context.Context) error {
-	c.mu.Lock()
-	l := c.l
-	c.l = nil
-	c.closed = true
-	c.mu.Unlock()
+	l := c.conn.Shut()
 	if l == nil {
 		return nil
 	}
@@ -357,21 +266,7 @@ type Config struct {
 // Validate reports every problem with its path (relative to this block).
 func (c Config) Validate() configs.Problems {
 	var p configs.Problems
-	switch {
-	case c.Address == "" && c.Serial == nil:
-		p.Add("address", "must be set (host:port), or configure serial")
-	case c.Address != "" && c.Serial != nil:
-		p.Add("serial", "set either address or serial, not both")
-	case c.Address != "":
-		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
-			p.Add("address", "%q is not host:port", c.Address)
-		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			p.Add("address", "bad port %q", port)
-		}
-	}
-	if c.Serial != nil {
-		p.Merge("serial", c.Serial.Validate())
-	}
+	link.ValidateEndpoint(&p, c.Address, c.Serial)
 	if _, err := c.format(); err != nil {
 		p.Add("format", "%v", err)
 	}
@@ -401,10 +296,6 @@ func (c Config) Options() (Options, error) {
 	f, _ := c.format()
 	o := Options{Addr: c.Address, Extended: c.Extended, Checksum: c.Checksum, Trigger: c.Trigger,
 		Setup: append([]string(nil), c.Setup...), Format: f, CommandTimeout: c.CommandTimeout}
-	if c.Serial != nil {
-		sc := *c.Serial
-		o.Addr = sc.Device
-		o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return serialport.Open(sc) }
-	}
+	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }

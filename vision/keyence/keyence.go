@@ -20,11 +20,9 @@ package keyence
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,12 +109,9 @@ type Options struct {
 
 // Client is a connection to one SR reader. It implements vision.Camera.
 type Client struct {
-	o Options
-
-	mu     sync.Mutex
-	l      *link.Link
-	closed bool
-	cmdMu  sync.Mutex
+	o     Options
+	conn  link.Conn
+	cmdMu sync.Mutex
 }
 
 var _ vision.Camera = (*Client)(nil)
@@ -135,7 +130,7 @@ func New(o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{o: o}
+	return &Client{o: o, conn: link.Conn{Source: "keyence"}}
 }
 
 // Connect dials the reader and sends LON. Errors: ErrDisconnected (dial or
@@ -143,43 +138,13 @@ func New(o Options) *Client {
 // *vision.ReplyError / ErrRefused ("ER,LON,ee": the reader refused);
 // ErrClosed. A previous connection is closed first.
 func (c *Client) Connect(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("keyence: connect: %w", vision.ErrClosed)
-	}
-	old := c.l
-	c.l = nil
-	c.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
-	var rwc io.ReadWriteCloser
-	var err error
-	if c.o.Dial != nil {
-		rwc, err = c.o.Dial(ctx)
-	} else if c.o.Addr == "" {
-		err = errors.New("no address configured")
-	} else {
-		var d net.Dialer
-		rwc, err = d.DialContext(ctx, "tcp", c.o.Addr)
-	}
+	err := c.conn.Connect(ctx, c.o.Addr, c.o.Dial, link.AnyEOL, IsReply, func(l *link.Link) error {
+		_, err := c.command(ctx, l, "LON")
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("keyence: connect %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
+		return err
 	}
-	l := link.Start(rwc, link.AnyEOL, IsReply)
-	if _, err := c.command(ctx, l, "LON"); err != nil {
-		_ = l.Close()
-		return fmt.Errorf("keyence: connect %s: %w", c.o.Addr, err)
-	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		_ = l.Close()
-		return fmt.Errorf("keyence: connect: %w", vision.ErrClosed)
-	}
-	c.l = l
-	c.mu.Unlock()
 	c.o.Logger.Info("keyence: connected", "addr", c.o.Addr)
 	return nil
 }
@@ -242,58 +207,13 @@ func ErrorText(code int) string {
 // connection ended and is closed, call Connect; ctx.Err(); ErrNotConnected;
 // ErrClosed.
 func (c *Client) Read(ctx context.Context) (vision.Result, error) {
-	c.mu.Lock()
-	l, closed := c.l, c.closed
-	c.mu.Unlock()
-	if closed {
-		return vision.Result{}, fmt.Errorf("keyence: read: %w", vision.ErrClosed)
-	}
-	if l == nil {
-		return vision.Result{}, fmt.Errorf("keyence: read: %w", vision.ErrNotConnected)
-	}
-	select {
-	case it := <-l.Results():
-		return c.result(it)
-	case <-l.Done():
-		select {
-		case it := <-l.Results():
-			return c.result(it)
-		default:
-		}
-		err := l.Err()
-		_ = l.Close()
-		c.mu.Lock()
-		if c.l == l {
-			c.l = nil
-		}
-		closed = c.closed
-		c.mu.Unlock()
-		if closed {
-			return vision.Result{}, fmt.Errorf("keyence: read: %w", vision.ErrClosed)
-		}
-		return vision.Result{}, fmt.Errorf("keyence: read %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
-	case <-ctx.Done():
-		return vision.Result{}, ctx.Err()
-	}
-}
-
-func (c *Client) result(it link.Item) (vision.Result, error) {
-	if it.Err != nil {
-		return vision.Result{Raw: string(it.Line)}, &vision.LineError{Source: "keyence", Line: string(it.Line), Msg: it.Err.Error()}
-	}
-	r, err := c.o.Format.Parse(string(it.Line))
-	r.At = c.o.Now()
-	return r, err
+	return c.conn.Read(ctx, c.o.Addr, func(line []byte) (vision.Result, error) { return c.o.Format.Parse(string(line)) }, c.o.Now)
 }
 
 // Close sends LOFF (best effort), closes the connection and waits for its
 // reader. Idempotent; afterwards Read and Connect return ErrClosed.
 func (c *Client) Close(ctx context.Context) error {
-	c.mu.Lock()
-	l := c.l
-	c.l = nil
-	c.closed = true
-	c.mu.Unlock()
+	l := c.conn.Shut()
 	if l == nil {
 		return nil
 	}
@@ -324,21 +244,7 @@ type Config struct {
 // Validate reports every problem with its path (relative to this block).
 func (c Config) Validate() configs.Problems {
 	var p configs.Problems
-	switch {
-	case c.Address == "" && c.Serial == nil:
-		p.Add("address", "must be set (host:port), or configure serial")
-	case c.Address != "" && c.Serial != nil:
-		p.Add("serial", "set either address or serial, not both")
-	case c.Address != "":
-		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
-			p.Add("address", "%q is not host:port", c.Address)
-		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			p.Add("address", "bad port %q", port)
-		}
-	}
-	if c.Serial != nil {
-		p.Merge("serial", c.Serial.Validate())
-	}
+	link.ValidateEndpoint(&p, c.Address, c.Serial)
 	if _, err := c.format(); err != nil {
 		p.Add("format", "%v", err)
 	}
@@ -366,10 +272,6 @@ func (c Config) Options() (Options, error) {
 	}
 	f, _ := c.format()
 	o := Options{Addr: c.Address, Format: f, CommandTimeout: c.CommandTimeout}
-	if c.Serial != nil {
-		sc := *c.Serial
-		o.Addr = sc.Device
-		o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return serialport.Open(sc) }
-	}
+	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }

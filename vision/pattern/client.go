@@ -3,12 +3,8 @@ package pattern
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/serialine/serialine/configs"
@@ -36,10 +32,8 @@ type ClientOptions struct {
 
 // Client is a listen-only camera connection. It implements vision.Camera.
 type Client struct {
-	o      ClientOptions
-	mu     sync.Mutex
-	l      *link.Link
-	closed bool
+	o    ClientOptions
+	conn link.Conn
 }
 
 var _ vision.Camera = (*Client)(nil)
@@ -52,7 +46,7 @@ func NewClient(o ClientOptions) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{o: o}
+	return &Client{o: o, conn: link.Conn{Source: "pattern"}}
 }
 
 // Connect dials the reader. Errors: ErrDisconnected (dial failure: retry
@@ -61,89 +55,19 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.o.Format == nil {
 		return errors.New("pattern: client has no Format")
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("pattern: connect: %w", vision.ErrClosed)
-	}
-	old := c.l
-	c.l = nil
-	c.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
-	var rwc io.ReadWriteCloser
-	var err error
-	if c.o.Dial != nil {
-		rwc, err = c.o.Dial(ctx)
-	} else {
-		var d net.Dialer
-		rwc, err = d.DialContext(ctx, "tcp", c.o.Addr)
-	}
-	if err != nil {
-		return fmt.Errorf("pattern: connect %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
-	}
-	l := link.Start(rwc, link.AnyEOL, func([]byte) bool { return false })
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		_ = l.Close()
-		return fmt.Errorf("pattern: connect: %w", vision.ErrClosed)
-	}
-	c.l = l
-	return nil
+	return c.conn.Connect(ctx, c.o.Addr, c.o.Dial, link.AnyEOL, func([]byte) bool { return false }, nil)
 }
 
 // Read blocks for the next result. Errors as vision.Camera documents:
 // *vision.LineError (garbled line, read on), ErrDisconnected (reconnect),
 // ctx.Err(), ErrNotConnected, ErrClosed.
 func (c *Client) Read(ctx context.Context) (vision.Result, error) {
-	c.mu.Lock()
-	l, closed := c.l, c.closed
-	c.mu.Unlock()
-	if closed {
-		return vision.Result{}, fmt.Errorf("pattern: read: %w", vision.ErrClosed)
-	}
-	if l == nil {
-		return vision.Result{}, fmt.Errorf("pattern: read: %w", vision.ErrNotConnected)
-	}
-	parse := func(it link.Item) (vision.Result, error) {
-		if it.Err != nil {
-			return vision.Result{Raw: string(it.Line)}, &vision.LineError{Source: "pattern", Line: string(it.Line), Msg: it.Err.Error()}
-		}
-		r, err := c.o.Format.Parse(string(it.Line))
-		r.At = c.o.Now()
-		return r, err
-	}
-	select {
-	case it := <-l.Results():
-		return parse(it)
-	case <-l.Done():
-		select {
-		case it := <-l.Results():
-			return parse(it)
-		default:
-		}
-		err := l.Err()
-		_ = l.Close()
-		c.mu.Lock()
-		if c.l == l {
-			c.l = nil
-		}
-		c.mu.Unlock()
-		return vision.Result{}, fmt.Errorf("pattern: read %s: %w: %w", c.o.Addr, vision.ErrDisconnected, err)
-	case <-ctx.Done():
-		return vision.Result{}, ctx.Err()
-	}
+	return c.conn.Read(ctx, c.o.Addr, func(line []byte) (vision.Result, error) { return c.o.Format.Parse(string(line)) }, c.o.Now)
 }
 
 // Close closes the connection. Idempotent.
 func (c *Client) Close(ctx context.Context) error {
-	c.mu.Lock()
-	l := c.l
-	c.l = nil
-	c.closed = true
-	c.mu.Unlock()
+	l := c.conn.Shut()
 	if l == nil {
 		return nil
 	}
@@ -165,21 +89,7 @@ type ClientConfig struct {
 // Validate reports every problem with its path (relative to this block).
 func (c ClientConfig) Validate() configs.Problems {
 	var p configs.Problems
-	switch {
-	case c.Address == "" && c.Serial == nil:
-		p.Add("address", "must be set (host:port), or configure serial")
-	case c.Address != "" && c.Serial != nil:
-		p.Add("serial", "set either address or serial, not both")
-	case c.Address != "":
-		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
-			p.Add("address", "%q is not host:port", c.Address)
-		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			p.Add("address", "bad port %q", port)
-		}
-	}
-	if c.Serial != nil {
-		p.Merge("serial", c.Serial.Validate())
-	}
+	link.ValidateEndpoint(&p, c.Address, c.Serial)
 	if c.Format == "" {
 		p.Add("format", "must be set: the reader's result layout, e.g. \"{data}:{grades}\"")
 	} else if _, err := Compile(Options{Pattern: c.Format, NoRead: c.NoRead}); err != nil {
@@ -199,10 +109,6 @@ func (c ClientConfig) Options() (ClientOptions, error) {
 		return ClientOptions{}, err
 	}
 	o := ClientOptions{Addr: c.Address, Format: f}
-	if c.Serial != nil {
-		sc := *c.Serial
-		o.Addr = sc.Device
-		o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return serialport.Open(sc) }
-	}
+	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }

@@ -119,7 +119,6 @@ func (f *Fake) Status(ctx context.Context) (api.Status, error) {
 		Devices: slices.Clone(f.devices), ActiveAlarms: f.AlarmBook.ActiveCount()}
 	if b := f.batches[f.current]; b != nil {
 		c := *b
-		c.Counters.Drawn = f.drawn(b)
 		st.Batch = &c
 		st.State = b.State
 		if b.State == "Execute" {
@@ -164,7 +163,6 @@ func (f *Fake) Batch(ctx context.Context, id string) (api.Batch, error) {
 		return api.Batch{}, fmt.Errorf("batch %q: %w", id, api.ErrNotFound)
 	}
 	c := *b
-	c.Counters.Drawn = f.drawn(b)
 	c.Signed = f.sigs[id]
 	return c, nil
 }
