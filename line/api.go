@@ -92,6 +92,9 @@ func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.A
 	c.cur.Store(r)
 	c.commissioned.Store(0)
 	c.open.Store(0)
+	c.rejMu.Lock()
+	c.rejBy = map[string]int{}
+	c.rejMu.Unlock()
 	if err := c.j.SetBatchState(ctx, jd.ID, string(packml.Idle), actor(by), "batch defined"); err != nil {
 		return api.Batch{}, wrapJournal(err)
 	}
@@ -151,6 +154,9 @@ func (c *Controller) toBatch(b journal.Batch) api.Batch {
 		prev = h.State
 	}
 	ab.Signed = c.signature(b.ID)
+	if r := c.currentRun(); r != nil && r.def.ID == b.ID {
+		ab.Counters.RejectedBy = c.rejectedBy()
+	}
 	return ab
 }
 

@@ -24,7 +24,7 @@ import (
 // written to the PLC) p50/p99. Every verdict is durable before it is sent
 // (the cycle's ordering; the batch is checked to balance).
 func BenchmarkLine(b *testing.B) {
-	rates := []int{1000, 6000, 20000, 40000, 60000}
+	rates := []int{1000, 6000, 20000, 30000, 40000, 60000}
 	if os.Getenv("SERIALINE_BENCH_RATES") != "" {
 		rates = nil
 		for _, f := range splitInts(os.Getenv("SERIALINE_BENCH_RATES")) {
@@ -63,7 +63,7 @@ func benchOnce(b *testing.B, perMin int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.Cycle.PrinterDepth = 16
+	cfg.Cycle.PrinterDepth = 64
 	cfg.Cycle.DrawAhead = 1024
 	cfg.Cycle.DrawGroup = 256
 	cfg.Pools.RequestSize = units + 2000
@@ -117,6 +117,7 @@ func benchOnce(b *testing.B, perMin int) {
 	defer wcancel()
 	st, err := c.WaitState(wctx, packml.Complete, packml.Held)
 	<-done
+	latRead := c.ReadLatencies()
 	lat := c.Latencies()
 	if err != nil || st != packml.Complete {
 		b.Fatalf("batch did not complete: %s %v", st, err)
@@ -130,15 +131,19 @@ func benchOnce(b *testing.B, perMin int) {
 	}
 	rate := float64(n1-n0) / t1.Sub(t0).Minutes()
 	slices.Sort(lat)
-	p := func(q int) float64 {
+	slices.Sort(latRead)
+	pct := func(lat []time.Duration, q int) float64 {
 		if len(lat) == 0 {
 			return 0
 		}
 		return float64(lat[min(len(lat)-1, len(lat)*q/100)]) / 1e6
 	}
+	p := func(q int) float64 { return pct(lat, q) }
 	b.ReportMetric(rate, "units/min")
 	b.ReportMetric(float64(m1-m0), "missed-prints")
 	b.ReportMetric(p(50), "p50-ms")
 	b.ReportMetric(p(99), "p99-ms")
+	b.ReportMetric(pct(latRead, 50), "read-p50-ms")
+	b.ReportMetric(pct(latRead, 99), "read-p99-ms")
 	b.ReportMetric(float64(rec.Rejected+rec.Uncertain), "rejected+uncertain")
 }

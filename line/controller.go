@@ -109,14 +109,18 @@ type Controller struct {
 	devMu sync.Mutex
 	devs  map[string]*api.Device
 
-	latMu sync.Mutex
-	lat   []time.Duration
-	rate  rateMeter
+	latMu   sync.Mutex
+	lat     []time.Duration
+	latRead []time.Duration
+	rate    rateMeter
 
 	sigMu  sync.Mutex
 	signed map[string]*api.Signature
 
 	stateCh chan struct{} // closed and replaced on every state change (guarded by mu)
+
+	rejMu sync.Mutex
+	rejBy map[string]int // current batch: rejected and uncertain units by reason
 }
 
 type stateSnap struct {
@@ -213,7 +217,39 @@ func (c *Controller) loadCurrent() error {
 	c.snap.Store(&stateSnap{b.ID, st})
 	c.cur.Store(r)
 	c.commissioned.Store(int64(b.Counters.Commissioned))
+	rej := map[string]int{}
+	if b.Counters.Rejected+b.Counters.Uncertain > 0 {
+		if err := c.j.Units(b.ID, func(u journal.Unit) error {
+			if u.State == journal.Rejected || u.State == journal.Uncertain {
+				rej[u.Reason.String()]++
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("line: batch %s: %w", b.ID, err)
+		}
+	}
+	c.rejBy = rej
 	return nil
+}
+
+// countReject counts a rejected or uncertain unit of the current batch.
+func (c *Controller) countReject(reason journal.Reason) {
+	c.rejMu.Lock()
+	if c.rejBy == nil {
+		c.rejBy = map[string]int{}
+	}
+	c.rejBy[reason.String()]++
+	c.rejMu.Unlock()
+}
+
+func (c *Controller) rejectedBy() map[string]int {
+	c.rejMu.Lock()
+	defer c.rejMu.Unlock()
+	out := make(map[string]int, len(c.rejBy))
+	for k, v := range c.rejBy {
+		out[k] = v
+	}
+	return out
 }
 
 // newRun prepares a batch's setup: verifier with the market's grading
@@ -801,23 +837,34 @@ func (c *Controller) alarm(sev, source, text string) {
 	c.Raise(sev, source, text, "system")
 }
 
-func (c *Controller) recordLatency(d time.Duration) {
+func (c *Controller) recordLatency(added, fromRead time.Duration) {
 	c.latMu.Lock()
 	if len(c.lat) < 1<<20 {
-		c.lat = append(c.lat, d)
+		c.lat = append(c.lat, added)
+		c.latRead = append(c.latRead, fromRead)
 	}
 	c.latMu.Unlock()
 }
 
 // Latencies returns and resets the controller-added latencies recorded
-// since the last call: from the camera result (or the verdict input) to the
-// verdict written to the PLC, journal commit included.
+// since the last call: from the moment a unit's verdict inputs are all in
+// (camera decision, print complete, PLC trigger) to its verdict written to
+// the PLC — the group commit to the journal included.
 func (c *Controller) Latencies() []time.Duration {
 	c.latMu.Lock()
 	defer c.latMu.Unlock()
 	l := c.lat
-	c.lat = nil
+	c.lat, c.latRead = nil, nil
 	return l
+}
+
+// ReadLatencies is Latencies measured from the camera result's arrival
+// instead (it includes waiting for the printer's print-complete and the
+// PLC's trigger). Call it before Latencies, which resets both.
+func (c *Controller) ReadLatencies() []time.Duration {
+	c.latMu.Lock()
+	defer c.latMu.Unlock()
+	return append([]time.Duration(nil), c.latRead...)
 }
 
 // rateMeter counts finished units over the last minute.

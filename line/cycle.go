@@ -554,9 +554,9 @@ func (c *Controller) committer(ctx context.Context) {
 		for _, it := range g.items {
 			reject := it.blank || it.u.dec.Outcome != vision.Pass
 			err := c.o.PLC.Decide(ctx, it.seq, reject)
-			lat := c.now().Sub(readAt(it))
-			c.m.ObserveCycle(lat)
-			c.recordLatency(lat)
+			now := c.now()
+			c.m.ObserveCycle(now.Sub(it.readyAt))
+			c.recordLatency(now.Sub(it.readyAt), now.Sub(readAt(it)))
 			if it.blank {
 				continue
 			}
@@ -675,10 +675,12 @@ func (c *Controller) countDurable(changes []journal.Change, commissioned int) {
 			c.rate.add(c.now())
 		case journal.Rejected:
 			c.m.Unit(metrics.OutcomeRejected, ch.Reason.String())
+			c.countReject(ch.Reason)
 			c.open.Add(-1)
 			c.rate.add(c.now())
 		case journal.Uncertain:
 			c.m.Unit(metrics.OutcomeUncertain, ch.Reason.String())
+			c.countReject(ch.Reason)
 		case journal.Returned:
 			c.m.Unit(metrics.OutcomeReturned, ch.Reason.String())
 		}

@@ -24,9 +24,6 @@ var (
 	ErrProtocol = errors.New("printer: protocol error")
 	// ErrClosed: the driver was closed.
 	ErrClosed = errors.New("printer: closed")
-	// ErrHeld: the queue manager is held after a fault or an accounting
-	// anomaly and sends nothing until Resume.
-	ErrHeld = errors.New("printer: queue held")
 )
 
 // ReplyError is an error reply from the printer to a command.

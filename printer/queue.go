@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,10 +24,13 @@ type QueueOptions struct {
 	// them is sent. Required.
 	MarkQueued func(ctx context.Context, serials []string) error
 	// OnOutcome receives the outcomes of one occurrence together (one
-	// journal transaction). An error stops Run. Required.
+	// journal transaction). An error stops Run. Required. It runs on the
+	// queue's goroutine with the queue locked: it may call Kick, Hold,
+	// Resume, Held, Stats and InFlight, not Clear or Release (and should not
+	// block on whoever calls those).
 	OnOutcome func(ctx context.Context, outs []Outcome) error
 	// OnEvent, if set, sees every printer event (status display, metrics)
-	// before the queue acts on it.
+	// before the queue acts on it; same rules as OnOutcome.
 	OnEvent func(Event)
 	// Logger logs alarms and anomalies (default: discard).
 	Logger *slog.Logger
@@ -53,19 +57,31 @@ type Queue struct {
 	d Driver
 	o QueueOptions
 
-	mu        sync.Mutex
-	running   bool
-	kicked    bool               // Kick came while Run was not waiting
-	capacity  int                // the printer's queue size, learned from a refusal (0 = unknown)
-	wake      context.CancelFunc // cancels Run's wait for an event
-	held      bool
-	starved   bool // set when Feed returned fewer than asked
-	pending   []Record
-	flight    []inflight
-	printed   map[string]uint64
-	printedQ  []string
+	// held, kicked/wake and stats/latencies have their own locks so the
+	// callbacks (called with mu held) may use Kick, Hold, Resume, Held,
+	// Stats and InFlight.
+	held atomic.Bool
+
+	wakeMu sync.Mutex
+	kicked bool               // Kick came while Run was not waiting
+	wake   context.CancelFunc // cancels Run's wait for an event
+
+	snapshot atomic.Pointer[[]string] // IDs in flight, for InFlight without mu
+
+	statsMu   sync.Mutex
 	stats     QueueStats
 	latencies []time.Duration
+
+	mu       sync.Mutex
+	running  bool
+	capacity int // the printer's queue size, learned from a refusal (0 = unknown)
+	// lastCounter is the print counter of the last print-complete (0 =
+	// none yet), to tell repeated messages when prints carry no record ID.
+	lastCounter uint64
+	pending     []Record
+	flight      []inflight
+	printed     map[string]uint64
+	printedQ    []string
 }
 
 // QueueStats are counters of a Queue since it was made.
@@ -99,8 +115,8 @@ func NewQueue(d Driver, o QueueOptions) (*Queue, error) {
 
 // Kick tells the queue that Feed may have records now.
 func (q *Queue) Kick() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.wakeMu.Lock()
+	defer q.wakeMu.Unlock()
 	q.kicked = true
 	if q.wake != nil {
 		q.wake()
@@ -109,49 +125,48 @@ func (q *Queue) Kick() {
 
 // Resume ends a hold: the queue sends records again.
 func (q *Queue) Resume() {
-	q.mu.Lock()
-	q.held = false
-	q.mu.Unlock()
+	q.held.Store(false)
 	q.Kick()
 }
 
 // Held reports whether the queue is held.
-func (q *Queue) Held() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.held
-}
+func (q *Queue) Held() bool { return q.held.Load() }
 
 // Hold stops sending until Resume (the line holds for its own reasons).
-func (q *Queue) Hold() {
-	q.mu.Lock()
-	q.held = true
-	q.mu.Unlock()
+func (q *Queue) Hold() { q.held.Store(true) }
+
+// InFlight returns the IDs of records sent and not yet resolved, oldest
+// first. It does not wait for a send in progress (the snapshot is taken
+// after every send and every outcome).
+func (q *Queue) InFlight() []string {
+	p := q.snapshot.Load()
+	if p == nil {
+		return nil
+	}
+	return append([]string(nil), (*p)...)
 }
 
-// InFlight returns the IDs of records sent and not yet resolved, oldest first.
-func (q *Queue) InFlight() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+// publishLocked updates the InFlight snapshot.
+func (q *Queue) publishLocked() {
 	ids := make([]string, len(q.flight))
 	for i, f := range q.flight {
 		ids[i] = f.id
 	}
-	return ids
+	q.snapshot.Store(&ids)
 }
 
 // Stats returns the counters.
 func (q *Queue) Stats() QueueStats {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.statsMu.Lock()
+	defer q.statsMu.Unlock()
 	return q.stats
 }
 
 // Latencies returns and resets the enqueue-to-print-complete latencies
 // recorded since the last call (for metrics and benchmarks).
 func (q *Queue) Latencies() []time.Duration {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.statsMu.Lock()
+	defer q.statsMu.Unlock()
 	l := q.latencies
 	q.latencies = nil
 	return l
@@ -174,7 +189,6 @@ func (q *Queue) Run(ctx context.Context) error {
 	defer func() {
 		q.mu.Lock()
 		q.running = false
-		q.wake = nil
 		q.mu.Unlock()
 	}()
 	for {
@@ -186,17 +200,17 @@ func (q *Queue) Run(ctx context.Context) error {
 		}
 		// Wait for an event; Kick cancels the wait.
 		wctx, cancel := context.WithCancel(ctx)
-		q.mu.Lock()
+		q.wakeMu.Lock()
 		q.wake = cancel
 		if q.kicked {
 			q.kicked = false
 			cancel()
 		}
-		q.mu.Unlock()
+		q.wakeMu.Unlock()
 		ev, err := q.d.Next(wctx)
-		q.mu.Lock()
+		q.wakeMu.Lock()
 		q.wake = nil
-		q.mu.Unlock()
+		q.wakeMu.Unlock()
 		kicked := wctx.Err() != nil
 		cancel()
 		if err != nil {
@@ -220,9 +234,11 @@ func (q *Queue) Run(ctx context.Context) error {
 // report hands outcomes to the consumer and updates counters and the hold.
 // Called with q.mu held.
 func (q *Queue) report(ctx context.Context, outs []Outcome) error {
+	q.publishLocked()
 	if len(outs) == 0 {
 		return nil
 	}
+	q.statsMu.Lock()
 	for _, o := range outs {
 		switch o.Result {
 		case ResultPrinted:
@@ -238,13 +254,13 @@ func (q *Queue) report(ctx context.Context, outs []Outcome) error {
 			q.o.Logger.Warn("printer alarm", "outcome", o.String())
 		case AlarmHold:
 			q.stats.Alarms++
-			if !q.held {
+			if !q.held.Swap(true) {
 				q.stats.Holds++
 			}
-			q.held = true
 			q.o.Logger.Error("printer alarm: hold", "outcome", o.String())
 		}
 	}
+	q.statsMu.Unlock()
 	if err := q.o.OnOutcome(ctx, outs); err != nil {
 		return fmt.Errorf("printer: reporting %d outcome(s): %w", len(outs), err)
 	}
@@ -259,7 +275,7 @@ func (q *Queue) fill(ctx context.Context) error {
 	if q.capacity > 0 && q.capacity < depth {
 		depth = q.capacity
 	}
-	for !q.held && len(q.flight) < depth {
+	for !q.held.Load() && len(q.flight) < depth {
 		if len(q.pending) == 0 {
 			need := depth - len(q.flight)
 			recs, err := q.o.Feed(ctx, need)
@@ -284,9 +300,12 @@ func (q *Queue) fill(ctx context.Context) error {
 		// The record goes in flight before the send: a print event for it
 		// may be read while Enqueue waits for the acknowledgement.
 		q.flight = append(q.flight, inflight{id: r.ID, sentAt: sent})
+		q.statsMu.Lock()
 		q.stats.Sent++
+		q.statsMu.Unlock()
 		err := q.d.Enqueue(ctx, r)
 		if err == nil {
+			q.publishLocked()
 			continue
 		}
 		q.removeFlight(r.ID)
@@ -380,6 +399,15 @@ func (q *Queue) handleLocked(ctx context.Context, ev Event, reconcile bool) erro
 func (q *Queue) complete(ev Event) []Outcome {
 	idx := -1
 	if ev.RecordID == "" {
+		// Matched by order; the counter tells a repeated message.
+		if ev.Counter != 0 && q.lastCounter != 0 && ev.Counter <= q.lastCounter {
+			o := outcome(CauseDuplicate, "", fmt.Sprintf("print-complete with counter %d after counter %d", ev.Counter, q.lastCounter))
+			if ev.Counter < q.lastCounter {
+				o = outcome(CauseUnknownAck, "", fmt.Sprintf("print counter went back from %d to %d", q.lastCounter, ev.Counter))
+			}
+			o.Event, o.Counter = ev, ev.Counter
+			return []Outcome{o}
+		}
 		if len(q.flight) > 0 {
 			idx = 0
 		}
@@ -420,11 +448,16 @@ func (q *Queue) complete(ev Event) []Outcome {
 	o.Event, o.Counter = ev, ev.Counter
 	outs = append(outs, o)
 	now := q.o.Now()
+	q.statsMu.Lock()
 	q.latencies = append(q.latencies, now.Sub(f.sentAt))
 	if len(q.latencies) > 1<<16 {
 		q.latencies = q.latencies[len(q.latencies)-1<<15:]
 	}
+	q.statsMu.Unlock()
 	q.rememberPrinted(f.id, ev.Counter)
+	if ev.Counter != 0 {
+		q.lastCounter = ev.Counter
+	}
 	q.flight = append(q.flight[:0], q.flight[idx+1:]...)
 	return outs
 }
@@ -486,8 +519,10 @@ func (q *Queue) reconcileLocked(ctx context.Context, ev Event) error {
 			}
 		}
 		if drained {
+			q.wakeMu.Lock()
 			q.kicked = true // fill again before waiting
-			continue        // the printer moved on: read again
+			q.wakeMu.Unlock()
+			continue // the printer moved on: read again
 		}
 		return q.compareDepthLocked(ctx, ev, depth)
 	}

@@ -45,8 +45,8 @@ var (
 	// returns it wrapped together with ErrDisconnected.
 	ErrTimeout = errors.New("vision: camera command timed out")
 
-	// ErrUnknownSerial and ErrDuplicateSerial are returned by
-	// Verifier.Expect for an invalid or repeated unit.
+	// ErrDuplicateSerial: Verifier.Expect got a serial that is already
+	// awaiting its read or was decided earlier in the batch.
 	ErrDuplicateSerial = errors.New("vision: serial already expected or decided")
 	// ErrBadExpected: Verifier.Expect got a unit without serial or data.
 	ErrBadExpected = errors.New("vision: expected unit lacks serial or data")

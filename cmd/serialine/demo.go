@@ -140,7 +140,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	}
 	if lat := l.Controller.Latencies(); len(lat) > 0 {
 		p50, p99 := percentiles(lat)
-		fmt.Fprintf(e.stdout, "  controller-added latency (camera result -> verdict at the PLC, journal commit included): p50 %v  p99 %v\n", p50, p99)
+		fmt.Fprintf(e.stdout, "  controller-added latency (verdict inputs in -> journal commit -> verdict at the PLC): p50 %v  p99 %v\n", p50, p99)
 	}
 	if err := rep.Err(); err != nil {
 		fmt.Fprintln(e.stdout, "  NOT BALANCED:", err)

@@ -17,15 +17,14 @@ import (
 
 // encodeConfig is what the encode flags resolve to.
 type encodeConfig struct {
-	format    string
-	cpLen     int
-	out       string
-	base      string
-	profile   *gs1.Profile
-	render    datamatrix.Options
-	batch     bool
-	noAssoc   bool
-	validOnly bool
+	format  string
+	cpLen   int
+	out     string
+	base    string
+	profile *gs1.Profile
+	render  datamatrix.Options
+	batch   bool
+	noAssoc bool
 }
 
 // cmdEncode builds GS1 element strings, Digital Link / EPC URIs and GS1
@@ -60,6 +59,12 @@ func cmdEncode(ctx context.Context, e env, args []string) int {
 	case "element", "bracketed", "hri", "dl", "epc", "png", "dump", "dumphex":
 	default:
 		fmt.Fprintf(e.stderr, "serialine encode: unknown --format %q\n", c.format)
+		return exitUsage
+	}
+	if msgs := flagProblems(c.render); len(msgs) > 0 {
+		for _, m := range msgs {
+			fmt.Fprintln(e.stderr, "serialine encode: "+m)
+		}
 		return exitUsage
 	}
 	if profile != "" {
@@ -106,6 +111,27 @@ func cmdEncode(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// flagProblems lists every bad rendering flag (none: nil).
+func flagProblems(o datamatrix.Options) []string {
+	var msgs []string
+	if o.QuietZone < 1 {
+		msgs = append(msgs, fmt.Sprintf("--quiet-zone %d: must be >= 1", o.QuietZone))
+	}
+	if o.ModuleDots < 0 {
+		msgs = append(msgs, fmt.Sprintf("--module-dots %d: must be >= 1", o.ModuleDots))
+	}
+	if o.DPI < 0 {
+		msgs = append(msgs, fmt.Sprintf("--dpi %d: must be > 0", o.DPI))
+	}
+	if o.ModuleMM < 0 {
+		msgs = append(msgs, fmt.Sprintf("--module-mm %g: must be > 0", o.ModuleMM))
+	}
+	if o.ModuleDots == 0 && (o.DPI > 0) != (o.ModuleMM > 0) {
+		msgs = append(msgs, "--dpi and --module-mm must be given together (or use --module-dots)")
+	}
+	return msgs
 }
 
 func oneLine(err error) string {

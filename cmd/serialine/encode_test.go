@@ -79,3 +79,31 @@ func BenchmarkEncodeBatchDump(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "payloads/s")
 }
+
+// Rendering flags the library would quietly raise or default are refused,
+// every bad one named at once.
+func TestEncodeBadRenderFlags(t *testing.T) {
+	in := "(01)09501101530003(21)A"
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--quiet-zone", "0"}, []string{"--quiet-zone 0: must be >= 1"}},
+		{[]string{"--module-dots", "-2", "--dpi", "-1"}, []string{"--module-dots -2", "--dpi -1"}},
+		{[]string{"--dpi", "600"}, []string{"--dpi and --module-mm must be given together"}},
+		{[]string{"--module-mm", "0.5"}, []string{"--dpi and --module-mm must be given together"}},
+	} {
+		out, errs, code := runEncode(t, "", append(append([]string{"--format", "png"}, tc.args...), in)...)
+		if code != exitUsage || out != "" {
+			t.Errorf("%v: code %d, %d bytes out", tc.args, code, len(out))
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v: stderr %q lacks %q", tc.args, errs, w)
+			}
+		}
+	}
+	if _, errs, code := runEncode(t, "", "--format", "png", "--dpi", "600", "--module-mm", "0.5", "--out", t.TempDir()+"/a.png", in); code != exitOK {
+		t.Errorf("--dpi with --module-mm: code %d %s", code, errs)
+	}
+}

@@ -2,11 +2,114 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/serialine/serialine/line"
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/hmi"
+	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/store/journal"
 )
 
-// cmdRun is not built yet.
+// cmdRun runs the controller on a real line: the config is decoded
+// strictly and validated up front (every problem listed, exit 2), then the
+// journal is opened (running its recovery), the devices are connected and
+// the operator API/HMI is served until interrupted.
 func cmdRun(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "serialine: run: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfgPath := fs.String("config", "", "controller config file (YAML)")
+	check := fs.Bool("check", false, "only validate the config and exit")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(e.stderr, "serialine run: --config FILE is required")
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitUsage
+	}
+	if *check {
+		fmt.Fprintf(e.stdout, "%s: config OK\n", *cfgPath)
+		return exitOK
+	}
+	j, err := journal.Open(cfg.Journal.Path, &journal.Options{Logger: e.logger.With("part", "journal")})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitFailure
+	}
+	defer j.Close()
+	if rep := j.Recovery(); !rep.Clean() {
+		fmt.Fprintf(e.stderr, "journal recovered: %d drawn serials returned, %d in-flight units uncertain\n", len(rep.Returned), len(rep.Uncertain))
+	}
+	drv, err := line.NewDrivers(cfg, e.logger, nil)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitUsage
+	}
+	up, err := line.NewUpstream(cfg, e.logger.With("part", "upstream"))
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitUsage
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"line": cfg.Line.Name}})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitFailure
+	}
+	o := line.Options{Config: cfg, Journal: j, PLC: drv.PLC, Printer: drv.Printer, Camera: drv.Camera, Metrics: m,
+		Logger: e.logger.With("part", "line")}
+	if up != nil {
+		o.Upstream = up
+	}
+	ctrl, err := line.New(o)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitFailure
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if cfg.API.Listen != "" {
+		users := cfg.API.UsersFile
+		if users == "" {
+			users = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
+		}
+		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: users, Logger: e.logger,
+			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != ""})
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
+			return exitFailure
+		}
+		defer st.Close()
+		if st.FirstStart != nil {
+			fmt.Fprintf(e.stderr, "first start: user %s, one-time password %s (must be changed at first login)\n",
+				st.FirstStart.User, st.FirstStart.Password)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := api.Serve(ctx, api.ServeOptions{Addr: cfg.API.Listen, CertFile: cfg.API.CertFile, KeyFile: cfg.API.KeyFile,
+				Handler: st.Handler, Logger: e.logger,
+				Ready: func(a string) { fmt.Fprintf(e.stdout, "operator page and API on %s\n", a) }})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
+			}
+		}()
+	}
+	if err := ctrl.Run(ctx); err != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitFailure
+	}
+	return exitOK
 }

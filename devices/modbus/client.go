@@ -89,6 +89,8 @@ type Client struct {
 
 	hbCancel context.CancelFunc
 	hbDone   chan struct{}
+
+	primeMu sync.Mutex // one Connect at a time primes the trigger state
 }
 
 // event is one poller result for NextTrigger: a trigger or an error.
@@ -215,8 +217,13 @@ func (c *Client) Connect(ctx context.Context) error {
 		c.mu.Unlock()
 		return err
 	}
-	first := c.hbCancel == nil
+	started := c.hbCancel != nil
 	c.mu.Unlock()
+	if started {
+		return nil // connected before: the poller owns the trigger state
+	}
+	c.primeMu.Lock()
+	defer c.primeMu.Unlock()
 	if !c.counter.Primed() {
 		s, err := c.poll()
 		if err != nil {
@@ -226,12 +233,17 @@ func (c *Client) Connect(ctx context.Context) error {
 		c.primeSeq(s)
 		c.wd.Observe(uint64(s.Heartbeat), c.now())
 	}
-	if first {
+	// Start the goroutines once, and never after Close: the check and the
+	// hand-over to Close happen under one lock.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return devices.ErrClosed
+	}
+	if c.hbCancel == nil {
 		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c.mu.Lock()
 		c.hbCancel, c.hbDone = cancel, make(chan struct{})
 		c.events, c.pollDone = make(chan event, 1024), make(chan struct{})
-		c.mu.Unlock()
 		go c.heartbeat(hctx)
 		go c.poller(hctx)
 	}

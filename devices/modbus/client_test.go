@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/internal/devtest"
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/plcsim"
 )
@@ -58,24 +60,16 @@ func connect(t testing.TB, c modbus.Config) *modbus.Client {
 	return cl
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// ctxT is the test's context: it ends with the test. Hangs are caught by
+// go test -timeout, not by a wall-clock bound that a loaded machine can hit.
+func ctxT(t testing.TB) context.Context { return t.Context() }
+
+// waitFor and next are the helpers both PLC clients' tests share.
+var waitFor = devtest.WaitFor
 
 func next(t testing.TB, ctx context.Context, cl *modbus.Client) devices.Trigger {
 	t.Helper()
-	for {
-		tr, err := cl.NextTrigger(ctx)
-		if err == nil {
-			return tr
-		}
-		if errors.Is(err, devices.ErrDisconnected) {
-			continue // the next call reconnects
-		}
-		t.Fatalf("NextTrigger: %v", err)
-	}
+	return devtest.Next(t, ctx, cl)
 }
 
 func TestTriggersInOrder(t *testing.T) {
@@ -115,5 +109,39 @@ func TestRejectConfirmed(t *testing.T) {
 	st := sim.Status()
 	if st.Rejected != 1 || st.Passed != 1 || st.NoVerdict != 0 {
 		t.Fatalf("sim status %+v", st)
+	}
+}
+
+// Concurrent Connect calls (e.g. two supervisors retrying) start one
+// heartbeat writer and one poller: every product is one trigger (two
+// pollers would race on the trigger state, which -race reports, and
+// double or lose triggers). Connect after Close is refused.
+func TestConcurrentConnect(t *testing.T) {
+	sim, addr := newSim(t, plcsim.Options{})
+	cl, err := modbus.New(testConfig(addr), modbus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := cl.Connect(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	want := sim.Produce(5)
+	got, missed := collect(t, ctx, cl, len(want))
+	wantSeqs(t, got, want)
+	if missed != 0 {
+		t.Fatalf("missed %d", missed)
+	}
+	if err := cl.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Connect(ctx); !errors.Is(err, devices.ErrClosed) {
+		t.Fatalf("Connect after Close: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package modbus
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/serialine/serialine/configs"
@@ -240,8 +239,8 @@ func (c Config) Validate() configs.Problems {
 	var p configs.Problems
 	switch c.Transport {
 	case "tcp":
-		if !strings.Contains(c.Address, ":") {
-			p.Add("address", "must be host:port, got %q", c.Address)
+		if err := configs.CheckHostPort(c.Address); err != nil {
+			p.Add("address", "%v", err)
 		}
 		if c.UnitID < 0 || c.UnitID > 255 {
 			p.Add("unit_id", "must be 0..255, got %d", c.UnitID)

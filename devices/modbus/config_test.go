@@ -63,7 +63,7 @@ func TestConfigReportsEveryProblemWithPath(t *testing.T) {
 		t.Fatal("invalid config accepted")
 	}
 	for _, want := range []string{
-		`address: must be host:port, got "nowhere"`,
+		`address: "nowhere" is not host:port`,
 		"timeout: must be > 0",
 		"confirm_window: must be > 0",
 		"backoff.multiplier: must be >= 1",
@@ -71,6 +71,16 @@ func TestConfigReportsEveryProblemWithPath(t *testing.T) {
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	for addr, want := range map[string]string{
+		"plc:0":     `address: bad port "0" (want 1..65535)`,
+		"plc:70000": `address: bad port "70000" (want 1..65535)`,
+		":502":      `address: ":502" is not host:port`,
+	} {
+		bad := modbus.DefaultConfig(addr)
+		if err := bad.Validate().Err(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", addr, err, want)
 		}
 	}
 	var p configs.Problems

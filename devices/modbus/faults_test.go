@@ -3,10 +3,12 @@ package modbus_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/internal/devtest"
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/plcsim"
 )
@@ -15,27 +17,10 @@ import (
 // and the total Missed.
 func collect(t *testing.T, ctx context.Context, cl *modbus.Client, n int) ([]uint64, uint64) {
 	t.Helper()
-	var seqs []uint64
-	var missed uint64
-	for len(seqs) < n {
-		tr := next(t, ctx, cl)
-		seqs = append(seqs, tr.Seq)
-		missed += tr.Missed
-	}
-	return seqs, missed
+	return devtest.Collect(t, ctx, cl, n)
 }
 
-func wantSeqs(t *testing.T, got, want []uint64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("seqs %v, want %v", got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("seqs %v, want %v", got, want)
-		}
-	}
-}
+var wantSeqs = devtest.WantSeqs
 
 func TestNoVerdictIsRejectedFailSafe(t *testing.T) {
 	sim, addr := newSim(t, plcsim.Options{GateDistance: 2})
@@ -124,14 +109,10 @@ func TestExceptionOnDecide(t *testing.T) {
 	}
 	sim.SetFaults(plcsim.Faults{})
 	// the next call reconnects once the backoff allows
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitFor(t, "Decide succeeding after the fault cleared", func() bool {
 		err = cl.Decide(ctx, 1, true)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return err == nil
+	})
 	if err != nil {
 		t.Fatalf("Decide after fault cleared: %v", err)
 	}
@@ -264,13 +245,7 @@ func TestControllerHeartbeatReachesPLC(t *testing.T) {
 	c := testConfig(addr)
 	c.HeartbeatInterval = time.Millisecond
 	connect(t, c)
-	deadline := time.Now().Add(10 * time.Second)
-	for sim.Status().ControllerHeartbeat < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("controller heartbeat never reached the PLC")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "controller heartbeat reaching the PLC", func() bool { return sim.Status().ControllerHeartbeat >= 3 })
 }
 
 func TestOutputs(t *testing.T) {
@@ -423,27 +398,26 @@ func TestPLCRestartResynchronises(t *testing.T) {
 	}
 }
 
+// The sim's watchdog runs on a hand-moved clock, so a controller
+// descheduled on a loaded machine cannot look stalled.
 func TestControllerStallSeenByPLC(t *testing.T) {
-	sim, addr := newSim(t, plcsim.Options{ControllerTimeout: 30 * time.Millisecond})
+	var clockMu sync.Mutex
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	advance := func(d time.Duration) { clockMu.Lock(); clock = clock.Add(d); clockMu.Unlock() }
+	sim, addr := newSim(t, plcsim.Options{ControllerTimeout: 30 * time.Millisecond, Now: now})
 	c := testConfig(addr)
 	c.HeartbeatInterval = time.Millisecond
 	cl := connect(t, c)
-	deadline := time.Now().Add(10 * time.Second)
-	for sim.Status().ControllerHeartbeat == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no controller heartbeat")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "controller heartbeat", func() bool { return sim.Status().ControllerHeartbeat != 0 })
+	advance(30 * time.Millisecond) // exactly the timeout: not yet stalled
 	if sim.CheckController() {
 		t.Fatal("stalled while the controller beats")
 	}
-	cl.Close(context.Background()) // the controller goes away
-	for !sim.CheckController() {
-		if time.Now().After(deadline) {
-			t.Fatal("PLC never saw the controller heartbeat stall")
-		}
-		time.Sleep(time.Millisecond)
+	cl.Close(context.Background()) // the controller goes away (Close waits for its heartbeat writer)
+	advance(31 * time.Millisecond)
+	if !sim.CheckController() {
+		t.Fatal("PLC did not see the controller heartbeat stall")
 	}
 	if sim.Status().LineRunning {
 		t.Fatal("line still running with the controller gone")

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/internal/benchutil"
 )
 
@@ -21,29 +21,7 @@ func BenchmarkTriggers(b *testing.B) {
 			c.MaxBacklog = 1 << 16 // measure what the protocol delivers, not the backlog policy
 			cl := connect(b, c)
 			p := benchutil.NewProducer(sim, b.N+100000)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			pctx, stop := context.WithCancel(ctx)
-			var st benchutil.Stats
-			var missed uint64
-			b.ResetTimer()
-			start := time.Now()
-			done := p.Run(pctx, rate)
-			for i := 0; i < b.N; i++ {
-				tr := next(b, ctx, cl)
-				missed += tr.Missed
-				if d, ok := p.Latency(tr); ok {
-					st.Add(d)
-				}
-			}
-			el := time.Since(start)
-			b.StopTimer()
-			stop()
-			<-done
-			b.ReportMetric(float64(b.N)/el.Seconds(), "triggers/s")
-			b.ReportMetric(float64(missed), "missed")
-			b.ReportMetric(float64(st.Percentile(0.5).Microseconds()), "p50-µs")
-			b.ReportMetric(float64(st.Percentile(0.99).Microseconds()), "p99-µs")
+			p.Measure(b, rate, func(ctx context.Context) devices.Trigger { return next(b, ctx, cl) })
 		})
 	}
 }

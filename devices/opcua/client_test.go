@@ -2,7 +2,6 @@ package opcua_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/internal/devtest"
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/plcsim"
 )
@@ -97,24 +97,16 @@ func connect(t testing.TB, c opcua.Config) *opcua.Client {
 	return cl
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// ctxT is the test's context: it ends with the test. Hangs are caught by
+// go test -timeout, not by a wall-clock bound that a loaded machine can hit.
+func ctxT(t testing.TB) context.Context { return t.Context() }
+
+// waitFor and next are the helpers both PLC clients' tests share.
+var waitFor = devtest.WaitFor
 
 func next(t testing.TB, ctx context.Context, cl *opcua.Client) devices.Trigger {
 	t.Helper()
-	for {
-		tr, err := cl.NextTrigger(ctx)
-		if err == nil {
-			return tr
-		}
-		if errors.Is(err, devices.ErrDisconnected) {
-			continue
-		}
-		t.Fatalf("NextTrigger: %v", err)
-	}
+	return devtest.Next(t, ctx, cl)
 }
 
 func TestTriggersInOrder(t *testing.T) {

@@ -7,33 +7,19 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/internal/devtest"
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/plcsim"
 )
 
+// collect reads n triggers, following reconnects, and returns their seqs
+// and the total Missed.
 func collect(t *testing.T, ctx context.Context, cl *opcua.Client, n int) ([]uint64, uint64) {
 	t.Helper()
-	var seqs []uint64
-	var missed uint64
-	for len(seqs) < n {
-		tr := next(t, ctx, cl)
-		seqs = append(seqs, tr.Seq)
-		missed += tr.Missed
-	}
-	return seqs, missed
+	return devtest.Collect(t, ctx, cl, n)
 }
 
-func wantSeqs(t *testing.T, got, want []uint64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("seqs %v, want %v", got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("seqs %v, want %v", got, want)
-		}
-	}
-}
+var wantSeqs = devtest.WantSeqs
 
 func TestRejectGate(t *testing.T) {
 	sim, ep := sharedSim(t)
@@ -162,13 +148,7 @@ func TestOutputsAndControllerHeartbeat(t *testing.T) {
 	if got := sim.Status().Outputs; got != o {
 		t.Fatalf("outputs %+v, want %+v", got, o)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for sim.Status().ControllerHeartbeat < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("controller heartbeat never reached the PLC")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "controller heartbeat reaching the PLC", func() bool { return sim.Status().ControllerHeartbeat >= 3 })
 }
 
 // TestSixteenBitSim: one simulator with a 16-bit sequence id starting

@@ -3,7 +3,6 @@ package plcsim
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
@@ -127,7 +126,7 @@ func (s *Sim) ServeRTU(rw io.ReadWriter, unit byte) error {
 			resp = []byte{unit, frame[1] | 0x80, code}
 		}
 		if _, werr := rw.Write(appendCRC(resp)); werr != nil {
-			return errors.Join(fmt.Errorf("plcsim: rtu: write"), werr)
+			return fmt.Errorf("plcsim: rtu: write: %w", werr)
 		}
 	}
 }

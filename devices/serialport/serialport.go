@@ -17,11 +17,6 @@ import (
 	"github.com/serialine/serialine/configs"
 )
 
-// ErrTimeout is returned (wrapped) by Port.Read when no byte arrived within
-// the configured read timeout. It also satisfies os.ErrDeadlineExceeded-style
-// checks via Timeout() on the wrapping error.
-var ErrTimeout = errors.New("serialport: read timeout")
-
 // Config is one serial port's settings (yaml, decoded strictly).
 type Config struct {
 	// Device is the OS device, e.g. /dev/ttyUSB0 or COM3.

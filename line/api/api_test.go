@@ -424,8 +424,9 @@ func TestLoginLockoutAndCookie(t *testing.T) {
 	if resp.StatusCode != 200 || sess["user"] != "otto" || sess["role"] != "operator" {
 		t.Fatalf("session by cookie: %d %v", resp.StatusCode, sess)
 	}
-	// logout ends it
+	// logout ends it (a cookie session sends changes as JSON, see TestCookieChangesNeedJSON)
 	req, _ = http.NewRequest("POST", e.URL+"/api/v1/logout", nil)
+	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(cookie)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -607,5 +608,51 @@ func TestCrossOriginRefused(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("same-origin post: %d", resp.StatusCode)
+	}
+}
+
+// TestCookieChangesNeedJSON: with the session cookie (what a forged
+// cross-site request would carry), a change is refused unless it is sent as
+// application/json — which a cross-site page cannot do without a CORS
+// preflight — or when the browser marks it cross-site; nothing happens and
+// the refusal is audited. A bearer token (CLI) may post without a body.
+func TestCookieChangesNeedJSON(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	e.MustDo(t, e.Tokens["otto"], "POST", "/api/v1/batches", map[string]any{"id": "B1", "gtin": apitest.GTIN, "lot": "L1", "expiry": "281231", "target": 10}, 201, nil)
+	post := func(ctype, site string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.URL+"/api/v1/batches/B1/start", nil)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: e.Tokens["otto"]})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct{ ctype, site string }{{"", ""}, {"text/plain", ""}, {"application/x-www-form-urlencoded", ""}, {"application/json", "cross-site"}, {"application/json", "same-site"}} {
+		if code := post(c.ctype, c.site); code != http.StatusUnsupportedMediaType && code != http.StatusForbidden {
+			t.Errorf("cookie POST %+v: %d, want refused", c, code)
+		}
+	}
+	var b api.Batch
+	e.MustDo(t, e.Tokens["otto"], "GET", "/api/v1/batches/B1", nil, 200, &b)
+	if b.State != "Idle" {
+		t.Fatalf("a refused request changed the batch: %s", b.State)
+	}
+	if code := post("application/json", "same-origin"); code != http.StatusOK {
+		t.Fatalf("same-origin JSON cookie POST: %d", code)
+	}
+	e.MustDo(t, e.Tokens["otto"], "POST", "/api/v1/batches/B1/hold", nil, 200, nil) // bearer, no body
+	var recs []api.AuditRecord
+	e.MustDo(t, e.Tokens["sam"], "GET", "/api/v1/audit?action=api.batch.start.refused", nil, 200, &recs)
+	if len(recs) != 5 {
+		t.Fatalf("refusals audited: %d, want 5", len(recs))
 	}
 }

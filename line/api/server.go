@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -82,9 +81,13 @@ type Options struct {
 
 // Server is the API handler. Create it with New.
 type Server struct {
-	o   Options
-	mux *http.ServeMux
-	log *slog.Logger
+	o       Options
+	mux     *http.ServeMux
+	log     *slog.Logger
+	xorigin *http.CrossOriginProtection
+	// patterns are the mux patterns of the API's own routes, for the test
+	// that holds them against openapi.yaml.
+	patterns []string
 }
 
 // New builds the API handler.
@@ -104,7 +107,7 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), log: o.Logger}
+	s := &Server{o: o, mux: http.NewServeMux(), log: o.Logger, xorigin: http.NewCrossOriginProtection()}
 	s.routes()
 	return s, nil
 }
@@ -183,6 +186,7 @@ func (s *Server) routes() {
 	m := s.mux
 	h := func(pattern string, acc access, action string, fn handler) {
 		m.Handle(pattern, s.wrap(acc, action, fn))
+		s.patterns = append(s.patterns, pattern)
 	}
 	h("POST /api/v1/login", anyone, "", (*Server).login)
 	h("POST /api/v1/logout", changePW, "", (*Server).logout)
@@ -223,38 +227,60 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapiYAML)
 	})
+	s.patterns = append(s.patterns, "GET /api/v1/openapi.yaml")
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	if s.o.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(s.o.Gatherer, promhttp.HandlerOpts{}))
+		s.patterns = append(s.patterns, "GET /metrics")
 	}
 	if s.o.UI != nil {
 		m.Handle("/", s.o.UI)
 	}
 }
 
-// sameOrigin reports whether a state-changing request may proceed: a
-// browser sends Origin on cross-site requests; when present it must name
-// this host. (Clients without Origin, like the CLI, use bearer tokens.)
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
-}
-
 // Token returns the session token of r: the bearer token, else the cookie.
 func Token(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	if tok, ok := bearer(r); ok {
+		return tok
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		return c.Value
 	}
 	return ""
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if !strings.HasPrefix(h, "Bearer ") {
+		return "", false
+	}
+	return strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")), true
+}
+
+// checkCSRF refuses state-changing requests a cross-site page could forge
+// with the browser's session cookie: cross-origin ones (Sec-Fetch-Site, or
+// Origin against Host: http.CrossOriginProtection), and, for requests
+// without a bearer token, any without Content-Type application/json — a
+// cross-origin page cannot send that without a CORS preflight, which this
+// server never grants. Requests with a body must be JSON in any case.
+func (s *Server) checkCSRF(r *http.Request) *Error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	if err := s.xorigin.Check(r); err != nil {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+			Message: fmt.Sprintf("cross-origin request refused (Origin %q, Sec-Fetch-Site %q)", r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site"))}
+	}
+	if _, isBearer := bearer(r); r.ContentLength == 0 && isBearer {
+		return nil
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeBadRequest,
+			Message: "request must be application/json (with a session cookie, even when the body is empty)"}
+	}
+	return nil
 }
 
 func (s *Server) wrap(acc access, action string, fn handler) http.Handler {
@@ -283,15 +309,9 @@ func (s *Server) wrap(acc access, action string, fn handler) http.Handler {
 			}
 		}
 		c.accessRefused = false
-		if r.Method != http.MethodGet && !sameOrigin(r) {
-			s.fail(c, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "cross-origin request refused (Origin " + r.Header.Get("Origin") + ")"})
+		if e := s.checkCSRF(r); e != nil {
+			s.fail(c, e)
 			return
-		}
-		if r.Method != http.MethodGet && r.ContentLength != 0 {
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				s.fail(c, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeBadRequest, Message: "request body must be application/json"})
-				return
-			}
 		}
 		if err := fn(s, c); err != nil {
 			s.fail(c, err)
@@ -604,12 +624,14 @@ func commandHandler(cmd string) handler {
 				return err
 			}
 		}
+		id := c.r.PathValue("id")
+		var sig Signature
 		if req.Override {
-			if _, err := s.sign(c, req.Signature, auth.RoleSupervisor); err != nil {
+			var err error
+			if sig, err = s.sign(c, "override of command "+cmd+" on batch "+id, req.Signature, auth.RoleSupervisor); err != nil {
 				return err
 			}
 		}
-		id := c.r.PathValue("id")
 		before := ""
 		if b, err := s.o.Controller.Batch(c.r.Context(), id); err == nil {
 			before = b.State
@@ -622,21 +644,23 @@ func commandHandler(cmd string) handler {
 		if err == nil {
 			after = b.State
 		}
+		change := "state " + before + " -> " + after
 		if req.Override {
 			c.action += ".override"
+			change += " signed meaning=" + sig.Meaning
 		}
-		return s.done(c, http.StatusOK, b, req.Reason, "state "+before+" -> "+after)
+		return s.done(c, http.StatusOK, b, req.Reason, change)
 	}
 }
 
 // sign checks an electronic signature in the request for the session's
-// user.
-func (s *Server) sign(c *call, sr *SignatureRequest, min auth.Role) (Signature, error) {
+// user over subject, the record signed.
+func (s *Server) sign(c *call, subject string, sr *SignatureRequest, min auth.Role) (Signature, error) {
 	if sr == nil {
 		return Signature{}, &Error{Status: http.StatusBadRequest, Code: CodeSignatureRequired,
 			Message: "this action needs an electronic signature: signature {password, meaning, reason}"}
 	}
-	sig, err := s.o.Auth.Sign(c.r.Context(), c.sess, sr.Password, sr.Meaning, sr.Reason, min)
+	sig, err := s.o.Auth.Sign(c.r.Context(), c.sess, subject, sr.Password, sr.Meaning, sr.Reason, min)
 	if errors.Is(err, auth.ErrBadCredentials) {
 		return Signature{}, &Error{Status: http.StatusForbidden, Code: CodeSignatureInvalid, Message: "signature refused: wrong password"}
 	}
@@ -779,11 +803,12 @@ func (s *Server) unitAction(c *call) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return badRequest("reason is required")
 	}
-	sig, err := s.sign(c, req.Signature, auth.RoleSupervisor)
+	serial := c.r.PathValue("serial")
+	sig, err := s.sign(c, "manual "+string(req.Action)+" of unit "+serial, req.Signature, auth.RoleSupervisor)
 	if err != nil {
 		return err
 	}
-	u, err := s.o.Controller.UnitAction(c.r.Context(), c.r.PathValue("serial"), req.Action, req.Reason, c.actor())
+	u, err := s.o.Controller.UnitAction(c.r.Context(), serial, req.Action, req.Reason, c.actor())
 	if err != nil {
 		return err
 	}
@@ -868,7 +893,7 @@ func (s *Server) signReconciliation(c *call) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	sig, err := s.sign(c, &req, auth.RoleSupervisor)
+	sig, err := s.sign(c, "reconciliation of batch "+c.r.PathValue("id"), &req, auth.RoleSupervisor)
 	if err != nil {
 		return err
 	}

@@ -159,6 +159,7 @@ type Signature struct {
 	Role    Role
 	Meaning string
 	Reason  string
+	Subject string // the record signed
 	At      time.Time
 }
 
@@ -176,6 +177,10 @@ type Service struct {
 	log *slog.Logger
 
 	hashSem chan struct{} // bounds concurrent argon2id runs
+
+	// beforeCheck, when set (by tests of this package), is called by
+	// verify after the lockout check and before the password hash.
+	beforeCheck func(name, pw string)
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by sha256(token)
@@ -204,6 +209,9 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 	}
 	if o.Hash == (HashParams{}) {
 		o.Hash = DefaultHashParams()
+	}
+	if h := o.Hash; h.Time == 0 || h.Time > maxTime || h.Threads == 0 || h.MemoryKiB < 8*uint32(h.Threads) || h.MemoryKiB > maxMemoryKiB {
+		return nil, nil, fmt.Errorf("auth: Options.Hash %+v: want 1<=Time<=%d, Threads>=1, 8*Threads<=MemoryKiB<=%d: %w", h, maxTime, maxMemoryKiB, ErrInvalid)
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 15 * time.Minute
@@ -297,6 +305,14 @@ func (s *Service) audit(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
+// auditRefusal records a refusal whose own error the caller returns; a
+// failure to write the record is logged, not lost.
+func (s *Service) auditRefusal(ctx context.Context, e AuditEntry) {
+	if err := s.audit(ctx, e); err != nil {
+		s.log.Error("audit trail write failed for a refusal", "action", e.Action, "user", e.Who, "err", err)
+	}
+}
+
 func (s *Service) putNew(name string, role Role, pw string) error {
 	h, err := s.hash(pw)
 	if err != nil {
@@ -360,8 +376,12 @@ func (s *Service) update(name string, fn func(*record) error) (record, error) {
 // verify checks name's password, counting failures and locking the account
 // after MaxFailures. action names the attempt in the audit trail
 // ("auth.login", "auth.sign"). It audits refusals itself.
+//
+// The outcome is settled in one transaction against the record as it is
+// after the (slow) password check, not as it was before: attempts running
+// at the same time cannot get past a lockout that one of them triggered,
+// nor a disable or password change made meanwhile.
 func (s *Service) verify(ctx context.Context, name, pw, action, client string) (record, error) {
-	now := s.o.Now()
 	r, found, err := s.get(name)
 	if err != nil {
 		return record{}, err
@@ -376,6 +396,9 @@ func (s *Service) verify(ctx context.Context, name, pw, action, client string) (
 		}
 		return record{}, fmt.Errorf("auth: %s: %w", name, sentinel)
 	}
+	lockedMsg := func(r record) string {
+		return "account locked until " + r.LockedUntil.UTC().Format(time.RFC3339)
+	}
 	if !found {
 		_, _ = s.check(s.dummy, pw)
 		return refuse("unknown user", ErrBadCredentials, "")
@@ -383,46 +406,87 @@ func (s *Service) verify(ctx context.Context, name, pw, action, client string) (
 	if r.Disabled {
 		return refuse("account disabled", ErrDisabled, string(r.Role))
 	}
-	if now.Before(r.LockedUntil) {
-		return refuse("account locked until "+r.LockedUntil.UTC().Format(time.RFC3339), ErrLocked, string(r.Role))
+	if s.o.Now().Before(r.LockedUntil) {
+		return refuse(lockedMsg(r), ErrLocked, string(r.Role))
+	}
+	if s.beforeCheck != nil {
+		s.beforeCheck(name, pw)
 	}
 	ok, err := s.check(r.Hash, pw)
 	if err != nil {
 		return record{}, fmt.Errorf("auth: %s: %w", name, err)
 	}
-	if !ok {
-		var locked bool
-		var failures int
-		if _, err := s.update(name, func(r *record) error {
+	checked := r.Hash
+	var outcome int // what the settling transaction decided
+	const (
+		accepted = iota
+		failed
+		lockedNow
+		lockedMeanwhile
+		disabledMeanwhile
+		changedMeanwhile
+	)
+	now := s.o.Now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		v := b.Get([]byte(name))
+		if v == nil {
+			return fmt.Errorf("auth: user %q: %w", name, ErrUnknownUser)
+		}
+		r = record{}
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("auth: user %q: %w: %v", name, ErrCorrupt, err)
+		}
+		switch {
+		case r.Disabled:
+			outcome = disabledMeanwhile
+			return nil
+		case now.Before(r.LockedUntil):
+			outcome = lockedMeanwhile
+			return nil
+		case r.Hash != checked:
+			outcome = changedMeanwhile
+			return nil
+		case ok:
+			outcome = accepted
+			if r.Failures == 0 && r.LockedUntil.IsZero() {
+				return nil
+			}
+			r.Failures, r.LockedUntil = 0, time.Time{}
+		default:
+			outcome = failed
 			r.Failures++
-			failures = r.Failures
 			if r.Failures >= s.o.MaxFailures {
 				r.LockedUntil = now.Add(s.o.LockoutFor)
 				r.Failures = 0
-				locked = true
+				outcome = lockedNow
 			}
-			return nil
-		}); err != nil {
+		}
+		return putRecord(b, r)
+	})
+	if err != nil {
+		return record{}, err
+	}
+	role := string(r.Role)
+	switch outcome {
+	case accepted:
+		return r, nil
+	case disabledMeanwhile:
+		return refuse("account disabled", ErrDisabled, role)
+	case lockedMeanwhile:
+		return refuse(lockedMsg(r), ErrLocked, role)
+	case changedMeanwhile:
+		return refuse("password changed during the attempt", ErrBadCredentials, role)
+	case lockedNow:
+		s.dropSessions(name)
+		if err := s.audit(ctx, AuditEntry{Who: name, Role: role, Action: "auth.lockout",
+			Reason: fmt.Sprintf("%d consecutive failed passwords; locked for %s", s.o.MaxFailures, s.o.LockoutFor)}); err != nil {
 			return record{}, err
 		}
-		if locked {
-			s.dropSessions(name)
-			if err := s.audit(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.lockout",
-				Reason: fmt.Sprintf("%d consecutive failed passwords; locked for %s", s.o.MaxFailures, s.o.LockoutFor)}); err != nil {
-				return record{}, err
-			}
-			s.log.Warn("account locked", "user", name)
-			return refuse("wrong password; account now locked", ErrLocked, string(r.Role))
-		}
-		return refuse(fmt.Sprintf("wrong password (%d of %d)", failures, s.o.MaxFailures), ErrBadCredentials, string(r.Role))
+		s.log.Warn("account locked", "user", name)
+		return refuse("wrong password; account now locked", ErrLocked, role)
 	}
-	if r.Failures != 0 || !r.LockedUntil.IsZero() {
-		r, err = s.update(name, func(r *record) error { r.Failures = 0; r.LockedUntil = time.Time{}; return nil })
-		if err != nil {
-			return record{}, err
-		}
-	}
-	return r, nil
+	return refuse(fmt.Sprintf("wrong password (%d of %d)", r.Failures, s.o.MaxFailures), ErrBadCredentials, role)
 }
 
 func hashToken(tok string) string {
@@ -549,11 +613,11 @@ func (s *Service) ChangePassword(ctx context.Context, token, name, oldPW, newPW 
 		return err
 	}
 	if err := s.checkPolicy(name, newPW); err != nil {
-		_ = s.audit(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.password.change.refused", Reason: err.Error()})
+		s.auditRefusal(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.password.change.refused", Reason: err.Error()})
 		return err
 	}
 	if newPW == oldPW {
-		_ = s.audit(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.password.change.refused", Reason: "new password equals the old one"})
+		s.auditRefusal(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.password.change.refused", Reason: "new password equals the old one"})
 		return fmt.Errorf("auth: new password equals the old one: %w", ErrWeakPassword)
 	}
 	h, err := s.hash(newPW)
@@ -581,27 +645,31 @@ func (s *Service) ChangePassword(ctx context.Context, token, name, oldPW, newPW 
 	return s.audit(ctx, AuditEntry{Who: name, Role: string(r.Role), Action: "auth.password.change"})
 }
 
-// Sign makes an electronic signature for the user of sess: the password is
-// checked again (failures count towards lockout), meaning and reason are
-// required, and min is the least role allowed. The signature is audited;
-// the caller records what was signed.
-func (s *Service) Sign(ctx context.Context, sess Session, password, meaning, reason string, min Role) (Signature, error) {
-	if strings.TrimSpace(meaning) == "" || strings.TrimSpace(reason) == "" {
-		_ = s.audit(ctx, AuditEntry{Who: sess.User, Role: string(sess.Role), Action: "auth.sign.refused", Reason: "meaning and reason are required"})
-		return Signature{}, fmt.Errorf("auth: signature needs a meaning and a reason: %w", ErrInvalid)
+// Sign makes an electronic signature for the user of sess over subject,
+// the record signed (e.g. "reconciliation of batch B1"): the password is
+// checked again (failures count towards lockout), subject, meaning and
+// reason are required, and min is the least role allowed. The signature —
+// signer, role, meaning, reason, time and subject — is audited, refusals
+// too; the caller records the signed action itself.
+func (s *Service) Sign(ctx context.Context, sess Session, subject, password, meaning, reason string, min Role) (Signature, error) {
+	after := "subject=" + subject
+	if strings.TrimSpace(subject) == "" || strings.TrimSpace(meaning) == "" || strings.TrimSpace(reason) == "" {
+		s.auditRefusal(ctx, AuditEntry{Who: sess.User, Role: string(sess.Role), Action: "auth.sign.refused",
+			Reason: "subject, meaning and reason are required", After: after})
+		return Signature{}, fmt.Errorf("auth: signature needs a subject, a meaning and a reason: %w", ErrInvalid)
 	}
 	if !sess.Role.AtLeast(min) {
-		_ = s.audit(ctx, AuditEntry{Who: sess.User, Role: string(sess.Role), Action: "auth.sign.refused",
-			Reason: fmt.Sprintf("role %s may not sign (needs %s): %s", sess.Role, min, reason)})
+		s.auditRefusal(ctx, AuditEntry{Who: sess.User, Role: string(sess.Role), Action: "auth.sign.refused",
+			Reason: fmt.Sprintf("role %s may not sign (needs %s): %s", sess.Role, min, reason), After: after})
 		return Signature{}, fmt.Errorf("auth: %s may not sign: %w", sess.Role, ErrForbidden)
 	}
-	r, err := s.verify(ctx, sess.User, password, "auth.sign", "")
+	r, err := s.verify(ctx, sess.User, password, "auth.sign", " ("+after+")")
 	if err != nil {
 		return Signature{}, err
 	}
-	sig := Signature{User: r.Name, Role: r.Role, Meaning: meaning, Reason: reason, At: s.o.Now()}
+	sig := Signature{User: r.Name, Role: r.Role, Meaning: meaning, Reason: reason, Subject: subject, At: s.o.Now()}
 	if err := s.audit(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.sign",
-		Reason: reason, After: "meaning=" + meaning}); err != nil {
+		Reason: reason, After: "meaning=" + meaning + " " + after}); err != nil {
 		return Signature{}, err
 	}
 	return sig, nil
@@ -628,7 +696,7 @@ func (s *Service) Users() ([]User, error) {
 // the admin's session.
 func (s *Service) CreateUser(ctx context.Context, by Session, name string, role Role, tempPW string) error {
 	fail := func(err error) error {
-		_ = s.audit(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.create.refused",
+		s.auditRefusal(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.create.refused",
 			Reason: err.Error(), After: fmt.Sprintf("user=%s role=%s", name, role)})
 		return err
 	}
@@ -675,7 +743,7 @@ type UserChange struct {
 // or disable itself (so the last admin cannot lock everyone out).
 func (s *Service) UpdateUser(ctx context.Context, by Session, name string, c UserChange) (User, error) {
 	fail := func(err error) (User, error) {
-		_ = s.audit(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.update.refused",
+		s.auditRefusal(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.update.refused",
 			Reason: err.Error(), After: "user=" + name})
 		return User{}, err
 	}

@@ -218,22 +218,52 @@ func TestSignature(t *testing.T) {
 	}
 	sam, _ := f.svc.Login(ctx, "sam", "temporary-pass-2", "")
 	otto, _ := f.svc.Login(ctx, "otto", "temporary-pass-3", "")
-	sig, err := f.svc.Sign(ctx, sam, "temporary-pass-2", "approved", "shift end", auth.RoleSupervisor)
+	sig, err := f.svc.Sign(ctx, sam, "reconciliation of batch B1", "temporary-pass-2", "approved", "shift end", auth.RoleSupervisor)
 	if err != nil || sig.User != "sam" || sig.Meaning != "approved" || !sig.At.Equal(f.clock.Now()) {
 		t.Fatalf("sign: %+v %v", sig, err)
 	}
-	if _, err := f.svc.Sign(ctx, sam, "wrong", "approved", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrBadCredentials) {
+	if _, err := f.svc.Sign(ctx, sam, "reconciliation of batch B1", "wrong", "approved", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if _, err := f.svc.Sign(ctx, sam, "temporary-pass-2", "", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrInvalid) {
+	if _, err := f.svc.Sign(ctx, sam, "reconciliation of batch B1", "temporary-pass-2", "", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrInvalid) {
 		t.Fatalf("no meaning: %v", err)
 	}
-	if _, err := f.svc.Sign(ctx, otto, "temporary-pass-3", "approved", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrForbidden) {
+	if _, err := f.svc.Sign(ctx, otto, "reconciliation of batch B1", "temporary-pass-3", "approved", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("operator signing: %v", err)
+	}
+	if _, err := f.svc.Sign(ctx, sam, " ", "temporary-pass-2", "approved", "x", auth.RoleSupervisor); !errors.Is(err, auth.ErrInvalid) {
+		t.Fatalf("no subject: %v", err)
 	}
 	for _, want := range []string{"sam:auth.sign", "sam:auth.sign.refused", "otto:auth.sign.refused"} {
 		if !strings.Contains(strings.Join(f.audit.actions(), ","), want) {
 			t.Errorf("audit lacks %s: %v", want, f.audit.actions())
+		}
+	}
+	// the signature's record names what was signed (21 CFR 11.70: linked)
+	f.audit.mu.Lock()
+	defer f.audit.mu.Unlock()
+	signed := false
+	for _, e := range f.audit.e {
+		if e.Action == "auth.sign" {
+			signed = true
+			if sig.Subject != "reconciliation of batch B1" || !strings.Contains(e.After, "subject=reconciliation of batch B1") ||
+				!strings.Contains(e.After, "meaning=approved") || e.Reason != "shift end" {
+				t.Errorf("signature record: %+v (signature %+v)", e, sig)
+			}
+		}
+	}
+	if !signed {
+		t.Error("no auth.sign record")
+	}
+}
+
+// TestHashParamsBounded: parameters that would make every login allocate
+// gigabytes (or that argon2 refuses) are refused at Open.
+func TestHashParamsBounded(t *testing.T) {
+	for _, h := range []auth.HashParams{{Time: 1, MemoryKiB: 4, Threads: 1}, {Time: 1, MemoryKiB: 4 << 20, Threads: 1}, {Time: 0, MemoryKiB: 64, Threads: 1}} {
+		_, _, err := auth.Open(context.Background(), auth.Options{Path: filepath.Join(t.TempDir(), "u.db"), Audit: &memAudit{}, Hash: h})
+		if !errors.Is(err, auth.ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", h, err)
 		}
 	}
 }

@@ -29,6 +29,13 @@ func DefaultHashParams() HashParams { return HashParams{Time: 3, MemoryKiB: 64 *
 const (
 	saltLen = 16
 	keyLen  = 32
+
+	// Limits on the parameters of a stored hash (checkPassword).
+	minSaltLen   = 8 // RFC 9106 §3.1
+	minKeyLen    = 16
+	maxKeyLen    = 1024
+	maxTime      = 100
+	maxMemoryKiB = 1 << 20 // 1 GiB
 )
 
 // hashPassword returns the PHC-format argon2id hash of pw:
@@ -56,17 +63,20 @@ func checkPassword(hash, pw string) (bool, error) {
 		return false, fmt.Errorf("password hash: version %q: %w", parts[2], ErrCorrupt)
 	}
 	var p HashParams
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil || p.Time == 0 || p.Threads == 0 {
-		return false, fmt.Errorf("password hash: parameters %q: %w", parts[3], ErrCorrupt)
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil ||
+		p.Time == 0 || p.Time > maxTime || p.Threads == 0 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxMemoryKiB {
+		// Bounded so that a damaged or planted record cannot make one
+		// login allocate gigabytes or spin for minutes.
+		return false, fmt.Errorf("password hash: parameters %q (want 1<=t<=%d, 8p<=m<=%d KiB): %w", parts[3], maxTime, maxMemoryKiB, ErrCorrupt)
 	}
 	enc := base64.RawStdEncoding
 	salt, err := enc.DecodeString(parts[4])
-	if err != nil {
-		return false, fmt.Errorf("password hash: salt: %w", ErrCorrupt)
+	if err != nil || len(salt) < minSaltLen {
+		return false, fmt.Errorf("password hash: salt (want >= %d bytes of raw base64): %w", minSaltLen, ErrCorrupt)
 	}
 	want, err := enc.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
-		return false, fmt.Errorf("password hash: key: %w", ErrCorrupt)
+	if err != nil || len(want) < minKeyLen || len(want) > maxKeyLen {
+		return false, fmt.Errorf("password hash: key (want %d-%d bytes of raw base64): %w", minKeyLen, maxKeyLen, ErrCorrupt)
 	}
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil

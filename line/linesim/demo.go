@@ -171,7 +171,9 @@ func injectFaults(ctx context.Context, l *Line, o DemoOptions) {
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	kinds := []func(){
 		func() { l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultNoRead}) },
-		func() { l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultMismatch, Data: "0109501101530003172812311OTHER\x1d21FORGED1"}) },
+		func() {
+			l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultMismatch, Data: "0109501101530003172812311OTHER\x1d21FORGED1"})
+		},
 		func() { l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultGradeDrop, Param: grade.SC, Grade: 1.0}) },
 		func() { l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultGarble, Data: "||:garbled line%%"}) },
 		func() {

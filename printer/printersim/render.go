@@ -2,16 +2,16 @@ package printersim
 
 import (
 	"image"
-	"image/color"
 	"image/draw"
 	"math/rand/v2"
 
 	"github.com/serialine/serialine/printer/datamatrix"
 )
 
-// RenderOptions are the module size and quiet zone DefaultRender uses:
-// 4 dots per module (a 0.34 mm module at 300 dpi) and a 2-module quiet zone.
-var RenderOptions = datamatrix.Options{ModuleDots: 4, QuietZone: 2}
+// RenderOptions returns the module size and quiet zone DefaultRender
+// uses: 4 dots per module (a 0.34 mm module at 300 dpi) and a 2-module
+// quiet zone.
+func RenderOptions() datamatrix.Options { return datamatrix.Options{ModuleDots: 4, QuietZone: 2} }
 
 // DefaultRender encodes an element string (GS-separated, no leading FNC1)
 // as a GS1 DataMatrix with printer/datamatrix and renders it.
@@ -20,7 +20,7 @@ func DefaultRender(data string) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sym.Image(RenderOptions), nil
+	return sym.Image(RenderOptions()), nil
 }
 
 // ApplyDefects returns img with the print defects applied (img itself when
@@ -78,5 +78,3 @@ func ApplyDefects(img image.Image, defects []Defect, seed uint64) image.Image {
 	}
 	return g
 }
-
-var _ color.Model = color.GrayModel

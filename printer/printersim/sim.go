@@ -104,7 +104,7 @@ type Options struct {
 	// and the element string in ZPL labels (defaults 1 and 2).
 	ZPLIDField, ZPLDataField int
 	// Layout is where PRS/PRC put the counter and record ID (default
-	// tij.DefaultLayout); -1 drops a field.
+	// tij.DefaultLayout()); -1 drops a field.
 	Layout *tij.Layout
 	// InkCapacity is how many prints a full cartridge makes (0 = endless);
 	// InkLowAt is the remaining prints at which INKLOW is warned.
@@ -283,7 +283,7 @@ func Start(o Options) (*Server, error) {
 		o.Seed = 1
 	}
 	s := &Server{
-		o: o, layout: tij.DefaultLayout,
+		o: o, layout: tij.DefaultLayout(),
 		trig:    make(chan trigger, 1<<16),
 		rnd:     rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		conns:   map[*simConn]struct{}{},

@@ -48,7 +48,7 @@ type Options struct {
 	// NoTrailingSeparator drops the '|' before the CR of commands.
 	NoTrailingSeparator bool
 	// Layout says where PRS/PRC carry the counter and record ID (default
-	// DefaultLayout).
+	// DefaultLayout()).
 	Layout *Layout
 	// Codes names the printer's queue-full, no-data and queue-cleared codes.
 	Codes Codes
@@ -81,9 +81,10 @@ type Client struct {
 
 	cmdMu sync.Mutex // one command at a time
 
-	mu   sync.Mutex
-	conn *conn
-	wbuf []byte
+	mu     sync.Mutex
+	conn   *conn
+	closed bool // Close was called (and no Connect since)
+	wbuf   []byte
 }
 
 var _ printer.Driver = (*Client)(nil)
@@ -118,7 +119,7 @@ func New(o Options) (*Client, error) {
 		o.Now = time.Now
 	}
 	o.Codes = o.Codes.withDefaults()
-	c := &Client{o: o, layout: DefaultLayout}
+	c := &Client{o: o, layout: DefaultLayout()}
 	if o.Layout != nil {
 		c.layout = *o.Layout
 	}
@@ -176,7 +177,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	cn.wg.Add(1)
 	go c.read(cn)
 	c.mu.Lock()
-	c.conn = cn
+	c.conn, c.closed = cn, false
 	c.mu.Unlock()
 
 	sel := Command{Name: CmdSelectNamed, Args: []string{c.o.Job}}
@@ -322,6 +323,9 @@ func (c *Client) current() (*conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn == nil {
+		if c.closed {
+			return nil, printer.ErrClosed
+		}
 		return nil, printer.ErrNotConnected
 	}
 	return c.conn, nil
@@ -533,12 +537,12 @@ func (c *Client) SetPrintCount(ctx context.Context, n uint64) error {
 	return c.ack(ctx, Command{Name: CmdSetPrintCount, Args: []string{strconv.FormatUint(n, 10)}})
 }
 
-// Close closes the connection. Next returns ErrClosed afterwards (via the
-// connection's error). Closing a closed Client is a no-op.
+// Close closes the connection. Next and the commands return ErrClosed
+// afterwards (until Connect). Closing a closed Client is a no-op.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	cn := c.conn
-	c.conn = nil
+	c.conn, c.closed = nil, true
 	c.mu.Unlock()
 	if cn != nil {
 		cn.close(printer.ErrClosed)

@@ -168,8 +168,11 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Enqueue(ctx, printer.Record{ID: "SN5"}); !errors.Is(err, printer.ErrNotConnected) {
+	if err := c.Enqueue(ctx, printer.Record{ID: "SN5"}); !errors.Is(err, printer.ErrClosed) {
 		t.Errorf("Enqueue after Close: %v", err)
+	}
+	if _, err := c.Next(ctx); !errors.Is(err, printer.ErrClosed) {
+		t.Errorf("Next after Close: %v", err)
 	}
 }
 
@@ -350,6 +353,28 @@ func TestClientOverSerialWrapper(t *testing.T) {
 			t.Errorf("QSZ over serial: %d %v", n, err)
 		}
 		c.Close(context.Background())
+		b.Close()
+	})
+}
+
+// A printer that refuses the job selection fails Connect with its reply.
+func TestClientConnectRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe()
+		c, err := tij.New(tij.Options{Job: "NOPE", Dial: func(context.Context) (io.ReadWriteCloser, error) { return a, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &fakePrinter{conn: b, r: bufio.NewReader(b)}
+		done := make(chan error, 1)
+		go func() { done <- c.Connect(context.Background()) }()
+		f.expect(t, "SLA|NOPE|\r")
+		f.send(t, "ERR|NOJOB|no such job|\r")
+		err = <-done
+		var re *printer.ReplyError
+		if !errors.Is(err, printer.ErrRefused) || !errors.As(err, &re) || re.Code != "NOJOB" {
+			t.Errorf("Connect: %v, want the NOJOB refusal", err)
+		}
 		b.Close()
 	})
 }

@@ -183,7 +183,7 @@ type Layout struct {
 }
 
 // DefaultLayout is PRS|counter|id| and PRC|counter|id|.
-var DefaultLayout = Layout{Counter: 0, RecordID: 1}
+func DefaultLayout() Layout { return Layout{Counter: 0, RecordID: 1} }
 
 // Codes maps the printer's ERS codes to event kinds beyond fault/warning.
 type Codes struct {

@@ -117,7 +117,7 @@ func TestParseMessageAndEvent(t *testing.T) {
 			t.Errorf("%q: async %v", c.line, m.IsAsync())
 		}
 		if m.IsAsync() {
-			ev, err := ParseEvent(m, DefaultLayout, Codes{})
+			ev, err := ParseEvent(m, DefaultLayout(), Codes{})
 			if err != nil || ev != c.want.ev {
 				t.Errorf("%q: event %v, %v; want %v", c.line, ev, err, c.want.ev)
 			}
@@ -144,7 +144,7 @@ func TestParseEventErrorsAndLayouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ParseEvent(m, DefaultLayout, Codes{}); !errors.Is(err, printer.ErrProtocol) {
+		if _, err := ParseEvent(m, DefaultLayout(), Codes{}); !errors.Is(err, printer.ErrProtocol) {
 			t.Errorf("%q: %v, want ErrProtocol", line, err)
 		}
 	}
@@ -197,7 +197,7 @@ func FuzzParseMessage(f *testing.F) {
 			t.Fatalf("name %q", m.Name)
 		}
 		if m.IsAsync() {
-			if _, err := ParseEvent(m, DefaultLayout, Codes{}); err != nil && !errors.Is(err, printer.ErrProtocol) {
+			if _, err := ParseEvent(m, DefaultLayout(), Codes{}); err != nil && !errors.Is(err, printer.ErrProtocol) {
 				t.Fatalf("event error %v not ErrProtocol", err)
 			}
 		} else {

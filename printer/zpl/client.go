@@ -44,7 +44,8 @@ type Options struct {
 	Format string
 	// Fields maps record field names to ^FN numbers.
 	Fields map[string]int
-	// IDField is the ^FN number that receives Record.ID (0 = not sent).
+	// IDField is the ^FN number that receives Record.ID (0 = not sent). In
+	// bitmap mode any value > 0 adds the ID as a ^FX comment to the label.
 	IDField int
 	// MaxQueue is the most formats the client lets wait in the printer's
 	// buffer; Enqueue beyond it returns ErrQueueFull (default 8).

@@ -27,6 +27,7 @@ import (
 	"github.com/serialine/serialine/vision"
 	"github.com/serialine/serialine/vision/dmcc"
 	"github.com/serialine/serialine/vision/grade"
+	"github.com/serialine/serialine/vision/internal/link"
 	"github.com/serialine/serialine/vision/keyence"
 	"github.com/serialine/serialine/vision/pattern"
 )
@@ -521,9 +522,9 @@ func (s *Server) serve(c *conn) {
 	sc := bufio.NewScanner(c.c)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	if s.o.Protocol == DMCC {
-		sc.Split(splitCRLF)
+		sc.Split(link.CRLF.ScanFunc())
 	} else {
-		sc.Split(splitAnyEOL)
+		sc.Split(link.AnyEOL.ScanFunc())
 	}
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -608,28 +609,4 @@ func (s *Server) keyenceCommand(cmd string) []byte {
 		return []byte(fmt.Sprintf("ER,%s,00\r", cmd))
 	}
 	return []byte("OK," + cmd + "\r")
-}
-
-func splitCRLF(data []byte, atEOF bool) (int, []byte, error) {
-	for i := 1; i < len(data); i++ {
-		if data[i] == '\n' && data[i-1] == '\r' {
-			return i + 1, data[:i-1], nil
-		}
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-func splitAnyEOL(data []byte, atEOF bool) (int, []byte, error) {
-	for i, c := range data {
-		if c == '\r' || c == '\n' {
-			return i + 1, data[:i], nil
-		}
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }

@@ -1,7 +1,6 @@
 package camerasim
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -22,9 +21,6 @@ type Decoded struct {
 	// SymbologyID is "]d2" (FNC1 first: GS1 DataMatrix) or "]d1".
 	SymbologyID string
 }
-
-// ErrNoSymbol is returned by Decode when no DataMatrix could be read.
-var ErrNoSymbol = errors.New("camerasim: no DataMatrix decoded")
 
 // Decode reads a DataMatrix symbol from img with gozxing (github.com/
 // makiuchi-d/gozxing). gozxing reports FNC1 correctly: it sets the

@@ -99,9 +99,9 @@ type rig struct {
 
 func newRig(t *testing.T, vr variant, vo vision.VerifierOptions) *rig {
 	t.Helper()
-	// A generous bound so a broken test fails instead of hanging; nothing
-	// asserts on time.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The test's own context: a hang is caught by go test -timeout, not by
+	// a wall-clock bound a loaded machine could hit; nothing asserts on time.
+	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	sim, err := camerasim.New(vr.sim)
 	if err != nil {
@@ -461,7 +461,7 @@ func TestTriggerOffStopsReading(t *testing.T) {
 // RS-232 path: the driver's Dial hook with a devices/serialport Port (here
 // wrapping a TCP stream to the simulator instead of a tty).
 func TestSerialTransportViaDial(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	sim, _ := camerasim.New(camerasim.Options{Protocol: camerasim.Keyence})
 	defer sim.Close()
@@ -485,7 +485,7 @@ func TestSerialTransportViaDial(t *testing.T) {
 }
 
 func TestLatencyDelivers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	sim, _ := camerasim.New(camerasim.Options{Latency: time.Millisecond, Extended: true})
 	defer sim.Close()

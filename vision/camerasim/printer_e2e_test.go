@@ -3,7 +3,6 @@ package camerasim_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/printersim"
@@ -19,7 +18,7 @@ import (
 // camera sim (OnPrint -> Feed, as the demo wires it), the camera reports
 // over DMCC, the driver reads and the Verifier decides.
 func TestPrinterSimToCameraSimToDecision(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	cam, err := camerasim.New(camerasim.Options{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/serialine/serialine/devices"
@@ -95,4 +96,34 @@ func (s *Stats) Percentile(q float64) time.Duration {
 	l := slices.Clone(s.lat)
 	slices.Sort(l)
 	return l[min(len(l)-1, int(q*float64(len(l))))]
+}
+
+// Measure is the body of the protocol clients' trigger benchmarks: it
+// produces at rate on the Producer's sim while reading b.N triggers with
+// next, then reports triggers/s, the missed count (must be 0) and the
+// product-to-trigger latency p50/p99.
+func (p *Producer) Measure(b *testing.B, rate float64, next func(context.Context) devices.Trigger) {
+	ctx := b.Context()
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var st Stats
+	var missed uint64
+	b.ResetTimer()
+	start := time.Now()
+	done := p.Run(pctx, rate)
+	for i := 0; i < b.N; i++ {
+		tr := next(ctx)
+		missed += tr.Missed
+		if d, ok := p.Latency(tr); ok {
+			st.Add(d)
+		}
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	stop()
+	<-done
+	b.ReportMetric(float64(b.N)/el.Seconds(), "triggers/s")
+	b.ReportMetric(float64(missed), "missed")
+	b.ReportMetric(float64(st.Percentile(0.5).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(st.Percentile(0.99).Microseconds()), "p99-µs")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -29,10 +28,8 @@ func ValidateEndpoint(p *configs.Problems, address string, serial *serialport.Co
 	case address != "" && serial != nil:
 		p.Add("serial", "set either address or serial, not both")
 	case address != "":
-		if _, port, err := net.SplitHostPort(address); err != nil || port == "" {
-			p.Add("address", "%q is not host:port", address)
-		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			p.Add("address", "bad port %q", port)
+		if err := configs.CheckHostPort(address); err != nil {
+			p.Add("address", "%v", err)
 		}
 	}
 	if serial != nil {

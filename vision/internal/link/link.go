@@ -6,6 +6,7 @@
 package link
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,37 @@ const (
 	// (Keyence, generic readers).
 	AnyEOL
 )
+
+// ScanFunc is the same framing as a bufio.SplitFunc, for the device side
+// (the camera simulator reading the host's commands). The token excludes
+// the terminator; AnyEOL yields an empty token between CR and LF, which the
+// caller skips as Link does. A final unterminated line is returned at EOF.
+func (s Split) ScanFunc() bufio.SplitFunc {
+	if s == CRLF {
+		return func(data []byte, atEOF bool) (int, []byte, error) {
+			for i := 1; i < len(data); i++ {
+				if data[i] == '\n' && data[i-1] == '\r' {
+					return i + 1, data[:i-1], nil
+				}
+			}
+			if atEOF && len(data) > 0 {
+				return len(data), data, nil
+			}
+			return 0, nil, nil
+		}
+	}
+	return func(data []byte, atEOF bool) (int, []byte, error) {
+		for i, c := range data {
+			if c == '\r' || c == '\n' {
+				return i + 1, data[:i], nil
+			}
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	}
+}
 
 // MaxLine bounds one line; longer lines are reported as errors and
 // discarded up to the next terminator.
@@ -49,9 +81,6 @@ type Link struct {
 
 	err error // terminal read error; valid after done is closed
 }
-
-// ErrLineTooLong is the Item error for an over-long line.
-var ErrLineTooLong = errors.New("line longer than 64 KiB")
 
 // Start begins reading rwc. isReply routes a line to Replies (true) or
 // Results (false).
@@ -134,13 +163,13 @@ func (l *Link) run(split Split, isReply func([]byte) bool) {
 					line = line[:len(line)-1]
 				}
 				if !emit(line) {
-					l.err = errors.New("link closed")
+					l.err = errLinkClosed
 					return
 				}
 				line = line[:0]
 			case split == AnyEOL && (c == '\r' || c == '\n'):
 				if !emit(line) {
-					l.err = errors.New("link closed")
+					l.err = errLinkClosed
 					return
 				}
 				line = line[:0]
@@ -153,7 +182,7 @@ func (l *Link) run(split Split, isReply func([]byte) bool) {
 					select {
 					case l.results <- Item{Line: line[:64], Err: ErrLineTooLong}:
 					case <-l.stop:
-						l.err = errors.New("link closed")
+						l.err = errLinkClosed
 						return
 					}
 					line = line[:0]
@@ -166,7 +195,7 @@ func (l *Link) run(split Split, isReply func([]byte) bool) {
 			if errors.As(err, &t) && t.Timeout() {
 				select {
 				case <-l.stop:
-					l.err = errors.New("link closed")
+					l.err = errLinkClosed
 					return
 				default:
 				}

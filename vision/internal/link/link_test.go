@@ -1,6 +1,7 @@
 package link
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -99,5 +100,39 @@ func TestUnclaimedRepliesDoNotBlockResults(t *testing.T) {
 	lines, replies := collect(t, l)
 	if strings.Join(lines, "|") != "DATA" || len(replies) != cap(l.replies) {
 		t.Errorf("lines %q, %d replies kept", lines, len(replies))
+	}
+}
+
+// TestScanFuncMatchesLink: the device-side bufio framing and the host-side
+// Link reader cut the same byte stream into the same lines.
+func TestScanFuncMatchesLink(t *testing.T) {
+	for _, tc := range []struct {
+		split Split
+		in    string
+	}{
+		{CRLF, "||1:[0]\r\nA\rB\nC\r\n\r\nlast"},
+		{CRLF, "x\r\r\ny\n\r\n"},
+		{AnyEOL, "OK,LON\rD1\r\nD2\n\nD3\rtail"},
+		{AnyEOL, "\r\n\r\nD4\n"},
+	} {
+		sc := bufio.NewScanner(strings.NewReader(tc.in))
+		sc.Split(tc.split.ScanFunc())
+		var scanned []string
+		for sc.Scan() {
+			if len(sc.Bytes()) > 0 {
+				scanned = append(scanned, sc.Text())
+			}
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+		// Link emits a final unterminated line only when terminated, so
+		// terminate the stream for the comparison.
+		term := "\r\n"
+		l := Start(&chunks{parts: [][]byte{[]byte(tc.in + term)}, errs: []error{nil}}, tc.split, func([]byte) bool { return false })
+		lines, _ := collect(t, l)
+		if strings.Join(scanned, "|") != strings.Join(lines, "|") {
+			t.Errorf("%q: scanner %q, link %q", tc.in, scanned, lines)
+		}
 	}
 }

@@ -18,9 +18,11 @@ function say(text, isError) {
 async function api(method, path, body, background) {
   const opt = { method, credentials: "same-origin", headers: {} };
   if (background) opt.headers["X-Serialine-Background"] = "1"; // does not keep the session alive
-  if (body !== undefined) {
+  if (body !== undefined || method !== "GET") {
+    // changes always go as JSON: the API refuses cookie-authenticated
+    // changes without it (a cross-site page cannot send it unasked)
     opt.headers["Content-Type"] = "application/json";
-    opt.body = JSON.stringify(body);
+    opt.body = JSON.stringify(body === undefined ? {} : body);
   }
   const resp = await fetch(path, opt);
   let data = null;

@@ -1,0 +1,100 @@
+package configs_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serialine/serialine/configs"
+)
+
+type inner struct {
+	Timeout time.Duration `yaml:"timeout"`
+	Name    string        `yaml:"name"`
+}
+
+type outer struct {
+	Inner inner `yaml:"inner"`
+	Rate  int   `yaml:"rate"`
+}
+
+func TestDecodeStrict(t *testing.T) {
+	var v outer
+	if err := configs.DecodeStrictBytes("ok.yaml", []byte("inner:\n  timeout: 250ms\n  name: x\nrate: 5\n"), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Inner.Timeout != 250*time.Millisecond || v.Inner.Name != "x" || v.Rate != 5 {
+		t.Fatalf("decoded %+v", v)
+	}
+	for _, tc := range []struct{ name, doc, want string }{
+		{"unknown.yaml", "inner:\n  timout: 1s\n", "unknown.yaml: yaml: unmarshal errors:\n  line 2: field timout not found"},
+		{"type.yaml", "rate: fast\n", "type.yaml: yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `fast`"},
+		{"empty.yaml", "", "empty.yaml: empty config"},
+	} {
+		err := configs.DecodeStrictBytes(tc.name, []byte(tc.doc), &outer{})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want prefix %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	var p configs.Problems
+	if p.Err() != nil {
+		t.Fatal("no problems must be nil")
+	}
+	var in configs.Problems
+	in.Add("confirm_timeout", "must be > %d", 0)
+	in.Add("light", "bad value %q", "pink")
+	p.Add("rate", "must be >= 0")
+	p.Merge("devices.plc.reject", in)
+	p.Merge("", configs.Problems{{Path: "top", Msg: "kept as is"}})
+	err := p.Err()
+	if !errors.Is(err, configs.ErrInvalid) {
+		t.Fatalf("%v does not match ErrInvalid", err)
+	}
+	want := "invalid config (4 problems):\n" +
+		"  rate: must be >= 0\n" +
+		"  devices.plc.reject.confirm_timeout: must be > 0\n" +
+		"  devices.plc.reject.light: bad value \"pink\"\n" +
+		"  top: kept as is"
+	if err.Error() != want {
+		t.Fatalf("got\n%s\nwant\n%s", err, want)
+	}
+	var ce *configs.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 4 {
+		t.Fatalf("errors.As: %v", err)
+	}
+	// the error keeps its own copy
+	p[0].Msg = "changed"
+	if ce.Problems[0].Msg != "must be >= 0" {
+		t.Fatal("Err must copy the problems")
+	}
+	one := configs.Problems{{Path: "a", Msg: "b"}}
+	if got := one.Err().Error(); got != "invalid config (1 problem):\n  a: b" {
+		t.Fatalf("singular: %q", got)
+	}
+}
+
+func TestCheckHostPort(t *testing.T) {
+	for addr, want := range map[string]string{
+		"10.0.0.5:502":   "",
+		"plc.local:1502": "",
+		"[::1]:4840":     "",
+		"nowhere":        `"nowhere" is not host:port`,
+		":502":           `":502" is not host:port`,
+		"host:":          `"host:" is not host:port`,
+		"host:0":         `bad port "0"`,
+		"host:65536":     `bad port "65536"`,
+		"host:http":      `bad port "http"`,
+	} {
+		err := configs.CheckHostPort(addr)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", addr, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: got %v, want %q", addr, err, want)
+		}
+	}
+}
