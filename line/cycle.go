@@ -145,7 +145,13 @@ func (c *Controller) feed(ctx context.Context, n int) ([]printer.Record, error) 
 	if _, ok := c.feeding(); !ok {
 		return nil, nil
 	}
-	n = min(n, c.remainingToFeed())
+	rem := c.remainingToFeed()
+	// Top the printer up in groups of a quarter of its depth: one journal
+	// commit (Queued) per group instead of one per print at high speed.
+	if group := max(1, c.cfg.Cycle.PrinterDepth/4); n < group && rem >= group {
+		return nil, nil
+	}
+	n = min(n, rem)
 	if n <= 0 {
 		return nil, nil
 	}

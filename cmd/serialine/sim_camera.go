@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/serialine/serialine/printer/datamatrix"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/vision/camerasim"
+	"github.com/serialine/serialine/vision/dmcc"
+	"github.com/serialine/serialine/vision/keyence"
 	"github.com/serialine/serialine/vision/pattern"
 )
 
@@ -35,20 +38,37 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 	lot := fs.String("lot", "LOT1", "lot of generated symbols")
 	expiry := fs.String("expiry", "291231", "expiry (YYMMDD) of generated symbols")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "sim camera: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
+	generated := func(n int) string { return fmt.Sprintf("(01)%s(17)%s(10)%s(21)S%07d", *gtin, *expiry, *lot, n) }
+	if *every > 0 {
+		if _, err := gs1.Parse(generated(1)); err != nil {
+			fmt.Fprintf(e.stderr, "sim camera: --gtin/--expiry/--lot: %v\n", err)
+			return exitUsage
+		}
+	} else if *every < 0 {
+		fmt.Fprintln(e.stderr, "sim camera: --every must be >= 0")
+		return exitUsage
+	}
 	o.Protocol = camerasim.Protocol(*proto)
+	if *proto != "dmcc" && *proto != "keyence" {
+		fmt.Fprintf(e.stderr, "sim camera: --protocol %q: want dmcc or keyence\n", *proto)
+		return exitUsage
+	}
 	if *format != "" || *noRead != "" {
 		pat, nr := *format, *noRead
 		if pat == "" {
-			pat = map[string]string{"dmcc": "{symid}{data}\t{overall}\t{grades}", "keyence": "{data}:{grades}"}[*proto]
+			pat = map[string]string{"dmcc": dmcc.DefaultPattern, "keyence": keyence.DefaultPattern}[*proto]
 		}
 		if nr == "" {
-			nr = map[string]string{"dmcc": "NOREAD", "keyence": "ERROR"}[*proto]
+			nr = map[string]string{"dmcc": dmcc.DefaultNoRead, "keyence": keyence.DefaultNoRead}[*proto]
 		}
 		f, err := pattern.Compile(pattern.Options{Pattern: pat, NoRead: nr})
 		if err != nil {
@@ -83,13 +103,17 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 		s.Feed(camerasim.Shot{Image: sym.Image(datamatrix.Options{ModuleDots: 4, QuietZone: 2}), Ref: m.Bracketed()})
 		return nil
 	}
-	lines := make(chan string)
+	type stdinLine struct {
+		n    int
+		text string
+	}
+	lines := make(chan stdinLine)
 	if *stdin {
 		go func() { // ends with stdin; not waited for (stdin cannot be interrupted)
 			sc := bufio.NewScanner(e.stdin)
-			for sc.Scan() {
+			for n := 1; sc.Scan(); n++ {
 				select {
-				case lines <- strings.TrimRight(sc.Text(), "\r"):
+				case lines <- stdinLine{n, strings.TrimRight(sc.Text(), "\r")}:
 				case <-ctx.Done():
 					return
 				}
@@ -110,18 +134,17 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 			e.logger.Info("camera simulator stopped", "shots", st.Shots, "decoded", st.Decoded, "no_reads", st.NoReads)
 			return exitOK
 		case line := <-lines:
-			if line == "" {
+			if line.text == "" {
 				continue
 			}
-			if err := shoot(line); err != nil {
-				fmt.Fprintf(e.stderr, "sim camera: stdin %q: %v\n", line, err)
+			if err := shoot(line.text); err != nil {
+				fmt.Fprintf(e.stderr, "sim camera: stdin line %d %q: %v\n", line.n, line.text, err)
 			}
 		case <-tick:
 			n++
-			data := fmt.Sprintf("(01)%s(17)%s(10)%s(21)S%07d", *gtin, *expiry, *lot, n)
-			if err := shoot(data); err != nil {
+			if err := shoot(generated(n)); err != nil {
 				fmt.Fprintf(e.stderr, "sim camera: %v\n", err)
-				return exitUsage
+				return exitFailure
 			}
 		}
 	}

@@ -208,6 +208,9 @@ func (c *Client) ensureLocked() error {
 // through devices.Retry) or ErrClosed. Calling Connect on a connected
 // client is a no-op.
 func (c *Client) Connect(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // goburrow's dial takes no context: at least do not start one
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -656,3 +656,41 @@ func TestCookieChangesNeedJSON(t *testing.T) {
 		t.Fatalf("refusals audited: %d, want 5", len(recs))
 	}
 }
+
+// TestSessionRoutesAccess covers the routes TestRoleMatrix cannot call as
+// every role (the event stream does not end; logout and password change
+// act on the caller's own session): anonymous callers are refused with a
+// JSON 401, a must-change session reaches only /session, /password and
+// /logout.
+func TestSessionRoutesAccess(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	e.MustDo(t, e.Tokens["admin"], "POST", "/api/v1/users", map[string]string{"name": "fresh", "role": "operator", "password": "temp-pass-00001"}, http.StatusCreated, nil)
+	fresh := e.Login(t, "fresh", "temp-pass-00001")
+	for _, r := range []struct{ method, path string }{{"GET", "/api/v1/events"}, {"GET", "/api/v1/session"}, {"POST", "/api/v1/logout"}, {"POST", "/api/v1/password"}} {
+		for _, tok := range []string{"", "not-a-token"} {
+			code, b := e.Do(t, tok, r.method, r.path, nil)
+			if code != http.StatusUnauthorized || errCode(t, b) != api.CodeUnauthorized {
+				t.Errorf("%s %s with token %q: %d %s", r.method, r.path, tok, code, b)
+			}
+		}
+	}
+	code, b := e.Do(t, fresh, "GET", "/api/v1/events", nil)
+	if code != http.StatusForbidden || errCode(t, b) != api.CodePasswordChange {
+		t.Errorf("must-change session on the event stream: %d %s", code, b)
+	}
+	var sess map[string]any
+	e.MustDo(t, fresh, "GET", "/api/v1/session", nil, http.StatusOK, &sess)
+	if sess["must_change"] != true || sess["user"] != "fresh" {
+		t.Errorf("must-change session: %v", sess)
+	}
+	code, b = e.Do(t, fresh, "POST", "/api/v1/password", map[string]string{"old": "wrong-password", "new": "kiwi-pass-00002"})
+	if code != http.StatusUnauthorized || errCode(t, b) != api.CodeUnauthorized {
+		t.Errorf("password change with a wrong old password: %d %s", code, b)
+	}
+	e.MustDo(t, fresh, "POST", "/api/v1/password", map[string]string{"old": "temp-pass-00001", "new": "kiwi-pass-00002"}, http.StatusOK, nil)
+	e.MustDo(t, fresh, "GET", "/api/v1/status", nil, http.StatusOK, nil)
+	e.MustDo(t, fresh, "POST", "/api/v1/logout", nil, http.StatusOK, nil)
+	if code, _ := e.Do(t, fresh, "GET", "/api/v1/status", nil); code != http.StatusUnauthorized {
+		t.Errorf("after logout: %d", code)
+	}
+}

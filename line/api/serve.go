@@ -37,21 +37,29 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return errors.New("api: TLS needs both a certificate and a key file")
 	}
+	srv := &http.Server{Handler: o.Handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), // not the standard logger
+		// request contexts end with ctx: event streams stop at shutdown
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	scheme := "http"
+	if o.CertFile != "" {
+		// load before listening, so that a bad file is reported as such
+		// and nothing is announced as listening
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return fmt.Errorf("api: TLS certificate %s / key %s: %w", o.CertFile, o.KeyFile, err)
+		}
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("api: listen %s: %w", o.Addr, err)
 	}
-	srv := &http.Server{Handler: o.Handler, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	scheme := "http"
-	if o.CertFile != "" {
-		scheme = "https"
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
 	errc := make(chan error, 1)
 	go func() {
-		if o.CertFile != "" {
-			errc <- srv.ServeTLS(ln, o.CertFile, o.KeyFile)
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,10 +15,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/api/apitest"
 )
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.
@@ -45,22 +48,41 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
+// startServe runs api.Serve in a goroutine and returns the bound address
+// and the channel of its result.
+func startServe(t *testing.T, ctx context.Context, o api.ServeOptions) (string, <-chan error) {
+	t.Helper()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	o.Addr = "127.0.0.1:0"
+	o.Ready = func(a string) { addr <- a }
+	go func() { done <- api.Serve(ctx, o) }()
+	select {
+	case a := <-addr:
+		return a, done
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+		return "", nil
+	}
+}
+
 // TestServeTLS serves HTTPS when a certificate is configured, refuses a
-// half configuration, and returns nil once ctx ends.
+// half configuration and a bad certificate file, and returns nil once ctx
+// ends.
 func TestServeTLS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	if err := api.Serve(context.Background(), api.ServeOptions{Addr: "127.0.0.1:0", CertFile: certFile, Handler: h}); err == nil {
 		t.Fatal("cert without key: want error")
 	}
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	if err := api.Serve(context.Background(), api.ServeOptions{Addr: "127.0.0.1:0", CertFile: bad, KeyFile: keyFile, Handler: h}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("bad certificate file: %v, want an error naming it", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- api.Serve(ctx, api.ServeOptions{Addr: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile, Handler: h,
-			Ready: func(a string) { addr <- a }})
-	}()
-	a := <-addr
+	a, done := startServe(t, ctx, api.ServeOptions{CertFile: certFile, KeyFile: keyFile, Handler: h})
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := c.Get("https://" + a + "/")
 	if err != nil {
@@ -70,15 +92,43 @@ func TestServeTLS(t *testing.T) {
 	if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 		t.Fatalf("https: %d %+v", resp.StatusCode, resp.TLS)
 	}
-	if _, err := http.Get("http://" + a + "/"); err == nil {
-		// Go's TLS server answers plain HTTP with a 400; either way no plain content
-		r2, _ := http.Get("http://" + a + "/")
-		if r2 != nil && r2.StatusCode == 200 {
+	// Go's TLS server answers plain HTTP with a 400; either way no plain content
+	if r2, err := http.Get("http://" + a + "/"); err == nil {
+		r2.Body.Close()
+		if r2.StatusCode == 200 {
 			t.Fatal("plain HTTP served on the TLS port")
 		}
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve after cancel: %v", err)
+	}
+}
+
+// TestServeShutdownEndsEventStreams: an open event stream ends when the
+// server's context ends, so the shutdown completes cleanly (a stream that
+// ignored it would hold the shutdown until its deadline and Serve would
+// return an error).
+func TestServeShutdownEndsEventStreams(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, done := startServe(t, ctx, api.ServeOptions{Handler: e.API})
+	req, _ := http.NewRequest("GET", "http://"+a+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Tokens["otto"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && sc.Text() != "event: status" {
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve with an open event stream: %v", err)
+	}
+	for sc.Scan() { // the stream ends
 	}
 }

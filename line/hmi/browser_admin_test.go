@@ -1,11 +1,9 @@
 package hmi_test
 
 import (
-	"context"
 	"net/url"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/api/apitest"
@@ -15,28 +13,12 @@ import (
 // supervisor pulls a QA sample from the unit page with an electronic
 // signature.
 func TestBrowserAdminAndQA(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := browserContext(t)
 	e := hmiEnv(t)
 	b := browser(t, ctx)
 	art := artifactDir(t)
-	fill := func(form string, kv ...string) {
-		t.Helper()
-		js2 := ""
-		for i := 0; i < len(kv); i += 2 {
-			js2 += `document.querySelector(` + js(kv[i]) + `).value = ` + js(kv[i+1]) + `;`
-		}
-		if err := b.eval(ctx, js2+`document.querySelector(`+js(form)+`).requestSubmit(); true`, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	login := func(user, pw string) {
-		t.Helper()
-		b.navigate(ctx, e.URL+"/login")
-		b.waitFor(ctx, "login form", `document.querySelector("#login-form")`)
-		fill("#login-form", "#login-user", user, "#login-password", pw)
-		b.waitFor(ctx, "logged in", `location.pathname === "/" && document.querySelector("#user").textContent === `+js(user))
-	}
+	fill := func(form string, kv ...string) { t.Helper(); b.fill(ctx, form, kv...) }
+	login := func(user, pw string) { t.Helper(); b.login(ctx, e.URL, user, pw) }
 
 	login("admin", apitest.AdminPassword)
 	b.navigate(ctx, e.URL+"/users")

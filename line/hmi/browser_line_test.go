@@ -1,12 +1,10 @@
 package hmi_test
 
 import (
-	"context"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/api/apitest"
@@ -24,8 +22,7 @@ func TestBrowserRealLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
+	ctx := browserContext(t)
 	dir := t.TempDir()
 	ls, err := linesim.Start(ctx, linesim.Options{Dir: dir, Rate: 20,
 		Faults: linesim.PrinterFaults{DefectRate: 0.05, MaxDefectSeverity: 1}})
@@ -50,22 +47,14 @@ func TestBrowserRealLine(t *testing.T) {
 	t.Cleanup(srv.Close) // after the browser is gone (cleanups run last-in first-out): its event stream holds a request open
 	b := browser(t, ctx)
 	art := artifactDir(t)
-	click := func(sel string) {
-		t.Helper()
-		if err := b.eval(ctx, `(() => { const el = document.querySelector(`+js(sel)+`); if (!el || el.disabled) throw new Error("not clickable: " + `+js(sel)+`); el.click(); return true })()`, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	click := func(sel string) { t.Helper(); b.click(ctx, sel) }
 	fill := func(form string, fields map[string]string) {
 		t.Helper()
-		var sb strings.Builder
-		for id, v := range fields {
-			sb.WriteString(`document.querySelector(` + js(id) + `).value = ` + js(v) + `;`)
+		var kv []string
+		for sel, v := range fields {
+			kv = append(kv, sel, v)
 		}
-		sb.WriteString(`document.querySelector(` + js(form) + `).requestSubmit(); true`)
-		if err := b.eval(ctx, sb.String(), nil); err != nil {
-			t.Fatal(err)
-		}
+		b.fill(ctx, form, kv...)
 	}
 
 	// first start: one-time password, forced change

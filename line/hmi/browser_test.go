@@ -1,14 +1,12 @@
 package hmi_test
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/api/apitest"
@@ -44,40 +42,19 @@ func js(s string) string { return strconv.Quote(s) }
 // supervisor and sign the reconciliation. Screenshots are kept as
 // artifacts.
 func TestBrowserShift(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := browserContext(t)
 	e := hmiEnv(t)
 	b := browser(t, ctx)
 	art := artifactDir(t)
-
-	login := func(user, pw string) {
-		t.Helper()
-		b.navigate(ctx, e.URL+"/login")
-		b.waitFor(ctx, "login form", `document.querySelector("#login-form")`)
-		if err := b.eval(ctx, `document.querySelector("#login-user").value = `+js(user)+`;
-			document.querySelector("#login-password").value = `+js(pw)+`;
-			document.querySelector("#login-form").requestSubmit(); true`, nil); err != nil {
-			t.Fatal(err)
-		}
-		b.waitFor(ctx, "line page after login", `location.pathname === "/" && document.querySelector("#line") && document.querySelector("#user").textContent === `+js(user))
-	}
-	click := func(sel string) {
-		t.Helper()
-		if err := b.eval(ctx, `(() => { const el = document.querySelector(`+js(sel)+`); if (!el || el.disabled) throw new Error("not clickable: " + `+js(sel)+`); el.click(); return true })()`, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		var s string
-		b.eval(ctx, `(document.querySelector(`+js(sel)+`) || {}).textContent`, &s)
-		return strings.TrimSpace(s)
-	}
+	login := func(user, pw string) { t.Helper(); b.login(ctx, e.URL, user, pw) }
+	click := func(sel string) { t.Helper(); b.click(ctx, sel) }
+	text := func(sel string) string { t.Helper(); return b.text(ctx, sel) }
 
 	// an unauthenticated visit lands on the login page
 	b.navigate(ctx, e.URL+"/")
 	b.waitFor(ctx, "redirect to login", `location.pathname === "/login"`)
 	// a wrong password is refused with a visible message
-	b.eval(ctx, `document.querySelector("#login-user").value = "otto"; document.querySelector("#login-password").value = "nope"; document.querySelector("#login-form").requestSubmit(); true`, nil)
+	b.fill(ctx, "#login-form", "#login-user", "otto", "#login-password", "nope")
 	b.waitFor(ctx, "login error", `document.querySelector("#msg").textContent.includes("unauthorized")`)
 
 	login("otto", apitest.OperatorPassword)
@@ -85,14 +62,7 @@ func TestBrowserShift(t *testing.T) {
 	// batch setup
 	b.navigate(ctx, e.URL+"/batch/new")
 	b.waitFor(ctx, "batch form", `document.querySelector("#batch-form")`)
-	if err := b.eval(ctx, `document.querySelector("#b-id").value = "B-2026-0117";
-		document.querySelector("#b-lot").value = "LOT42A";
-		document.querySelector("#b-expiry").value = "281130";
-		document.querySelector("#b-target").value = "40";
-		document.querySelector("#b-profile").value = "eu-fmd";
-		document.querySelector("#batch-form").requestSubmit(); true`, nil); err != nil {
-		t.Fatal(err)
-	}
+	b.fill(ctx, "#batch-form", "#b-id", "B-2026-0117", "#b-lot", "LOT42A", "#b-expiry", "281130", "#b-target", "40", "#b-profile", "eu-fmd")
 	b.waitFor(ctx, "line page with the batch", `location.pathname === "/" && document.querySelector("#line").dataset.batch === "B-2026-0117"`)
 	if got := text("#state"); got != "Idle" {
 		t.Fatalf("state after setup: %q", got)
@@ -148,12 +118,7 @@ func TestBrowserShift(t *testing.T) {
 	login("sam", apitest.SupervisorPassword)
 	b.navigate(ctx, e.URL+"/reconciliation?batch=B-2026-0117")
 	b.waitFor(ctx, "sign form", `document.querySelector("#sign-form")`)
-	if err := b.eval(ctx, `document.querySelector("#sig-meaning").value = "approved";
-		document.querySelector("#sig-reason").value = "End of shift 2 reconciliation";
-		document.querySelector("#sig-password").value = `+js(apitest.SupervisorPassword)+`;
-		document.querySelector("#sign-form").requestSubmit(); true`, nil); err != nil {
-		t.Fatal(err)
-	}
+	b.fill(ctx, "#sign-form", "#sig-meaning", "approved", "#sig-reason", "End of shift 2 reconciliation", "#sig-password", apitest.SupervisorPassword)
 	b.waitFor(ctx, "signed", `document.querySelector("#rec-signed") && document.querySelector("#rec-signed").textContent.includes("sam")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-reconciliation-signed.png"))
 

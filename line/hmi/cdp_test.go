@@ -236,7 +236,7 @@ func (c *cdp) waitFor(ctx context.Context, what, cond string) {
 // data-ready once their script ran).
 func (c *cdp) waitDoc(ctx context.Context, what, cond string) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	cond = `document.readyState === "complete" && (` + cond + `)`
 	expr := `new Promise(res => { const f = () => { let ok = false; try { ok = !!(` + cond + `); } catch (e) {} ; if (ok) res(true); else requestAnimationFrame(f); }; f(); })`
@@ -255,6 +255,64 @@ func (c *cdp) waitDoc(ctx context.Context, what, cond string) {
 			c.t.Fatalf("waiting for %s: %v", what, err)
 		}
 	}
+}
+
+// stepTimeout bounds one waitFor: generous, for a loaded 2-core machine
+// running the race detector. The waits are on conditions, never fixed.
+const stepTimeout = 60 * time.Second
+
+// browserContext bounds a whole browser test: at most 5 minutes, and ends
+// 30s before go test's -timeout so that the failure names the step that
+// hung instead of dumping goroutines.
+func browserContext(t *testing.T) context.Context {
+	dl := time.Now().Add(5 * time.Minute)
+	if td, ok := t.Deadline(); ok && td.Add(-30*time.Second).Before(dl) {
+		dl = td.Add(-30 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// click clicks the element sel, failing the test when it is missing or
+// disabled.
+func (c *cdp) click(ctx context.Context, sel string) {
+	c.t.Helper()
+	if err := c.eval(ctx, `(() => { const el = document.querySelector(`+js(sel)+`); if (!el || el.disabled) throw new Error("not clickable: " + `+js(sel)+`); el.click(); return true })()`, nil); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// fill sets the fields (selector, value pairs) and submits form.
+func (c *cdp) fill(ctx context.Context, form string, kv ...string) {
+	c.t.Helper()
+	var sb strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		sb.WriteString(`document.querySelector(` + js(kv[i]) + `).value = ` + js(kv[i+1]) + `;`)
+	}
+	sb.WriteString(`document.querySelector(` + js(form) + `).requestSubmit(); true`)
+	if err := c.eval(ctx, sb.String(), nil); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// text returns the trimmed text of the element sel ("" when missing).
+func (c *cdp) text(ctx context.Context, sel string) string {
+	c.t.Helper()
+	var s string
+	if err := c.eval(ctx, `(document.querySelector(`+js(sel)+`) || {}).textContent || ""`, &s); err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// login logs in on the HMI at base and waits for the line page.
+func (c *cdp) login(ctx context.Context, base, user, pw string) {
+	c.t.Helper()
+	c.navigate(ctx, base+"/login")
+	c.waitFor(ctx, "login form", `document.querySelector("#login-form")`)
+	c.fill(ctx, "#login-form", "#login-user", user, "#login-password", pw)
+	c.waitFor(ctx, "line page after login", `location.pathname === "/" && document.querySelector("#line") && document.querySelector("#user").textContent === `+js(user))
 }
 
 // browser starts headless Chromium and returns a DevTools session on its

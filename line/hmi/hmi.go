@@ -171,11 +171,30 @@ func (h *HMI) session(w http.ResponseWriter, r *http.Request, allowMustChange bo
 }
 
 func (h *HMI) login(w http.ResponseWriter, r *http.Request) {
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/"
+	h.render(w, "login", http.StatusOK, page{Title: "Log in", Data: localPath(r.URL.Query().Get("next"))})
+}
+
+// localPath returns next when it is a path on this server, else "/": the
+// page goes there after login, so it must not lead to another site
+// ("//evil", "/\evil" and "https://evil" all would).
+func localPath(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(next, "/") ||
+		strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\t\r\n") {
+		return "/"
 	}
-	h.render(w, "login", http.StatusOK, page{Title: "Log in", Data: next})
+	return next
+}
+
+// refuse renders page name with a 403 and msg, and records the refusal in
+// the audit trail (as the API does for its routes).
+func (h *HMI) refuse(w http.ResponseWriter, r *http.Request, name string, p page, msg string) {
+	if err := h.o.Audit.AppendAudit(r.Context(), auth.AuditEntry{Who: p.Session.User, Role: string(p.Session.Role),
+		Action: "hmi.access.refused", Reason: msg, After: r.Method + " " + r.URL.Path}); err != nil {
+		h.log.Error("hmi: audit trail write failed for a refusal", "page", name, "err", err)
+	}
+	p.Error = msg
+	h.render(w, name, http.StatusForbidden, p)
 }
 
 func (h *HMI) password(w http.ResponseWriter, r *http.Request) {
@@ -284,8 +303,7 @@ func (h *HMI) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	p := page{Title: "Audit trail", Nav: "audit", Session: sess}
 	if !sess.Role.AtLeast(auth.RoleSupervisor) {
-		p.Error = "The audit trail is for supervisors and admins."
-		h.render(w, "audit", http.StatusForbidden, p)
+		h.refuse(w, r, "audit", p, "The audit trail is for supervisors and admins.")
 		return
 	}
 	q := api.AuditQuery{Who: r.URL.Query().Get("who"), Action: r.URL.Query().Get("action"), Limit: 200, Newest: true}
@@ -346,9 +364,8 @@ func (h *HMI) users(w http.ResponseWriter, r *http.Request) {
 	}
 	p := page{Title: "Users", Nav: "users", Session: sess}
 	if !sess.Role.AtLeast(auth.RoleAdmin) {
-		p.Error = "User administration is for admins."
 		p.Data = map[string]any{}
-		h.render(w, "users", http.StatusForbidden, p)
+		h.refuse(w, r, "users", p, "User administration is for admins.")
 		return
 	}
 	us, err := h.o.Auth.Users()

@@ -40,8 +40,13 @@ func TestPagesServerRendered(t *testing.T) {
 			t.Errorf("%s anonymous: %d %q", p, code, loc)
 		}
 	}
-	if code, _, body := get(t, e, "", "/login?next="+url.QueryEscape("//evil.example/")); code != 200 || strings.Contains(body, "evil.example") {
-		t.Errorf("open redirect through next: %d", code)
+	for _, next := range []string{"//evil.example/", "/\\evil.example/", "/\\/evil.example/", "https://evil.example/", "/\t/evil.example/"} {
+		if code, _, body := get(t, e, "", "/login?next="+url.QueryEscape(next)); code != 200 || strings.Contains(body, "evil.example") {
+			t.Errorf("open redirect through next=%q: %d", next, code)
+		}
+	}
+	if _, _, body := get(t, e, "", "/login?next="+url.QueryEscape("/reconciliation?batch=B1")); !strings.Contains(body, `data-next="/reconciliation?batch=B1"`) {
+		t.Errorf("a local next is lost:\n%s", body)
 	}
 	for _, p := range []string{"/static/hmi.js", "/static/hmi.css"} {
 		if code, _, _ := get(t, e, "", p); code != 200 {
@@ -73,6 +78,14 @@ func TestPagesServerRendered(t *testing.T) {
 	}
 	if code, _, body := get(t, e, sup, "/audit"); code != 200 || !strings.Contains(body, "api.batch.start") {
 		t.Errorf("supervisor audit page: %d", code)
+	}
+	if code, _, _ := get(t, e, sup, "/users"); code != http.StatusForbidden {
+		t.Errorf("supervisor users page: %d", code)
+	}
+	var refused []api.AuditRecord // the HMI's refusals are audited too
+	e.MustDo(t, sup, "GET", "/api/v1/audit?action=hmi.access.refused", nil, 200, &refused)
+	if len(refused) != 2 || refused[0].Who != "otto" || refused[0].After != "GET /audit" || refused[1].Who != "sam" || refused[1].After != "GET /users" {
+		t.Errorf("HMI refusals in the audit trail: %+v", refused)
 	}
 	if code, _, body := get(t, e, op, "/unit?code="+url.QueryEscape("(01)"+apitest.GTIN+"(21)"+serials[2])); code != 200 || !strings.Contains(body, "rejected low-grade") {
 		t.Errorf("unit page: %d\n%s", code, body)

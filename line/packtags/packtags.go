@@ -38,6 +38,7 @@ import (
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uasc"
 
 	"github.com/serialine/serialine/line/api"
 )
@@ -147,7 +148,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	host, ps, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(ps)
 	s := &Server{o: o, log: log, nodes: map[string]*server.Node{}, vals: map[string]any{}, done: make(chan struct{}),
-		endpoint: fmt.Sprintf("opc.tcp://%s:%d", host, port)}
+		endpoint: "opc.tcp://" + net.JoinHostPort(host, strconv.Itoa(port))}
 	for _, t := range tags {
 		s.vals[t.name] = t.zero
 	}
@@ -172,9 +173,20 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			s.mu.Unlock()
 			return server.DataValueFromValue(v)
 		})
+		// read-only, and said so to browsing clients (gopcua treats a node
+		// without access levels as writable)
+		ro := server.DataValueFromValue(uint8(ua.AccessLevelTypeCurrentRead))
+		n.SetAttribute(ua.AttributeIDAccessLevel, ro)
+		n.SetAttribute(ua.AttributeIDUserAccessLevel, ro)
 		objs.AddRef(n, id.HasComponent, true)
 		s.nodes[name] = n
 	}
+	// Refuse every Write before the server registers its own handler
+	// (RegisterHandler keeps the first one): gopcua v0.8.0's Write lets
+	// anonymous clients overwrite nodes of the server's namespace 0 and
+	// dereferences a nil namespace for an unknown namespace index, which
+	// would crash the whole controller.
+	s.srv.RegisterHandler(id.WriteRequest_Encoding_DefaultBinary, refuseWrites)
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -187,6 +199,29 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	go s.loop(lctx)
 	log.Info("packtags OPC UA server listening", "endpoint", s.endpoint)
 	return s, nil
+}
+
+// refuseWrites answers every OPC UA Write with BadNotWritable: the
+// PackTags are read-only, commands go through the authenticated API.
+func refuseWrites(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
+	req, ok := r.(*ua.WriteRequest)
+	if !ok {
+		return nil, ua.StatusBadRequestTypeInvalid
+	}
+	results := make([]ua.StatusCode, len(req.NodesToWrite))
+	for i := range results {
+		results[i] = ua.StatusBadNotWritable
+	}
+	var handle uint32
+	if req.RequestHeader != nil {
+		handle = req.RequestHeader.RequestHandle
+	}
+	return &ua.WriteResponse{
+		ResponseHeader: &ua.ResponseHeader{Timestamp: time.Now(), RequestHandle: handle, ServiceResult: ua.StatusOK,
+			ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil)},
+		Results:         results,
+		DiagnosticInfos: []*ua.DiagnosticInfo{},
+	}, nil
 }
 
 // Endpoint is the server's URL, opc.tcp://host:port.

@@ -97,4 +97,32 @@ func TestPackTagsOverOPCUA(t *testing.T) {
 	if v := read(); v["PackTags.Status.StateCurrent"] != int32(11) {
 		t.Fatalf("held: %v", v["PackTags.Status.StateCurrent"])
 	}
+
+	// read-only: an anonymous client can overwrite nothing — not a tag, not
+	// a node of the server's own namespace — and a write to an unknown
+	// namespace is refused (gopcua's own handler would crash the process)
+	wreq := &ua.WriteRequest{}
+	for _, n := range []*ua.NodeID{srv.NodeID("PackTags.Status.StateCurrent"), ua.NewNumericNodeID(0, 2256 /* Server_ServerStatus */), ua.NewStringNodeID(99, "x")} {
+		wreq.NodesToWrite = append(wreq.NodesToWrite, &ua.WriteValue{NodeID: n, AttributeID: ua.AttributeIDValue,
+			Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(int32(6))}})
+	}
+	wresp, err := c.Write(ctx, wreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range wresp.Results {
+		if st != ua.StatusBadNotWritable {
+			t.Errorf("write %s: %v, want BadNotWritable", wreq.NodesToWrite[i].NodeID, st)
+		}
+	}
+	if v := read(); v["PackTags.Status.StateCurrent"] != int32(11) {
+		t.Fatalf("after a refused write: %v", v["PackTags.Status.StateCurrent"])
+	}
+	aresp, err := c.Read(ctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: srv.NodeID("Serialine.BatchID"), AttributeID: ua.AttributeIDAccessLevel}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := aresp.Results[0]; r.Status != ua.StatusOK || r.Value.Value() != uint8(ua.AccessLevelTypeCurrentRead) {
+		t.Errorf("access level: %v %v, want CurrentRead only", r.Status, r.Value.Value())
+	}
 }
