@@ -153,7 +153,9 @@ func (c *Controller) toBatch(b journal.Batch) api.Batch {
 			Reason: h.Reason, At: h.At})
 		prev = h.State
 	}
-	ab.Signed = c.signature(b.ID)
+	if st, err := packml.ParseState(ab.State); err == nil && st.Final() {
+		ab.Signed = c.signature(b.ID) // only a finished batch can be signed
+	}
 	if r := c.currentRun(); r != nil && r.def.ID == b.ID {
 		ab.Counters.RejectedBy = c.rejectedBy()
 	}

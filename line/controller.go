@@ -119,6 +119,9 @@ type Controller struct {
 
 	stateCh chan struct{} // closed and replaced on every state change (guarded by mu)
 
+	elemCache *elemCache
+	comm      pendingSteps
+
 	rejMu sync.Mutex
 	rejBy map[string]int // current batch: rejected and uncertain units by reason
 }
@@ -163,6 +166,8 @@ func New(o Options) (*Controller, error) {
 		devs:       map[string]*api.Device{},
 		signed:     map[string]*api.Signature{},
 		stateCh:    make(chan struct{}),
+		elemCache:  &elemCache{},
+		comm:       pendingSteps{kick: make(chan struct{}, 1)},
 	}
 	c.AlarmBook.Now = o.Now
 	q, err := printer.NewQueue(o.Printer, printer.QueueOptions{
@@ -309,12 +314,6 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.alarm(api.SeverityWarning, "journal", fmt.Sprintf("journal recovered after an interruption: %d drawn serials returned, %d in-flight units uncertain",
 			len(rep.Returned), len(rep.Uncertain)))
 	}
-	// The line stays stopped until a batch executes.
-	if err := c.connectPLC(ctx); err != nil {
-		return nil
-	}
-	c.outputs(ctx, true, devices.LightAmber, false)
-
 	loops := []func(context.Context){c.cycleLoop, c.committer, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
 		c.printerLoop, c.poolLoop, c.outboxLoop}
 	loops = append(loops, func(ctx context.Context) {

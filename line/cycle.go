@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/serialine/serialine/devices"
@@ -167,7 +168,7 @@ func (c *Controller) feed(ctx context.Context, n int) ([]printer.Record, error) 
 	r := c.currentRun()
 	recs := make([]printer.Record, 0, len(take))
 	for i, u := range take {
-		rec, err := r.record(u.Serial)
+		rec, err := r.record(u.Serial, c.elemCache)
 		if err != nil {
 			// The batch definition was checked at CreateBatch, the serial at
 			// import: this is a bug, not bad input. Return what is left
@@ -195,7 +196,11 @@ func (c *Controller) markQueued(ctx context.Context, serials []string) error {
 	r := c.currentRun()
 	units := make([]*unit, len(serials))
 	for i, s := range serials {
-		u := &unit{serial: s, id: c.nextID.Add(1), data: r.elementString(s)}
+		data, ok := c.elemCache.take(s)
+		if !ok {
+			data = r.elementString(s)
+		}
+		u := &unit{serial: s, id: c.nextID.Add(1), data: data}
 		units[i] = u
 		if err := r.ver.Expect(vision.Expected{Seq: u.id, Serial: s, Data: u.data}); err != nil {
 			// The journal refuses a second draw of a serial, so this means
@@ -226,6 +231,13 @@ func (c *Controller) send(ctx context.Context, ev any) {
 
 // plcLoop reads triggers and hands them to the cycle loop.
 func (c *Controller) plcLoop(ctx context.Context) {
+	if err := c.connectPLC(ctx); err != nil {
+		return
+	}
+	// The line stays stopped until a batch executes.
+	if _, st := c.State(); st != packml.Execute {
+		c.outputs(ctx, true, devices.LightAmber, false)
+	}
 	stalled := false
 	for {
 		t, err := c.o.PLC.NextTrigger(ctx)
@@ -500,38 +512,32 @@ func printerReason(o printer.Outcome) journal.Reason {
 	return journal.ReasonPrinterFault
 }
 
-// committer makes each group durable in one journal transaction, then sends
-// the verdicts to the PLC in order and starts reject confirmations. The
-// Commissioned step of the units that passed rides on the next transaction
-// (or its own, when the line is quiet).
+// committer makes each group durable in one journal transaction and hands
+// it to the decider, which sends the verdicts to the PLC in order while the
+// committer already commits the next group (pipelined). The Commissioned
+// step of the units that passed rides on the next transaction (or its own,
+// when the line is quiet).
 func (c *Controller) committer(ctx context.Context) {
-	var commission []journal.Change // Verified → Commissioned, after their verdict reached the PLC
-	var commissionN int
+	dq := make(chan *group, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.decider(ctx, dq) }()
+	defer wg.Wait()
 	for {
 		var g *group
-		if len(commission) > 0 {
-			select {
-			case g = <-c.commitCh:
-			default:
-			}
+		select {
+		case <-ctx.Done():
+			return
+		case g = <-c.commitCh:
+		case <-c.comm.kick:
 		}
-		if g == nil && len(commission) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case g = <-c.commitCh:
-			}
-		}
-		changes := commission
-		nComm := commissionN
-		commission, commissionN = nil, 0
+		changes, nComm := c.comm.take()
 		if g != nil {
 			changes = append(changes, g.changes...)
 			for _, it := range g.items {
-				if it.blank {
-					continue
+				if !it.blank {
+					changes = append(changes, verdictChanges(it)...)
 				}
-				changes = append(changes, verdictChanges(it)...)
 			}
 		}
 		if len(changes) > 0 {
@@ -557,6 +563,24 @@ func (c *Controller) committer(ctx context.Context) {
 		if g == nil {
 			continue
 		}
+		select {
+		case dq <- g:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// decider sends each durable group's verdicts to the PLC, in order, and
+// starts reject confirmations.
+func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
+	for {
+		var g *group
+		select {
+		case <-ctx.Done():
+			return
+		case g = <-dq:
+		}
 		for _, it := range g.items {
 			reject := it.blank || it.u.dec.Outcome != vision.Pass
 			err := c.o.PLC.Decide(ctx, it.seq, reject)
@@ -571,33 +595,74 @@ func (c *Controller) committer(ctx context.Context) {
 				c.alarm(api.SeverityFault, "plc", fmt.Sprintf("verdict for product %d not delivered: %v", it.seq, err))
 				c.requestHold("PLC verdict not delivered")
 				if !reject {
-					commission = append(commission, journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault,
+					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault,
 						Detail: "pass verdict not delivered to the PLC: the gate rejects fail-safe"})
 				}
 				continue
 			}
 			if !reject {
-				commission = append(commission, journal.Change{Serial: it.u.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
-				commissionN++
+				c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
 			} else if c.cfg.Cycle.ConfirmRejects {
 				c.startConfirm(ctx, it.u.serial, it.seq)
 			}
 		}
 		if len(g.flushes) > 0 {
-			// Make the piggybacked Commissioned steps durable before the
+			// Make the pending Commissioned steps durable before the
 			// waiter (batch end) looks at the journal.
-			if len(commission) > 0 {
-				if err := c.j.Apply(ctx, commission...); err == nil {
-					c.countDurable(commission, commissionN)
+			if ch, n := c.comm.take(); len(ch) > 0 {
+				if err := c.j.Apply(ctx, ch...); err == nil {
+					c.countDurable(ch, n)
 				} else {
 					c.log.Error("journal commit of commissioned units failed", "err", err)
 				}
-				commission, commissionN = nil, 0
 			}
 			for _, f := range g.flushes {
 				close(f)
 			}
+			continue
 		}
+		c.comm.wake()
+	}
+}
+
+// pendingSteps are journal steps due after their verdict reached the PLC
+// (Commissioned, or Rejected when the verdict could not be delivered),
+// collected by the decider and committed with the next transaction.
+type pendingSteps struct {
+	mu   sync.Mutex
+	ch   []journal.Change
+	n    int // Commissioned steps among ch
+	kick chan struct{}
+}
+
+func (p *pendingSteps) add(ch journal.Change) {
+	p.mu.Lock()
+	p.ch = append(p.ch, ch)
+	if ch.To == journal.Commissioned {
+		p.n++
+	}
+	p.mu.Unlock()
+}
+
+func (p *pendingSteps) take() ([]journal.Change, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, n := p.ch, p.n
+	p.ch, p.n = nil, 0
+	return ch, n
+}
+
+// wake tells the committer there are steps to commit.
+func (p *pendingSteps) wake() {
+	p.mu.Lock()
+	empty := len(p.ch) == 0
+	p.mu.Unlock()
+	if empty {
+		return
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -733,8 +798,9 @@ func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64
 }
 
 // record builds a printer record for serial from the batch template.
-func (r *run) record(serial string) (printer.Record, error) {
+func (r *run) record(serial string, cache *elemCache) (printer.Record, error) {
 	data := r.elementString(serial)
+	cache.put(serial, data)
 	if data == "" {
 		return printer.Record{}, fmt.Errorf("serial %q does not make a valid GS1 message", serial)
 	}
@@ -768,4 +834,37 @@ func (r *run) elementString(serial string) string {
 		return ""
 	}
 	return m.ElementString()
+}
+
+// elemCache hands the element string built for a record (feed) to
+// markQueued, which the printer queue calls right after, so that each
+// unit's GS1 message is built and validated once.
+type elemCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (e *elemCache) put(serial, data string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.m == nil {
+		e.m = map[string]string{}
+	}
+	if len(e.m) < 1<<16 {
+		e.m[serial] = data
+	}
+	e.mu.Unlock()
+}
+
+func (e *elemCache) take(serial string) (string, bool) {
+	if e == nil {
+		return "", false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d, ok := e.m[serial]
+	delete(e.m, serial)
+	return d, ok
 }

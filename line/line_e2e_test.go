@@ -256,3 +256,12 @@ func diag(t *testing.T, l *linesim.Line) {
 		t.Logf("alarm %s %s %s: %s", a.ID, a.Severity, a.Source, a.Text)
 	}
 }
+
+// TestBatchOPCUA runs a batch with the PLC over OPC UA instead of Modbus.
+func TestBatchOPCUA(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 60, PLCProtocol: "opcua"})
+	rec := runBatch(t, l, "UA1", 60)
+	if !rec.Balanced || rec.Commissioned < 60 {
+		t.Fatalf("reconciliation: %+v", rec)
+	}
+}

@@ -109,6 +109,7 @@ func (c *Controller) poolLoop(ctx context.Context) {
 		case <-t.C:
 		case <-c.poolKick:
 		}
+		c.m.SetQueueDepth(metrics.QueuePrinter, len(c.q.InFlight()))
 		r := c.currentRun()
 		if r == nil {
 			continue
@@ -185,7 +186,12 @@ func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
 	switch it.Kind {
 	case outboxEPCIS:
 		sum := sha256.Sum256(it.Payload)
-		return c.o.Upstream.ReportEvents(ctx, "epcis-"+hex.EncodeToString(sum[:16]), it.Payload)
+		err := c.o.Upstream.ReportEvents(ctx, "epcis-"+hex.EncodeToString(sum[:16]), it.Payload)
+		if err != nil && !upstream.IsTransient(err) {
+			// Kept in the outbox (it is the legal record): a person must look.
+			c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("site server refused EPCIS document (outbox item %d): %v", it.ID, err))
+		}
+		return err
 	case outboxReturn:
 		var p returnPayload
 		if err := json.Unmarshal(it.Payload, &p); err != nil {

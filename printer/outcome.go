@@ -70,6 +70,7 @@ const (
 	CauseDepthMismatch
 	CauseUnknownRecords
 	CauseNotSent
+	CauseCounterReset
 )
 
 // Rule is one row of the outcome table: for a cause, the result recorded
@@ -88,7 +89,7 @@ var outcomeTable = []Rule{
 	{CausePrintComplete, "print-complete", ResultPrinted, AlarmNone,
 		"print-complete for the record at the head of the queue (or, when the protocol carries no record id, the head itself): that unit is printed"},
 	{CauseRefused, "refused", ResultReturned, AlarmWarning,
-		"the printer refused the record (queue full or error reply): it is not in the printer; returned, not re-sent"},
+		"the printer refused the record (queue full or error reply): it is not in the printer; returned, not re-sent (an error reply other than queue full raises AlarmHold: the next records would be refused the same way)"},
 	{CauseSendFailed, "send-failed", ResultUncertain, AlarmHold,
 		"no acknowledgement for the record (timeout, disconnect, cancel): the printer may hold it; uncertain"},
 	{CauseDisconnect, "disconnect", ResultUncertain, AlarmHold,
@@ -115,6 +116,8 @@ var outcomeTable = []Rule{
 		"the printer holds more records than this queue sent (left from an earlier connection?): hold, clear the printer"},
 	{CauseNotSent, "not-sent", ResultReturned, AlarmNone,
 		"journaled as queued but never sent (Clear, or Release at batch end): returned"},
+	{CauseCounterReset, "counter-reset", ResultUncertain, AlarmHold,
+		"without record IDs, a print-complete whose counter went back (SPC, printer restart): a print happened (reported as unknown-ack, no serial) that cannot be matched for sure; the head record is uncertain and the counter baseline follows the printer, so the next prints match the next records"},
 }
 
 // OutcomeTable returns a copy of the outcome rules, one per Cause.

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,9 +25,11 @@ import (
 type clientFlags struct {
 	api, user, password, token, cacert string
 	asJSON                             bool
+	warn                               io.Writer // the flag set's output
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
+	c.warn = fs.Output()
 	fs.StringVar(&c.api, "api", envOr("SERIALINE_API", "http://127.0.0.1:8080"), "controller API base URL (env SERIALINE_API)")
 	fs.StringVar(&c.user, "user", os.Getenv("SERIALINE_USER"), "user name (env SERIALINE_USER)")
 	fs.StringVar(&c.password, "password", "", "password (prefer env SERIALINE_PASSWORD)")
@@ -57,6 +60,28 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// loopbackHost reports whether host (a URL's host name) is this machine.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// parseArgs is parseInterleaved with the exit status of a failure: exitOK
+// after -h, exitUsage for bad flags (the flag package printed why).
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	pos, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, exitOK, false
+	case err != nil:
+		return nil, exitUsage, false
+	}
+	return pos, exitOK, true
 }
 
 // apiClient talks to a running controller's JSON API.
@@ -108,6 +133,9 @@ func (c *clientFlags) connect(ctx context.Context) (*apiClient, error) {
 	}
 	if c.user == "" || pw == "" {
 		return nil, errors.New("credentials needed: --user and SERIALINE_PASSWORD (or --password), or SERIALINE_TOKEN")
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		fmt.Fprintf(c.warn, "serialine: warning: the password of %s goes in clear text to %s; use https (--cacert for a private CA)\n", c.user, u.Host)
 	}
 	var lr api.LoginResponse
 	if err := cl.do(ctx, "POST", "/api/v1/login", map[string]string{"user": c.user, "password": pw}, &lr, nil); err != nil {
@@ -218,12 +246,9 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 	fs.StringVar(&def.Profile, "profile", "", "create: market profile (eu-fmd, us-dscsa, …)")
 	fs.StringVar(&def.Template, "template", "", "create: printer template")
 	fs.IntVar(&def.Target, "target", 0, "create: target quantity")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) == 0 {
 		fs.Usage()
@@ -341,12 +366,9 @@ func cmdStatus(ctx context.Context, e env, args []string) int {
 	fs.SetOutput(e.stderr)
 	var cf clientFlags
 	cf.register(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 0 {
 		fmt.Fprintf(e.stderr, "serialine status: unexpected arguments %q\n", pos)
@@ -393,12 +415,9 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	}
 	var cf clientFlags
 	cf.register(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()

@@ -118,3 +118,12 @@ func TestClientAgainstAPI(t *testing.T) {
 		t.Fatalf("bad api url: %d %q", code, errs)
 	}
 }
+
+func TestLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{"127.0.0.1": true, "127.8.0.1": true, "::1": true, "localhost": true, "LocalHost": true,
+		"10.0.0.5": false, "line-pc.plant.local": false, "": false, "0.0.0.0": false} {
+		if got := loopbackHost(host); got != want {
+			t.Errorf("loopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

@@ -32,6 +32,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	db := fs.String("db", "", "journal file to keep (default: a fresh temporary one); restart on it after a crash to recover and complete the batch")
 	listen := fs.String("listen", "127.0.0.1:8080", "operator page (HMI) address; port 0 picks a free one")
 	faults := fs.Bool("faults", true, "inject realistic faults (camera, printer, PLC, site server)")
+	plc := fs.String("plc", "modbus", "protocol to the simulated PLC: modbus (Modbus TCP) or opcua (OPC UA)")
 	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -65,7 +66,11 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine demo:", err)
 		return exitFailure
 	}
-	o := linesim.Options{DBPath: dbPath, Rate: perSec, GateDistance: gd, Realistic: true, Metrics: m, Logger: e.logger}
+	if *plc != "modbus" && *plc != "opcua" {
+		fmt.Fprintln(e.stderr, "serialine demo: --plc must be modbus or opcua")
+		return exitUsage
+	}
+	o := linesim.Options{DBPath: dbPath, Rate: perSec, GateDistance: gd, Realistic: true, Metrics: m, Logger: e.logger, PLCProtocol: *plc}
 	if *faults {
 		o.Faults = linesim.PrinterFaults{DefectRate: 0.02, MaxDefectSeverity: 0.9, DuplicateAckRate: 0.005}
 	}
@@ -79,8 +84,14 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 			e.logger.Warn("demo shutdown", "err", err)
 		}
 	}()
-	fmt.Fprintf(e.stdout, "journal %s\nsite server %s · PLC modbus %s · printer %s · camera %s\n", dbPath, l.Upstream.URL(),
-		l.Config.Devices.PLC.Modbus.Address, l.Printer.Addr(), l.Camera.Addr())
+	plcAddr := ""
+	if m := l.Config.Devices.PLC.Modbus; m != nil {
+		plcAddr = "modbus " + m.Address
+	} else if u := l.Config.Devices.PLC.OPCUA; u != nil {
+		plcAddr = "opc ua " + u.Endpoint
+	}
+	fmt.Fprintf(e.stdout, "journal %s\nsite server %s · PLC %s · printer %s · camera %s\n", dbPath, l.Upstream.URL(),
+		plcAddr, l.Printer.Addr(), l.Camera.Addr())
 	if rep := l.Journal.Recovery(); !rep.Clean() {
 		fmt.Fprintf(e.stdout, "journal recovered: %d drawn serials returned, %d in-flight units uncertain\n", len(rep.Returned), len(rep.Uncertain))
 	}

@@ -597,6 +597,24 @@ func TestCrossOriginRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin post: %d", resp.StatusCode)
 	}
+	// also on a route without an audit action of its own
+	req, _ = http.NewRequest("POST", e.URL+"/api/v1/logout", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://evil.example")
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: e.Tokens["otto"]})
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin logout: %d", resp.StatusCode)
+	}
+	var recs []api.AuditRecord
+	e.MustDo(t, e.Tokens["sam"], "GET", "/api/v1/audit?who=otto&action=api.*", nil, 200, &recs)
+	if len(recs) != 2 || recs[0].Action != "api.alarm.raise.refused" || recs[1].Action != "api.access.refused" || recs[1].After != "POST /api/v1/logout" {
+		t.Fatalf("cross-origin refusals audited: %+v", recs)
+	}
 	req, _ = http.NewRequest("POST", e.URL+"/api/v1/alarms", strings.NewReader(`{"text":"x"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", e.URL)
@@ -692,5 +710,58 @@ func TestSessionRoutesAccess(t *testing.T) {
 	e.MustDo(t, fresh, "POST", "/api/v1/logout", nil, http.StatusOK, nil)
 	if code, _ := e.Do(t, fresh, "GET", "/api/v1/status", nil); code != http.StatusUnauthorized {
 		t.Errorf("after logout: %d", code)
+	}
+}
+
+// TestBatchDefinitionChecked: every problem of a batch definition is named
+// at once, by field, with the GS1 rule that fails.
+func TestBatchDefinitionChecked(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	code, b := e.Do(t, e.Tokens["otto"], "POST", "/api/v1/batches", map[string]any{"id": "B9", "gtin": "09501101530004",
+		"lot": "L1", "expiry": "281340", "profile": "mars", "target": 10})
+	if code != 400 || errCode(t, b) != api.CodeBadRequest {
+		t.Fatalf("bad definition: %d %s", code, b)
+	}
+	for _, want := range []string{`gtin \"09501101530004\"`, "check digit", `expiry \"281340\"`, "month", `profile \"mars\"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("answer lacks %s: %s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "lot") || strings.Contains(string(b), "target") {
+		t.Errorf("valid fields reported: %s", b)
+	}
+	if code, b := e.Do(t, e.Tokens["otto"], "GET", "/api/v1/batches/B9", nil); code != 404 {
+		t.Fatalf("refused batch exists: %d %s", code, b)
+	}
+}
+
+// TestSignatureMeaningDefined: a signature's meaning is one of the defined
+// ones; another is refused before the password is checked, and audited.
+func TestSignatureMeaningDefined(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	op, sup := e.Tokens["otto"], e.Tokens["sam"]
+	e.MustDo(t, op, "POST", "/api/v1/batches", map[string]any{"id": "B1", "gtin": apitest.GTIN, "lot": "L1", "expiry": "281231", "target": 10}, 201, nil)
+	e.MustDo(t, op, "POST", "/api/v1/batches/B1/start", nil, 200, nil)
+	serials, _ := e.Fake.Produce(2, 0)
+	code, b := e.Do(t, sup, "POST", "/api/v1/units/"+serials[0]+"/action", map[string]any{"action": "sample", "reason": "QA",
+		"signature": map[string]string{"password": apitest.SupervisorPassword, "meaning": "because", "reason": "QA"}})
+	if code != 400 || errCode(t, b) != api.CodeBadRequest || !strings.Contains(string(b), "approved-with-deviation") {
+		t.Fatalf("undefined meaning: %d %s", code, b)
+	}
+	var u api.Unit
+	e.MustDo(t, sup, "GET", "/api/v1/units/"+serials[0], nil, 200, &u)
+	if u.State != "commissioned" {
+		t.Fatalf("unit changed by a refused signature: %s", u.State)
+	}
+	var recs []api.AuditRecord
+	e.MustDo(t, sup, "GET", "/api/v1/audit?action=auth.sign.refused", nil, 200, &recs)
+	if len(recs) != 1 || recs[0].Who != "sam" || !strings.Contains(recs[0].After, "subject=manual sample of unit "+serials[0]) {
+		t.Fatalf("refusal audit: %+v", recs)
+	}
+	e.MustDo(t, sup, "POST", "/api/v1/units/"+serials[0]+"/action", map[string]any{"action": "sample", "reason": "QA",
+		"signature": map[string]string{"password": apitest.SupervisorPassword, "meaning": "reviewed", "reason": "QA"}}, 200, &u)
+	e.MustDo(t, sup, "GET", "/api/v1/audit?action=auth.sign", nil, 200, &recs)
+	if len(recs) != 1 || !strings.Contains(recs[0].After, "meaning=reviewed subject=manual sample of unit "+serials[0]) {
+		t.Fatalf("signature record not bound to the unit: %+v", recs)
 	}
 }

@@ -24,6 +24,9 @@ var (
 	// ErrUnavailable: a device or the journal cannot serve the request now
 	// (503 unavailable).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrOptions: New or Serve was given incomplete or contradictory
+	// options (a programming or configuration error, not a request's).
+	ErrOptions = errors.New("invalid options")
 )
 
 // Error codes of JSON error bodies.

@@ -3,7 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/serialine/serialine/line/reconcile"
@@ -44,11 +44,14 @@ func (s *Server) report(c *call) error {
 	}
 	var b bytes.Buffer
 	if err := write(r, &b); err != nil {
-		return errors.Join(errors.New("writing the report"), err)
+		return fmt.Errorf("writing the %s report of batch %s: %w", format, id, err)
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Cache-Control", "no-store")
+	if format == "html" { // the report's own <style>, no script
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+	}
 	if format == "csv" {
 		h.Set("Content-Disposition", `attachment; filename="reconciliation-`+safeName(id)+`.csv"`)
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,7 +34,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
-		return errors.New("api: TLS needs both a certificate and a key file")
+		return fmt.Errorf("api: TLS needs both a certificate and a key file: %w", ErrOptions)
 	}
 	srv := &http.Server{Handler: o.Handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), // not the standard logger

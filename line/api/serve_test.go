@@ -132,3 +132,34 @@ func TestServeShutdownEndsEventStreams(t *testing.T) {
 	for sc.Scan() { // the stream ends
 	}
 }
+
+// TestCookieSecureOverTLS: the session cookie is marked Secure when the
+// login came over TLS, HttpOnly and SameSite=Strict always.
+func TestCookieSecureOverTLS(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	a, done := startServe(t, ctx, api.ServeOptions{CertFile: certFile, KeyFile: keyFile, Handler: e.API})
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Post("https://"+a+"/api/v1/login", "application/json",
+		strings.NewReader(`{"user":"otto","password":"`+apitest.OperatorPassword+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == api.SessionCookie {
+			cookie = ck
+		}
+	}
+	if resp.StatusCode != 200 || cookie == nil || !cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login over TLS: %d, cookie %+v", resp.StatusCode, cookie)
+	}
+}

@@ -72,8 +72,9 @@ type Options struct {
 	// Heartbeat is how often the event stream sends a keep-alive comment
 	// when nothing changed; default 15s.
 	Heartbeat time.Duration
-	// SecureCookie marks the session cookie Secure (set it when serving
-	// TLS).
+	// SecureCookie marks the session cookie Secure. It is Secure anyway on
+	// a request that came over TLS; set this when TLS ends in front of the
+	// controller (a reverse proxy).
 	SecureCookie bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -93,7 +94,7 @@ type Server struct {
 // New builds the API handler.
 func New(o Options) (*Server, error) {
 	if o.Controller == nil || o.Auth == nil || o.Audit == nil {
-		return nil, errors.New("api: Options.Controller, Auth and Audit are required")
+		return nil, fmt.Errorf("api: Options.Controller, Auth and Audit are required: %w", ErrOptions)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -116,6 +117,10 @@ func New(o Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		// nothing the API serves may run script (the HMI sets its own policy)
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	}
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	s.mux.ServeHTTP(rec, r)
 	if s.o.Metrics != nil && strings.HasPrefix(r.URL.Path, "/api/") {
@@ -310,6 +315,7 @@ func (s *Server) wrap(acc access, action string, fn handler) http.Handler {
 		}
 		c.accessRefused = false
 		if e := s.checkCSRF(r); e != nil {
+			c.accessRefused = true // audited on every route
 			s.fail(c, e)
 			return
 		}
@@ -440,7 +446,7 @@ func (s *Server) login(c *call) error {
 		return err // auth audited the refusal
 	}
 	http.SetCookie(c.w, &http.Cookie{Name: SessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: s.o.SecureCookie})
+		SameSite: http.SameSiteStrictMode, Secure: s.o.SecureCookie || c.r.TLS != nil})
 	writeJSON(c.w, http.StatusOK, LoginResponse{Token: sess.Token, User: sess.User, Role: string(sess.Role),
 		MustChange: sess.MustChange, Expires: sess.Expires})
 	return nil
@@ -451,7 +457,7 @@ func (s *Server) logout(c *call) error {
 		return err
 	}
 	http.SetCookie(c.w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: s.o.SecureCookie})
+		SameSite: http.SameSiteStrictMode, Secure: s.o.SecureCookie || c.r.TLS != nil})
 	writeJSON(c.w, http.StatusOK, map[string]bool{"ok": true})
 	return nil
 }
@@ -564,23 +570,7 @@ func (s *Server) createBatch(c *call) error {
 		return err
 	}
 	c.target = def.ID
-	var p []string
-	if strings.TrimSpace(def.ID) == "" {
-		p = append(p, "id: required")
-	}
-	if def.GTIN == "" {
-		p = append(p, "gtin: required")
-	}
-	if def.Lot == "" {
-		p = append(p, "lot: required")
-	}
-	if def.Expiry == "" {
-		p = append(p, "expiry: required (YYMMDD)")
-	}
-	if def.Target <= 0 {
-		p = append(p, "target: must be > 0")
-	}
-	if len(p) > 0 {
+	if p := checkBatchDef(def); len(p) > 0 {
 		return badRequest("batch definition: %s", strings.Join(p, "; "))
 	}
 	b, err := s.o.Controller.CreateBatch(c.r.Context(), def, c.actor())
@@ -588,6 +578,38 @@ func (s *Server) createBatch(c *call) error {
 		return err
 	}
 	return s.done(c, http.StatusCreated, b, "", fmt.Sprintf("gtin=%s lot=%s expiry=%s target=%d profile=%s", def.GTIN, def.Lot, def.Expiry, def.Target, def.Profile))
+}
+
+// checkBatchDef lists every problem of a batch definition, each named by
+// its field; GTIN, lot and expiry are checked as their GS1 AIs (01, 10, 17)
+// so that a batch cannot be defined that the printer could not encode.
+func checkBatchDef(def BatchDef) []string {
+	var p []string
+	if strings.TrimSpace(def.ID) == "" {
+		p = append(p, "id: required")
+	} else if len(def.ID) > 64 || strings.ContainsFunc(def.ID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		p = append(p, "id: at most 64 characters, no control characters")
+	}
+	for _, f := range []struct{ name, ai, v, missing string }{
+		{"gtin", "01", def.GTIN, "gtin: required"},
+		{"lot", "10", def.Lot, "lot: required"},
+		{"expiry", "17", def.Expiry, "expiry: required (YYMMDD)"},
+	} {
+		if f.v == "" {
+			p = append(p, f.missing)
+		} else if err := gs1.CheckValue(f.ai, f.v); err != nil {
+			p = append(p, fmt.Sprintf("%s %q: %v", f.name, f.v, err))
+		}
+	}
+	if def.Profile != "" {
+		if _, err := gs1.LookupProfile(def.Profile); err != nil {
+			p = append(p, fmt.Sprintf("profile %q: %v", def.Profile, err))
+		}
+	}
+	if def.Target <= 0 {
+		p = append(p, "target: must be > 0")
+	}
+	return p
 }
 
 func (s *Server) batch(c *call) error {
@@ -659,6 +681,18 @@ func (s *Server) sign(c *call, subject string, sr *SignatureRequest, min auth.Ro
 	if sr == nil {
 		return Signature{}, &Error{Status: http.StatusBadRequest, Code: CodeSignatureRequired,
 			Message: "this action needs an electronic signature: signature {password, meaning, reason}"}
+	}
+	switch sr.Meaning {
+	case MeaningApproved, MeaningApprovedWithDeviation, MeaningReviewed:
+	default:
+		// the meaning is part of the signed record (21 CFR 11.50): one of
+		// the defined ones, not free text
+		err := badRequest("signature meaning %q: want %s, %s or %s", sr.Meaning, MeaningApproved, MeaningApprovedWithDeviation, MeaningReviewed)
+		if aerr := s.o.Audit.AppendAudit(c.r.Context(), auth.AuditEntry{Who: c.sess.User, Role: string(c.sess.Role),
+			Action: "auth.sign.refused", Reason: err.Error(), After: "subject=" + subject}); aerr != nil {
+			s.log.Error("audit append failed for refusal", "action", "auth.sign.refused", "err", aerr)
+		}
+		return Signature{}, err
 	}
 	sig, err := s.o.Auth.Sign(c.r.Context(), c.sess, subject, sr.Password, sr.Meaning, sr.Reason, min)
 	if errors.Is(err, auth.ErrBadCredentials) {

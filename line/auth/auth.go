@@ -276,6 +276,11 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 	if err := s.audit(ctx, AuditEntry{Who: "system", Role: "system", Action: "auth.user.create",
 		Reason: "first start: one-time admin password generated, change forced at first login",
 		After:  fmt.Sprintf("user=%s role=%s", o.AdminName, RoleAdmin)}); err != nil {
+		// Without its record the admin must not stay: its password was
+		// never shown, and the next start would not make a new one.
+		if derr := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketUsers).Delete([]byte(o.AdminName)) }); derr != nil {
+			err = errors.Join(err, fmt.Errorf("auth: removing the unaudited first admin: %w", derr))
+		}
 		db.Close()
 		return nil, nil, err
 	}

@@ -322,3 +322,27 @@ func TestRoles(t *testing.T) {
 		t.Fatal("role ranking")
 	}
 }
+
+type failingAudit struct{}
+
+func (failingAudit) AppendAudit(context.Context, auth.AuditEntry) error {
+	return errors.New("journal full")
+}
+
+// TestFirstStartNeedsItsAuditRecord: when the first admin's creation cannot
+// be audited, Open fails and leaves no admin behind, so the next start
+// creates one (with a password someone has seen) instead of none.
+func TestFirstStartNeedsItsAuditRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.db")
+	if _, _, err := auth.Open(context.Background(), auth.Options{Path: path, Audit: failingAudit{}, Hash: fastHash}); err == nil || !strings.Contains(err.Error(), "journal full") {
+		t.Fatalf("open with a failing audit trail: %v", err)
+	}
+	s, first, err := auth.Open(context.Background(), auth.Options{Path: path, Audit: &memAudit{}, Hash: fastHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if first == nil {
+		t.Fatal("second start: no first-start admin, the first one's password was never shown")
+	}
+}

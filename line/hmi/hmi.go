@@ -64,7 +64,7 @@ type HMI struct {
 // New builds the HMI.
 func New(o Options) (*HMI, error) {
 	if o.Controller == nil || o.Auth == nil || o.Audit == nil {
-		return nil, errors.New("hmi: Options.Controller, Auth and Audit are required")
+		return nil, fmt.Errorf("hmi: Options.Controller, Auth and Audit are required: %w", ErrOptions)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -205,9 +205,10 @@ func (h *HMI) password(w http.ResponseWriter, r *http.Request) {
 	h.render(w, "password", http.StatusOK, page{Title: "Change password", Session: sess})
 }
 
-// decided are the unit states shown as "last units" (not the serials drawn
-// ahead of the printer).
-var decided = []string{"commissioned", "rejected", "sampled", "uncertain"}
+// decidedStates are the unit states shown as "last units" (not the serials
+// drawn ahead of the printer); a fresh slice each time, the controller may
+// keep it.
+func decidedStates() []string { return []string{"commissioned", "rejected", "sampled", "uncertain"} }
 
 type lineData struct {
 	Status api.Status
@@ -228,7 +229,7 @@ func (h *HMI) line(w http.ResponseWriter, r *http.Request) {
 		p.Error = "status: " + err.Error()
 	}
 	p.Line = d.Status.Line
-	if d.Units, err = h.o.Controller.Units(ctx, "", api.UnitQuery{Limit: 8, States: decided}); err != nil {
+	if d.Units, err = h.o.Controller.Units(ctx, "", api.UnitQuery{Limit: 8, States: decidedStates()}); err != nil {
 		p.Error = "units: " + err.Error()
 	}
 	if d.Alarms, err = h.o.Controller.Alarms(ctx, true); err != nil {

@@ -2,7 +2,6 @@ package hmi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -54,7 +53,7 @@ type Stack struct {
 // when done.
 func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if o.Controller == nil || o.Journal == nil || o.UsersPath == "" {
-		return nil, errors.New("hmi: StackOptions.Controller, Journal and UsersPath are required")
+		return nil, fmt.Errorf("hmi: StackOptions.Controller, Journal and UsersPath are required: %w", ErrOptions)
 	}
 	audit := api.JournalAudit{J: o.Journal}
 	ao := o.Auth

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices/modbus"
+	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/plcsim"
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/config"
@@ -45,6 +47,9 @@ type Options struct {
 	// Faults are random faults injected by the printer sim (defects, wrong
 	// records, duplicate acks); zero = none.
 	Faults PrinterFaults
+	// PLCProtocol is "modbus" (default) or "opcua": the protocol the
+	// controller talks to the simulated PLC with.
+	PLCProtocol string
 	// Config is the base config (default: configs/demo.yaml); device
 	// addresses and the journal path are replaced.
 	Config *config.Config
@@ -136,15 +141,36 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 		ControllerTimeout: 3 * time.Second}); err != nil {
 		return l, err
 	}
-	addr, err := l.PLC.StartModbus("127.0.0.1:0")
-	if err != nil {
-		return l, err
+	switch o.PLCProtocol {
+	case "", "modbus":
+		addr, err := l.PLC.StartModbus("127.0.0.1:0")
+		if err != nil {
+			return l, err
+		}
+		cfg.Devices.PLC.Protocol = "modbus"
+		mb := modbus.DefaultConfig(addr)
+		if cfg.Devices.PLC.Modbus != nil {
+			mb = *cfg.Devices.PLC.Modbus
+			mb.Address = addr
+		}
+		cfg.Devices.PLC.Modbus = &mb
+		cfg.Devices.PLC.OPCUA = nil
+	case "opcua":
+		ep, err := l.PLC.StartOPCUA("127.0.0.1:0")
+		if err != nil {
+			return l, err
+		}
+		ua := opcua.DefaultConfig(ep)
+		if cfg.Devices.PLC.OPCUA != nil {
+			ua = *cfg.Devices.PLC.OPCUA
+			ua.Endpoint = ep
+		}
+		cfg.Devices.PLC.Protocol = "opcua"
+		cfg.Devices.PLC.OPCUA = &ua
+		cfg.Devices.PLC.Modbus = nil
+	default:
+		return l, fmt.Errorf("linesim: PLC protocol %q: want modbus or opcua", o.PLCProtocol)
 	}
-	cfg.Devices.PLC.Protocol = "modbus"
-	mb := *cfg.Devices.PLC.Modbus
-	mb.Address = addr
-	cfg.Devices.PLC.Modbus = &mb
-	cfg.Devices.PLC.OPCUA = nil
 
 	po := printersim.Options{Logger: log.With("sim", "printer"), QueueCap: max(16, cfg.Cycle.PrinterDepth+4),
 		IDField: cfg.Devices.Printer.IDField, DefectRate: o.Faults.DefectRate, MaxDefectSeverity: o.Faults.MaxDefectSeverity,

@@ -9,6 +9,7 @@ package metrics
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,13 +51,16 @@ type Metrics struct {
 	pool     *prometheus.GaugeVec
 	state    *prometheus.GaugeVec
 	httpReqs *prometheus.CounterVec
+
+	stateMu  sync.Mutex
+	curState string // the state series set to 1
 }
 
 // New creates the collectors and registers them on reg. It returns an error
 // (wrapping the registry's) when a metric is already registered there.
 func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	if reg == nil {
-		return nil, fmt.Errorf("metrics: nil Registerer")
+		return nil, fmt.Errorf("metrics: nil Registerer: %w", ErrOptions)
 	}
 	ns := o.Namespace
 	if ns == "" {
@@ -89,7 +93,7 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 		}, []string{"gtin"}),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "packml_state", ConstLabels: o.ConstLabels,
-			Help: "1 for the current PackML state of the line, 0 for the others seen.",
+			Help: "1 for the current PackML state of the line (only that state's series exists).",
 		}, []string{"state"}),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "api_requests_total", ConstLabels: o.ConstLabels,
@@ -151,13 +155,19 @@ func (m *Metrics) SetPoolLevel(gtin string, available int) {
 }
 
 // SetState records the current PackML state (e.g. "Execute"): its series is
-// set to 1 and every other state series to 0.
+// set to 1 and the previous state's series is removed (set first, removed
+// after, so a scrape never finds no state at all).
 func (m *Metrics) SetState(state string) {
 	if m == nil {
 		return
 	}
-	m.state.Reset()
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
 	m.state.WithLabelValues(state).Set(1)
+	if m.curState != "" && m.curState != state {
+		m.state.DeleteLabelValues(m.curState)
+	}
+	m.curState = state
 }
 
 // APIRequest counts one HTTP API request (used by line/api).

@@ -27,7 +27,6 @@ package packtags
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -132,7 +131,7 @@ func (u uaLog) Error(msg string, args ...any) { u.l.Warn("opcua: " + fmt.Sprintf
 // the status once before returning (an error there is returned).
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Source == nil {
-		return nil, errors.New("packtags: Options.Source is nil")
+		return nil, fmt.Errorf("packtags: Options.Source is nil: %w", ErrOptions)
 	}
 	if o.Interval <= 0 {
 		o.Interval = time.Second

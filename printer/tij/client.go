@@ -83,7 +83,8 @@ type Client struct {
 
 	mu     sync.Mutex
 	conn   *conn
-	closed bool // Close was called (and no Connect since)
+	closed bool   // Close was called (and no Connect since)
+	closes uint64 // Close calls so far: a Connect racing a Close must not install its connection
 	wbuf   []byte
 }
 
@@ -130,14 +131,15 @@ func New(o Options) (*Client, error) {
 // hands replies to the single waiting command.
 type conn struct {
 	rwc     io.ReadWriteCloser
-	replies chan Message
+	replies chan Message  // 1-buffered; only written while waiting is set
 	done    chan struct{} // closed when the reader ends
 	wg      sync.WaitGroup
 
-	mu     sync.Mutex
-	events []printer.Event
-	signal chan struct{} // 1-buffered: events appended
-	err    error         // why the reader ended
+	mu      sync.Mutex
+	waiting bool // a command was written and its reply not yet read
+	events  []printer.Event
+	signal  chan struct{} // 1-buffered: events appended
+	err     error         // why the reader ended
 }
 
 func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
@@ -157,14 +159,18 @@ func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
 
 // Connect dials the printer, selects the job with its named fields (SLA),
 // optionally clears the queue (CQI) and switches the asynchronous messages
-// on (EAN). Connect on a connected Client closes the old connection first.
-// An error means the printer is unusable now; the caller retries.
+// on (EAN). Connect on a connected Client closes the old connection first
+// (call it only once Next has reported the old connection gone, or its
+// undelivered events are lost). An error means the printer is unusable now;
+// the caller retries. A Close while Connect runs wins: Connect then returns
+// an error wrapping ErrClosed and leaves nothing open.
 func (c *Client) Connect(ctx context.Context) error {
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
 	c.mu.Lock()
 	old := c.conn
 	c.conn = nil
+	closes := c.closes
 	c.mu.Unlock()
 	if old != nil {
 		old.close(printer.ErrDisconnected)
@@ -177,6 +183,13 @@ func (c *Client) Connect(ctx context.Context) error {
 	cn.wg.Add(1)
 	go c.read(cn)
 	c.mu.Lock()
+	if c.closes != closes {
+		// Close was called while we dialled: it wins, and the new
+		// connection (and its reader) must not outlive it.
+		c.mu.Unlock()
+		cn.close(printer.ErrClosed)
+		return fmt.Errorf("tij: connect: %w", printer.ErrClosed)
+	}
 	c.conn, c.closed = cn, false
 	c.mu.Unlock()
 
@@ -250,14 +263,18 @@ func (c *Client) read(cn *conn) {
 		}
 		m, err := ParseMessage(line)
 		if err != nil {
-			fail(fmt.Errorf("%w (connection closed)", err))
+			fail(fmt.Errorf("tij: %w (connection closed)", err))
 			return
 		}
 		if m.IsAsync() {
 			ev, err := ParseEvent(m, c.layout, c.o.Codes)
 			if err != nil {
-				c.o.Logger.Warn("tij: bad asynchronous message", "msg", m.String(), "err", err)
-				continue
+				// Dropping it could lose a print-complete or a fault: the
+				// connection ends instead, and the queue treats every record
+				// in flight as uncertain.
+				c.o.Logger.Error("tij: bad asynchronous message", "msg", m.String(), "err", err)
+				fail(fmt.Errorf("tij: asynchronous message %q: %w (connection closed)", m.String(), err))
+				return
 			}
 			ev.At = c.o.Now()
 			cn.mu.Lock()
@@ -269,12 +286,18 @@ func (c *Client) read(cn *conn) {
 			}
 			continue
 		}
-		select {
-		case cn.replies <- m:
-		default:
-			fail(fmt.Errorf("%w: reply %q with no command waiting", printer.ErrProtocol, m.String()))
+		// A reply is handed over only to a command waiting for one: an
+		// unsolicited or repeated reply would otherwise be taken as the
+		// answer to the next command (e.g. an ACK for a refused record).
+		cn.mu.Lock()
+		waiting := cn.waiting
+		cn.waiting = false
+		cn.mu.Unlock()
+		if !waiting {
+			fail(fmt.Errorf("tij: %w: reply %q with no command waiting (connection closed)", printer.ErrProtocol, m.String()))
 			return
 		}
+		cn.replies <- m // never blocks: 1-buffered, emptied by the waiting command
 	}
 }
 
@@ -339,6 +362,9 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message,
 	if err != nil {
 		return Message{}, err
 	}
+	cn.mu.Lock()
+	cn.waiting = true
+	cn.mu.Unlock()
 	if _, err := cn.rwc.Write(c.wbuf); err != nil {
 		err = fmt.Errorf("%w: write %s: %w", printer.ErrDisconnected, cmd.Name, err)
 		c.dropConn(cn, err)
@@ -350,6 +376,11 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message,
 	case m := <-cn.replies:
 		return m, nil
 	case <-cn.done:
+		select {
+		case m := <-cn.replies: // the reply came just before the connection ended
+			return m, nil
+		default:
+		}
 		cn.mu.Lock()
 		err := cn.err
 		cn.mu.Unlock()
@@ -543,6 +574,7 @@ func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	cn := c.conn
 	c.conn, c.closed = nil, true
+	c.closes++
 	c.mu.Unlock()
 	if cn != nil {
 		cn.close(printer.ErrClosed)

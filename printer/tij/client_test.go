@@ -378,3 +378,69 @@ func TestClientConnectRefused(t *testing.T) {
 		b.Close()
 	})
 }
+
+// A reply no command waits for (a repeated or unsolicited ACK) must not be
+// kept and taken as the answer to the next command: the connection ends
+// with ErrProtocol. An asynchronous message the driver cannot read (here a
+// print-complete without a counter) is not dropped silently either: it
+// could be a print or a fault.
+func TestClientUnreadableInputEndsConnection(t *testing.T) {
+	for _, tc := range []struct{ name, line, want string }{
+		{"unsolicited ACK", "ACK\r", `reply "ACK" with no command waiting`},
+		{"bad print-complete", "PRC|x|SN1|\r", `asynchronous message "PRC|x|SN1|"`},
+		{"unknown severity", "ERS|X|HEAD|head|\r", `ERS severity "X"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c, f, connected := pipeClient(t, tij.Options{})
+				if err := connected(); err != nil {
+					t.Fatal(err)
+				}
+				f.send(t, tc.line)
+				_, err := c.Next(context.Background())
+				if !errors.Is(err, printer.ErrProtocol) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Next: %v, want ErrProtocol naming %s", err, tc.want)
+				}
+				// The next command is not answered by the stale reply.
+				if err := c.Enqueue(context.Background(), printer.Record{ID: "SN2"}); err == nil {
+					t.Error("Enqueue after the connection ended: nil error")
+				}
+				f.conn.Close()
+			})
+		})
+	}
+}
+
+// A Close that comes while Connect is dialling wins: Connect fails with
+// ErrClosed and leaves no connection (or reader goroutine) behind.
+func TestClientCloseDuringConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe()
+		release := make(chan struct{})
+		c, err := tij.New(tij.Options{Job: "J", Dial: func(context.Context) (io.ReadWriteCloser, error) {
+			<-release
+			return a, nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Connect(context.Background()) }()
+		synctest.Wait() // Connect is dialling
+		if err := c.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-done; !errors.Is(err, printer.ErrClosed) {
+			t.Errorf("Connect: %v, want ErrClosed", err)
+		}
+		if _, err := c.Next(context.Background()); !errors.Is(err, printer.ErrClosed) {
+			t.Errorf("Next: %v, want ErrClosed", err)
+		}
+		// The dialled connection was closed: the printer side sees EOF.
+		if _, err := b.Read(make([]byte, 1)); err == nil {
+			t.Error("printer side still open")
+		}
+		b.Close()
+	})
+}

@@ -164,8 +164,11 @@ func ParseFaultList(m Message) ([]Fault, error) {
 	if err != nil {
 		return nil, err
 	}
-	if uint64(len(m.Fields)-1) != 2*n {
-		return nil, fmt.Errorf("%w: %s says %d entries but carries %d fields", printer.ErrProtocol, m.Name, n, len(m.Fields)-1)
+	// Compared without multiplying n: a huge count must not overflow into
+	// a match (and then into a huge allocation).
+	carried := len(m.Fields) - 1
+	if carried%2 != 0 || uint64(carried/2) != n {
+		return nil, fmt.Errorf("%w: %s says %d entries but carries %d fields", printer.ErrProtocol, m.Name, n, carried)
 	}
 	out := make([]Fault, 0, n)
 	for i := 1; i+1 < len(m.Fields); i += 2 {

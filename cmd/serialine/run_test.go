@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/serialine/serialine/configs"
+)
+
+func lineTestEnv(out, errw io.Writer) env {
+	return env{stdin: strings.NewReader(""), stdout: out, stderr: errw, logger: slog.New(slog.DiscardHandler)}
+}
+
+// serialine run validates the config up front: every problem with its
+// dotted path, exit 2; --check accepts the shipped example.
+func TestRunConfigValidation(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("line: {name: x, company_prefix_len: 2}\njournal: {path: ''}\ndevices: {plc: {protocol: can}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := cmdRun(context.Background(), lineTestEnv(&out, &errb), []string{"--config", bad}); code != exitUsage {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUsage, errb.String())
+	}
+	for _, want := range []string{"line.company_prefix_len", "journal.path: must be set", "devices.plc.protocol", "devices.printer.job"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	ex := filepath.Join(dir, "example.yaml")
+	data, _ := configs.Files.ReadFile("example.yaml")
+	if err := os.WriteFile(ex, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := cmdRun(context.Background(), lineTestEnv(&out, &errb), []string{"--config", ex, "--check"}); code != exitOK {
+		t.Fatalf("example --check: exit %d: %s", code, errb.String())
+	}
+	if code := cmdRun(context.Background(), lineTestEnv(&out, &errb), nil); code != exitUsage {
+		t.Fatalf("no --config: exit %d", code)
+	}
+}
+
+// serialine demo --headless runs a small batch over loopback and exits 0
+// only when it balances.
+func TestDemoHeadless(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	var out, errb bytes.Buffer
+	db := filepath.Join(t.TempDir(), "demo.db")
+	code := cmdDemo(context.Background(), lineTestEnv(&out, &errb), []string{"--units", "60", "--rate", "1800", "--headless", "--faults=false", "--db", db})
+	if code != exitOK || !strings.Contains(out.String(), "BALANCED") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
