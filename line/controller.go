@@ -94,6 +94,7 @@ type Controller struct {
 	poolKick   chan struct{}
 	outboxKick chan struct{}
 	completeCh chan struct{}
+	plcUp      chan struct{} // closed once the PLC first connected
 
 	// drawn serials waiting for the printer
 	dmu   sync.Mutex
@@ -162,6 +163,7 @@ func New(o Options) (*Controller, error) {
 		poolKick:   make(chan struct{}, 1),
 		outboxKick: make(chan struct{}, 1),
 		completeCh: make(chan struct{}, 1),
+		plcUp:      make(chan struct{}),
 		confirmSem: make(chan struct{}, o.Config.Cycle.MaxConfirmers),
 		devs:       map[string]*api.Device{},
 		signed:     map[string]*api.Signature{},
@@ -418,6 +420,11 @@ func (c *Controller) printerLoop(ctx context.Context) {
 
 // outputs drives the PLC interlocks (best effort: a failure is an alarm).
 func (c *Controller) outputs(ctx context.Context, stop bool, light devices.StackLight, horn bool) {
+	select { // the first connect may still be under way
+	case <-c.plcUp:
+	case <-ctx.Done():
+		return
+	}
 	if err := c.o.PLC.SetOutputs(ctx, devices.Outputs{LineStop: stop, Light: light, Horn: horn}); err != nil && ctx.Err() == nil {
 		c.log.Warn("set PLC outputs", "err", err)
 		c.alarm(api.SeverityWarning, "plc", fmt.Sprintf("setting line outputs failed: %v", err))

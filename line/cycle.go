@@ -234,6 +234,7 @@ func (c *Controller) plcLoop(ctx context.Context) {
 	if err := c.connectPLC(ctx); err != nil {
 		return
 	}
+	close(c.plcUp)
 	// The line stays stopped until a batch executes.
 	if _, st := c.State(); st != packml.Execute {
 		c.outputs(ctx, true, devices.LightAmber, false)

@@ -82,7 +82,7 @@ func runBatch(t *testing.T, l *linesim.Line, id string, n int) api.Reconciliatio
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, l, 30*time.Second, packml.Complete)
+	runToComplete(t, l, id)
 	rec, err := c.Reconciliation(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -263,5 +263,29 @@ func TestBatchOPCUA(t *testing.T) {
 	rec := runBatch(t, l, "UA1", 60)
 	if !rec.Balanced || rec.Commissioned < 60 {
 		t.Fatalf("reconciliation: %+v", rec)
+	}
+}
+
+// runToComplete waits for the current batch to complete. A hold on the way
+// (a loaded CI machine can starve the printer queue) is logged and resumed
+// as an operator would, at most 5 times.
+func runToComplete(t *testing.T, l *linesim.Line, id string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		st := waitState(t, l, 60*time.Second, packml.Complete, packml.Held)
+		if st == packml.Complete {
+			return
+		}
+		if i == 5 {
+			diag(t, l)
+			t.Fatal("held too often")
+		}
+		if b, err := l.Controller.Batch(context.Background(), id); err == nil && len(b.History) >= 2 {
+			t.Logf("held: %s", b.History[len(b.History)-2].Reason)
+		}
+		if err := l.Controller.Command(context.Background(), id, api.Command{Name: api.CmdUnhold}, operator); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, 30*time.Second, packml.Execute, packml.Complete, packml.Completing, packml.Held)
 	}
 }

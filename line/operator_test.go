@@ -79,7 +79,7 @@ func TestOperatorFlows(t *testing.T) {
 	if err := c.Command(ctx, "B2", api.Command{Name: "unhold"}, operator); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, l, 60*time.Second, packml.Complete)
+	runToComplete(t, l, "B2")
 
 	// Unit lookups.
 	us, err := c.Units(ctx, "B2", api.UnitQuery{States: []string{"commissioned"}, Limit: 3})

@@ -2,6 +2,7 @@ package line_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -33,15 +34,25 @@ func TestOfflineHoldBeforeDry(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Upstream.SetDown(true)
-	waitState(t, l, 30*time.Second, packml.Held)
-	b, err := c.Batch(ctx, "OFF")
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := b.History[len(b.History)-1]
-	hold := b.History[len(b.History)-2]
-	if last.To != "Held" || !strings.Contains(hold.Reason, "pool") {
-		t.Fatalf("held for %q, want the pool", hold.Reason)
+	var b api.Batch
+	for i := 0; ; i++ {
+		waitState(t, l, 30*time.Second, packml.Held)
+		var err error
+		if b, err = c.Batch(ctx, "OFF"); err != nil {
+			t.Fatal(err)
+		}
+		hold := b.History[len(b.History)-2]
+		if strings.Contains(hold.Reason, "pool") {
+			break
+		}
+		if i == 5 {
+			t.Fatalf("held for %q, want the pool", hold.Reason)
+		}
+		t.Logf("held for another reason first (%s): unhold", hold.Reason)
+		if err := c.Command(ctx, "OFF", api.Command{Name: "unhold"}, operator); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, l, 30*time.Second, packml.Execute, packml.Held)
 	}
 	if b.Counters.Commissioned >= 250 || b.Counters.Commissioned < 50 {
 		t.Fatalf("commissioned %d before the hold: the line should have run offline on the local pool", b.Counters.Commissioned)
@@ -73,4 +84,88 @@ func poolOf(t *testing.T, l *linesim.Line) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestReturnUnusedAtEnd: with pools.return_unused_at_end the GTIN's unused
+// serials go back to the site server (store and forward) when the batch
+// ends, and the journal counts them as returned upstream.
+func TestReturnUnusedAtEnd(t *testing.T) {
+	cfg, err := linesim.DemoConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pools.ReturnUnusedAtEnd = true
+	cfg.Pools.RequestSize, cfg.Pools.LowWater, cfg.Pools.MinStart = 200, 50, 50
+	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg})
+	rec := runBatch(t, l, "RET", 40)
+	if !rec.Balanced {
+		t.Fatalf("reconciliation: %+v", rec)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(l.Upstream.Returned(testGTIN)) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no serial returned to the site server")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	returned := l.Upstream.Returned(testGTIN)
+	if lvl := poolOf(t, l); lvl != 0 {
+		t.Errorf("pool level after return = %d, want 0", lvl)
+	}
+	issued := len(l.Upstream.Issued(testGTIN))
+	if issued != rec.Drawn+len(returned) {
+		t.Errorf("issued %d != drawn %d + returned %d", issued, rec.Drawn, len(returned))
+	}
+}
+
+// TestBadPoolRefusedWhole: a pool with a bad serial (too long, a space, a
+// duplicate) is refused whole by the journal with an alarm naming the
+// entries; nothing of it can be printed; the next (good) pool is used.
+func TestBadPoolRefusedWhole(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 60})
+	c := l.Controller
+	ctx := context.Background()
+	// The controller may already have fetched a pool at start: use a GTIN
+	// nothing was fetched for.
+	const gtin = "09506000134352"
+	l.Upstream.BadPoolNext(1)
+	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "BAD", GTIN: gtin, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 30}, operator); err != nil {
+		t.Fatal(err)
+	}
+	// The first pool issued for the GTIN is the bad one: the background
+	// replenisher or Start's own request meets it; Start may be refused
+	// for lack of serials until a good pool arrives.
+	for i := 0; ; i++ {
+		err := c.Command(ctx, "BAD", api.Command{Name: "start"}, operator)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, api.ErrRefused) || i == 5 {
+			t.Fatalf("start: %v", err)
+		}
+	}
+	runToComplete(t, l, "BAD")
+	if rec, err := c.Reconciliation(ctx, "BAD"); err != nil || !rec.Balanced {
+		t.Fatalf("reconciliation %+v %v", rec, err)
+	}
+	as, _ := c.Alarms(ctx, false)
+	found := false
+	for _, a := range as {
+		if strings.Contains(a.Text, "refused") && strings.Contains(a.Text, "BAD SERIAL") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no alarm naming the bad serial: %+v", as)
+	}
+	// Nothing of the refused pool was imported, let alone printed.
+	first := l.Upstream.Issued(gtin)[0]
+	if _, err := l.Journal.Unit(first); err == nil {
+		t.Fatalf("serial %s of the refused pool became a unit", first)
+	}
+	if u, err := c.Unit(ctx, first); err == nil {
+		t.Fatalf("serial %s of the refused pool is known: %+v", first, u)
+	}
 }

@@ -17,17 +17,22 @@ type QueueOptions struct {
 	Depth int
 	// Feed supplies up to n new records (IDs are serials, already drawn from
 	// the journal). Returning fewer (or none) is fine: the queue asks again
-	// after the next event or Kick. An error stops Run.
+	// after the next event or Kick. An error stops Run. Required. Like
+	// MarkQueued and OnOutcome it runs on Run's goroutine with the queue
+	// locked (see OnOutcome for what it may call).
 	Feed func(ctx context.Context, n int) ([]Record, error)
 	// MarkQueued durably records the serials as queued to the printer. It
 	// is called before any of them is sent; an error stops Run and none of
-	// them is sent. Required.
+	// them is sent or kept by the queue (the caller still owns them).
+	// Required.
 	MarkQueued func(ctx context.Context, serials []string) error
 	// OnOutcome receives the outcomes of one occurrence together (one
-	// journal transaction). An error stops Run. Required. It runs on the
-	// queue's goroutine with the queue locked: it may call Kick, Hold,
-	// Resume, Held, Stats and InFlight, not Clear or Release (and should not
-	// block on whoever calls those).
+	// journal transaction). The queue has already applied them: an error
+	// stops Run, and the serials involved stay in the state the journal
+	// last recorded (Queued) for the caller's recovery. Required. It runs
+	// on the queue's goroutine with the queue locked (also from Clear and
+	// Release): it may call Kick, Hold, Resume, Held, Stats and InFlight,
+	// not Clear or Release (and should not block on whoever calls those).
 	OnOutcome func(ctx context.Context, outs []Outcome) error
 	// OnEvent, if set, sees every printer event (status display, metrics)
 	// before the queue acts on it; same rules as OnOutcome.
@@ -308,11 +313,27 @@ func (q *Queue) fill(ctx context.Context) error {
 			q.publishLocked()
 			continue
 		}
+		if ctx.Err() != nil {
+			// Run is being stopped: the record stays in flight like every
+			// other record sent (InFlight lists it), instead of being
+			// resolved through a journal write made with a dead context.
+			// The next Run resolves it: by its print, or as uncertain when
+			// the connection (dropped by the cancelled command) is gone.
+			q.publishLocked()
+			return ctx.Err()
+		}
 		q.removeFlight(r.ID)
 		if errors.Is(err, ErrRefused) || errors.Is(err, ErrQueueFull) {
 			// The printer does not hold it. On queue full, keep no more
 			// records in the printer than it held now.
 			o := outcome(CauseRefused, r.ID, err.Error())
+			if !errors.Is(err, ErrQueueFull) {
+				// Not a full queue: the printer rejects the data or is not
+				// ready (no job, bad field). The next records would go the
+				// same way, each one returned: hold instead of burning the
+				// pool.
+				o.Alarm = AlarmHold
+			}
 			if errors.Is(err, ErrQueueFull) && len(q.flight) > 0 {
 				q.capacity = len(q.flight)
 				o.Detail += fmt.Sprintf(" (keeping %d records in the printer from now on)", q.capacity)
@@ -400,13 +421,30 @@ func (q *Queue) complete(ev Event) []Outcome {
 	idx := -1
 	if ev.RecordID == "" {
 		// Matched by order; the counter tells a repeated message.
-		if ev.Counter != 0 && q.lastCounter != 0 && ev.Counter <= q.lastCounter {
+		if ev.Counter != 0 && q.lastCounter != 0 && ev.Counter == q.lastCounter {
 			o := outcome(CauseDuplicate, "", fmt.Sprintf("print-complete with counter %d after counter %d", ev.Counter, q.lastCounter))
-			if ev.Counter < q.lastCounter {
-				o = outcome(CauseUnknownAck, "", fmt.Sprintf("print counter went back from %d to %d", q.lastCounter, ev.Counter))
-			}
 			o.Event, o.Counter = ev, ev.Counter
 			return []Outcome{o}
+		}
+		if ev.Counter != 0 && ev.Counter < q.lastCounter {
+			// The counter was reset (SPC, printer restart): a product was
+			// printed, most likely with the head record. Matching it for sure
+			// is impossible, so the head is uncertain; the baseline follows
+			// the printer so the next prints match the next records (without
+			// it every later print would look like a repeat until the
+			// counter caught up).
+			o := outcome(CauseUnknownAck, "", fmt.Sprintf("print counter went back from %d to %d", q.lastCounter, ev.Counter))
+			o.Event, o.Counter = ev, ev.Counter
+			outs := []Outcome{o}
+			if len(q.flight) > 0 {
+				h := q.flight[0]
+				ho := outcome(CauseCounterReset, h.id, fmt.Sprintf("print counter went back from %d to %d: this record may be that print", q.lastCounter, ev.Counter))
+				ho.Event, ho.Counter = ev, ev.Counter
+				outs = append(outs, ho)
+				q.flight = append(q.flight[:0], q.flight[1:]...)
+			}
+			q.lastCounter = ev.Counter
+			return outs
 		}
 		if len(q.flight) > 0 {
 			idx = 0
@@ -421,6 +459,8 @@ func (q *Queue) complete(ev Event) []Outcome {
 	}
 	if idx < 0 {
 		if c, ok := q.printed[ev.RecordID]; ok && ev.RecordID != "" {
+			// Only this record's own counter tells a repeat: the printer's
+			// counter may have been reset since.
 			o := outcome(CauseDuplicate, "", fmt.Sprintf("record %s already printed (counter %d), again with counter %d", ev.RecordID, c, ev.Counter))
 			if c != ev.Counter {
 				o.Alarm = AlarmHold

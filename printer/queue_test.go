@@ -174,10 +174,10 @@ func (r *recorder) check(t *testing.T, q *printer.Queue) {
 }
 
 type line struct {
-	sim *printersim.Server
-	drv *tij.Client
-	q   *printer.Queue
-	rec *recorder
+	sim  *printersim.Server
+	drv  *tij.Client
+	q    *printer.Queue
+	rec  *recorder
 	run  chan error
 	ctx  context.Context
 	stop context.CancelFunc // ends Run

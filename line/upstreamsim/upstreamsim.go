@@ -286,7 +286,14 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 		p.Serials = s.generate(req.GTIN, req.Count)
 		if s.badNext > 0 {
 			s.badNext--
-			p.Serials = append(p.Serials, strings.Repeat("X", 21), "BAD SERIAL", p.Serials[0])
+			// Keep the count asked for: the last entries become a serial too
+			// long for AI 21, one with a space, and a duplicate.
+			bad := []string{strings.Repeat("X", 21), "BAD SERIAL", p.Serials[0]}
+			if len(p.Serials) > len(bad) {
+				copy(p.Serials[len(p.Serials)-len(bad):], bad)
+			} else {
+				p.Serials = append(p.Serials[:0], bad[:len(p.Serials)]...)
+			}
 		}
 		s.requests[req.RequestID] = p
 		s.issued[req.GTIN] = append(s.issued[req.GTIN], p.Serials...)

@@ -720,11 +720,10 @@ func (s *Server) serveTIJ(nc net.Conn) {
 			reply := s.handleTIJ(c, line)
 			d := s.jitter(s.o.AckDelay, s.o.AckJitter)
 			s.mu.Lock()
-			late := s.o.LateAckRate > 0 && s.rnd.Float64() < s.o.LateAckRate
-			s.unlock()
-			if late {
-				d += s.o.LateAckDelay
+			if s.o.LateAckRate > 0 && s.rnd.Float64() < s.o.LateAckRate {
+				d += s.o.LateAckDelay // read under s.mu: SetLateAck changes it
 			}
+			s.unlock()
 			if !s.sleep(d) {
 				return
 			}

@@ -477,17 +477,29 @@ func (c *Client) Next(ctx context.Context) (printer.Event, error) {
 	}
 }
 
+// query sends a query command and returns its reply, which must repeat the
+// command's name with at least one field: an ERR/NAK reply is returned as
+// its *printer.ReplyError, anything else (an ACK without data) as
+// ErrProtocol.
+func (c *Client) query(ctx context.Context, name string) (Message, error) {
+	m, err := c.Do(ctx, Command{Name: name})
+	if err != nil {
+		return Message{}, err
+	}
+	if m.Name != name || len(m.Fields) == 0 {
+		if err := ReplyErr(name, m, c.o.Codes); err != nil {
+			return Message{}, err
+		}
+		return Message{}, fmt.Errorf("%w: %s reply %q carries no data", printer.ErrProtocol, name, m.String())
+	}
+	return m, nil
+}
+
 // QueueDepth asks QSZ and returns the number of queued records.
 func (c *Client) QueueDepth(ctx context.Context) (int, error) {
-	m, err := c.Do(ctx, Command{Name: CmdQueueSize})
+	m, err := c.query(ctx, CmdQueueSize)
 	if err != nil {
 		return 0, err
-	}
-	if m.Name != CmdQueueSize {
-		if err := ReplyErr(CmdQueueSize, m, c.o.Codes); err != nil {
-			return 0, err
-		}
-		return 0, fmt.Errorf("%w: QSZ answered ACK without a size", printer.ErrProtocol)
 	}
 	n, err := m.ParseUint(0)
 	if err != nil {
@@ -503,15 +515,9 @@ func (c *Client) Clear(ctx context.Context) error {
 
 // State asks GST and returns the state and its text.
 func (c *Client) State(ctx context.Context) (state, text string, err error) {
-	m, err := c.Do(ctx, Command{Name: CmdGetState})
+	m, err := c.query(ctx, CmdGetState)
 	if err != nil {
 		return "", "", err
-	}
-	if m.Name != CmdGetState || len(m.Fields) == 0 {
-		if err := ReplyErr(CmdGetState, m, c.o.Codes); err != nil {
-			return "", "", err
-		}
-		return "", "", fmt.Errorf("%w: GST reply %q", printer.ErrProtocol, m.String())
 	}
 	return m.Fields[0], m.field(1), nil
 }
@@ -527,15 +533,9 @@ func (c *Client) Faults(ctx context.Context, warnings bool) ([]Fault, error) {
 	if warnings {
 		name = CmdGetWarnings
 	}
-	m, err := c.Do(ctx, Command{Name: name})
+	m, err := c.query(ctx, name)
 	if err != nil {
 		return nil, err
-	}
-	if m.Name != name {
-		if err := ReplyErr(name, m, c.o.Codes); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %s reply %q", printer.ErrProtocol, name, m.String())
 	}
 	return ParseFaultList(m)
 }
@@ -550,15 +550,9 @@ func (c *Client) ClearFaults(ctx context.Context) error {
 
 // PrintCount asks GPC.
 func (c *Client) PrintCount(ctx context.Context) (uint64, error) {
-	m, err := c.Do(ctx, Command{Name: CmdGetPrintCount})
+	m, err := c.query(ctx, CmdGetPrintCount)
 	if err != nil {
 		return 0, err
-	}
-	if m.Name != CmdGetPrintCount {
-		if err := ReplyErr(CmdGetPrintCount, m, c.o.Codes); err != nil {
-			return 0, err
-		}
-		return 0, fmt.Errorf("%w: GPC reply %q", printer.ErrProtocol, m.String())
 	}
 	return m.ParseUint(0)
 }

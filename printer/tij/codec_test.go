@@ -55,17 +55,24 @@ func TestCommandEncode(t *testing.T) {
 	}
 }
 
-// Every reply and asynchronous message the driver reads.
-func TestParseMessageAndEvent(t *testing.T) {
-	type want struct {
-		msg   Message
-		async bool
-		ev    printer.Event
-		ack   error // for replies: ReplyErr result (nil = ACK)
-	}
-	cases := []struct {
+type messageWant struct {
+	msg   Message
+	async bool
+	ev    printer.Event
+	ack   error // for replies: ReplyErr result (nil = ACK)
+}
+
+// messageCases is the codec table of every reply and asynchronous message
+// the driver reads; FuzzParseMessage is seeded from it.
+var messageCases = func() []struct {
+	line string
+	want messageWant
+	err  string
+} {
+	type want = messageWant
+	return []struct {
 		line string
-		want want
+		want messageWant
 		err  string
 	}{
 		{"ACK\r", want{msg: Message{Name: "ACK"}}, ""},
@@ -101,7 +108,11 @@ func TestParseMessageAndEvent(t *testing.T) {
 		{"ACK|\x01|", want{}, "byte 0x01"},
 		{"ACK|\xff|", want{}, "byte 0xff"},
 	}
-	for _, c := range cases {
+}()
+
+// Every reply and asynchronous message the driver reads.
+func TestParseMessageAndEvent(t *testing.T) {
+	for _, c := range messageCases {
 		m, err := ParseMessage([]byte(c.line))
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, printer.ErrProtocol) {
@@ -137,9 +148,15 @@ func TestParseMessageAndEvent(t *testing.T) {
 	}
 }
 
+// badEvents parse as messages but not as events.
+var badEvents = []string{"PRC|x|SN1|", "PRS||", "STS|", "ERS|F|", "ERS|X|HEAD|t|", "ACK|"}
+
+// badFaultLists parse as messages but not as fault lists (the counts
+// overflowing 2*n must not pass for a match).
+var badFaultLists = []string{"GFT|2|HEAD|x|", "GFT|x|", "GFT|1|HEAD|", "GFT|9223372036854775808|", "GWN|18446744073709551615|", "GFT|-1|"}
+
 func TestParseEventErrorsAndLayouts(t *testing.T) {
-	bad := []string{"PRC|x|SN1|", "PRS||", "STS|", "ERS|F|", "ERS|X|HEAD|t|", "ACK|"}
-	for _, line := range bad {
+	for _, line := range badEvents {
 		m, err := ParseMessage([]byte(line))
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +190,7 @@ func TestParseFaultList(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("%v %v", got, err)
 	}
-	for _, line := range []string{"GFT|2|HEAD|x|", "GFT|x|", "GFT|1|HEAD|"} {
+	for _, line := range badFaultLists {
 		m, _ := ParseMessage([]byte(line))
 		if _, err := ParseFaultList(m); !errors.Is(err, printer.ErrProtocol) {
 			t.Errorf("%q: %v", line, err)
@@ -182,7 +199,10 @@ func TestParseFaultList(t *testing.T) {
 }
 
 func FuzzParseMessage(f *testing.F) {
-	for _, s := range []string{"ACK\r", "ERR|QFULL|queue full|", "PRC|8|SN2|", "ERS|F|HEAD|x|", "GFT|1|A|b|", "QSZ|3|16|", "STS|", "|||", "\x1d"} {
+	for _, c := range messageCases {
+		f.Add([]byte(c.line))
+	}
+	for _, s := range append(append([]string{"GFT|2|HEAD|print head fault|INKOUT|ink out|", "|||", "\x1d"}, badEvents...), badFaultLists...) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -202,8 +222,10 @@ func FuzzParseMessage(f *testing.F) {
 			}
 		} else {
 			_ = ReplyErr("X", m, Codes{})
-			if m.Name == "GFT" {
-				_, _ = ParseFaultList(m)
+			if m.Name == "GFT" || m.Name == "GWN" {
+				if _, err := ParseFaultList(m); err != nil && !errors.Is(err, printer.ErrProtocol) {
+					t.Fatalf("fault list error %v not ErrProtocol", err)
+				}
 			}
 		}
 		// What parses re-encodes to something that parses the same.

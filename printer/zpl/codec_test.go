@@ -144,8 +144,19 @@ func FuzzParseHostStatus(f *testing.F) {
 }
 
 func FuzzTokenize(f *testing.F) {
-	f.Add([]byte("^XA^XFR:SERIAL.ZPL^FS^FN1^FH\\^FDa~b^FS^XZ"))
-	f.Add([]byte("^XA^FO5,6^GFA,4,4,2,80000040^FS^XZ~HS"))
+	// Seeds: what every encoder of the codec table sends, and the bad inputs.
+	bm := printer.NewBitmap(10, 2)
+	bm.Set(0, 0, true)
+	for _, b := range [][]byte{
+		[]byte("^XA^XFR:SERIAL.ZPL^FS^FN1^FH\\^FDa~b^FS^XZ"),
+		[]byte("^XA^FO5,6^GFA,4,4,2,80000040^FS^XZ~HS"),
+		StoredFormat("R:SERIAL.ZPL", "^FO50,50^BXN,6,200,,,,_^FN2^FS"),
+		Recall("R:SERIAL.ZPL", map[int]string{1: "SN1", 2: "0109501101530003\x1d21A^B~C\\D"}),
+		append(append([]byte("^XA"), GraphicField(bm, 5, 6)...), "^FX\\1D^FS^XZ~JA"...),
+		[]byte("junk^XA"), []byte("^X"), []byte("^X!"), []byte("^XA^GFB,4,4,2,00^FS"), []byte("^FH\\^FD\\ZZ^FS"),
+	} {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cmds, err := Tokenize(b)
 		if err != nil {
