@@ -10,6 +10,7 @@
 //	Connect(ctx) error
 //	NextTrigger(ctx) (Trigger, error)
 //	Decide(ctx, seq, reject) error
+//	DecideBatch(ctx, []Verdict) error   // several verdicts, as few requests as the map allows
 //	Confirm(ctx, seq) (confirmed bool, err error)
 //	SetOutputs(ctx, Outputs) error
 //	Close(ctx) error
@@ -91,3 +92,21 @@ const (
 	GateRejected    = 2 // pushed off and the confirmation sensor saw it
 	GateUnconfirmed = 3 // reject fired but the confirmation sensor did not see it
 )
+
+// Verdict is one product's verdict for the reject gate, as written by
+// DecideBatch.
+type Verdict struct {
+	// Seq is the PLC's product sequence id (Trigger.Seq).
+	Seq uint64
+	// Reject asks the gate to push the product off.
+	Reject bool
+}
+
+// Code is the verdict's register/node value (VerdictAccept or
+// VerdictReject).
+func (v Verdict) Code() uint16 {
+	if v.Reject {
+		return VerdictReject
+	}
+	return VerdictAccept
+}

@@ -1,6 +1,9 @@
 package devices
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors shared by every PLC driver. Drivers wrap them with %w and
 // context (which device, which register/node), so test with errors.Is.
@@ -34,3 +37,31 @@ var (
 	// (wrong type, out of range, malformed register contents).
 	ErrBadValue = errors.New("devices: bad value from device")
 )
+
+// VerdictError is DecideBatch's error when some verdicts are not known to
+// have reached the PLC. Verdicts not listed in Undelivered were
+// acknowledged by the PLC. The driver has already retried the undelivered
+// ones once on a fresh connection; the caller treats each as a failed
+// Decide (the gate rejects a product without verdict fail-safe, so an
+// undelivered pass verdict makes the unit rejected). Err wraps
+// ErrDisconnected and the cause (Modbus exception, OPC UA status, I/O).
+type VerdictError struct {
+	// Undelivered are the sequence ids whose verdict write failed, in the
+	// order they were given.
+	Undelivered []uint64
+	// Err is the last failure.
+	Err error
+}
+
+func (e *VerdictError) Error() string {
+	return fmt.Sprintf("%d verdict(s) not delivered (first product %d): %v", len(e.Undelivered), first(e.Undelivered), e.Err)
+}
+
+func (e *VerdictError) Unwrap() error { return e.Err }
+
+func first(s []uint64) uint64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[0]
+}

@@ -64,7 +64,7 @@ func (c *Controller) Status(ctx context.Context) (api.Status, error) {
 // current batch in state Idle.
 func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.Actor) (api.Batch, error) {
 	jd := journal.BatchDef{ID: strings.TrimSpace(def.ID), GTIN: def.GTIN, Lot: def.Lot, Expiry: def.Expiry,
-		Profile: def.Profile, Target: def.Target, Template: def.Template}
+		Profile: def.Profile, Target: def.Target, Template: def.Template, NHRN: def.NHRN}
 	if jd.Template == "" {
 		jd.Template = c.cfg.Devices.Printer.Job
 	}
@@ -141,7 +141,7 @@ func (c *Controller) Batches(ctx context.Context, limit int) ([]api.Batch, error
 
 func (c *Controller) toBatch(b journal.Batch) api.Batch {
 	ab := api.Batch{
-		BatchDef: api.BatchDef{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry, Profile: b.Profile, Target: b.Target, Template: b.Template},
+		BatchDef: api.BatchDef{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry, Profile: b.Profile, Target: b.Target, Template: b.Template, NHRN: b.NHRN},
 		State:    b.State, Counters: toCounters(b.Counters), Created: b.CreatedAt,
 	}
 	if ab.State == "" {
@@ -173,14 +173,34 @@ func (c *Controller) Command(ctx context.Context, id string, cmd api.Command, by
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, api.ErrBadRequest)
 	}
-	if cmd.Override {
-		return fmt.Errorf("overriding a refused precondition is not supported by this controller: %w", api.ErrRefused)
-	}
 	reason := cmd.Reason
 	if reason == "" {
 		reason = "operator command"
 	}
+	if cmd.Override {
+		if err := checkOverride(pc, cmd.Signature, by); err != nil {
+			return err
+		}
+		return c.commandOpt(ctx, id, pc, actor(by), reason, cmd.Signature)
+	}
 	return c.command(ctx, id, pc, actor(by), reason)
+}
+
+// checkOverride: the one override a QA supervisor accepts is Start with the
+// local pool below pools.min_start; it needs the signer's own electronic
+// signature with the supervisor (or admin) role. Line clearance is never
+// overridden (clearanceLocked checks it first either way).
+func checkOverride(pc packml.Command, sig *api.Signature, by api.Actor) error {
+	if pc != packml.CmdStart {
+		return fmt.Errorf("override of %s: only Start with the serial pool below the start minimum can be overridden: %w", pc, api.ErrRefused)
+	}
+	if sig == nil || sig.User == "" || sig.User != by.User {
+		return fmt.Errorf("override of start: the supervisor's electronic signature is required: %w", api.ErrRefused)
+	}
+	if r := sig.Role; r != "supervisor" && r != "admin" {
+		return fmt.Errorf("override of start: signed by %s with role %q; a supervisor must sign: %w", sig.User, r, api.ErrRefused)
+	}
+	return nil
 }
 
 // Unit implements api.Controller. serial may also be a scanned element
@@ -216,7 +236,7 @@ func (c *Controller) toUnit(u journal.Unit) api.Unit {
 	if r := c.currentRun(); r != nil && r.def.ID == u.Batch {
 		au.ElementString = r.elementString(u.Serial)
 	} else if b, err := c.j.Batch(u.Batch); err == nil {
-		au.ElementString = (&run{def: b.BatchDef}).elementString(u.Serial)
+		au.ElementString = pastRun(b.BatchDef).elementString(u.Serial)
 	}
 	for _, h := range u.History {
 		reason := h.Reason.String()

@@ -69,6 +69,8 @@ func benchOnce(b *testing.B, perMin int) {
 	cfg.Pools.RequestSize = units + 2000
 	cfg.Pools.LowWater = units + 1000
 	cfg.Devices.PLC.Modbus.PollInterval = time.Millisecond
+	// Verdicts over their own connection: never behind a trigger poll.
+	cfg.Devices.PLC.Modbus.GateConnection = os.Getenv("SERIALINE_BENCH_ONE_CONN") == ""
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	l, err := linesim.Start(ctx, linesim.Options{Dir: b.TempDir(), Rate: perSec, GateDistance: 40, Config: &cfg})

@@ -14,7 +14,9 @@ import (
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/upstream"
 	"github.com/serialine/serialine/printer"
+	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/printer/tij"
+	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision/dmcc"
 	"github.com/serialine/serialine/vision/keyence"
 )
@@ -118,4 +120,28 @@ func NewUpstream(cfg config.Config, log *slog.Logger) (*upstream.Client, error) 
 	}
 	return upstream.New(upstream.Options{BaseURL: u.URL, Token: token, Line: cfg.Line.Name, TLS: tc, Timeout: u.Timeout,
 		Retry: upstream.Retry{Attempts: u.Attempts}, Logger: log})
+}
+
+// message is the GS1 message printed on the unit with serial: (01) GTIN,
+// (17) expiry, (10) lot, (21) serial and, when the market profile names a
+// national number AI (710-715), the batch's NHRN last.
+func (r *run) message(serial string) (gs1.Message, error) {
+	el := [5]gs1.Element{{AI: "01", Value: r.def.GTIN}, {AI: "17", Value: r.def.Expiry},
+		{AI: "10", Value: r.def.Lot}, {AI: "21", Value: serial}}
+	n := 4
+	if r.nhrnAI != "" {
+		el[4] = gs1.Element{AI: r.nhrnAI, Value: r.def.NHRN}
+		n = 5
+	}
+	return gs1.New(el[:n]...)
+}
+
+// pastRun is enough of a run to rebuild the element strings of a batch that
+// is not the current one.
+func pastRun(def journal.BatchDef) *run {
+	r := &run{def: def}
+	if p, err := gs1.LookupProfile(def.Profile); err == nil {
+		r.nhrnAI = p.NHRN
+	}
+	return r
 }

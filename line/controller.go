@@ -10,6 +10,7 @@ package line
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,8 @@ type run struct {
 	ver       *vision.Verifier
 	fields    map[string]string // printer job field -> source
 	hriPrefix string
+	hriSuffix string // " (710) PZN…" when the batch carries an NHRN
+	nhrnAI    string // the profile's NHRN AI (710-715), "" if none
 }
 
 // Controller runs one line. Create it with New, then call Run.
@@ -249,6 +252,36 @@ func (c *Controller) countReject(reason journal.Reason) {
 	c.rejMu.Unlock()
 }
 
+// annotateNotConfirmed writes the journal annotation reject-not-confirmed
+// on a rejected unit whose reject the gate's sensor did not confirm (the
+// product may have passed the gate): the unit stays Rejected, its history
+// keeps the original reason and the annotation names it in its detail.
+func (c *Controller) annotateNotConfirmed(ctx context.Context, serial string, cause error) {
+	u, err := c.j.Unit(serial)
+	if err != nil {
+		c.log.Error("reject not confirmed: unit lookup", "serial", serial, "err", err)
+		return
+	}
+	detail := "after " + u.Reason.String()
+	if u.Detail != "" {
+		detail += " (" + u.Detail + ")"
+	}
+	detail = truncate(detail+": "+cause.Error(), 200)
+	if err := c.j.Apply(ctx, journal.Change{Serial: serial, To: journal.Rejected, Reason: journal.ReasonRejectNotConfirmed,
+		Detail: detail, Actor: journal.ActorPLC}); err != nil {
+		c.log.Error("reject not confirmed: journal annotation", "serial", serial, "err", err)
+		return
+	}
+	if r := c.currentRun(); r != nil && r.def.ID == u.Batch {
+		c.rejMu.Lock()
+		if c.rejBy[u.Reason.String()] > 0 {
+			c.rejBy[u.Reason.String()]--
+		}
+		c.rejMu.Unlock()
+		c.countReject(journal.ReasonRejectNotConfirmed)
+	}
+}
+
 func (c *Controller) rejectedBy() map[string]int {
 	c.rejMu.Lock()
 	defer c.rejMu.Unlock()
@@ -266,12 +299,14 @@ func (c *Controller) newRun(def journal.BatchDef) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("market profile %q: %w", def.Profile, err)
 	}
-	if prof.NHRN != "" {
-		return nil, fmt.Errorf("market profile %q needs a national number (AI %s), which batches cannot carry yet", def.Profile, prof.NHRN)
+	switch {
+	case prof.NHRN != "" && def.NHRN == "":
+		return nil, fmt.Errorf("market profile %q needs a national number (NHRN, AI %s)", def.Profile, prof.NHRN)
+	case prof.NHRN == "" && def.NHRN != "":
+		return nil, fmt.Errorf("market profile %q carries no national number, NHRN %q given", def.Profile, def.NHRN)
 	}
-	r := &run{def: def, fields: c.cfg.Devices.Printer.Fields}
-	full, err := gs1.New(gs1.Element{AI: "01", Value: def.GTIN}, gs1.Element{AI: "17", Value: def.Expiry},
-		gs1.Element{AI: "10", Value: def.Lot}, gs1.Element{AI: "21", Value: "1"})
+	r := &run{def: def, fields: c.cfg.Devices.Printer.Fields, nhrnAI: prof.NHRN}
+	full, err := r.message("1")
 	if err != nil {
 		return nil, fmt.Errorf("batch data do not make a valid GS1 message: %w", err)
 	}
@@ -280,6 +315,9 @@ func (c *Controller) newRun(def journal.BatchDef) (*run, error) {
 	}
 	m, _ := gs1.New(gs1.Element{AI: "01", Value: def.GTIN}, gs1.Element{AI: "17", Value: def.Expiry}, gs1.Element{AI: "10", Value: def.Lot})
 	r.hriPrefix = m.HRI()
+	if r.nhrnAI != "" {
+		r.hriSuffix = " (" + r.nhrnAI + ") " + def.NHRN
+	}
 	r.ver = vision.NewVerifier(vision.VerifierOptions{
 		Policy: c.cfg.Grading.Policy(def.Profile), Window: c.cfg.Verify.Window,
 		MaxNoReads: c.cfg.Verify.MaxNoReads, MaxLowGrades: c.cfg.Verify.MaxLowGrades,
@@ -435,6 +473,14 @@ func (c *Controller) outputs(ctx context.Context, stop bool, light devices.Stack
 
 // command applies a PackML command to the current batch.
 func (c *Controller) command(ctx context.Context, id string, cmd packml.Command, by journal.Actor, reason string) error {
+	return c.commandOpt(ctx, id, cmd, by, reason, nil)
+}
+
+// commandOpt is command with an optional supervisor override (ov, its
+// verified e-signature): Start then proceeds with the local pool below
+// pools.min_start (never with line clearance failing); the override is
+// audited with the signature before the transition.
+func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Command, by journal.Actor, reason string, ov *api.Signature) error {
 	if cmd == packml.CmdStart {
 		c.ensurePool(ctx)
 	}
@@ -459,8 +505,17 @@ func (c *Controller) command(ctx context.Context, id string, cmd packml.Command,
 		}
 	}
 	if cmd == packml.CmdStart {
-		if err := c.clearanceLocked(ctx); err != nil {
+		overridden, err := c.clearanceLocked(ctx, ov != nil)
+		if err != nil {
 			return err
+		}
+		if overridden != "" {
+			sj, _ := json.Marshal(ov)
+			if err := c.j.AppendAudit(ctx, journal.AuditEntry{Who: ov.User, Role: ov.Role, Action: "batch.start.override",
+				Reason: ov.Reason, Before: "batch " + id + ": start refused: " + overridden, After: "signature " + string(sj)}); err != nil {
+				return fmt.Errorf("batch %s: audit of the override: %w: %w", id, err, api.ErrUnavailable)
+			}
+			reason += fmt.Sprintf(" [override e-signed by %s (%s, %s): %s]", ov.User, ov.Role, ov.Meaning, overridden)
 		}
 	}
 	if err := c.transitionLocked(ctx, to, by, reason); err != nil {
@@ -756,29 +811,34 @@ func (c *Controller) targetReached(n int64) bool {
 	return r != nil && n >= int64(r.def.Target)
 }
 
-// clearanceLocked checks line clearance before Start.
-func (c *Controller) clearanceLocked(ctx context.Context) error {
+// clearanceLocked checks line clearance before Start. With override, a
+// pool below pools.min_start (but not empty) is accepted and described in
+// overridden; line clearance (units in flight, printer queue) never is.
+func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overridden string, err error) {
 	ctr, err := c.j.Counters(c.batchID)
 	if err != nil {
-		return fmt.Errorf("line clearance: %w: %w", err, api.ErrUnavailable)
+		return "", fmt.Errorf("line clearance: %w: %w", err, api.ErrUnavailable)
 	}
 	if n := ctr.Queued + ctr.Printed + ctr.Verified; n > 0 || c.open.Load() > 0 {
-		return fmt.Errorf("%w: %d unit(s) of batch %s still in flight (queued, printed or verified): %w",
+		return "", fmt.Errorf("%w: %d unit(s) of batch %s still in flight (queued, printed or verified): %w",
 			ErrClearance, max(n, int(c.open.Load())), c.batchID, api.ErrRefused)
 	}
 	if n := len(c.q.InFlight()); n > 0 {
-		return fmt.Errorf("%w: printer queue holds %d record(s) from before: %w", ErrClearance, n, api.ErrRefused)
+		return "", fmt.Errorf("%w: printer queue holds %d record(s) from before: %w", ErrClearance, n, api.ErrRefused)
 	}
 	if d, err := c.o.Printer.QueueDepth(ctx); err == nil && d > 0 {
-		return fmt.Errorf("%w: printer queue not empty (%d record(s)); clear it first: %w", ErrClearance, d, api.ErrRefused)
+		return "", fmt.Errorf("%w: printer queue not empty (%d record(s)); clear it first: %w", ErrClearance, d, api.ErrRefused)
 	}
 	r := c.currentRun()
 	need := min(c.cfg.Pools.MinStart, max(0, r.def.Target-int(c.commissioned.Load())))
 	if have := c.poolLevel() + c.drawnLen(); have < need {
-		return fmt.Errorf("%w: %d serial(s) available for GTIN %s, start needs %d: %w",
+		if override && have > 0 {
+			return fmt.Sprintf("%d serial(s) available for GTIN %s, below the start minimum %d", have, r.def.GTIN, need), nil
+		}
+		return "", fmt.Errorf("%w: %d serial(s) available for GTIN %s, start needs %d: %w",
 			ErrPoolLow, have, r.def.GTIN, need, api.ErrRefused)
 	}
-	return nil
+	return "", nil
 }
 
 func (c *Controller) drawnLen() int {

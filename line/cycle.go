@@ -10,8 +10,11 @@ package line
 //	  → camera read → verifier decision           cameraLoop   (→ cycle loop)
 //	  → decision commit: Printed+Verified (pass) or Printed+Rejected (fail), one
 //	    group-committed journal transaction for every unit ready at that moment
-//	  → reject gate command (Decide) per unit     committer
-//	  → pass: Commissioned (piggybacked on the next commit)
+//	  → verdicts to the PLC, one batched write    decider (sendVerdicts: DecideBatch,
+//	    per durable group (Decide per unit for    consecutive slots in one request)
+//	    drivers without DecideBatch)
+//	  → pass: Commissioned (piggybacked on the next commit, or its own after
+//	    commissionedLinger on a quiet line)
 //	  → fail: gate confirmation read (Confirm)    confirmer
 //
 // Ordering rules kept here: Queued is durable before the record leaves for
@@ -40,7 +43,6 @@ import (
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer"
-	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )
@@ -524,6 +526,13 @@ func (c *Controller) committer(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); c.decider(ctx, dq) }()
 	defer wg.Wait()
+	// Commissioned steps wait up to commissionedLinger for the next verdict
+	// group to ride on: committing them alone as soon as the decider is
+	// done would put an extra fsync in front of every other verdict group.
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	lingering := false
+	defer linger.Stop()
 	for {
 		var g *group
 		select {
@@ -531,6 +540,16 @@ func (c *Controller) committer(ctx context.Context) {
 			return
 		case g = <-c.commitCh:
 		case <-c.comm.kick:
+			if !lingering {
+				lingering = true
+				linger.Reset(commissionedLinger)
+			}
+			continue
+		case <-linger.C:
+		}
+		if lingering {
+			lingering = false
+			linger.Stop()
 		}
 		changes, nComm := c.comm.take()
 		if g != nil {
@@ -572,6 +591,12 @@ func (c *Controller) committer(ctx context.Context) {
 	}
 }
 
+// commissionedLinger is how long the Commissioned steps of delivered pass
+// verdicts wait for the next verdict group's transaction before they are
+// committed on their own (a quiet line). It only delays when a unit counts
+// as commissioned, never a verdict.
+const commissionedLinger = 5 * time.Millisecond
+
 // decider sends each durable group's verdicts to the PLC, in order, and
 // starts reject confirmations.
 func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
@@ -582,10 +607,11 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 			return
 		case g = <-dq:
 		}
-		for _, it := range g.items {
+		errs := c.sendVerdicts(ctx, g.items)
+		now := c.now()
+		for i, it := range g.items {
 			reject := it.blank || it.u.dec.Outcome != vision.Pass
-			err := c.o.PLC.Decide(ctx, it.seq, reject)
-			now := c.now()
+			err := errs[i]
 			c.m.ObserveCycle(now.Sub(it.readyAt))
 			c.recordLatency(now.Sub(it.readyAt), now.Sub(readAt(it)))
 			if it.blank {
@@ -624,6 +650,65 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 		}
 		c.comm.wake()
 	}
+}
+
+// verdictBatcher is implemented by PLC drivers that write several verdicts
+// in one request (devices/modbus and devices/opcua: DecideBatch; see
+// devices.VerdictError for which verdicts failed).
+type verdictBatcher interface {
+	DecideBatch(ctx context.Context, vs []devices.Verdict) error
+}
+
+// sendVerdicts writes the verdicts of a durable group to the PLC, in order
+// (one batched write when the driver supports it, else one Decide per
+// unit), and returns each item's delivery error (nil = delivered). A
+// failed verdict is sent once more (the driver reconnects first; rewriting
+// a slot with the same verdict is idempotent, so a write whose reply was
+// lost does no harm): DecideBatch does that itself, Decide here.
+func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem) []error {
+	errs := make([]error, len(items))
+	reject := func(it commitItem) bool { return it.blank || it.u.dec.Outcome != vision.Pass }
+	b, ok := c.o.PLC.(verdictBatcher)
+	if !ok || len(items) == 1 {
+		for i, it := range items {
+			errs[i] = c.o.PLC.Decide(ctx, it.seq, reject(it))
+		}
+		for i, it := range items {
+			if errs[i] != nil && ctx.Err() == nil && !errors.Is(errs[i], devices.ErrClosed) && !errors.Is(errs[i], devices.ErrNotConnected) {
+				if err := c.o.PLC.Decide(ctx, it.seq, reject(it)); err == nil {
+					errs[i] = nil
+				} else {
+					errs[i] = errors.Join(err, fmt.Errorf("first attempt: %w", errs[i]))
+				}
+			}
+		}
+		return errs
+	}
+	vs := make([]devices.Verdict, len(items))
+	for i, it := range items {
+		vs[i] = devices.Verdict{Seq: it.seq, Reject: reject(it)}
+	}
+	err := b.DecideBatch(ctx, vs)
+	if err == nil {
+		return errs
+	}
+	var ve *devices.VerdictError
+	if !errors.As(err, &ve) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	failed := make(map[uint64]bool, len(ve.Undelivered))
+	for _, s := range ve.Undelivered {
+		failed[s] = true
+	}
+	for i, it := range items {
+		if failed[it.seq] {
+			errs[i] = err
+		}
+	}
+	return errs
 }
 
 // pendingSteps are journal steps due after their verdict reached the PLC
@@ -789,6 +874,7 @@ func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64
 		}
 		msg := fmt.Sprintf("reject of unit %s (product %d) not confirmed: %v", serial, seq, err)
 		c.log.Error("reject not confirmed", "serial", serial, "seq", seq, "err", err)
+		c.annotateNotConfirmed(ctx, serial, err)
 		if aerr := c.j.AppendAudit(ctx, journal.AuditEntry{Who: "plc", Role: "system", Action: "unit.reject-not-confirmed",
 			Reason: journal.ReasonRejectNotConfirmed.String() + ": " + err.Error(), Before: serial + ": rejected", After: serial + ": rejected (not confirmed)"}); aerr != nil {
 			c.log.Error("audit reject-not-confirmed", "err", aerr)
@@ -819,18 +905,18 @@ func (r *run) record(serial string, cache *elemCache) (printer.Record, error) {
 		case "expiry":
 			f[name] = r.def.Expiry
 		case "hri":
-			f[name] = r.hriPrefix + " (21) " + serial
+			f[name] = r.hriPrefix + " (21) " + serial + r.hriSuffix
+		case "nhrn":
+			f[name] = r.def.NHRN
 		}
 	}
 	return printer.Record{ID: serial, Fields: f}, nil
 }
 
-// elementString is the GS1 element string printed for serial: (01) GTIN,
-// (17) expiry, (10) lot, (21) serial, validated by printer/gs1 ("" if
-// invalid).
+// elementString is the GS1 element string printed for serial (see
+// run.message in build.go), validated by printer/gs1 ("" if invalid).
 func (r *run) elementString(serial string) string {
-	m, err := gs1.New(gs1.Element{AI: "01", Value: r.def.GTIN}, gs1.Element{AI: "17", Value: r.def.Expiry},
-		gs1.Element{AI: "10", Value: r.def.Lot}, gs1.Element{AI: "21", Value: serial})
+	m, err := r.message(serial)
 	if err != nil {
 		return ""
 	}

@@ -24,8 +24,9 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // benchLine runs the queue manager against the simulator over loopback
 // TCP: every print-complete triggers the next product, two products are
-// always on their way, so the printer queue is kept full.
-func benchLine(b *testing.B, so printersim.Options, depth int, units int, trigger func(s *printersim.Server, seq uint64)) (elapsed time.Duration, st printersim.Stats, lat []time.Duration, qs printer.QueueStats) {
+// always on their way, so the printer queue is kept full. A trigger func,
+// if given, paces the products instead; it must return once stop is closed.
+func benchLine(b *testing.B, so printersim.Options, depth int, units int, trigger func(stop <-chan struct{}, s *printersim.Server, seq uint64)) (elapsed time.Duration, st printersim.Stats, lat []time.Duration, qs printer.QueueStats) {
 	sim, err := printersim.Start(so)
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +36,8 @@ func benchLine(b *testing.B, so printersim.Options, depth int, units int, trigge
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// No wall-clock limit: a stalled line is reported by go test -timeout.
+	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	if err := drv.Connect(ctx); err != nil {
 		b.Fatal(err)
@@ -78,33 +80,31 @@ func benchLine(b *testing.B, so printersim.Options, depth int, units int, trigge
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- q.Run(ctx) }()
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if err := sim.Wait(wctx, func(s printersim.Snapshot) bool { return s.QueueLen == depth }); err != nil {
+	if err := sim.Wait(ctx, func(s printersim.Snapshot) bool { return s.QueueLen == depth }); err != nil {
 		b.Fatal(err)
 	}
 	q.Latencies()
 	start := time.Now()
+	var triggers sync.WaitGroup
 	if trigger == nil {
 		sim.Print(seq.Add(1))
 		sim.Print(seq.Add(1))
 	} else {
+		triggers.Add(1)
 		go func() {
+			defer triggers.Done()
 			for i := uint64(1); ; i++ {
 				select {
 				case <-done:
 					return
 				default:
 				}
-				trigger(sim, i)
+				trigger(done, sim, i)
 			}
 		}()
 	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatal("line stalled")
-	}
+	<-done
+	triggers.Wait()
 	elapsed = time.Since(start)
 	lat = q.Latencies()
 	st = sim.Stats()
@@ -173,9 +173,12 @@ func BenchmarkLine1200PerMin(b *testing.B) {
 	var lat []time.Duration
 	for range b.N {
 		tick := time.NewTicker(50 * time.Millisecond)
-		_, st, l, _ := benchLine(b, so, 4, 60, func(s *printersim.Server, seq uint64) {
-			<-tick.C
-			s.Print(seq)
+		_, st, l, _ := benchLine(b, so, 4, 60, func(stop <-chan struct{}, s *printersim.Server, seq uint64) {
+			select {
+			case <-tick.C:
+				s.Print(seq)
+			case <-stop:
+			}
 		})
 		tick.Stop()
 		missed += st.Missed

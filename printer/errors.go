@@ -24,6 +24,9 @@ var (
 	ErrProtocol = errors.New("printer: protocol error")
 	// ErrClosed: the driver was closed.
 	ErrClosed = errors.New("printer: closed")
+	// ErrRunning: Queue.Run was called while another Run of the same
+	// queue is running.
+	ErrRunning = errors.New("printer: Queue.Run already running")
 )
 
 // ReplyError is an error reply from the printer to a command.

@@ -105,8 +105,10 @@ type Driver interface {
 	// Enqueue sends one record to the printer's queue and waits for the
 	// printer's acknowledgement. nil: the printer holds the record.
 	// ErrQueueFull (or another *ReplyError): the printer refused it and does
-	// not hold it. ErrTimeout / ErrDisconnected / ctx errors: unknown whether
-	// the printer holds it (the connection is closed; the caller reconnects).
+	// not hold it. ErrNotConnected / ErrClosed: nothing was sent (a driver
+	// returns them only before writing anything). ErrTimeout /
+	// ErrDisconnected / ctx errors / any other error: unknown whether the
+	// printer holds it (the connection is closed; the caller reconnects).
 	Enqueue(ctx context.Context, r Record) error
 	// Next blocks until the printer reports an event, in the order the
 	// printer sent them. Events already received are returned even when ctx

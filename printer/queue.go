@@ -91,7 +91,12 @@ type Queue struct {
 
 // QueueStats are counters of a Queue since it was made.
 type QueueStats struct {
-	Sent, Printed, Uncertain, Returned, Alarms, Holds uint64
+	Sent      uint64 // records written to the printer (acknowledged or not)
+	Printed   uint64 // outcomes ResultPrinted
+	Uncertain uint64 // outcomes ResultUncertain
+	Returned  uint64 // outcomes ResultReturned
+	Alarms    uint64 // outcomes with an alarm (warning or hold)
+	Holds     uint64 // times the queue went from sending to held
 }
 
 // NewQueue makes a queue manager for driver d. d must be connected before
@@ -187,7 +192,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.mu.Lock()
 	if q.running {
 		q.mu.Unlock()
-		return errors.New("printer: Queue.Run already running")
+		return ErrRunning
 	}
 	q.running = true
 	q.mu.Unlock()
@@ -323,6 +328,18 @@ func (q *Queue) fill(ctx context.Context) error {
 			return ctx.Err()
 		}
 		q.removeFlight(r.ID)
+		if errors.Is(err, ErrNotConnected) || errors.Is(err, ErrClosed) {
+			// Nothing was written (Driver contract): the record goes back to
+			// the front of the unsent ones and is sent after a reconnect —
+			// it never reached the printer, so that is not a re-send. Run's
+			// Next reports the missing connection.
+			q.pending = append([]Record{r}, q.pending...)
+			q.statsMu.Lock()
+			q.stats.Sent--
+			q.statsMu.Unlock()
+			q.publishLocked()
+			return nil
+		}
 		if errors.Is(err, ErrRefused) || errors.Is(err, ErrQueueFull) {
 			// The printer does not hold it. On queue full, keep no more
 			// records in the printer than it held now.

@@ -714,3 +714,55 @@ func TestQueueStopDuringEnqueueKeepsRecordInFlight(t *testing.T) {
 		t.Errorf("%s: %v/%v, want uncertain/disconnect", serial(1), res, c)
 	}
 }
+
+// A driver that is not connected sends nothing: the record is neither
+// uncertain nor lost — it waits, unsent, for the next Run after a
+// reconnect, and prints then (once).
+func TestQueueNotConnectedSendsLater(t *testing.T) {
+	sim, err := printersim.Start(printersim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	drv, err := tij.New(tij.Options{Addr: sim.Addr(), Job: "CARTON", Fields: []string{"ID", "GS1"}, IDField: "ID"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(context.Background())
+	rec := newRecorder(1)
+	q, err := printer.NewQueue(drv, printer.QueueOptions{Depth: 1, Feed: rec.feed, MarkQueued: rec.markQueued, OnOutcome: rec.onOutcome})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := q.Run(ctx); !errors.Is(err, printer.ErrDisconnected) || !errors.Is(err, printer.ErrNotConnected) {
+		t.Fatalf("Run before Connect: %v, want ErrDisconnected (not connected)", err)
+	}
+	if res, c := rec.final(serial(1)); res != printer.ResultNone {
+		t.Errorf("%s resolved though never sent: %v/%v", serial(1), res, c)
+	}
+	if st := q.Stats(); st.Sent != 0 || len(q.InFlight()) != 0 {
+		t.Errorf("stats %+v, in flight %v: want nothing sent", st, q.InFlight())
+	}
+	// Connected, the queue sends it; it prints once.
+	if err := drv.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q.Resume() // the lost connection held the queue
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- q.Run(rctx) }()
+	if err := sim.Wait(ctx, func(s printersim.Snapshot) bool { return s.QueueLen == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	sim.Print(1)
+	rec.wait(t, "printed", func(r *recorder) bool { return r.count(printer.ResultPrinted) == 1 })
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if st := sim.Stats(); st.Accepted != 1 {
+		t.Errorf("printer accepted %d records, want 1", st.Accepted)
+	}
+	rec.check(t, q)
+}

@@ -225,6 +225,7 @@ const batchUsage = `usage: serialine batch [flags] COMMAND [BATCH] [flags]
 commands:
   start|hold|unhold|suspend|unsuspend|stop|complete|abort|clear|reset BATCH [--reason TEXT]
   create --id ID --gtin GTIN --lot LOT --expiry YYMMDD --target N [--profile eu-fmd] [--template NAME]
+         [--nhrn VALUE]   national number (PZN, CIP …) required by eu-fmd-de/-fr/-es/-gr/-pt/-us-ndc
   show BATCH          one batch with its counters
   list                recent batches
   reconciliation BATCH
@@ -245,6 +246,7 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 	fs.StringVar(&def.Expiry, "expiry", "", "create: expiry YYMMDD")
 	fs.StringVar(&def.Profile, "profile", "", "create: market profile (eu-fmd, us-dscsa, …)")
 	fs.StringVar(&def.Template, "template", "", "create: printer template")
+	fs.StringVar(&def.NHRN, "nhrn", "", "create: national number (AI 710-715 of the profile: PZN for eu-fmd-de, CIP for eu-fmd-fr …)")
 	fs.IntVar(&def.Target, "target", 0, "create: target quantity")
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
@@ -326,7 +328,11 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 
 func printBatch(w io.Writer, b api.Batch) {
 	c := b.Counters
-	fmt.Fprintf(w, "batch %s  state %s\n  gtin %s  lot %s  expiry %s  profile %s  target %d\n", b.ID, b.State, b.GTIN, b.Lot, b.Expiry, b.Profile, b.Target)
+	nhrn := ""
+	if b.NHRN != "" {
+		nhrn = "  nhrn " + b.NHRN
+	}
+	fmt.Fprintf(w, "batch %s  state %s\n  gtin %s  lot %s  expiry %s  profile %s%s  target %d\n", b.ID, b.State, b.GTIN, b.Lot, b.Expiry, b.Profile, nhrn, b.Target)
 	total := c.Drawn + c.Queued + c.Printed + c.Verified + c.Commissioned + c.Rejected + c.Sampled + c.Returned + c.Uncertain
 	fmt.Fprintf(w, "  serials drawn %d: commissioned %d  rejected %d  sampled %d  returned %d  uncertain %d  in flight %d  drawn ahead %d\n",
 		total, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.Queued+c.Printed+c.Verified, c.Drawn)

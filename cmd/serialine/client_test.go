@@ -127,3 +127,25 @@ func TestLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+// TestClientBatchNHRN: `batch create --nhrn` carries the national number of
+// a profile that needs one; without it the API's refusal names the AI.
+func TestClientBatchNHRN(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	t.Setenv("SERIALINE_API", e.URL)
+	t.Setenv("SERIALINE_USER", "otto")
+	t.Setenv("SERIALINE_PASSWORD", apitest.OperatorPassword)
+	base := []string{"batch", "create", "--id", "DE1", "--gtin", apitest.GTIN, "--lot", "L1", "--expiry", "281231", "--target", "10", "--profile", "eu-fmd-de"}
+	code, out, errs := runClient(t, base...)
+	if code == exitOK || !strings.Contains(errs, "nhrn: required by profile eu-fmd-de (AI 710)") {
+		t.Fatalf("create without --nhrn: %d %q %q", code, out, errs)
+	}
+	code, out, errs = runClient(t, append(base, "--nhrn", "04150127")...)
+	if code != exitOK || !strings.Contains(out, "profile eu-fmd-de  nhrn 04150127") {
+		t.Fatalf("create --nhrn: %d %q %q", code, out, errs)
+	}
+	code, out, _ = runClient(t, "batch", "show", "DE1")
+	if code != exitOK || !strings.Contains(out, "nhrn 04150127") {
+		t.Fatalf("show: %d %q", code, out)
+	}
+}

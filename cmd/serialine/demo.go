@@ -16,6 +16,7 @@ import (
 	"github.com/serialine/serialine/line/hmi"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/packtags"
 )
 
 // cmdDemo runs a whole simulated line in one process on loopback: the
@@ -33,6 +34,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "operator page (HMI) address; port 0 picks a free one")
 	faults := fs.Bool("faults", true, "inject realistic faults (camera, printer, PLC, site server)")
 	plc := fs.String("plc", "modbus", "protocol to the simulated PLC: modbus (Modbus TCP) or opcua (OPC UA)")
+	ptAddr := fs.String("packtags", "127.0.0.1:0", "OPC UA PackTags server (read-only PackML state and counters) address; port 0 picks a free one; \"\" = off")
 	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -92,6 +94,16 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "journal %s\nsite server %s · PLC %s · printer %s · camera %s\n", dbPath, l.Upstream.URL(),
 		plcAddr, l.Printer.Addr(), l.Camera.Addr())
+	if *ptAddr != "" {
+		pt, err := packtags.Start(ctx, packtags.Options{Source: l.Controller, Addr: *ptAddr, Interval: 500 * time.Millisecond,
+			Logger: e.logger.With("part", "packtags")})
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine demo: packtags:", err)
+			return exitFailure
+		}
+		defer pt.Close()
+		fmt.Fprintf(e.stdout, "PackTags (OPC UA, read-only) %s\n", pt.Endpoint())
+	}
 	if rep := l.Journal.Recovery(); !rep.Clean() {
 		fmt.Fprintf(e.stdout, "journal recovered: %d drawn serials returned, %d in-flight units uncertain\n", len(rep.Returned), len(rep.Uncertain))
 	}

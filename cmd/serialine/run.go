@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/hmi"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/packtags"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -34,9 +36,25 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run: --config FILE is required")
 		return exitUsage
 	}
-	cfg, err := config.Load(*cfgPath)
+	data, err := os.ReadFile(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run: config:", err)
+		return exitUsage
+	}
+	data, pt, err := splitPackTags(*cfgPath, data)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitUsage
+	}
+	cfg, cerr := config.Parse(*cfgPath, data)
+	if cerr != nil {
+		fmt.Fprintln(e.stderr, "serialine run:", cerr)
+	}
+	if perr := pt.Validate().Err(); perr != nil {
+		fmt.Fprintf(e.stderr, "serialine run: %s: %v\n", *cfgPath, perr)
+		cerr = errors.Join(cerr, perr)
+	}
+	if cerr != nil {
 		return exitUsage
 	}
 	if *check {
@@ -106,6 +124,16 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 				fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
 			}
 		}()
+	}
+	if pt.Enabled {
+		srv, err := packtags.Start(ctx, packtags.Options{Source: ctrl, Addr: pt.Listen, Interval: pt.Interval,
+			Logger: e.logger.With("part", "packtags")})
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine run: packtags:", err)
+			return exitFailure
+		}
+		defer srv.Close()
+		fmt.Fprintf(e.stdout, "PackTags (OPC UA, read-only) %s\n", srv.Endpoint())
 	}
 	if err := ctrl.Run(ctx); err != nil {
 		fmt.Fprintln(e.stderr, "serialine run:", err)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/serialine/serialine/printer/printersim"
 )
@@ -17,10 +19,10 @@ func cmdSimPrinter(ctx context.Context, e env, args []string) int {
 	fs.StringVar(&o.Addr, "tcp", "127.0.0.1:3003", "text-protocol listen address (port 0 = any)")
 	fs.StringVar(&o.ZPLAddr, "zpl", "", "ZPL II listen address, e.g. 127.0.0.1:9100 (empty = off)")
 	fs.IntVar(&o.QueueCap, "queue", 16, "record queue capacity")
-	fs.DurationVar(&o.AckDelay, "ack-delay", 5e6, "reply delay")
-	fs.DurationVar(&o.AckJitter, "ack-jitter", 45e6, "reply delay jitter (added, uniform)")
-	fs.DurationVar(&o.PrintDelay, "print-delay", 10e6, "print-start to print-complete delay")
-	fs.DurationVar(&o.PrintJitter, "print-jitter", 5e6, "print delay jitter")
+	fs.DurationVar(&o.AckDelay, "ack-delay", 5*time.Millisecond, "reply delay")
+	fs.DurationVar(&o.AckJitter, "ack-jitter", 45*time.Millisecond, "reply delay jitter (added, uniform)")
+	fs.DurationVar(&o.PrintDelay, "print-delay", 10*time.Millisecond, "print-start to print-complete delay")
+	fs.DurationVar(&o.PrintJitter, "print-jitter", 5*time.Millisecond, "print delay jitter")
 	fs.DurationVar(&o.PhotoEye, "photo-eye", 0, "print on an own timer every this long (0 = off)")
 	fs.StringVar(&o.NoData, "no-data", printersim.NoDataWarn, "trigger with empty queue: warn, ignore or fail")
 	fs.StringVar(&o.IDField, "id-field", "ID", "job field carrying the record ID")
@@ -43,7 +45,10 @@ func cmdSimPrinter(ctx context.Context, e env, args []string) int {
 	s, err := printersim.Start(o)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sim printer: %v\n", err)
-		return exitUsage
+		if errors.Is(err, printersim.ErrBadOptions) {
+			return exitUsage
+		}
+		return exitFailure // e.g. the address is in use
 	}
 	defer s.Close()
 	fmt.Fprintf(e.stdout, "printer text protocol on %s\n", s.Addr())

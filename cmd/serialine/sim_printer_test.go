@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,21 @@ func TestCmdSimPrinter(t *testing.T) {
 	}
 	if code := cmdSimPrinter(context.Background(), e, []string{"extra"}); code != exitUsage {
 		t.Errorf("extra argument: exit %d", code)
+	}
+	for _, bad := range [][]string{{"--queue", "-1"}, {"--ack-delay", "-5ms"}, {"--photo-eye", "-1s"}, {"--dup-rate", "2"}} {
+		errb.Reset()
+		if code := cmdSimPrinter(context.Background(), e, bad); code != exitUsage || !strings.Contains(errb.String(), "bad options") {
+			t.Errorf("%v: exit %d (%s), want %d naming the bad option", bad, code, errb.String(), exitUsage)
+		}
+	}
+	// An address in use is not bad usage: the command fails.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if code := cmdSimPrinter(context.Background(), e, []string{"--tcp", busy.Addr().String()}); code != exitFailure {
+		t.Errorf("address in use: exit %d, want %d", code, exitFailure)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // serve, then stop at once

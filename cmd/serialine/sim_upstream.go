@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -18,13 +19,25 @@ func cmdSimUpstream(ctx context.Context, e env, args []string) int {
 	length := fs.Int("length", 12, "serial length (1..20)")
 	prefix := fs.String("prefix", "", "prefix of sequential serials")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
-	s, err := upstreamsim.Start(upstreamsim.Options{Addr: *addr, Token: *token, Mode: upstreamsim.Mode(*mode),
-		SerialLength: *length, Prefix: *prefix, Logger: e.logger})
-	if err != nil {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "serialine: sim upstream: unexpected arguments %v\n", fs.Args())
+		return exitUsage
+	}
+	o := upstreamsim.Options{Addr: *addr, Token: *token, Mode: upstreamsim.Mode(*mode),
+		SerialLength: *length, Prefix: *prefix, Logger: e.logger}
+	if _, err := upstreamsim.New(o); err != nil { // bad flags: usage
 		fmt.Fprintln(e.stderr, "serialine: sim upstream:", err)
 		return exitUsage
+	}
+	s, err := upstreamsim.Start(o)
+	if err != nil { // cannot listen: a failure, not bad usage
+		fmt.Fprintln(e.stderr, "serialine: sim upstream:", err)
+		return exitFailure
 	}
 	fmt.Fprintf(e.stdout, "upstream site server listening on %s\n", s.URL())
 	<-ctx.Done()

@@ -54,6 +54,11 @@ type Stats struct {
 	Errors uint64
 	// Polls of the trigger block.
 	Polls uint64
+	// VerdictRequests: Write Multiple Registers requests sent for verdicts
+	// (Decide and DecideBatch), failed ones included.
+	VerdictRequests uint64
+	// VerdictRetries: DecideBatch re-sends after a failed request.
+	VerdictRetries uint64
 }
 
 // Client is one Modbus PLC. NextTrigger must be called from one goroutine
@@ -91,6 +96,8 @@ type Client struct {
 	hbDone   chan struct{}
 
 	primeMu sync.Mutex // one Connect at a time primes the trigger state
+
+	gc *gateConn // Config.GateConnection; nil otherwise
 }
 
 // event is one poller result for NextTrigger: a trigger or an error.
@@ -112,6 +119,9 @@ func New(cfg Config, o Options) (*Client, error) {
 		c.now = time.Now
 	}
 	c.gate = devices.Gate{Backoff: cfg.Backoff, Now: c.now}
+	if cfg.GateConnection {
+		c.gc = &gateConn{gate: devices.Gate{Backoff: cfg.Backoff, Now: c.now}}
+	}
 	c.counter.Width = uint(cfg.Registers.CounterWidth)
 	if cfg.Registers.SeqRingLen > 0 {
 		c.seqExt.Width = 32
@@ -128,8 +138,17 @@ func (c *Client) Config() Config { return c.cfg }
 // Stats returns a copy of the counters.
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := c.stats
+	c.mu.Unlock()
+	if c.gc != nil {
+		c.gc.mu.Lock()
+		g := c.gc.stats
+		c.gc.mu.Unlock()
+		s.Errors += g.Errors
+		s.Reconnects += g.Reconnects
+		s.VerdictRequests += g.VerdictRequests
+		s.VerdictRetries += g.VerdictRetries
+	}
 	return s
 }
 
@@ -222,6 +241,17 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	started := c.hbCancel != nil
 	c.mu.Unlock()
+	if c.gc != nil {
+		c.gc.mu.Lock()
+		err := c.gc.dialLocked(c)
+		if c.gc.closed {
+			err = devices.ErrClosed
+		}
+		c.gc.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	if started {
 		return nil // connected before: the poller owns the trigger state
 	}
@@ -501,16 +531,82 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 	}
 	m := c.cfg.Registers
 	slot := EncodeSlot(uint32(seq), v, m.WordOrder)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.ensureLocked(); err != nil {
+	w := c.lockWire()
+	defer w.unlock()
+	if err := w.ensure(); err != nil {
 		return err
 	}
 	addr := m.slotAddr(m.Decisions, seq)
-	if _, err := c.mb.WriteMultipleRegisters(addr, 3, RegBytes(slot[:])); err != nil {
-		return c.dropLocked(fmt.Sprintf("write verdict for product %d (register %d)", seq, addr), err)
+	w.st.VerdictRequests++
+	if _, err := w.mb().WriteMultipleRegisters(addr, 3, RegBytes(slot[:])); err != nil {
+		return w.drop(fmt.Sprintf("write verdict for product %d (register %d)", seq, addr), err)
 	}
 	return nil
+}
+
+// DecideBatch writes several verdicts with as few requests as the register
+// map allows: verdicts of consecutive products in adjacent decision slots
+// share one Write Multiple Registers request (RegisterMap.VerdictWrites:
+// up to 41 slots; a sequence gap or the wrap from the last slot to the
+// first starts a new request). Requests go out in order.
+//
+// Failure rule: a failed request closes the connection (late-reply trap);
+// DecideBatch then reconnects once (if the backoff gate allows) and
+// re-sends the failed request and every later one, once. Rewriting a slot
+// with the same [seq, verdict] is idempotent, so a request that did reach
+// the PLC before its reply was lost does no harm when sent again. When the
+// retry fails too (or the client is closed / not connected / ctx ended) the
+// error is a *devices.VerdictError listing the products whose verdict was
+// not acknowledged; every other verdict was. Its Err wraps ErrDisconnected
+// and the cause (a Modbus exception is reachable with ExceptionCode). A
+// Modbus exception reply means the PLC did not execute the request.
+func (c *Client) DecideBatch(ctx context.Context, vs []devices.Verdict) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	ws := c.cfg.Registers.VerdictWrites(vs)
+	undelivered := func(from int, err error) error {
+		var seqs []uint64
+		for _, w := range ws[from:] {
+			seqs = append(seqs, w.Seqs...)
+		}
+		return &devices.VerdictError{Undelivered: seqs, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return undelivered(0, err)
+	}
+	w := c.lockWire()
+	defer w.unlock()
+	next, err := writeVerdicts(w, ws, 0)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected) || ctx.Err() != nil {
+		return undelivered(next, err)
+	}
+	w.st.VerdictRetries++
+	next, err2 := writeVerdicts(w, ws, next)
+	if err2 == nil {
+		return nil
+	}
+	return undelivered(next, errors.Join(err2, fmt.Errorf("first attempt: %w", err)))
+}
+
+// writeVerdicts sends ws[from:] in order over the locked wire w; on
+// failure it returns the index of the request that failed (the connection
+// is closed then).
+func writeVerdicts(w wire, ws []VerdictWrite, from int) (int, error) {
+	if err := w.ensure(); err != nil {
+		return from, err
+	}
+	for i := from; i < len(ws); i++ {
+		v := ws[i]
+		w.st.VerdictRequests++
+		if _, err := w.mb().WriteMultipleRegisters(v.Addr, uint16(len(v.Regs)), RegBytes(v.Regs)); err != nil {
+			return i, w.drop(fmt.Sprintf("write verdicts for products %d..%d (registers %d+%d)", v.Seqs[0], v.Seqs[len(v.Seqs)-1], v.Addr, len(v.Regs)), err)
+		}
+	}
+	return len(ws), nil
 }
 
 // Confirm waits up to ConfirmWindow (from the call) for the gate result of
@@ -563,22 +659,22 @@ func confirmResult(ctx context.Context, dev string, seq uint64, window time.Dura
 }
 
 func (c *Client) readSlot(addr uint16) (uint32, uint16, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.ensureLocked(); err != nil {
+	w := c.lockWire()
+	defer w.unlock()
+	if err := w.ensure(); err != nil {
 		return 0, 0, err
 	}
-	raw, err := c.mb.ReadHoldingRegisters(addr, 3)
+	raw, err := w.mb().ReadHoldingRegisters(addr, 3)
 	if err != nil {
-		return 0, 0, c.dropLocked(fmt.Sprintf("read confirmation slot %d", addr), err)
+		return 0, 0, w.drop(fmt.Sprintf("read confirmation slot %d", addr), err)
 	}
 	r, err := Regs(raw)
 	if err != nil {
-		return 0, 0, c.dropLocked("decode confirmation slot", err)
+		return 0, 0, w.drop("decode confirmation slot", err)
 	}
 	seq, code, err := DecodeSlot(r, c.cfg.Registers.WordOrder, devices.GateUnconfirmed)
 	if err != nil {
-		return 0, 0, c.dropLocked(fmt.Sprintf("decode confirmation slot %d", addr), err)
+		return 0, 0, w.drop(fmt.Sprintf("decode confirmation slot %d", addr), err)
 	}
 	return seq, code, nil
 }
@@ -638,6 +734,9 @@ func (c *Client) Close(ctx context.Context) error {
 		cancel()
 		<-done
 		<-pdone
+	}
+	if c.gc != nil {
+		c.gc.close()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -186,3 +186,48 @@ func (m RegisterMap) SlotPDU(table uint16, seq uint64) uint16 { return m.slotAdd
 
 // PDU converts a map address to its PDU (wire) address.
 func (m RegisterMap) PDU(addr uint16) uint16 { return m.pdu(addr) }
+
+// maxWriteRegs is the most registers one Write Multiple Registers (FC 16)
+// request carries (Modbus Application Protocol V1.1b3, 6.12).
+const maxWriteRegs = 123
+
+// VerdictWrite is one Write Multiple Registers request of a verdict batch:
+// consecutive decision slots starting at PDU address Addr.
+type VerdictWrite struct {
+	// Addr is the PDU address of the first slot written.
+	Addr uint16
+	// Regs are the registers written: 3 per slot, [seq (2 words in the
+	// map's word order), verdict].
+	Regs []uint16
+	// Seqs are the products whose verdicts this request carries, in slot
+	// order.
+	Seqs []uint64
+}
+
+// VerdictWrites plans the requests for a batch of verdicts (the batched
+// verdict write of the PLC contract): verdicts of consecutive products
+// whose decision slots are adjacent (seq+1 in slot (seq+1) mod Slots, no
+// wrap from the last slot to the first) go in one request of up to
+// min(Slots, 41) slots (123 registers); a gap in the sequence ids, a slot
+// wrap or a full request starts the next one. Requests keep the order of
+// vs, so a later verdict for a reused slot overwrites an earlier one just
+// as single writes would.
+func (m RegisterMap) VerdictWrites(vs []devices.Verdict) []VerdictWrite {
+	var out []VerdictWrite
+	per := min(m.Slots, maxWriteRegs/3)
+	for i, v := range vs {
+		if n := len(out); n > 0 && i > 0 {
+			w := &out[n-1]
+			prev := vs[i-1].Seq
+			if v.Seq == prev+1 && v.Seq%uint64(m.Slots) != 0 && len(w.Seqs) < per {
+				slot := EncodeSlot(uint32(v.Seq), v.Code(), m.WordOrder)
+				w.Regs = append(w.Regs, slot[:]...)
+				w.Seqs = append(w.Seqs, v.Seq)
+				continue
+			}
+		}
+		slot := EncodeSlot(uint32(v.Seq), v.Code(), m.WordOrder)
+		out = append(out, VerdictWrite{Addr: m.slotAddr(m.Decisions, v.Seq), Regs: slot[:], Seqs: []uint64{v.Seq}})
+	}
+	return out
+}

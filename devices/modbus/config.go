@@ -59,6 +59,11 @@ type RegisterMap struct {
 	// Decisions is the first register of the verdict table (written):
 	// Slots slots of 3 registers [seq high/low word per WordOrder, verdict]
 	// for product seq in slot seq mod Slots. Verdict 1 accept, 2 reject.
+	// The controller writes one slot per FC 16 request (Decide) or the
+	// slots of consecutive products in one FC 16 request (DecideBatch: up
+	// to 41 adjacent slots, never wrapping from the last slot to the
+	// first); the PLC takes each slot's verdict when its verdict register
+	// is written, and executes an FC 16 request whole or not at all.
 	Decisions uint16 `yaml:"decisions"`
 	// Confirmations is the first register of the gate result table (read):
 	// Slots slots of 3 registers [seq (2 words), result] with result
@@ -219,6 +224,11 @@ type Config struct {
 	ConfirmPoll time.Duration `yaml:"confirm_poll"`
 	// Backoff is the reconnect policy.
 	Backoff devices.Backoff `yaml:"backoff"`
+	// GateConnection (tcp only) opens a second Modbus TCP connection for
+	// verdict writes and confirmation reads, so a verdict never waits
+	// behind the round trip of a trigger poll. The PLC must accept two
+	// connections from the controller. Default false: one connection.
+	GateConnection bool `yaml:"gate_connection"`
 	// Registers is the register map.
 	Registers RegisterMap `yaml:"registers"`
 }
@@ -247,6 +257,9 @@ func (c Config) Validate() configs.Problems {
 		}
 	case "rtu":
 		p.Merge("serial", c.Serial.Validate())
+		if c.GateConnection {
+			p.Add("gate_connection", "tcp only: an RTU bus has one master connection")
+		}
 		if c.UnitID < 1 || c.UnitID > 247 {
 			p.Add("unit_id", "must be 1..247 for rtu, got %d", c.UnitID)
 		}

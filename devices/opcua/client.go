@@ -51,6 +51,11 @@ type Stats struct {
 	Errors uint64
 	// Notifications received.
 	Notifications uint64
+	// VerdictRequests: Write requests sent for verdicts (Decide and
+	// DecideBatch), failed ones included.
+	VerdictRequests uint64
+	// VerdictRetries: DecideBatch re-sends after a failed request.
+	VerdictRetries uint64
 }
 
 // client handles of monitored items
@@ -682,10 +687,105 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 		v = devices.VerdictReject
 	}
 	n := c.slotNode(c.cfg.Nodes.Decisions, seq)
+	c.countVerdictRequest(false)
 	if err := c.write(ctx, cl, []*ua.NodeID{n}, []any{PackSlot(seq, v)}); err != nil {
 		return c.fail(cl, fmt.Sprintf("write verdict for product %d (%s)", seq, n), err)
 	}
 	return nil
+}
+
+func (c *Client) countVerdictRequest(retry bool) {
+	c.mu.Lock()
+	c.stats.VerdictRequests++
+	if retry {
+		c.stats.VerdictRetries++
+	}
+	c.mu.Unlock()
+}
+
+// DecideBatch writes several verdicts in one Write request with one
+// WriteValue per decision slot node (at most Slots nodes per request, so
+// one request never names a slot node twice; more verdicts take more
+// requests, in order). The server answers each node with its own status.
+//
+// Failure rule: a failed request (service fault, or a bad status for any
+// node) closes the connection; DecideBatch then reconnects once (if the
+// backoff gate allows) and re-sends, once, every verdict not acknowledged
+// with a Good status (rewriting a slot with the same value is idempotent).
+// When that fails too (or the client is closed / not connected / ctx
+// ended) the error is a *devices.VerdictError listing the products whose
+// verdict was not acknowledged; every other verdict was. Its Err wraps
+// ErrDisconnected and the cause (an OPC UA status is reachable with
+// errors.As ua.StatusCode).
+func (c *Client) DecideBatch(ctx context.Context, vs []devices.Verdict) error {
+	pending := vs
+	var lastErr error
+	for attempt := 0; len(pending) > 0 && attempt < 2; attempt++ {
+		if err := ctx.Err(); err != nil {
+			lastErr = err
+			break
+		}
+		cl, err := c.current(ctx)
+		if err != nil {
+			lastErr = err
+			if errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected) {
+				break
+			}
+			continue
+		}
+		var failed []devices.Verdict
+		for start := 0; start < len(pending); start += c.cfg.Nodes.Slots {
+			chunk := pending[start:min(len(pending), start+c.cfg.Nodes.Slots)]
+			c.countVerdictRequest(attempt > 0 && start == 0)
+			bad, err := c.writeVerdicts(ctx, cl, chunk)
+			if err != nil {
+				lastErr = c.fail(cl, fmt.Sprintf("write verdicts for products %d..%d", chunk[0].Seq, chunk[len(chunk)-1].Seq), err)
+				failed = append(append(failed, bad...), pending[start+len(chunk):]...)
+				break
+			}
+		}
+		pending = failed
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	seqs := make([]uint64, len(pending))
+	for i, v := range pending {
+		seqs[i] = v.Seq
+	}
+	return &devices.VerdictError{Undelivered: seqs, Err: lastErr}
+}
+
+// writeVerdicts sends one Write request for vs and returns the verdicts not
+// acknowledged with a Good status (all of them on a service failure).
+func (c *Client) writeVerdicts(ctx context.Context, cl *opcua.Client, vs []devices.Verdict) ([]devices.Verdict, error) {
+	req := &ua.WriteRequest{NodesToWrite: make([]*ua.WriteValue, len(vs))}
+	for i, v := range vs {
+		req.NodesToWrite[i] = &ua.WriteValue{
+			NodeID: c.slotNode(c.cfg.Nodes.Decisions, v.Seq), AttributeID: ua.AttributeIDValue,
+			Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(PackSlot(v.Seq, uint8(v.Code())))},
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	resp, err := cl.Write(wctx, req)
+	if err != nil {
+		return vs, err
+	}
+	if len(resp.Results) != len(vs) {
+		return vs, fmt.Errorf("%w: %d write results for %d nodes", devices.ErrBadValue, len(resp.Results), len(vs))
+	}
+	var bad []devices.Verdict
+	var first error
+	for i, st := range resp.Results {
+		if st != ua.StatusOK {
+			bad = append(bad, vs[i])
+			if first == nil {
+				first = fmt.Errorf("write %s: %w", req.NodesToWrite[i].NodeID, st)
+			}
+		}
+	}
+	return bad, first
 }
 
 // Confirm waits up to ConfirmWindow (from the call) for the gate result of

@@ -143,14 +143,20 @@ var exceptionErrors = map[byte]error{
 	8: sv.ErrMemoryParityError, 10: sv.ErrGWPathUnavailable, 11: sv.ErrGWTargetFailedToRespond,
 }
 
-// fault applies injected faults before a request is served.
-func (h *handler) fault() error {
+// fault applies injected faults before a request is served; verdicts
+// reports a write touching the decision table.
+func (h *handler) fault(verdicts bool) error {
 	s := h.s
 	s.mu.Lock()
 	s.st.ModbusRequests++
 	f := &s.faults
 	var exc error
-	if f.ModbusException != 0 {
+	applies := f.ModbusException != 0 && (verdicts || !f.ExceptionOnVerdicts)
+	if applies && f.ExceptionAfter > 0 {
+		f.ExceptionAfter--
+		applies = false
+	}
+	if applies {
 		exc = exceptionErrors[f.ModbusException]
 		if exc == nil {
 			exc = sv.ErrServerDeviceFailure
@@ -182,21 +188,21 @@ func (h *handler) fault() error {
 }
 
 func (h *handler) HandleCoils(*sv.CoilsRequest) ([]bool, error) {
-	if err := h.fault(); err != nil {
+	if err := h.fault(false); err != nil {
 		return nil, err
 	}
 	return nil, sv.ErrIllegalFunction
 }
 
 func (h *handler) HandleDiscreteInputs(*sv.DiscreteInputsRequest) ([]bool, error) {
-	if err := h.fault(); err != nil {
+	if err := h.fault(false); err != nil {
 		return nil, err
 	}
 	return nil, sv.ErrIllegalFunction
 }
 
 func (h *handler) HandleInputRegisters(*sv.InputRegistersRequest) ([]uint16, error) {
-	if err := h.fault(); err != nil {
+	if err := h.fault(false); err != nil {
 		return nil, err
 	}
 	return nil, sv.ErrIllegalFunction
@@ -225,10 +231,21 @@ func (s *Sim) writableLocked(a uint16) string {
 }
 
 func (h *handler) HandleHoldingRegisters(req *sv.HoldingRegistersRequest) ([]uint16, error) {
-	if err := h.fault(); err != nil {
+	s := h.s
+	verdicts := false
+	if req.IsWrite {
+		s.mu.Lock()
+		for i := range req.Args {
+			if s.writableLocked(req.Addr+uint16(i)) == "decisions" {
+				verdicts = true
+				break
+			}
+		}
+		s.mu.Unlock()
+	}
+	if err := h.fault(verdicts); err != nil {
 		return nil, err
 	}
-	s := h.s
 	if int(req.Addr)+int(req.Quantity) > 65536 {
 		return nil, sv.ErrIllegalDataAddress
 	}
@@ -246,6 +263,8 @@ func (h *handler) HandleHoldingRegisters(req *sv.HoldingRegistersRequest) ([]uin
 		}
 	}
 	m := s.regs
+	// A request answered with an exception is not executed: check every
+	// value before any lands.
 	for i, v := range req.Args {
 		a := req.Addr + uint16(i)
 		switch s.writableLocked(a) {
@@ -257,8 +276,14 @@ func (h *handler) HandleHoldingRegisters(req *sv.HoldingRegistersRequest) ([]uin
 			if v > 1 {
 				return nil, sv.ErrIllegalDataValue
 			}
+		case "decisions":
+			if (a-m.PDU(m.Decisions))%3 == 2 && v > devices.VerdictReject {
+				return nil, sv.ErrIllegalDataValue
+			}
 		}
-		s.bank[a] = v
+	}
+	for i, v := range req.Args {
+		s.bank[req.Addr+uint16(i)] = v
 	}
 	// side effects, after the whole write landed
 	var outputs bool

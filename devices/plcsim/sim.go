@@ -75,6 +75,21 @@ type Faults struct {
 	// ExceptionCount limits ModbusException to that many requests (0 =
 	// until cleared).
 	ExceptionCount int
+	// ExceptionOnVerdicts limits ModbusException to write requests touching
+	// the decision table (trigger polls, heartbeats and outputs are served
+	// normally).
+	ExceptionOnVerdicts bool
+	// ExceptionAfter serves that many requests ModbusException applies to
+	// normally before the exceptions start (e.g. 1 with
+	// ExceptionOnVerdicts: the second verdict write fails).
+	ExceptionAfter int
+	// RefuseVerdicts makes the OPC UA server answer that many writes of
+	// decision slot nodes with BadDeviceFailure (the verdict is not stored);
+	// the other nodes of the same Write request are served normally.
+	RefuseVerdicts int
+	// RefuseVerdictsAfter accepts that many decision node writes before the
+	// refusals start.
+	RefuseVerdictsAfter int
 	// ModbusDelay delays every Modbus response (slow PLC). A delay longer
 	// than the client's timeout leaves a late reply in the socket.
 	ModbusDelay time.Duration

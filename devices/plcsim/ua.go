@@ -491,6 +491,15 @@ func (ns *simNS) SetAttribute(n *ua.NodeID, a ua.AttributeID, val *ua.DataValue)
 		}
 		s.controllerBeatLocked(uint16(u))
 	case kDecision:
+		if f := &s.faults; f.RefuseVerdicts > 0 {
+			if f.RefuseVerdictsAfter > 0 {
+				f.RefuseVerdictsAfter--
+			} else {
+				f.RefuseVerdicts--
+				st = ua.StatusBadDeviceFailure
+				break
+			}
+		}
 		u, err := opcua.Uint(v, 64)
 		if err != nil {
 			st = ua.StatusBadTypeMismatch

@@ -165,11 +165,22 @@ func TestBatchLifecycle(t *testing.T) {
 	if bt.State != "Idle" {
 		t.Fatalf("created: %+v", bt)
 	}
-	// line clearance refusal and supervisor override with e-signature
+	// line clearance refusal: never overridden, not even e-signed
 	e.Fake.SetPrinterQueue(2)
 	code, b = e.Do(t, op, "POST", "/api/v1/batches/B1/start", map[string]string{"reason": "shift start"})
 	if code != 409 || errCode(t, b) != api.CodeRefused || !strings.Contains(string(b), "printer queue") {
 		t.Fatalf("start with queue: %d %s", code, b)
+	}
+	code, b = e.Do(t, sup, "POST", "/api/v1/batches/B1/start", map[string]any{"override": true, "signature": map[string]string{"password": apitest.SupervisorPassword, "meaning": "approved", "reason": "queue holds test prints"}})
+	if code != 409 || errCode(t, b) != api.CodeRefused || !strings.Contains(string(b), "printer queue") {
+		t.Fatalf("override of line clearance: %d %s", code, b)
+	}
+	e.Fake.SetPrinterQueue(0)
+	// pool below the start minimum: refused, overridable by a supervisor with e-signature
+	e.Fake.SetPoolShort(true)
+	code, b = e.Do(t, op, "POST", "/api/v1/batches/B1/start", map[string]string{"reason": "shift start"})
+	if code != 409 || errCode(t, b) != api.CodeRefused || !strings.Contains(string(b), "pool") {
+		t.Fatalf("start with a short pool: %d %s", code, b)
 	}
 	code, b = e.Do(t, op, "POST", "/api/v1/batches/B1/start", map[string]any{"override": true, "signature": map[string]string{"password": apitest.OperatorPassword, "meaning": "approved", "reason": "x"}})
 	if code != 403 || errCode(t, b) != api.CodeForbidden {
@@ -183,11 +194,11 @@ func TestBatchLifecycle(t *testing.T) {
 	if code != 403 || errCode(t, b) != api.CodeSignatureInvalid {
 		t.Fatalf("override wrong password: %d %s", code, b)
 	}
-	e.MustDo(t, sup, "POST", "/api/v1/batches/B1/start", map[string]any{"reason": "test prints", "override": true, "signature": map[string]string{"password": apitest.SupervisorPassword, "meaning": "approved", "reason": "queue holds test prints"}}, 200, &bt)
+	e.MustDo(t, sup, "POST", "/api/v1/batches/B1/start", map[string]any{"reason": "short run", "override": true, "signature": map[string]string{"password": apitest.SupervisorPassword, "meaning": "approved", "reason": "short run of 10 units"}}, 200, &bt)
 	if bt.State != "Execute" {
 		t.Fatalf("after start: %+v", bt)
 	}
-	e.Fake.SetPrinterQueue(0)
+	e.Fake.SetPoolShort(false)
 	serials, err := e.Fake.Produce(10, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -763,5 +774,38 @@ func TestSignatureMeaningDefined(t *testing.T) {
 	e.MustDo(t, sup, "GET", "/api/v1/audit?action=auth.sign", nil, 200, &recs)
 	if len(recs) != 1 || !strings.Contains(recs[0].After, "meaning=reviewed subject=manual sample of unit "+serials[0]) {
 		t.Fatalf("signature record not bound to the unit: %+v", recs)
+	}
+}
+
+// TestBatchNHRNChecked: a profile with a national number AI (eu-fmd-de:
+// 710, eu-fmd-fr: 711 …) requires the NHRN, checked as that AI; a profile
+// without one refuses it; a good one is stored and shown.
+func TestBatchNHRNChecked(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	op := e.Tokens["otto"]
+	def := func(profile, nhrn string) map[string]any {
+		return map[string]any{"id": "N1", "gtin": apitest.GTIN, "lot": "L1", "expiry": "281231", "profile": profile, "target": 10, "nhrn": nhrn}
+	}
+	for _, c := range []struct{ profile, nhrn, want string }{
+		{"eu-fmd-de", "", "nhrn: required by profile eu-fmd-de (AI 710)"},
+		{"eu-fmd-fr", "", "(AI 711)"},
+		{"eu-fmd-de", "0415 0127", `nhrn \"0415 0127\" (AI 710)`},
+		{"eu-fmd-pt", "123456789012345678901", "(AI 714)"},
+		{"eu-fmd", "04150127", `profile \"eu-fmd\" carries no national number`},
+		{"us-dscsa", "04150127", "carries no national number"},
+	} {
+		code, b := e.Do(t, op, "POST", "/api/v1/batches", def(c.profile, c.nhrn))
+		if code != 400 || errCode(t, b) != api.CodeBadRequest || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s nhrn %q: %d %s, want 400 with %s", c.profile, c.nhrn, code, b, c.want)
+		}
+	}
+	var bt api.Batch
+	e.MustDo(t, op, "POST", "/api/v1/batches", def("eu-fmd-de", "04150127"), 201, &bt)
+	if bt.NHRN != "04150127" {
+		t.Fatalf("created batch %+v", bt)
+	}
+	e.MustDo(t, op, "GET", "/api/v1/batches/N1", nil, 200, &bt)
+	if bt.NHRN != "04150127" || bt.Profile != "eu-fmd-de" {
+		t.Fatalf("stored batch %+v", bt)
 	}
 }

@@ -107,6 +107,10 @@ type Command struct {
 	Name     string `json:"command"`
 	Reason   string `json:"reason,omitempty"`
 	Override bool   `json:"override,omitempty"` // supervisor override of a refused precondition (e-signed)
+	// Signature is the verified electronic signature of the override (set
+	// by the API after checking the password and the supervisor role; nil
+	// without Override). Controllers refuse an override without one.
+	Signature *Signature `json:"-"`
 }
 
 // BatchDef defines a batch (mirrors journal.BatchDef).
@@ -118,6 +122,10 @@ type BatchDef struct {
 	Profile  string `json:"profile"` // market profile: "us-dscsa", "eu-fmd", …
 	Target   int    `json:"target"`  // target quantity
 	Template string `json:"template,omitempty"`
+	// NHRN is the national healthcare reimbursement number (PZN, CIP …)
+	// printed on every unit, in the AI the profile names (710-715);
+	// required by the profiles that have one (eu-fmd-de …), refused otherwise.
+	NHRN string `json:"nhrn,omitempty"`
 }
 
 // Batch is a batch with its PackML state, counters and history.

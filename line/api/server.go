@@ -577,7 +577,16 @@ func (s *Server) createBatch(c *call) error {
 	if err != nil {
 		return err
 	}
-	return s.done(c, http.StatusCreated, b, "", fmt.Sprintf("gtin=%s lot=%s expiry=%s target=%d profile=%s", def.GTIN, def.Lot, def.Expiry, def.Target, def.Profile))
+	return s.done(c, http.StatusCreated, b, "", batchAuditText(def))
+}
+
+// batchAuditText is the audit "after" text of a batch definition.
+func batchAuditText(def BatchDef) string {
+	t := fmt.Sprintf("gtin=%s lot=%s expiry=%s target=%d profile=%s", def.GTIN, def.Lot, def.Expiry, def.Target, def.Profile)
+	if def.NHRN != "" {
+		t += " nhrn=" + def.NHRN
+	}
+	return t
 }
 
 // checkBatchDef lists every problem of a batch definition, each named by
@@ -601,10 +610,23 @@ func checkBatchDef(def BatchDef) []string {
 			p = append(p, fmt.Sprintf("%s %q: %v", f.name, f.v, err))
 		}
 	}
+	var nhrnAI string
 	if def.Profile != "" {
-		if _, err := gs1.LookupProfile(def.Profile); err != nil {
+		prof, err := gs1.LookupProfile(def.Profile)
+		if err != nil {
 			p = append(p, fmt.Sprintf("profile %q: %v", def.Profile, err))
 		}
+		nhrnAI = prof.NHRN
+	}
+	switch {
+	case nhrnAI != "" && def.NHRN == "":
+		p = append(p, fmt.Sprintf("nhrn: required by profile %s (AI %s)", def.Profile, nhrnAI))
+	case nhrnAI != "":
+		if err := gs1.CheckValue(nhrnAI, def.NHRN); err != nil {
+			p = append(p, fmt.Sprintf("nhrn %q (AI %s): %v", def.NHRN, nhrnAI, err))
+		}
+	case def.NHRN != "":
+		p = append(p, fmt.Sprintf("nhrn: profile %q carries no national number", def.Profile))
 	}
 	if def.Target <= 0 {
 		p = append(p, "target: must be > 0")
@@ -658,7 +680,11 @@ func commandHandler(cmd string) handler {
 		if b, err := s.o.Controller.Batch(c.r.Context(), id); err == nil {
 			before = b.State
 		}
-		if err := s.o.Controller.Command(c.r.Context(), id, Command{Name: cmd, Reason: req.Reason, Override: req.Override}, c.actor()); err != nil {
+		command := Command{Name: cmd, Reason: req.Reason, Override: req.Override}
+		if req.Override {
+			command.Signature = &sig
+		}
+		if err := s.o.Controller.Command(c.r.Context(), id, command, c.actor()); err != nil {
 			return err
 		}
 		after := ""

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -267,14 +269,25 @@ func (c Config) Validate() configs.Problems {
 		p.Add("line.company_prefix_len", "must be 6..12, got %d", c.Line.CompanyPrefixLen)
 	}
 	for _, f := range []struct{ path, v string }{{"line.read_point", c.Line.ReadPoint}, {"line.biz_location", c.Line.BizLocation}} {
-		if f.v != "" && !strings.Contains(f.v, ":") {
+		if f.v == "" {
+			continue
+		}
+		if u, err := url.Parse(f.v); err != nil || u.Scheme == "" || strings.ContainsAny(f.v, " \t") {
 			p.Add(f.path, "must be a URI (urn:epc:id:sgln:…), got %q", f.v)
 		}
 	}
+	seenShift := map[string]int{}
 	for i, s := range c.Line.Shifts {
-		if _, err := time.Parse("15:04", s); err != nil {
+		t, err := time.Parse("15:04", s)
+		if err != nil {
 			p.Add(fmt.Sprintf("line.shifts[%d]", i), "must be HH:MM, got %q", s)
+			continue
 		}
+		k := t.Format("15:04")
+		if j, ok := seenShift[k]; ok {
+			p.Add(fmt.Sprintf("line.shifts[%d]", i), "%s given twice (also line.shifts[%d])", s, j)
+		}
+		seenShift[k] = i
 	}
 	if c.Line.Timezone != "" {
 		if _, err := time.LoadLocation(c.Line.Timezone); err != nil {
@@ -287,8 +300,22 @@ func (c Config) Validate() configs.Problems {
 	}
 	// upstream
 	u := c.Upstream
-	if u.URL != "" && !strings.HasPrefix(u.URL, "http://") && !strings.HasPrefix(u.URL, "https://") {
-		p.Add("upstream.url", "must start with https:// (or http://), got %q", u.URL)
+	if u.URL != "" {
+		pu, err := url.Parse(u.URL)
+		switch {
+		case err != nil || (pu.Scheme != "http" && pu.Scheme != "https"):
+			p.Add("upstream.url", "must start with https:// (or http://), got %q", u.URL)
+		case pu.Host == "":
+			p.Add("upstream.url", "must name a host, got %q", u.URL)
+		case pu.Port() != "" && configs.CheckHostPort(pu.Host) != nil:
+			p.Add("upstream.url", "%v", configs.CheckHostPort(pu.Host))
+		case pu.Scheme == "http" && (u.Token != "" || u.TokenFile != "") && !loopback(pu.Hostname()):
+			p.Add("upstream.url", "must be https:// when a token is set (the bearer token would cross the network in clear), got %q", u.URL)
+		case pu.Scheme == "http" && u.CAFile != "":
+			p.Add("upstream.ca_file", "needs an https:// url (got %q)", u.URL)
+		}
+	} else if u.Token != "" || u.TokenFile != "" || u.CAFile != "" {
+		p.Add("upstream.url", "must be set when token, token_file or ca_file is (or remove them for an offline line)")
 	}
 	if u.Token != "" && u.TokenFile != "" {
 		p.Add("upstream.token_file", "set token or token_file, not both")
@@ -350,9 +377,18 @@ func (c Config) Validate() configs.Problems {
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}
+	if c.Verify.MaxNoReads < -1 {
+		p.Add("verify.max_no_reads", "must be >= -1 (-1 = never hold, 0 = default 3), got %d", c.Verify.MaxNoReads)
+	}
+	if c.Verify.MaxLowGrades < -1 {
+		p.Add("verify.max_low_grades", "must be >= -1 (-1 = never hold, 0 = default 3), got %d", c.Verify.MaxLowGrades)
+	}
 	if c.API.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		// A listen address may leave the host out (":8080", all interfaces).
+		if _, port, err := net.SplitHostPort(c.API.Listen); err != nil {
 			p.Add("api.listen", "must be host:port, got %q", c.API.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.Add("api.listen", "bad port %q (want 0..65535)", port)
 		}
 	}
 	if (c.API.CertFile == "") != (c.API.KeyFile == "") {
@@ -401,8 +437,8 @@ func (c Printer) Validate() configs.Problems {
 	case c.Address != "" && c.Serial != nil:
 		p.Add("serial", "set address (TCP) or serial (RS-232), not both")
 	case c.Address != "":
-		if _, _, err := net.SplitHostPort(c.Address); err != nil {
-			p.Add("address", "must be host:port, got %q", c.Address)
+		if err := configs.CheckHostPort(c.Address); err != nil {
+			p.Add("address", "must be host:port: %v", err)
 		}
 	default:
 		p.Merge("serial", c.Serial.Validate())
@@ -463,6 +499,15 @@ func (c Camera) Validate() configs.Problems {
 	}
 	p.Merge("backoff", c.Backoff.Validate())
 	return p
+}
+
+// loopback reports whether host is a loopback name or address.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func sortedKeys(m map[string]string) []string {

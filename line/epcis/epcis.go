@@ -8,12 +8,15 @@
 // non_sellable_other.
 //
 // Documents validate against GS1's EPCIS 2.0 JSON schema (tested). Event ids
-// are derived from batch, kind and content, so a document rebuilt after a
-// crash is byte-for-byte the same and the site server's idempotency holds.
+// are name-based UUID URNs (RFC 9562 version 5) derived from batch, kind and
+// content, so a document rebuilt after a crash is byte-for-byte the same and
+// the site server's idempotency holds. (They are deliberately not the CBV
+// 2.0 "ni:///sha-256;…?ver=CBV2.0" event hash: that form promises the hash
+// of the event's canonical pre-hash string, which a receiver may recompute.)
 package epcis
 
 import (
-	"crypto/sha256"
+	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -47,7 +50,9 @@ type Options struct {
 	BizLocation string
 	// MaxEPCs caps the EPCs per event (and so per document). Default 1000.
 	MaxEPCs int
-	// TimeZoneOffset is eventTimeZoneOffset, default "+00:00".
+	// TimeZoneOffset is eventTimeZoneOffset ("+01:00"); "" takes the offset
+	// of the event time's location (pass at in the line's time zone), which
+	// is "+00:00" for a UTC time.
 	TimeZoneOffset string
 }
 
@@ -105,7 +110,9 @@ func Build(kind Kind, b Batch, serials []string, at time.Time, o Options) ([][]b
 		o.MaxEPCs = 1000
 	}
 	if o.TimeZoneOffset == "" {
-		o.TimeZoneOffset = "+00:00"
+		o.TimeZoneOffset = at.Format("-07:00")
+	} else if _, err := time.Parse("-07:00", o.TimeZoneOffset); err != nil {
+		return nil, fmt.Errorf("%w: time zone offset %q: want ±hh:mm", ErrInvalid, o.TimeZoneOffset)
 	}
 	var ilmd map[string]any
 	if kind == Commissioning {
@@ -146,10 +153,7 @@ func Build(kind Kind, b Batch, serials []string, at time.Time, o Options) ([][]b
 		if o.BizLocation != "" {
 			ev.BizLocation = &ID{o.BizLocation}
 		}
-		h := sha256.New()
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", b.ID, kind, ts, strings.Join(epcs, "\x00"))
-		sum := h.Sum(nil)
-		ev.EventID = "ni:///sha-256;" + hex.EncodeToString(sum) + "?ver=CBV2.0"
+		ev.EventID = eventID(b.ID, kind, ts, epcs)
 		doc := Document{Context: []string{Context}, Type: "EPCISDocument", SchemaVersion: "2.0",
 			CreationDate: ts, Body: Body{EventList: []ObjectEvent{ev}}}
 		data, err := json.Marshal(doc)
@@ -159,6 +163,24 @@ func Build(kind Kind, b Batch, serials []string, at time.Time, o Options) ([][]b
 		docs = append(docs, data)
 	}
 	return docs, nil
+}
+
+// eventNamespace is the UUID namespace of Serialine's event ids (a fixed
+// random UUID).
+var eventNamespace = [16]byte{0x6b, 0x1e, 0x2f, 0x3c, 0x94, 0x5a, 0x4d, 0x71, 0x8e, 0x02, 0xc4, 0x57, 0x19, 0xa3, 0x60, 0xdd}
+
+// eventID is a deterministic event id: urn:uuid: with an RFC 9562 version 5
+// (SHA-1 name-based) UUID over batch, kind, time and EPCs.
+func eventID(batch string, kind Kind, ts string, epcs []string) string {
+	h := sha1.New()
+	h.Write(eventNamespace[:])
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", batch, kind, ts, strings.Join(epcs, "\x00"))
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x50 // version 5
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	x := hex.EncodeToString(u[:])
+	return "urn:uuid:" + x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // SGTIN returns the EPC pure-identity URI urn:epc:id:sgtin:CP.IIR.SERIAL of a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +131,49 @@ func FuzzSGTIN(f *testing.F) {
 			t.Fatalf("bad urn %q", u)
 		}
 	})
+}
+
+// Event ids are urn:uuid: version-5 UUIDs, stable for the same content and
+// different for different content; eventTimeZoneOffset follows the event
+// time's location unless given.
+func TestEventIDAndTimeZone(t *testing.T) {
+	s := schema(t)
+	loc := time.FixedZone("CET", 3600)
+	at := time.Date(2026, 11, 26, 14, 0, 0, 0, loc)
+	uuid := regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	event := func(k Kind, serials []string, o Options) ObjectEvent {
+		t.Helper()
+		docs, err := Build(k, batch, serials, at, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		validate(t, s, docs[0])
+		var doc Document
+		if err := json.Unmarshal(docs[0], &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Body.EventList[0]
+	}
+	o := Options{CompanyPrefixLen: 7}
+	a := event(Commissioning, []string{"A1", "A2"}, o)
+	if !uuid.MatchString(a.EventID) {
+		t.Errorf("eventID %q is not a version-5 urn:uuid", a.EventID)
+	}
+	if a.EventTime != "2026-11-26T13:00:00.000Z" || a.TimeZoneOffset != "+01:00" {
+		t.Errorf("eventTime %s offset %s, want 2026-11-26T13:00:00.000Z +01:00", a.EventTime, a.TimeZoneOffset)
+	}
+	if b := event(Commissioning, []string{"A1", "A2"}, o); b.EventID != a.EventID {
+		t.Errorf("same content, different ids %s %s", a.EventID, b.EventID)
+	}
+	for _, other := range []ObjectEvent{event(Commissioning, []string{"A1", "A3"}, o), event(Decommissioning, []string{"A1", "A2"}, o)} {
+		if other.EventID == a.EventID {
+			t.Errorf("different content, same id %s", a.EventID)
+		}
+	}
+	if e := event(Sampling, []string{"A1"}, Options{CompanyPrefixLen: 7, TimeZoneOffset: "-05:00"}); e.TimeZoneOffset != "-05:00" {
+		t.Errorf("offset %s, want -05:00 as configured", e.TimeZoneOffset)
+	}
+	if _, err := Build(Sampling, batch, []string{"A1"}, at, Options{CompanyPrefixLen: 7, TimeZoneOffset: "CET"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("offset CET accepted: %v", err)
+	}
 }

@@ -60,10 +60,28 @@ func TestBrowserShift(t *testing.T) {
 	login("otto", apitest.OperatorPassword)
 
 	// batch setup
+	var hidden bool
 	b.navigate(ctx, e.URL+"/batch/new")
 	b.waitFor(ctx, "batch form", `document.querySelector("#batch-form")`)
-	b.fill(ctx, "#batch-form", "#b-id", "B-2026-0117", "#b-lot", "LOT42A", "#b-expiry", "281130", "#b-target", "40", "#b-profile", "eu-fmd")
+	// The national number field appears only for a profile that needs one
+	// (eu-fmd-de: AI 710, the PZN) and is then required.
+	if err := b.eval(ctx, `document.querySelector("#b-nhrn-row").hidden`, &hidden); err != nil || !hidden {
+		t.Fatalf("NHRN field shown for the default profile (hidden=%v, %v)", hidden, err)
+	}
+	selectProfile := func(name string) {
+		t.Helper()
+		if err := b.eval(ctx, `(() => { const s = document.querySelector("#b-profile"); s.value = `+js(name)+`; s.dispatchEvent(new Event("change")); return true })()`, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	selectProfile("eu-fmd-de")
+	b.waitFor(ctx, "NHRN field for eu-fmd-de", `!document.querySelector("#b-nhrn-row").hidden && document.querySelector("#b-nhrn").required && document.querySelector("#b-nhrn-ai").textContent === "710"`)
+	// A wrong PZN (AI 710 is CSET 82: no space) is refused by the API, shown to the operator.
+	b.fill(ctx, "#batch-form", "#b-id", "B-2026-0117", "#b-lot", "LOT42A", "#b-expiry", "281130", "#b-target", "40", "#b-nhrn", "0415 0127")
+	b.waitFor(ctx, "NHRN refused", `document.querySelector("#msg").textContent.includes("nhrn")`)
+	b.fill(ctx, "#batch-form", "#b-nhrn", "04150127")
 	b.waitFor(ctx, "line page with the batch", `location.pathname === "/" && document.querySelector("#line").dataset.batch === "B-2026-0117"`)
+	b.waitFor(ctx, "batch shows its PZN", `document.querySelector("[data-k='batch.desc']").textContent.includes("NHRN 04150127")`)
 	if got := text("#state"); got != "Idle" {
 		t.Fatalf("state after setup: %q", got)
 	}

@@ -46,7 +46,8 @@ type Options struct {
 	// Logger logs page rendering failures; nil discards.
 	Logger *slog.Logger
 	// Profiles are the market profiles offered in batch setup; default
-	// eu-fmd, us-dscsa.
+	// eu-fmd, us-dscsa, then every other printer/gs1 profile. A profile
+	// with a national number AI (eu-fmd-de: 710 …) shows the NHRN field.
 	Profiles []string
 	// Now is the clock (batch id suggestion, lockout display); nil means
 	// time.Now.
@@ -74,6 +75,11 @@ func New(o Options) (*HMI, error) {
 	}
 	if len(o.Profiles) == 0 {
 		o.Profiles = []string{"eu-fmd", "us-dscsa"}
+		for _, p := range gs1.Profiles() {
+			if p.Name != "eu-fmd" && p.Name != "us-dscsa" {
+				o.Profiles = append(o.Profiles, p.Name)
+			}
+		}
 	}
 	h := &HMI{o: o, log: o.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
@@ -257,7 +263,7 @@ func (h *HMI) batchNew(w http.ResponseWriter, r *http.Request) {
 		def.GTIN = gtins[0]
 	}
 	h.render(w, "batch", http.StatusOK, page{Title: "New batch", Nav: "batch", Session: sess,
-		Data: map[string]any{"Def": def, "GTINs": gtins, "Profiles": h.o.Profiles}})
+		Data: map[string]any{"Def": def, "GTINs": gtins, "Profiles": profileOptions(h.o.Profiles)}})
 }
 
 type reconData struct {
@@ -415,5 +421,23 @@ func sortedReasons(m map[string]int) []reasonCount {
 		}
 		return out[i].Reason < out[j].Reason
 	})
+	return out
+}
+
+// profileOpt is a market profile offered in batch setup with its national
+// number AI ("" if none; the form asks for the NHRN when set).
+type profileOpt struct {
+	Name, NHRN, Market string
+}
+
+func profileOptions(names []string) []profileOpt {
+	out := make([]profileOpt, 0, len(names))
+	for _, n := range names {
+		o := profileOpt{Name: n}
+		if p, err := gs1.LookupProfile(n); err == nil {
+			o.NHRN, o.Market = p.NHRN, p.Market
+		}
+		out = append(out, o)
+	}
 	return out
 }

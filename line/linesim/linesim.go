@@ -58,6 +58,9 @@ type Options struct {
 	NoSync bool
 	// Upstream configures the site server sim (token is taken from Config).
 	Upstream upstreamsim.Options
+	// WrapPLC, when set, decorates the controller's PLC driver (tests inject
+	// faults behind the real protocol client with it); nil = none.
+	WrapPLC func(line.PLC) line.PLC
 	// Metrics for the controller; nil = none.
 	Metrics *metrics.Metrics
 	// Logger; nil discards.
@@ -234,6 +237,9 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	up, err := line.NewUpstream(cfg, log)
 	if err != nil {
 		return l, err
+	}
+	if o.WrapPLC != nil {
+		drv.PLC = o.WrapPLC(drv.PLC)
 	}
 	l.Controller, err = line.New(line.Options{Config: cfg, Journal: l.Journal, PLC: drv.PLC, Printer: drv.Printer,
 		Camera: drv.Camera, Upstream: up, Metrics: o.Metrics, Logger: log.With("part", "line")})

@@ -160,18 +160,24 @@ func (s Shifts) Of(t time.Time) (start, end time.Time) {
 	if len(starts) == 0 {
 		starts = []int{0}
 	}
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	// Shift starts are wall-clock times: build them with time.Date, not
+	// midnight + duration, so that days with a daylight-saving change (23 or
+	// 25 hours) still cut at the local "06:00".
+	at := func(y int, mo time.Month, d, minutes int) time.Time {
+		return time.Date(y, mo, d, minutes/60, minutes%60, 0, 0, loc)
+	}
+	y, mo, d := t.Date()
 	m := t.Hour()*60 + t.Minute()
 	i := sort.SearchInts(starts, m+1) - 1 // last start <= m
 	if i < 0 {
-		day = day.AddDate(0, 0, -1)
+		y, mo, d = time.Date(y, mo, d-1, 12, 0, 0, 0, loc).Date()
 		i = len(starts) - 1
 	}
-	start = day.Add(time.Duration(starts[i]) * time.Minute)
+	start = at(y, mo, d, starts[i])
 	if i+1 < len(starts) {
-		end = day.Add(time.Duration(starts[i+1]) * time.Minute)
+		end = at(y, mo, d, starts[i+1])
 	} else {
-		end = day.AddDate(0, 0, 1).Add(time.Duration(starts[0]) * time.Minute)
+		end = at(y, mo, d+1, starts[0])
 	}
 	return start, end
 }

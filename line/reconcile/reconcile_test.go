@@ -159,6 +159,11 @@ func TestDigestIgnoresSignatures(t *testing.T) {
 	if r.Digest() != d {
 		t.Fatal("digest changed with signatures")
 	}
+	// Rebuilt later from the same journal content: the same digest, so a
+	// signature can be checked against a report built after it.
+	if later := Build(b, units, shifts(t), t0.Add(time.Hour)); later.Digest() != d {
+		t.Fatal("digest changed with the generation time only")
+	}
 	r.Counts.Rejected++
 	if r.Digest() == d {
 		t.Fatal("digest did not change with content")
@@ -171,5 +176,71 @@ func TestSignatureCheck(t *testing.T) {
 	}
 	if err := (Signature{}).Check(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "user, meaning, time") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Shift starts are local wall-clock times, also on the days daylight saving
+// starts or ends (23- and 25-hour days).
+func TestShiftOfDaylightSaving(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skipf("no time zone data: %v", err)
+	}
+	s, err := ParseShifts([]string{"06:00", "14:00", "22:00"}, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, day := range []int{29 /* March 2026: 23 h */, 25 /* October 2026: 25 h */} {
+		mo := time.March
+		if day == 25 {
+			mo = time.October
+		}
+		for _, c := range []struct{ h, m, wantH, wantEndH int }{{5, 30, 22, 6}, {7, 0, 6, 14}, {13, 59, 6, 14}, {14, 0, 14, 22}, {23, 0, 22, 6}} {
+			tm := time.Date(2026, mo, day, c.h, c.m, 0, 0, loc)
+			st, en := s.Of(tm)
+			if st.In(loc).Hour() != c.wantH || st.Minute() != 0 || en.In(loc).Hour() != c.wantEndH || en.Minute() != 0 {
+				t.Errorf("%s: shift %s .. %s, want %02d:00 .. %02d:00", tm, st.In(loc), en.In(loc), c.wantH, c.wantEndH)
+			}
+			if tm.Before(st) || !tm.Before(en) {
+				t.Errorf("%s not inside its shift %s .. %s", tm, st, en)
+			}
+		}
+	}
+}
+
+// Serials and lots may start with "=", "+" or "-" (GS1 character set 82):
+// the CSV must not hand a spreadsheet a formula.
+func TestCSVDefusesFormulas(t *testing.T) {
+	b, _ := fixture()
+	b.Lot = "=1+2"
+	units := []journal.Unit{
+		{Serial: "=HYPERLINK(\"x\")", State: journal.Printed, History: []journal.Step{{State: journal.Drawn, At: t0}}},
+		{Serial: "-5", State: journal.Queued, History: []journal.Step{{State: journal.Drawn, At: t0}}},
+		{Serial: "A+1", State: journal.Queued, History: []journal.Step{{State: journal.Drawn, At: t0}}},
+	}
+	r := Build(b, units, shifts(t), t0)
+	var cb bytes.Buffer
+	if err := r.WriteCSV(&cb); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cb).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{`'=HYPERLINK("x")`: false, "'-5": false, "A+1": false, "'=1+2": false}
+	for _, row := range rows {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+				t.Errorf("cell %q starts a formula (row %v)", cell, row)
+			}
+			if _, ok := want[cell]; ok {
+				want[cell] = true
+			}
+		}
+	}
+	for cell, seen := range want {
+		if !seen {
+			t.Errorf("csv lacks %q", cell)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // WriteJSON writes the report as indented JSON.
@@ -22,11 +24,13 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// Digest is the SHA-256 (hex) of the report's JSON without signatures: what
-// a signature signs.
+// Digest is the SHA-256 (hex) of the report's JSON without signatures and
+// without its generation time: what a signature signs. The same journal
+// content gives the same digest whenever the report is rebuilt, so a signed
+// reconciliation can be checked later; any change of a unit changes it.
 func (r Report) Digest() string {
 	r.Signatures = nil
-	r.Generated = r.Generated.UTC()
+	r.Generated = time.Time{}
 	data, _ := json.Marshal(r) // plain data: cannot fail
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
@@ -37,7 +41,12 @@ func (r Report) Digest() string {
 // every difference.
 func (r Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	row := func(v ...string) { _ = cw.Write(v) }
+	row := func(v ...string) {
+		for i := range v {
+			v[i] = csvCell(v[i])
+		}
+		_ = cw.Write(v)
+	}
 	row("section", "key", "value", "extra")
 	b := r.Batch
 	row("batch", "id", b.ID, "")
@@ -80,6 +89,17 @@ func (r Report) WriteCSV(w io.Writer) error {
 		return fmt.Errorf("reconcile: write csv: %w", err)
 	}
 	return nil
+}
+
+// csvCell defuses spreadsheet formulas: GS1 serials and lots may start with
+// "=", "+" or "-" (character set 82), and a supervisor opens the CSV in a
+// spreadsheet, which would evaluate "=HYPERLINK(…)" from a site server's
+// pool. Such a cell gets a leading apostrophe (OWASP CSV injection).
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }
 
 var page = template.Must(template.New("report").Parse(`<!doctype html>

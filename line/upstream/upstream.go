@@ -7,7 +7,10 @@
 // Every call carries a request id (header Idempotency-Key and the request_id
 // field) generated once per logical call and reused on every retry, so a
 // retry after a lost reply gets the same pool back instead of a second one.
-// Retries use exponential backoff with jitter; 4xx replies are not retried.
+// Retries use exponential backoff with jitter (a 429/503 reply's Retry-After
+// in seconds lengthens a wait, capped at Retry.MaxDelay); 4xx replies are not
+// retried. RequestSerialsWithID lets a caller keep one request id across
+// calls and restarts.
 package upstream
 
 import (
@@ -23,6 +26,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -155,14 +159,28 @@ func NewRequestID() string {
 // belong to this request and gtin; serial validity is the journal's job
 // (ImportPool refuses a bad pool whole).
 func (c *Client) RequestSerials(ctx context.Context, gtin string, n int) (Pool, error) {
+	return c.RequestSerialsWithID(ctx, c.o.NewID(), gtin, n)
+}
+
+// RequestSerialsWithID is RequestSerials with the caller's request id. A
+// caller that keeps the id (durably) until the pool is imported, and asks
+// again with the same id after a failed call or a restart, gets the pool
+// the site server may already have issued instead of stranding it there.
+func (c *Client) RequestSerialsWithID(ctx context.Context, id, gtin string, n int) (Pool, error) {
 	if n <= 0 {
 		return Pool{}, fmt.Errorf("upstream: request serials: count %d must be > 0", n)
 	}
-	req := SerialRequest{RequestID: c.o.NewID(), GTIN: gtin, Count: n, Line: c.o.Line}
+	if id == "" {
+		return Pool{}, fmt.Errorf("upstream: request serials: empty request id")
+	}
+	req := SerialRequest{RequestID: id, GTIN: gtin, Count: n, Line: c.o.Line}
 	var p Pool
 	body, _ := json.Marshal(req) // strings and ints only: cannot fail
 	if err := c.do(ctx, "/v1/serials/requests", req.RequestID, "application/json", body, &p); err != nil {
 		return Pool{}, fmt.Errorf("upstream: request %d serials for %s: %w", n, gtin, err)
+	}
+	if p.ID == "" {
+		return Pool{}, fmt.Errorf("upstream: request serials: %w: reply without pool_id", ErrBadResponse)
 	}
 	if p.RequestID != req.RequestID || p.GTIN != gtin {
 		return Pool{}, fmt.Errorf("upstream: request serials: %w: reply for request %q gtin %q, want %q %q",
@@ -208,9 +226,10 @@ func (c *Client) ReportEvents(ctx context.Context, id string, doc []byte) error 
 // do posts body to path with retries; out (if not nil) receives the JSON reply.
 func (c *Client) do(ctx context.Context, path, id, ctype string, body []byte, out any) error {
 	var last error
+	var after time.Duration // the server's Retry-After, if any
 	for attempt := 1; attempt <= c.o.Retry.Attempts; attempt++ {
 		if attempt > 1 {
-			d := c.backoff(attempt - 1)
+			d := max(c.backoff(attempt-1), min(after, c.o.Retry.MaxDelay))
 			c.o.Logger.Warn("upstream retry", "path", path, "attempt", attempt, "wait", d, "err", last)
 			t := time.NewTimer(d)
 			select {
@@ -220,7 +239,8 @@ func (c *Client) do(ctx context.Context, path, id, ctype string, body []byte, ou
 			case <-t.C:
 			}
 		}
-		retry, err := c.once(ctx, path, id, ctype, body, out)
+		retry, ra, err := c.once(ctx, path, id, ctype, body, out)
+		after = ra
 		if err == nil {
 			return nil
 		}
@@ -244,11 +264,12 @@ func (c *Client) backoff(n int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// once makes one attempt; retry reports whether a failure is transient.
-func (c *Client) once(ctx context.Context, path, id, ctype string, body []byte, out any) (retry bool, err error) {
+// once makes one attempt; retry reports whether a failure is transient,
+// after the wait a 429/503 reply asked for in Retry-After (seconds).
+func (c *Client) once(ctx context.Context, path, id, ctype string, body []byte, out any) (retry bool, after time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return false, fmt.Errorf("build request: %w", err)
+		return false, 0, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Accept", "application/json")
@@ -258,28 +279,31 @@ func (c *Client) once(ctx context.Context, path, id, ctype string, body []byte, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return true, err
+		return true, 0, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return true, fmt.Errorf("read reply: %w", err)
+		return true, 0, fmt.Errorf("read reply: %w", err)
 	}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		if out == nil {
-			return false, nil
+			return false, 0, nil
 		}
 		if err := json.Unmarshal(data, out); err != nil {
-			return false, fmt.Errorf("%w: %s: %v", ErrBadResponse, path, err)
+			return false, 0, fmt.Errorf("%w: %s: %v", ErrBadResponse, path, err)
 		}
-		return false, nil
+		return false, 0, nil
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return false, fmt.Errorf("%w: HTTP %d: %s", ErrUnauthorized, resp.StatusCode, errText(data))
+		return false, 0, fmt.Errorf("%w: HTTP %d: %s", ErrUnauthorized, resp.StatusCode, errText(data))
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
-		return true, fmt.Errorf("HTTP %d: %s", resp.StatusCode, errText(data))
+		if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs > 0 {
+			after = time.Duration(secs) * time.Second
+		}
+		return true, after, fmt.Errorf("HTTP %d: %s", resp.StatusCode, errText(data))
 	default:
-		return false, fmt.Errorf("%w: HTTP %d: %s", ErrRejected, resp.StatusCode, errText(data))
+		return false, 0, fmt.Errorf("%w: HTTP %d: %s", ErrRejected, resp.StatusCode, errText(data))
 	}
 }
 

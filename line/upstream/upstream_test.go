@@ -1,8 +1,10 @@
 package upstream_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -217,4 +219,66 @@ func TestBackoffStopsOnCancel(t *testing.T) {
 			t.Fatalf("err = %v calls = %d", err, rt.calls)
 		}
 	})
+}
+
+type retryAfter503 struct{ calls int }
+
+func (a *retryAfter503) RoundTrip(r *http.Request) (*http.Response, error) {
+	a.calls++
+	return &http.Response{StatusCode: 503, Body: io.NopCloser(strings.NewReader(`{"code":"x","message":"busy"}`)),
+		Header: http.Header{"Retry-After": {"3"}}, Request: r}, nil
+}
+
+// A Retry-After of 3 s lengthens the 1 ms backoff (fake clock).
+func TestRetryAfterHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &retryAfter503{}
+		c, err := upstream.New(upstream.Options{BaseURL: "http://site", HTTPClient: &http.Client{Transport: rt},
+			Retry: upstream.Retry{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		_, err = c.RequestSerials(context.Background(), gtin, 1)
+		if el := time.Since(t0); !errors.Is(err, upstream.ErrUnavailable) || rt.calls != 3 || el != 6*time.Second {
+			t.Fatalf("err = %v, calls = %d, waited %v; want ErrUnavailable, 3 calls, 2 waits of 3s", err, rt.calls, el)
+		}
+	})
+}
+
+// Every reply of a call lost: the call fails, but asking again with the
+// same request id delivers the pool the server issued; nothing is stranded.
+func TestRequestSerialsWithIDAcrossCalls(t *testing.T) {
+	s := start(t, upstreamsim.Options{Mode: upstreamsim.Sequential})
+	c := client(t, s.URL(), "")
+	s.DropReplyNext(4) // client() tries 4 times
+	if _, err := c.RequestSerialsWithID(t.Context(), "REQ-1", gtin, 10); !upstream.IsTransient(err) {
+		t.Fatalf("all replies lost: err = %v, want transient", err)
+	}
+	p, err := c.RequestSerialsWithID(t.Context(), "REQ-1", gtin, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Issued(gtin); len(got) != 10 || strings.Join(got, ",") != strings.Join(p.Serials, ",") {
+		t.Fatalf("server issued %d serials, client got %v", len(got), p.Serials)
+	}
+	if _, err := c.RequestSerialsWithID(t.Context(), "", gtin, 1); err == nil {
+		t.Error("empty request id accepted")
+	}
+}
+
+type noPoolID struct{}
+
+func (noPoolID) RoundTrip(r *http.Request) (*http.Response, error) {
+	var req upstream.SerialRequest
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	body, _ := json.Marshal(upstream.Pool{RequestID: req.RequestID, GTIN: req.GTIN, Serials: []string{"A"}})
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(body)), Header: http.Header{}, Request: r}, nil
+}
+
+func TestPoolWithoutID(t *testing.T) {
+	c, _ := upstream.New(upstream.Options{BaseURL: "http://site", HTTPClient: &http.Client{Transport: noPoolID{}}})
+	if _, err := c.RequestSerials(t.Context(), gtin, 1); !errors.Is(err, upstream.ErrBadResponse) {
+		t.Fatalf("pool without pool_id: err = %v, want ErrBadResponse", err)
+	}
 }

@@ -212,13 +212,22 @@ func (s *Server) Calls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls 
 // Handler serves the API of openapi.yaml.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/serials/requests", s.handleRequest)
-	mux.HandleFunc("POST /v1/serials/returns", s.handleReturn)
-	mux.HandleFunc("POST /v1/events", s.handleEvents)
+	mux.Handle("POST /v1/serials/requests", s.gate(http.HandlerFunc(s.handleRequest)))
+	mux.Handle("POST /v1/serials/returns", s.gate(http.HandlerFunc(s.handleReturn)))
+	mux.Handle("POST /v1/events", s.gate(http.HandlerFunc(s.handleEvents)))
+	// Liveness needs no token (openapi.yaml: security: []).
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls++
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			writeErr(w, http.StatusServiceUnavailable, "unavailable", "site server unavailable (simulated)")
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	return s.gate(mux)
+	return mux
 }
 
 // gate does auth and fault injection.
@@ -247,13 +256,36 @@ func (s *Server) gate(next http.Handler) http.Handler {
 	})
 }
 
-// dropReply reports whether this reply should be lost (work already done).
-func (s *Server) dropReply() bool {
-	if s.dropNext > 0 {
+// replyLocked unlocks s.mu and writes v with code, unless this reply is to
+// be lost (DropReplyNext: the work is done, the client sees a 503).
+func (s *Server) replyLocked(w http.ResponseWriter, code int, v any) {
+	drop := s.dropNext > 0
+	if drop {
 		s.dropNext--
-		return true
 	}
-	return false
+	s.mu.Unlock()
+	if drop {
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
+		return
+	}
+	writeJSON(w, code, v)
+}
+
+// requestID checks the body's request_id against the Idempotency-Key
+// header (openapi.yaml: equal); "" after writing a 400.
+func requestID(w http.ResponseWriter, r *http.Request, body string) string {
+	hdr := r.Header.Get("Idempotency-Key")
+	switch {
+	case body == "":
+		writeErr(w, http.StatusBadRequest, "bad_request", "request_id is required")
+	case hdr == "":
+		writeErr(w, http.StatusBadRequest, "bad_request", "Idempotency-Key header is required")
+	case hdr != body:
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("Idempotency-Key %q differs from request_id %q", hdr, body))
+	default:
+		return body
+	}
+	return ""
 }
 
 func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
@@ -266,8 +298,7 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "bad_gtin", msg)
 		return
 	}
-	if req.RequestID == "" {
-		writeErr(w, http.StatusBadRequest, "bad_request", "request_id is required")
+	if requestID(w, r, req.RequestID) == "" {
 		return
 	}
 	if req.Count <= 0 || req.Count > s.o.MaxPerRequest {
@@ -279,6 +310,13 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 	if ok && (p.GTIN != req.GTIN) {
 		s.mu.Unlock()
 		writeErr(w, http.StatusConflict, "request_id_reused", "request_id already used for another GTIN")
+		return
+	}
+	if !ok && req.Count > s.remaining(req.GTIN) {
+		n := s.remaining(req.GTIN)
+		s.mu.Unlock()
+		writeErr(w, http.StatusConflict, "exhausted",
+			fmt.Sprintf("only %d more serials of %d characters can be issued for GTIN %s", n, s.o.SerialLength, req.GTIN))
 		return
 	}
 	if !ok {
@@ -297,18 +335,34 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 		}
 		s.requests[req.RequestID] = p
 		s.issued[req.GTIN] = append(s.issued[req.GTIN], p.Serials...)
+		s.o.Logger.Info("upstreamsim issued", "gtin", req.GTIN, "n", len(p.Serials), "pool", p.ID)
 	}
-	drop := s.dropReply()
-	s.mu.Unlock()
-	if drop {
-		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
-		return
-	}
-	s.o.Logger.Info("upstreamsim issued", "gtin", req.GTIN, "n", len(p.Serials), "pool", p.ID)
-	writeJSON(w, http.StatusOK, p)
+	s.replyLocked(w, http.StatusOK, p)
 }
 
-// generate returns n fresh serials never issued before. s.mu is held.
+// remaining is how many more serials generate can still issue for gtin
+// (sequential: the numbers left in the width after the prefix; random: the
+// values of the length never issued). s.mu is held.
+func (s *Server) remaining(gtin string) int {
+	const lots = 1 << 40
+	space, base, n := 1, 10, s.o.SerialLength-len(s.o.Prefix)
+	if s.o.Mode != Sequential {
+		base, n = len(randomAlphabet), s.o.SerialLength
+	}
+	for range n {
+		if space > lots/base {
+			return lots
+		}
+		space *= base
+	}
+	if s.o.Mode == Sequential {
+		return space - 1 - s.next[gtin] // 0 is never issued
+	}
+	return space - len(s.seen)
+}
+
+// generate returns n fresh serials never issued before (n <= remaining).
+// s.mu is held.
 func (s *Server) generate(gtin string, n int) []string {
 	out := make([]string, 0, n)
 	for len(out) < n {
@@ -341,8 +395,7 @@ func (s *Server) handleReturn(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	if req.RequestID == "" {
-		writeErr(w, http.StatusBadRequest, "bad_request", "request_id is required")
+	if requestID(w, r, req.RequestID) == "" {
 		return
 	}
 	s.mu.Lock()
@@ -352,25 +405,23 @@ func (s *Server) handleReturn(w http.ResponseWriter, r *http.Request) {
 		for _, v := range s.issued[req.GTIN] {
 			issued[v] = true
 		}
+		for _, v := range s.returned[req.GTIN] {
+			issued[v] = false // back already: a second return is an error
+		}
 		for _, v := range req.Serials {
 			if !issued[v] {
 				s.mu.Unlock()
 				writeErr(w, http.StatusUnprocessableEntity, "unknown_serial",
-					fmt.Sprintf("serial %q was not issued for GTIN %s", v, req.GTIN))
+					fmt.Sprintf("serial %q was not issued for GTIN %s, or was returned already", v, req.GTIN))
 				return
 			}
+			issued[v] = false
 		}
 		rep = upstream.ReturnReply{RequestID: req.RequestID, Accepted: len(req.Serials)}
 		s.returnsBy[req.RequestID] = rep
 		s.returned[req.GTIN] = append(s.returned[req.GTIN], req.Serials...)
 	}
-	drop := s.dropReply()
-	s.mu.Unlock()
-	if drop {
-		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	s.replyLocked(w, http.StatusOK, rep)
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
@@ -396,13 +447,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.eventIDs[id] = true
 		s.events = append(s.events, Received{ID: id, Doc: data, At: time.Now()})
 	}
-	drop := s.dropReply()
-	s.mu.Unlock()
-	if drop {
-		writeErr(w, http.StatusServiceUnavailable, "unavailable", "reply lost (simulated)")
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": id})
+	s.replyLocked(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": id})
 }
 
 func decode(r *http.Request, v any) error {

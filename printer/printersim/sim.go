@@ -138,7 +138,13 @@ type Options struct {
 
 // Stats are the simulator's counters.
 type Stats struct {
-	Accepted, Refused, Printed, Missed, Duplicates, Wrong, Cleared uint64
+	Accepted   uint64 // records taken into the queue (JDI/SLI, ZPL labels)
+	Refused    uint64 // records refused with ERR|QFULL|
+	Printed    uint64 // records printed
+	Missed     uint64 // triggers that printed nothing (empty queue, or printer stopped)
+	Duplicates uint64 // print-completes sent twice (DuplicateAckRate)
+	Wrong      uint64 // prints of the second record instead of the head (WrongRecordRate)
+	Cleared    uint64 // records dropped by CQI, ~JA or a fault with FaultClearsQueue
 }
 
 type record struct {
@@ -165,8 +171,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	rnd       *rand.Rand
-	conns     map[*simConn]struct{}
-	zconns    map[net.Conn]struct{}
+	conns     map[*simConn]struct{} // text-protocol connections
+	zconns    map[*simConn]struct{} // ZPL connections
 	job       string
 	jobFields map[string]string
 	queue     []record
@@ -186,11 +192,11 @@ type Server struct {
 
 // Snapshot is the simulator's state at one moment.
 type Snapshot struct {
-	QueueLen int
-	Counter  uint64
-	State    string
-	Stats    Stats
-	Conns    int
+	QueueLen int    // records queued
+	Counter  uint64 // print counter
+	State    string // RUNNING, OFFLINE or FAULT
+	Stats    Stats  // counters
+	Conns    int    // text-protocol connections
 }
 
 func (s *Server) snapshotLocked() Snapshot {
@@ -236,8 +242,20 @@ func Start(o Options) (*Server, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
-	if o.QueueCap <= 0 {
+	if o.QueueCap < 0 {
+		return nil, fmt.Errorf("%w: QueueCap %d: must be >= 0 (0 = 16)", ErrBadOptions, o.QueueCap)
+	}
+	if o.QueueCap == 0 {
 		o.QueueCap = 16
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AckDelay", o.AckDelay}, {"AckJitter", o.AckJitter}, {"PrintDelay", o.PrintDelay}, {"PrintJitter", o.PrintJitter},
+		{"PhotoEye", o.PhotoEye}, {"LateAckDelay", o.LateAckDelay}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%w: %s %v: must be >= 0", ErrBadOptions, d.name, d.v)
+		}
 	}
 	if o.NoData == "" {
 		o.NoData = NoDataWarn
@@ -287,7 +305,7 @@ func Start(o Options) (*Server, error) {
 		trig:    make(chan trigger, 1<<16),
 		rnd:     rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		conns:   map[*simConn]struct{}{},
-		zconns:  map[net.Conn]struct{}{},
+		zconns:  map[*simConn]struct{}{},
 		state:   "RUNNING",
 		ink:     o.InkCapacity,
 		formats: map[string]string{},
@@ -311,11 +329,11 @@ func Start(o Options) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2)
-	go s.accept(ln, s.serveTIJ)
+	go s.accept(ln, s.conns, s.serveTIJ)
 	go s.engine()
 	if s.zln != nil {
 		s.wg.Add(1)
-		go s.accept(s.zln, s.serveZPL)
+		go s.accept(s.zln, s.zconns, s.serveZPL)
 	}
 	if o.PhotoEye > 0 {
 		s.wg.Add(1)
@@ -373,7 +391,7 @@ func (s *Server) Disconnect() {
 		conns = append(conns, c.nc)
 	}
 	for c := range s.zconns {
-		conns = append(conns, c)
+		conns = append(conns, c.nc)
 	}
 	s.unlock()
 	for _, c := range conns {
@@ -531,7 +549,10 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
-func (s *Server) accept(ln net.Listener, serve func(net.Conn)) {
+// accept serves every connection of ln on its own goroutine, listed in set
+// (under s.mu) while it is served and closed when it ends or the server
+// stops.
+func (s *Server) accept(ln net.Listener, set map[*simConn]struct{}, serve func(*simConn)) {
 	defer s.wg.Done()
 	for {
 		nc, err := ln.Accept()
@@ -542,10 +563,22 @@ func (s *Server) accept(ln net.Listener, serve func(net.Conn)) {
 			s.o.Logger.Warn("printersim: accept", "err", err)
 			continue
 		}
+		c := &simConn{nc: nc}
+		s.mu.Lock()
+		set[c] = struct{}{}
+		s.unlock()
+		stop := context.AfterFunc(s.ctx, func() { nc.Close() }) // unblock reads on Close
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			serve(nc)
+			defer func() {
+				stop()
+				s.mu.Lock()
+				delete(set, c)
+				s.unlock()
+				nc.Close()
+			}()
+			serve(c)
 		}()
 	}
 }
@@ -686,19 +719,9 @@ func (c *simConn) write(b []byte) {
 	c.wmu.Unlock()
 }
 
-func (s *Server) serveTIJ(nc net.Conn) {
-	c := &simConn{nc: nc}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.unlock()
-		nc.Close()
-	}()
-	stop := context.AfterFunc(s.ctx, func() { nc.Close() }) // unblock reads on Close
-	defer stop()
+// serveTIJ speaks the text protocol on one connection.
+func (s *Server) serveTIJ(c *simConn) {
+	nc := c.nc
 	buf := make([]byte, 0, 4096)
 	rb := make([]byte, 4096)
 	for {

@@ -17,11 +17,9 @@ import (
 
 const gs1Data = "0109501101530003\x1d17261231\x1d10LOT42\x1d21SN0001"
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// ctxT is the test's context: no wall-clock limit of its own (a hang is
+// reported by go test -timeout with every goroutine's stack).
+func ctxT(t *testing.T) context.Context { return t.Context() }
 
 func start(t *testing.T, o printersim.Options) (*printersim.Server, *tij.Client) {
 	t.Helper()
@@ -175,6 +173,9 @@ func TestStartValidates(t *testing.T) {
 		{NoData: "panic"},
 		{WrongRecordRate: 2},
 		{LateAckRate: 0.5},
+		{QueueCap: -1},
+		{AckDelay: -time.Millisecond},
+		{PrintJitter: -time.Millisecond},
 		{Addr: "256.0.0.1:0"},
 	} {
 		if s, err := printersim.Start(o); err == nil {

@@ -2,8 +2,6 @@ package printersim
 
 import (
 	"bytes"
-	"context"
-	"net"
 	"strconv"
 	"strings"
 
@@ -17,18 +15,8 @@ func (f zplFlags) stopped() bool { return f.paperOut || f.ribbonOut || f.headOpe
 // serveZPL speaks ZPL II on one connection: ^XA…^XZ label blocks (^DF
 // stores a format, ^XF recalls one with ^FN values, ^GF prints a bitmap),
 // ~HS host status, ~JA cancel all.
-func (s *Server) serveZPL(nc net.Conn) {
-	s.mu.Lock()
-	s.zconns[nc] = struct{}{}
-	s.unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.zconns, nc)
-		s.unlock()
-		nc.Close()
-	}()
-	stop := context.AfterFunc(s.ctx, func() { nc.Close() })
-	defer stop()
+func (s *Server) serveZPL(c *simConn) {
+	nc := c.nc
 	var buf []byte
 	rb := make([]byte, 32<<10)
 	for {

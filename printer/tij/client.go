@@ -384,6 +384,11 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message,
 		cn.mu.Lock()
 		err := cn.err
 		cn.mu.Unlock()
+		if errors.Is(err, printer.ErrClosed) {
+			// The command was written: it must not read as "nothing sent"
+			// (ErrClosed from Enqueue promises that).
+			err = fmt.Errorf("%w: closed while waiting for the reply", printer.ErrDisconnected)
+		}
 		return Message{}, fmt.Errorf("tij: %s: %w", cmd.Name, err)
 	case <-t.C:
 		err := fmt.Errorf("tij: %s: %w after %v", cmd.Name, printer.ErrTimeout, c.o.ReplyTimeout)
@@ -396,7 +401,8 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message,
 }
 
 // Do sends one command and returns its reply (ACK, ERR/NAK or a query
-// reply). Errors: ErrNotConnected; ErrTimeout/ErrDisconnected/ctx errors
+// reply). Errors: ErrNotConnected / ErrClosed (nothing sent);
+// ErrTimeout/ErrDisconnected/ctx errors
 // after which the connection is closed.
 func (c *Client) Do(ctx context.Context, cmd Command) (Message, error) {
 	c.cmdMu.Lock()

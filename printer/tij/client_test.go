@@ -19,11 +19,9 @@ import (
 	"github.com/serialine/serialine/printer/tij"
 )
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// ctxT is the test's context: no wall-clock limit of its own (a hang is
+// reported by go test -timeout with every goroutine's stack).
+func ctxT(t *testing.T) context.Context { return t.Context() }
 
 func startSim(t *testing.T, o printersim.Options) *printersim.Server {
 	t.Helper()
@@ -222,27 +220,45 @@ func (f *fakePrinter) send(t *testing.T, s string) {
 	}
 }
 
-func pipeClient(t *testing.T, o tij.Options) (*tij.Client, *fakePrinter, func() error) {
+// pipeConnect starts Connect of a client (job o.Job, default "J") whose
+// transport is wrap(one end of a net.Pipe) (wrap nil: the pipe itself); the
+// test plays the printer on the other end. connected waits for Connect.
+func pipeConnect(t *testing.T, o tij.Options, wrap func(net.Conn) io.ReadWriteCloser) (c *tij.Client, f *fakePrinter, connected func() error) {
+	t.Helper()
 	a, b := net.Pipe()
-	o.Job = "J"
-	o.Dial = func(context.Context) (io.ReadWriteCloser, error) { return a, nil }
+	if o.Job == "" {
+		o.Job = "J"
+	}
+	o.Dial = func(context.Context) (io.ReadWriteCloser, error) {
+		if wrap != nil {
+			return wrap(a), nil
+		}
+		return a, nil
+	}
 	c, err := tij.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakePrinter{conn: b, r: bufio.NewReader(b)}
-	var connErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		connErr = c.Connect(context.Background())
-	}()
+	done := make(chan error, 1)
+	go func() { done <- c.Connect(context.Background()) }()
+	return c, &fakePrinter{conn: b, r: bufio.NewReader(b)}, func() error { return <-done }
+}
+
+// pipeClient is pipeConnect with the printer accepting the job and the
+// asynchronous messages.
+func pipeClient(t *testing.T, o tij.Options) (*tij.Client, *fakePrinter, func() error) {
+	t.Helper()
+	return pipeClientWrapped(t, o, nil)
+}
+
+func pipeClientWrapped(t *testing.T, o tij.Options, wrap func(net.Conn) io.ReadWriteCloser) (*tij.Client, *fakePrinter, func() error) {
+	t.Helper()
+	c, f, connected := pipeConnect(t, o, wrap)
 	f.expect(t, "SLA|J|\r")
 	f.send(t, "ACK\r")
 	f.expect(t, "EAN|1|\r")
 	f.send(t, "ACK\r")
-	return c, f, func() error { wg.Wait(); return connErr }
+	return c, f, connected
 }
 
 // The reply timeout, tested in a synctest bubble: no real time passes.
@@ -328,21 +344,10 @@ func (p *flakyPort) Read(b []byte) (int, error) {
 // skipped, not taken for end of stream.
 func TestClientOverSerialWrapper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, b := net.Pipe()
-		c, err := tij.New(tij.Options{Job: "J", Dial: func(context.Context) (io.ReadWriteCloser, error) {
-			return serialport.Wrap("ttyFAKE", &flakyPort{Conn: a}), nil
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := &fakePrinter{conn: b, r: bufio.NewReader(b)}
-		done := make(chan error, 1)
-		go func() { done <- c.Connect(context.Background()) }()
-		f.expect(t, "SLA|J|\r")
-		f.send(t, "ACK\r")
-		f.expect(t, "EAN|1|\r")
-		f.send(t, "ACK\r")
-		if err := <-done; err != nil {
+		c, f, connected := pipeClientWrapped(t, tij.Options{}, func(a net.Conn) io.ReadWriteCloser {
+			return serialport.Wrap("ttyFAKE", &flakyPort{Conn: a})
+		})
+		if err := connected(); err != nil {
 			t.Fatal(err)
 		}
 		go func() {
@@ -353,29 +358,22 @@ func TestClientOverSerialWrapper(t *testing.T) {
 			t.Errorf("QSZ over serial: %d %v", n, err)
 		}
 		c.Close(context.Background())
-		b.Close()
+		f.conn.Close()
 	})
 }
 
 // A printer that refuses the job selection fails Connect with its reply.
 func TestClientConnectRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, b := net.Pipe()
-		c, err := tij.New(tij.Options{Job: "NOPE", Dial: func(context.Context) (io.ReadWriteCloser, error) { return a, nil }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := &fakePrinter{conn: b, r: bufio.NewReader(b)}
-		done := make(chan error, 1)
-		go func() { done <- c.Connect(context.Background()) }()
+		_, f, connected := pipeConnect(t, tij.Options{Job: "NOPE"}, nil)
 		f.expect(t, "SLA|NOPE|\r")
 		f.send(t, "ERR|NOJOB|no such job|\r")
-		err = <-done
+		err := connected()
 		var re *printer.ReplyError
 		if !errors.Is(err, printer.ErrRefused) || !errors.As(err, &re) || re.Code != "NOJOB" {
 			t.Errorf("Connect: %v, want the NOJOB refusal", err)
 		}
-		b.Close()
+		f.conn.Close()
 	})
 }
 

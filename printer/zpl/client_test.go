@@ -18,11 +18,9 @@ import (
 
 const gs1Data = "0109501101530003\x1d17261231\x1d21SN0001"
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// ctxT is the test's context: no wall-clock limit of its own (a hang is
+// reported by go test -timeout with every goroutine's stack).
+func ctxT(t *testing.T) context.Context { return t.Context() }
 
 func setup(t *testing.T, o zpl.Options) (*printersim.Server, *zpl.Client) {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/serialine/serialine/printer/gs1"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -68,6 +69,15 @@ func (d BatchDef) validate() error {
 	}
 	if d.Target < 0 {
 		return fmt.Errorf("%w: batch %q: target %d < 0", ErrInvalid, d.ID, d.Target)
+	}
+	if d.NHRN != "" {
+		p, err := gs1.LookupProfile(d.Profile)
+		if err != nil || p.NHRN == "" {
+			return fmt.Errorf("%w: batch %q: NHRN %q given but market profile %q has no national number AI", ErrInvalid, d.ID, d.NHRN, d.Profile)
+		}
+		if err := gs1.CheckValue(p.NHRN, d.NHRN); err != nil {
+			return fmt.Errorf("%w: batch %q: NHRN (AI %s): %w", ErrInvalid, d.ID, p.NHRN, err)
+		}
 	}
 	return nil
 }

@@ -18,6 +18,11 @@ import (
 // error (ErrCorrupt), never a panic or a silently wrong value.
 const recVersion = 1
 
+// recVersionBatchNHRN is the batch definition record's version 2: version 1
+// followed by the NHRN string. A batch without NHRN is still written as
+// version 1, so both decode (old journals stay readable).
+const recVersionBatchNHRN = 2
+
 // Record kinds.
 const (
 	kindAvailable        = 1 // serials bucket: in a pool, not drawn
@@ -54,6 +59,7 @@ func (e *enc) finish() []byte {
 
 type dec struct {
 	b    []byte
+	ver  byte // record version (newDecVersions)
 	err  error
 	what string // record kind ("serial", "pool" …)
 	name string // its key, quoted in errors only (formatting is lazy: Verify decodes millions)
@@ -64,16 +70,27 @@ type dec struct {
 func newDec(what string, kind byte, b []byte) *dec { return newDecNamed(what, "", kind, b) }
 
 func newDecNamed(what, name string, kind byte, b []byte) *dec {
+	return newDecVersions(what, name, kind, b, recVersion)
+}
+
+// newDecVersions is newDecNamed for a record kind with versions
+// recVersion..maxVersion; d.ver tells which one b is.
+func newDecVersions(what, name string, kind byte, b []byte, maxVersion byte) *dec {
 	d := &dec{what: what, name: name}
 	if len(b) < 6 {
 		d.fail("record of %d bytes is too short", len(b))
 		return d
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if body[0] != recVersion {
-		d.fail("record version %d, want %d", body[0], recVersion)
+	if body[0] < recVersion || body[0] > maxVersion {
+		if maxVersion == recVersion {
+			d.fail("record version %d, want %d", body[0], recVersion)
+		} else {
+			d.fail("record version %d, want %d..%d", body[0], recVersion, maxVersion)
+		}
 		return d
 	}
+	d.ver = body[0]
 	if crc32.Checksum(body, crcTable) != sum {
 		d.fail("checksum mismatch")
 		return d
@@ -482,6 +499,9 @@ type batchDefRec struct {
 
 func encodeBatchDef(r batchDefRec) []byte {
 	e := newEnc(kindBatchDef, 64)
+	if r.def.NHRN != "" {
+		e.b[0] = recVersionBatchNHRN
+	}
 	e.u(uint64(r.idx))
 	e.str(r.def.ID)
 	e.str(r.def.GTIN)
@@ -492,11 +512,14 @@ func encodeBatchDef(r batchDefRec) []byte {
 	e.str(r.def.Template)
 	e.time(r.createdAt)
 	e.str(r.state)
+	if r.def.NHRN != "" {
+		e.str(r.def.NHRN)
+	}
 	return e.finish()
 }
 
 func decodeBatchDef(id string, b []byte) (batchDefRec, error) {
-	d := newDec("batch "+fmt.Sprintf("%q", id), kindBatchDef, b)
+	d := newDecVersions("batch", id, kindBatchDef, b, recVersionBatchNHRN)
 	var r batchDefRec
 	r.idx = uint32(d.ub(math.MaxUint32))
 	r.def.ID = d.str()
@@ -508,6 +531,12 @@ func decodeBatchDef(id string, b []byte) (batchDefRec, error) {
 	r.def.Template = d.str()
 	r.createdAt = d.time()
 	r.state = d.str()
+	if d.ver >= recVersionBatchNHRN {
+		r.def.NHRN = d.str()
+		if d.err == nil && r.def.NHRN == "" {
+			d.fail("version %d record with an empty NHRN", d.ver)
+		}
+	}
 	return r, d.end()
 }
 

@@ -36,6 +36,7 @@ func sampleRecords() map[string][]byte {
 		"returned":  encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: 1, at: t0}),
 		"pool":      encodePool(poolRec{idx: 2, gtin: testGTIN, count: 1000, importedAt: t0}),
 		"batch":     encodeBatchDef(batchDefRec{idx: 1, def: BatchDef{ID: "B1", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 10, Template: "t"}, createdAt: t0, state: "Execute"}),
+		"batchNHRN": encodeBatchDef(batchDefRec{idx: 2, def: BatchDef{ID: "B2", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd-de", Target: 10, NHRN: "04150123"}, createdAt: t0, state: "Idle"}),
 		"counters":  encodeCounters(Counters{Drawn: 1, Commissioned: 1 << 20, Uncertain: 3}),
 		"state":     encodeStateChange(StateChange{State: "Held", At: t0, Actor: Actor{User: "x", Role: "y"}, Reason: "jam"}),
 		"audit":     encodeAudit(&a),
@@ -169,7 +170,7 @@ func fixCRC(b []byte) []byte {
 
 // FuzzCorruptRecord: any change of a valid record's bytes is detected.
 func FuzzCorruptRecord(f *testing.F) {
-	names := []string{"unit", "unitShort", "available", "returned", "pool", "batch", "counters", "state", "audit", "outbox"}
+	names := []string{"unit", "unitShort", "available", "returned", "pool", "batch", "batchNHRN", "counters", "state", "audit", "outbox"}
 	for i := range names {
 		f.Add(uint8(i), uint16(3), byte(0x10))
 	}

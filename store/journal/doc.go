@@ -35,6 +35,9 @@
 //	Verified     -> Commissioned, Rejected, Uncertain
 //	Commissioned -> Sampled, Rejected       (only by a person, not a system actor)
 //	Rejected, Sampled, Returned, Uncertain: final
+//	Rejected     -> Rejected  only as the annotation reject-not-confirmed:
+//	                once, by a system actor, after the original reason
+//	                (IsAnnotation); state and counters do not change
 //
 // Rejected, Returned and Uncertain need a Reason (no-read, mismatch,
 // low-grade with the failing parameter, missed-print, reject-not-confirmed,

@@ -208,9 +208,28 @@ func (a Actor) String() string {
 	return a.User + "(" + a.Role + ")"
 }
 
+// IsAnnotation reports whether a change from a unit in state from, whose
+// last step had reason prev, is the one allowed annotation: Rejected ->
+// Rejected with reason reject-not-confirmed, by a system actor, once, after
+// the original reject reason (the gate's sensor did not confirm the reject).
+// It is not a transition: the state and the counters do not change; the
+// step records the fact in the unit's history.
+func IsAnnotation(from State, prev Reason, c Change) bool {
+	return from == Rejected && c.To == Rejected && c.Reason == ReasonRejectNotConfirmed &&
+		c.Actor.IsSystem() && prev != ReasonRejectNotConfirmed
+}
+
 // checkChange applies the rules beyond the transition table: which targets
-// need a reason and which need a person.
-func checkChange(from State, c Change) error {
+// need a reason and which need a person. prev is the reason of the unit's
+// last step.
+func checkChange(from State, prev Reason, c Change) error {
+	if from == Rejected && c.To == Rejected {
+		if IsAnnotation(from, prev, c) {
+			return nil
+		}
+		return &TransitionError{Serial: c.Serial, From: from, To: c.To,
+			Msg: "only annotation allowed is reject-not-confirmed, once, by the system"}
+	}
 	if !CanTransition(from, c.To) {
 		return &TransitionError{Serial: c.Serial, From: from, To: c.To, Msg: "not allowed by the state machine"}
 	}

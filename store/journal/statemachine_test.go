@@ -18,7 +18,10 @@ var modelLegal = map[string]bool{
 	"commissioned>sampled": true, "commissioned>rejected": true,
 }
 
-func modelAllows(from State, c Change) bool {
+func modelAllows(from State, prev Reason, c Change) bool {
+	if from == Rejected && c.To == Rejected { // the one annotation
+		return c.Reason == ReasonRejectNotConfirmed && c.Actor.User != "ann" && prev != ReasonRejectNotConfirmed
+	}
 	if !modelLegal[from.String()+">"+c.To.String()] {
 		return false
 	}
@@ -62,11 +65,12 @@ func runStateMachine(t *testing.T, j *Journal, ops []byte) {
 		t.Fatal(err)
 	}
 	model := map[string]State{}
+	last := map[string]Reason{} // reason of the last step
 	hist := map[string]int{}
 	for _, u := range us {
 		model[u.Serial], hist[u.Serial] = Drawn, 1
 	}
-	reasons := []Reason{ReasonNone, ReasonNoRead, ReasonManual, ReasonLowGrade, ReasonRecovery}
+	reasons := []Reason{ReasonNone, ReasonNoRead, ReasonManual, ReasonLowGrade, ReasonRecovery, ReasonRejectNotConfirmed}
 	actors := []Actor{{}, ActorCamera, {User: "ann", Role: "supervisor"}}
 	accepted := 0
 	defer func() { t.Logf("%d groups accepted", accepted) }()
@@ -115,13 +119,17 @@ func runStateMachine(t *testing.T, j *Journal, ops []byte) {
 		for k, v := range model {
 			next[k] = v
 		}
+		nextLast := map[string]Reason{}
+		for k, v := range last {
+			nextLast[k] = v
+		}
 		ok := true
 		for _, ch := range group {
-			if !modelAllows(next[ch.Serial], ch) {
+			if !modelAllows(next[ch.Serial], nextLast[ch.Serial], ch) {
 				ok = false
 				break
 			}
-			next[ch.Serial] = ch.To
+			next[ch.Serial], nextLast[ch.Serial] = ch.To, ch.Reason
 		}
 		err := j.Apply(ctx, group...)
 		if ok != (err == nil) {
@@ -132,7 +140,7 @@ func runStateMachine(t *testing.T, j *Journal, ops []byte) {
 		}
 		if ok {
 			accepted++
-			model = next
+			model, last = next, nextLast
 			for _, ch := range group {
 				hist[ch.Serial]++
 			}

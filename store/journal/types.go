@@ -66,6 +66,10 @@ type BatchDef struct {
 	Profile  string `json:"profile"`  // market profile name ("eu-fmd", "us-dscsa", …)
 	Target   int    `json:"target"`   // target quantity
 	Template string `json:"template"` // printer template / message name
+	// NHRN is the national healthcare reimbursement number printed on every
+	// unit of the batch (PZN, CIP …), in the AI the market profile names
+	// (710-715); "" when the market needs none. Stored from record version 2.
+	NHRN string `json:"nhrn,omitempty"`
 }
 
 // StateChange is one entry of a batch's PackML state history.

@@ -142,7 +142,7 @@ func applyTx(tx *bolt.Tx, now time.Time, changes []Change) error {
 		}
 		u := &r.unitData
 		from := u.state
-		if err := checkChange(from, c); err != nil {
+		if err := checkChange(from, u.steps[len(u.steps)-1].Reason, c); err != nil {
 			return err
 		}
 		at := c.At

@@ -291,6 +291,12 @@ func checkHistory(steps []Step) error {
 	}
 	for i := 1; i < len(steps); i++ {
 		from, s := steps[i-1].State, steps[i]
+		if from == Rejected && s.State == Rejected {
+			if !IsAnnotation(from, steps[i-1].Reason, Change{To: s.State, Reason: s.Reason, Actor: s.Actor}) {
+				return fmt.Errorf("history step %d: rejected -> rejected other than one reject-not-confirmed annotation by the system", i)
+			}
+			continue
+		}
 		if !CanTransition(from, s.State) {
 			return fmt.Errorf("history step %d: illegal %s -> %s", i, from, s.State)
 		}

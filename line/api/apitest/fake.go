@@ -20,18 +20,19 @@ type Fake struct {
 
 	now func() time.Time
 
-	mu      sync.Mutex
-	line    string
-	batches map[string]*api.Batch
-	order   []string // creation order
-	current string
-	units   []api.Unit // production order
-	bySer   map[string]int
-	pools   map[string]int
-	devices []api.Device
-	sigs    map[string]*api.Signature
-	queue   int
-	next    int
+	mu        sync.Mutex
+	line      string
+	batches   map[string]*api.Batch
+	order     []string // creation order
+	current   string
+	units     []api.Unit // production order
+	bySer     map[string]int
+	pools     map[string]int
+	devices   []api.Device
+	sigs      map[string]*api.Signature
+	queue     int
+	poolShort bool
+	next      int
 }
 
 // New returns a Fake with one pool of poolSize serials for gtin and four
@@ -62,7 +63,12 @@ func (f *Fake) SetDevice(name, link, detail string) {
 	}
 }
 
-// SetPrinterQueue sets the printer queue depth shown in Status.
+// SetPoolShort makes Start refused as "pool below the start minimum",
+// which a supervisor may override (e-signed).
+func (f *Fake) SetPoolShort(short bool) { f.mu.Lock(); f.poolShort = short; f.mu.Unlock() }
+
+// SetPrinterQueue sets the printer queue depth shown in Status (Start is
+// refused for line clearance while it is > 0, override or not).
 func (f *Fake) SetPrinterQueue(n int) { f.mu.Lock(); f.queue = n; f.mu.Unlock() }
 
 // Produce makes n units on the current batch, which must be in Execute:
@@ -208,8 +214,15 @@ func (f *Fake) Command(ctx context.Context, id string, cmd api.Command, by api.A
 	if !ok {
 		return fmt.Errorf("%s refused in state %s: %w", cmd.Name, b.State, api.ErrInvalidState)
 	}
-	if cmd.Name == api.CmdStart && f.queue > 0 && !cmd.Override {
+	if cmd.Name == api.CmdStart && f.queue > 0 {
+		// line clearance is never overridden
 		return fmt.Errorf("line clearance: printer queue holds %d records: %w", f.queue, api.ErrRefused)
+	}
+	if cmd.Override && (cmd.Signature == nil || cmd.Signature.User != by.User) {
+		return fmt.Errorf("override without the signer's e-signature: %w", api.ErrRefused)
+	}
+	if cmd.Name == api.CmdStart && f.poolShort && !cmd.Override {
+		return fmt.Errorf("pool below the start minimum: %w", api.ErrRefused)
 	}
 	b.History = append(b.History, api.StateChange{From: b.State, To: to, By: by, Reason: cmd.Reason, At: f.now()})
 	b.State = to

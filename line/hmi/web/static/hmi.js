@@ -75,12 +75,29 @@ if (logout) logout.addEventListener("click", async () => {
 });
 
 // ---- batch setup ----
+// The NHRN field (PZN, CIP …) is shown and required only for a market
+// profile that names a national number AI (data-nhrn on its option).
+function nhrnAI() {
+  const sel = $("#b-profile");
+  const opt = sel && sel.selectedOptions && sel.selectedOptions[0];
+  return (opt && opt.dataset.nhrn) || "";
+}
+function showNHRN() {
+  const row = $("#b-nhrn-row");
+  if (!row) return;
+  const ai = nhrnAI();
+  row.hidden = !ai;
+  $("#b-nhrn").required = !!ai;
+  $("#b-nhrn-ai").textContent = ai;
+}
+if ($("#b-profile")) { $("#b-profile").addEventListener("change", showNHRN); showNHRN(); }
 onSubmit("batch-form", async () => {
   const def = {
     id: $("#b-id").value.trim(), gtin: $("#b-gtin").value.trim(), lot: $("#b-lot").value.trim(),
     expiry: $("#b-expiry").value.trim(), profile: $("#b-profile").value,
     target: parseInt($("#b-target").value, 10) || 0, template: $("#b-template").value.trim(),
   };
+  if (nhrnAI()) def.nhrn = $("#b-nhrn").value.trim();
   await api("POST", "/api/v1/batches", def);
   location.href = "/";
 });
@@ -177,7 +194,7 @@ function applyStatus(st) {
   const s = $("#state");
   s.className = "state s-" + String(st.state).toLowerCase();
   setK("batch.id", b ? b.id : "none");
-  setK("batch.desc", b ? "GTIN " + b.gtin + " · lot " + b.lot + " · exp " + b.expiry + " · " + (b.profile || "") : "No batch defined — use New batch.");
+  setK("batch.desc", b ? "GTIN " + b.gtin + " · lot " + b.lot + " · exp " + b.expiry + " · " + (b.profile || "") + (b.nhrn ? " · NHRN " + b.nhrn : "") : "No batch defined — use New batch.");
   setK("batch.good", c.commissioned || 0);
   setK("batch.target", b ? b.target : 0);
   setK("good", c.commissioned || 0);
