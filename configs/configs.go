@@ -79,17 +79,88 @@ var ErrInvalid = errors.New("invalid config")
 func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // DecodeStrict decodes one YAML document from r into v; unknown keys are
-// errors that name the line. name (a file name) prefixes the message.
+// errors. name (a file name) prefixes the message. Every decoding problem is
+// reported at once, each with its line and the dotted path of the key
+// (`line 97: packtags.port: field port not found in type config.PackTags`).
 func DecodeStrict(name string, r io.Reader, v any) error {
-	dec := yaml.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s: empty config", name)
 		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return &DecodeError{Name: name, Errors: withPaths(data, te.Errors)}
+		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// DecodeError lists every problem strict decoding found, each as
+// "line N: dotted.path: what".
+type DecodeError struct {
+	Name   string
+	Errors []string
+}
+
+func (e *DecodeError) Error() string {
+	return e.Name + ": " + strings.Join(e.Errors, "; ")
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *DecodeError) Is(target error) bool { return target == ErrInvalid }
+
+// withPaths adds the dotted key path to yaml.v3's "line N: …" messages.
+func withPaths(data []byte, msgs []string) []string {
+	paths := map[int]string{} // line -> path of the first key on that line
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) == nil {
+		var walk func(n *yaml.Node, prefix string)
+		walk = func(n *yaml.Node, prefix string) {
+			switch n.Kind {
+			case yaml.DocumentNode:
+				for _, c := range n.Content {
+					walk(c, prefix)
+				}
+			case yaml.MappingNode:
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					k, val := n.Content[i], n.Content[i+1]
+					path := k.Value
+					if prefix != "" {
+						path = prefix + "." + k.Value
+					}
+					if _, ok := paths[k.Line]; !ok {
+						paths[k.Line] = path
+					}
+					walk(val, path)
+				}
+			case yaml.SequenceNode:
+				for i, c := range n.Content {
+					walk(c, fmt.Sprintf("%s[%d]", prefix, i))
+				}
+			}
+		}
+		walk(&doc, "")
+	}
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+		var line int
+		if _, err := fmt.Sscanf(m, "line %d:", &line); err != nil {
+			continue
+		}
+		if p, ok := paths[line]; ok {
+			rest := strings.TrimSpace(m[strings.Index(m, ":")+1:])
+			out[i] = fmt.Sprintf("line %d: %s: %s", line, p, rest)
+		}
+	}
+	return out
 }
 
 // DecodeStrictBytes is DecodeStrict over a byte slice.

@@ -28,8 +28,8 @@ func TestDecodeStrict(t *testing.T) {
 		t.Fatalf("decoded %+v", v)
 	}
 	for _, tc := range []struct{ name, doc, want string }{
-		{"unknown.yaml", "inner:\n  timout: 1s\n", "unknown.yaml: yaml: unmarshal errors:\n  line 2: field timout not found"},
-		{"type.yaml", "rate: fast\n", "type.yaml: yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `fast`"},
+		{"unknown.yaml", "inner:\n  timout: 1s\n", "unknown.yaml: line 2: inner.timout: field timout not found"},
+		{"type.yaml", "rate: fast\n", "type.yaml: line 1: rate: cannot unmarshal !!str `fast`"},
 		{"empty.yaml", "", "empty.yaml: empty config"},
 	} {
 		err := configs.DecodeStrictBytes(tc.name, []byte(tc.doc), &outer{})
@@ -95,6 +95,33 @@ func TestCheckHostPort(t *testing.T) {
 			t.Errorf("%q: %v", addr, err)
 		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
 			t.Errorf("%q: got %v, want %q", addr, err, want)
+		}
+	}
+}
+
+func TestDecodeStrictNamesEveryUnknownKeyWithItsPath(t *testing.T) {
+	type inner struct {
+		Port int `yaml:"port"`
+	}
+	type cfg struct {
+		Devices struct {
+			PLC inner `yaml:"plc"`
+		} `yaml:"devices"`
+		Name string `yaml:"name"`
+	}
+	in := "name: x\ndevices:\n  plc:\n    port: 1\n    colour: red\ncycle_typo: 1\n"
+	var c cfg
+	err := configs.DecodeStrictBytes("line.yaml", []byte(in), &c)
+	if !errors.Is(err, configs.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{
+		"line.yaml: ",
+		"line 5: devices.plc.colour: field colour not found",
+		"line 6: cycle_typo: field cycle_typo not found",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
 }

@@ -210,10 +210,12 @@ func (c *Controller) Unit(ctx context.Context, serial string) (api.Unit, error) 
 		return api.Unit{}, err
 	}
 	s := serial
+	var scanned *gs1.Message
 	if strings.ContainsAny(serial, "(\x1d]") || strings.HasPrefix(serial, "http") {
 		if m, err := gs1.Parse(serial); err == nil {
 			if v, ok := m.Value("21"); ok {
 				s = v
+				scanned = &m
 			}
 		}
 	}
@@ -221,7 +223,11 @@ func (c *Controller) Unit(ctx context.Context, serial string) (api.Unit, error) 
 	if err != nil {
 		return api.Unit{}, fmt.Errorf("unit %q: %w", serial, wrapJournal(err))
 	}
-	return c.toUnit(u), nil
+	au := c.toUnit(u)
+	if scanned != nil {
+		au.CompareCode(*scanned) // what was scanned vs what was printed
+	}
+	return au, nil
 }
 
 func (c *Controller) toUnit(u journal.Unit) api.Unit {
@@ -246,6 +252,7 @@ func (c *Controller) toUnit(u journal.Unit) api.Unit {
 		au.History = append(au.History, api.UnitEvent{State: h.State.String(), Reason: reason, By: h.Actor.String(), At: h.At})
 		au.Updated = h.At
 	}
+	au.Assess()
 	return au
 }
 
@@ -402,6 +409,7 @@ func (c *Controller) Reconciliation(ctx context.Context, id string) (api.Reconci
 		u := api.Unit{Serial: d.Serial, Batch: id, State: d.State, Reason: d.Problem}
 		out.Differences = append(out.Differences, u)
 	}
+	out.Deviations = len(rep.Deviations())
 	return out, nil
 }
 
@@ -423,6 +431,10 @@ func (c *Controller) SignReconciliation(ctx context.Context, id string, sig api.
 	if !rep.Balanced && sig.Meaning != api.MeaningApprovedWithDeviation {
 		return api.Reconciliation{}, fmt.Errorf("batch %s does not balance (%v); sign with meaning %q and a reason: %w",
 			id, rep.Err(), api.MeaningApprovedWithDeviation, api.ErrRefused)
+	}
+	if dev := rep.Deviations(); len(dev) > 0 && sig.Meaning != api.MeaningApprovedWithDeviation {
+		return api.Reconciliation{}, fmt.Errorf("batch %s: %d reject(s) not confirmed by the gate (first %s): the packs may be in the good stream; sign with meaning %q and a reason: %w",
+			id, len(dev), dev[0].Serial, api.MeaningApprovedWithDeviation, api.ErrRefused)
 	}
 	if sig.At.IsZero() {
 		sig.At = c.now()

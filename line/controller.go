@@ -495,6 +495,9 @@ func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Comma
 		}
 		return fmt.Errorf("batch %q is not the line's current batch (%s): %w", id, c.batchID, api.ErrInvalidState)
 	}
+	if err := c.closedLocked(id, cmd); err != nil {
+		return err
+	}
 	to, err := packml.Next(c.state, cmd)
 	if err != nil {
 		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
@@ -523,6 +526,41 @@ func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Comma
 	}
 	c.startActLocked(to)
 	return nil
+}
+
+// closedLocked refuses a command that would reopen a batch that has
+// reached a final state (Complete, Stopped, Aborted): its reconciliation
+// may be signed and its record is closed, so Stop/Abort (which would finish
+// it again), Reset and Start are refused and a new batch must be defined.
+// The one command kept is Clear of an Aborted batch that nobody has signed
+// (PackML's Aborted -> Clearing -> Stopped, still final). A batch journalled
+// as final and later reset by an older version is refused too.
+func (c *Controller) closedLocked(id string, cmd packml.Command) error {
+	final := c.state
+	if !final.Final() {
+		b, err := c.j.Batch(id)
+		if err != nil {
+			return nil // journal problems surface at the transition
+		}
+		final = ""
+		for _, h := range b.History {
+			if s, err := packml.ParseState(h.State); err == nil && s.Final() {
+				final = s
+			}
+		}
+		if final == "" {
+			return nil
+		}
+	}
+	if cmd == packml.CmdClear && c.state == packml.Aborted && c.signature(id) == nil {
+		return nil
+	}
+	what := "its record is closed"
+	if s := c.signature(id); s != nil {
+		what = "its reconciliation is signed by " + s.User
+	}
+	return fmt.Errorf("%w: batch %s reached %s and %s; %s is refused: define a new batch to run the line again: %w",
+		ErrBatchFinal, id, final, what, cmd, api.ErrInvalidState)
 }
 
 // transitionLocked journals a PackML state change and makes it current.

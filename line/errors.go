@@ -15,6 +15,9 @@ var (
 	ErrNoBatch = errors.New("line: no batch")
 	// ErrBatchActive: a batch is running; finish it before defining another.
 	ErrBatchActive = errors.New("line: another batch is active")
+	// ErrBatchFinal: a command would reopen a batch that reached a final
+	// state (Complete, Stopped, Aborted); define a new batch instead.
+	ErrBatchFinal = errors.New("line: batch is final")
 	// ErrNotRunning: the controller's Run has not started or has ended.
 	ErrNotRunning = errors.New("line: controller not running")
 )

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/plcsim"
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/epcis"
@@ -25,7 +26,9 @@ import (
 
 // lostReplyPLC is the real PLC client with one fault: the reply to the
 // n-th accept verdict is lost after the PLC applied the write (a Modbus
-// response timeout after the request arrived, a dropped OPC UA response).
+// response timeout after the request arrived, a dropped OPC UA response),
+// and the link is gone right after it: the controller's second attempt for
+// that product fails to connect.
 type lostReplyPLC struct {
 	line.PLC
 	mu      sync.Mutex
@@ -35,6 +38,12 @@ type lostReplyPLC struct {
 }
 
 func (p *lostReplyPLC) Decide(ctx context.Context, seq uint64, reject bool) error {
+	p.mu.Lock()
+	retry := p.lostSeq != 0 && seq == p.lostSeq
+	p.mu.Unlock()
+	if retry {
+		return fmt.Errorf("modbus: dial 127.0.0.1:502: connection refused (simulated): %w", devices.ErrDisconnected)
+	}
 	if err := p.PLC.Decide(ctx, seq, reject); err != nil || reject {
 		return err
 	}
@@ -56,9 +65,10 @@ func (p *lostReplyPLC) lost() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return 
 // the serial destroyed while the pack is in the market). Every unit whose
 // product the PLC accepted must end Commissioned.
 //
-// Fails today: cycle.go decider turns any Decide error on a pass verdict into
-// Rejected (reason fault, "the gate rejects fail-safe"), which only holds when
-// the write did not reach the PLC.
+// Fails today: cycle.go sends a failed verdict once more, and when that
+// fails too the decider turns the pass verdict into Rejected (reason fault,
+// "the gate rejects fail-safe"), which only holds when the first write did
+// not reach the PLC.
 func TestPassVerdictReplyLost(t *testing.T) {
 	wrap := &lostReplyPLC{n: 10}
 	l := startLine(t, linesim.Options{Rate: 60, WrapPLC: func(p line.PLC) line.PLC { wrap.PLC = p; return wrap }})
@@ -268,6 +278,14 @@ func TestPairingAfterLinkLossHold(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
+	seqOf := map[string]uint64{}
+	for seq, rec := range printedOn {
+		seqOf[rec] = seq
+	}
+	gate := map[uint64]plcsim.GateResult{}
+	for _, r := range l.PLC.Results() {
+		gate[r.Seq] = r
+	}
 	wrong := 0
 	err := l.Journal.Units(id, func(u journal.Unit) error {
 		if u.Seq == 0 {
@@ -275,7 +293,12 @@ func TestPairingAfterLinkLossHold(t *testing.T) {
 		}
 		if got, ok := printedOn[u.Seq]; ok && got != u.Serial {
 			if wrong < 5 {
-				t.Errorf("unit %s (%s) is journaled on product %d, but product %d carries %s", u.Serial, u.State, u.Seq, u.Seq, got)
+				fate := "unknown"
+				if r, ok := gate[seqOf[u.Serial]]; ok {
+					fate = fmt.Sprintf("pushed off %v", r.PushedOff)
+				}
+				t.Errorf("unit %s (%s) is journaled on product %d, but product %d carries %s; its own product %d: %s",
+					u.Serial, u.State, u.Seq, u.Seq, got, seqOf[u.Serial], fate)
 			}
 			wrong++
 		}
@@ -286,5 +309,120 @@ func TestPairingAfterLinkLossHold(t *testing.T) {
 	}
 	if wrong > 0 {
 		t.Errorf("%d units journaled on the wrong product", wrong)
+	}
+}
+
+// TestActionAfterBatchEndReachesSiteServer: after a batch completed and its
+// EPCIS documents went upstream, a supervisor pulls a commissioned pack as a
+// QA sample and rejects another one. The site server must hear of both
+// (a sampling and a decommissioning event for those EPCs); otherwise it
+// keeps two serials "active" whose packs are no longer sellable.
+//
+// Fails today: EPCIS documents are built only in finishBatch; UnitAction
+// journals the step and nothing goes to the outbox.
+func TestActionAfterBatchEndReachesSiteServer(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 60})
+	rec := runBatch(t, l, "LATE1", 30)
+	if !rec.Balanced {
+		t.Fatalf("reconciliation: %+v", rec)
+	}
+	ctx := t.Context()
+	drained := func() bool {
+		items, err := l.Journal.OutboxPending(ctx, 1)
+		return err == nil && len(items) == 0
+	}
+	waitFor(t, "the outbox to drain", drained)
+	var comm []string
+	if err := l.Journal.Units("LATE1", func(u journal.Unit) error {
+		if u.State == journal.Commissioned {
+			comm = append(comm, u.Serial)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(comm) < 2 {
+		t.Fatalf("%d commissioned units", len(comm))
+	}
+	supervisor := api.Actor{User: "sue", Role: "supervisor"}
+	sampled, rejected := comm[0], comm[1]
+	if _, err := l.Controller.UnitAction(ctx, sampled, api.UnitSample, "QA retain sample", supervisor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Controller.UnitAction(ctx, rejected, api.UnitReject, "pack crushed at the case packer", supervisor); err != nil {
+		t.Fatal(err)
+	}
+	// The documents are expected in the outbox when UnitAction returns
+	// (ideally in the journal transaction of the step itself): once the
+	// outbox is empty again they have reached the site server.
+	waitFor(t, "the outbox to drain", drained)
+
+	steps := map[string]string{} // serial -> bizSteps of the documents received
+	for _, ev := range l.Upstream.Events() {
+		var d epcis.Document
+		if err := json.Unmarshal(ev.Doc, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range d.Body.EventList {
+			for _, epc := range e.EPCList {
+				steps[epc[strings.LastIndexByte(epc, '.')+1:]] += e.BizStep + " "
+			}
+		}
+	}
+	if !strings.Contains(steps[sampled], "commissioning") || !strings.Contains(steps[rejected], "commissioning") {
+		t.Fatalf("the batch-end commissioning events lack %s or %s: %q %q", sampled, rejected, steps[sampled], steps[rejected])
+	}
+	if !strings.Contains(steps[sampled], "sampling") {
+		t.Errorf("QA sample %s pulled after the batch end: no sampling event reached the site server (got %q)", sampled, steps[sampled])
+	}
+	if !strings.Contains(steps[rejected], "decommissioning") && !strings.Contains(steps[rejected], "destroying") {
+		t.Errorf("pack %s rejected after the batch end: no decommissioning event reached the site server (got %q)", rejected, steps[rejected])
+	}
+}
+
+// TestEPCISTimeZoneOffset: a line configured in Europe/Berlin reports its
+// events with that zone's offset at the event time (EPCIS
+// eventTimeZoneOffset: the local time zone where the event happened).
+//
+// Fails today: emitEPCIS passes the batch-end time as stored (UTC), so every
+// event says +00:00.
+func TestEPCISTimeZoneOffset(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skipf("no time zone data: %v", err)
+	}
+	cfg, err := linesim.DemoConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Line.Timezone = "Europe/Berlin"
+	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg})
+	rec := runBatch(t, l, "TZ1", 20)
+	if !rec.Balanced {
+		t.Fatalf("reconciliation: %+v", rec)
+	}
+	waitFor(t, "the outbox to drain", func() bool {
+		items, err := l.Journal.OutboxPending(t.Context(), 1)
+		return err == nil && len(items) == 0
+	})
+	n := 0
+	for _, ev := range l.Upstream.Events() {
+		var d epcis.Document
+		if err := json.Unmarshal(ev.Doc, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range d.Body.EventList {
+			at, err := time.Parse(time.RFC3339Nano, e.EventTime)
+			if err != nil {
+				t.Fatalf("eventTime %q: %v", e.EventTime, err)
+			}
+			if want := at.In(loc).Format("-07:00"); e.TimeZoneOffset != want {
+				t.Errorf("%s event at %s: eventTimeZoneOffset %s, want %s (line.timezone Europe/Berlin)", e.BizStep, e.EventTime, e.TimeZoneOffset, want)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no EPCIS event reached the site server")
 	}
 }

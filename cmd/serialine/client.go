@@ -333,9 +333,14 @@ func printBatch(w io.Writer, b api.Batch) {
 		nhrn = "  nhrn " + b.NHRN
 	}
 	fmt.Fprintf(w, "batch %s  state %s\n  gtin %s  lot %s  expiry %s  profile %s%s  target %d\n", b.ID, b.State, b.GTIN, b.Lot, b.Expiry, b.Profile, nhrn, b.Target)
-	total := c.Drawn + c.Queued + c.Printed + c.Verified + c.Commissioned + c.Rejected + c.Sampled + c.Returned + c.Uncertain
+	// Counters.Drawn is the cumulative number of serials drawn for the batch
+	// (the reconciliation's "drawn"); the serials drawn but not yet queued
+	// are what is left after every other state.
+	inFlight := c.Queued + c.Printed + c.Verified
+	accounted := c.Commissioned + c.Rejected + c.Sampled + c.Returned + c.Uncertain + inFlight
+	total := max(c.Drawn, accounted)
 	fmt.Fprintf(w, "  serials drawn %d: commissioned %d  rejected %d  sampled %d  returned %d  uncertain %d  in flight %d  drawn ahead %d\n",
-		total, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.Queued+c.Printed+c.Verified, c.Drawn)
+		total, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, inFlight, total-accounted)
 	if b.Signed != nil {
 		fmt.Fprintf(w, "  reconciliation signed by %s (%s) %s: %s\n", b.Signed.User, b.Signed.Meaning, b.Signed.At.Format(time.RFC3339), b.Signed.Reason)
 	}
@@ -370,6 +375,7 @@ func printReconciliation(w io.Writer, r api.Reconciliation) {
 func cmdStatus(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	setUsage(fs, e.stderr, "[flags]")
 	var cf clientFlags
 	cf.register(fs)
 	pos, code, ok := parseArgs(fs, args)
@@ -448,6 +454,12 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 			printJSON(e.stdout, raw)
 		} else if !lr.Ours {
 			fmt.Fprintf(e.stdout, "NOT OURS: %s\n", lr.Problem)
+			for _, m := range lr.Mismatches {
+				fmt.Fprintf(e.stdout, "  mismatch %s\n", m)
+			}
+			if lr.Warning != "" {
+				fmt.Fprintf(e.stdout, "  %s\n", lr.Warning)
+			}
 		}
 		if !lr.Ours {
 			return exitFailure
@@ -475,6 +487,12 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stdout, "  grade %.1f", u.Grade)
 	}
 	fmt.Fprintln(e.stdout)
+	u.Assess() // an older controller may not send saleable/warning
+	if u.Warning != "" {
+		fmt.Fprintf(e.stdout, "  %s\n", u.Warning)
+	} else {
+		fmt.Fprintln(e.stdout, "  saleable (commissioned)")
+	}
 	for _, h := range u.History {
 		fmt.Fprintf(e.stdout, "  %s %-12s %s %s\n", h.At.Format(time.RFC3339), h.State, h.Reason, h.By)
 	}

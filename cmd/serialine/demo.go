@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,12 +37,31 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	plc := fs.String("plc", "modbus", "protocol to the simulated PLC: modbus (Modbus TCP) or opcua (OPC UA)")
 	ptAddr := fs.String("packtags", "127.0.0.1:0", "OPC UA PackTags server (read-only PackML state and counters) address; port 0 picks a free one; \"\" = off")
 	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
+	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if *units <= 0 || *rate <= 0 {
 		fmt.Fprintln(e.stderr, "serialine demo: --units and --rate must be > 0")
 		return exitUsage
+	}
+	// Bind the operator page first: a busy port is reported (or, for the
+	// default address, replaced by a free one) before anything starts or a
+	// one-time password is printed for a page this demo would not serve.
+	var hmiLn net.Listener
+	if !*headless && *listen != "" {
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "listen" })
+		ln, note, err := listenHMI(*listen, explicit)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "serialine demo: operator page: %v (try --listen 127.0.0.1:0 for a free port, or --headless)\n", err)
+			return exitFailure
+		}
+		if note != "" {
+			fmt.Fprintln(e.stderr, "serialine demo:", note)
+		}
+		hmiLn = ln
+		defer ln.Close()
 	}
 	dbPath := *db
 	dir := ""
@@ -127,7 +147,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := api.Serve(hctx, api.ServeOptions{Addr: *listen, Handler: st.Handler, Logger: e.logger,
+			if err := api.Serve(hctx, api.ServeOptions{Addr: *listen, Listener: hmiLn, Handler: st.Handler, Logger: e.logger,
 				Ready: func(a string) { ready <- a }}); err != nil {
 				fmt.Fprintln(e.stderr, "serialine demo: operator page:", err)
 				close(ready)
@@ -149,7 +169,11 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	rep, err := linesim.RunDemo(ctx, l, linesim.DemoOptions{Units: *units, Faults: *faults, OperatorDelay: delay, Out: e.stdout})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(e.stderr, "serialine demo: interrupted; the journal keeps the batch (restart with --db to continue)")
+			if *db == "" {
+				fmt.Fprintln(e.stderr, "serialine demo: interrupted; the temporary journal is deleted (run with --db FILE to keep a batch across restarts)")
+			} else {
+				fmt.Fprintf(e.stderr, "serialine demo: interrupted; the journal keeps the batch (restart with --db %s to continue)\n", *db)
+			}
 			return exitFailure
 		}
 		fmt.Fprintln(e.stderr, "serialine demo:", err)
@@ -175,6 +199,25 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		<-ctx.Done()
 	}
 	return exitOK
+}
+
+// listenHMI binds the operator page's address. When addr is busy and was
+// not chosen explicitly (the default), it falls back to a free port on
+// 127.0.0.1 and says so in note; an explicit address that cannot be bound
+// is an error.
+func listenHMI(addr string, explicit bool) (ln net.Listener, note string, err error) {
+	ln, err = net.Listen("tcp", addr)
+	if err == nil {
+		return ln, "", nil
+	}
+	if explicit {
+		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
+	}
+	ln, ferr := net.Listen("tcp", "127.0.0.1:0")
+	if ferr != nil {
+		return nil, "", fmt.Errorf("listen %s: %w (and no free port on 127.0.0.1: %v)", addr, err, ferr)
+	}
+	return ln, fmt.Sprintf("%s is busy (%v); the operator page uses %s instead", addr, err, ln.Addr()), nil
 }
 
 func percentiles(d []time.Duration) (p50, p99 time.Duration) {

@@ -45,8 +45,9 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("journal verify", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	db := fs.String("db", "", "journal file")
+	setUsage(fs, e.stderr, "--db FILE")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if *db == "" || fs.NArg() != 0 {
 		fmt.Fprintln(e.stderr, "serialine journal verify: --db FILE is required (no arguments)")
@@ -94,8 +95,9 @@ func journalExport(ctx context.Context, e env, args []string) int {
 	db := fs.String("db", "", "journal file")
 	batch := fs.String("batch", "", "batch id")
 	format := fs.String("format", journal.FormatJSONL, "output format: jsonl or csv")
+	setUsage(fs, e.stderr, "--db FILE --batch ID [--format jsonl|csv]")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if *db == "" || *batch == "" || fs.NArg() != 0 {
 		fmt.Fprintln(e.stderr, "serialine journal export: --db FILE and --batch ID are required (no arguments)")

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // shift and EPCIS time zones on a line PC without zoneinfo
 )
 
 // Exit statuses shared by every subcommand.

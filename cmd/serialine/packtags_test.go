@@ -15,6 +15,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/packtags"
 )
 
@@ -244,9 +245,9 @@ func TestRunPackTagsConfig(t *testing.T) {
 		{"on", "packtags: {enabled: true, listen: '0.0.0.0:4841'}\n", true, nil},
 		{"no listen", "packtags:\n  enabled: true\n", false, []string{"packtags.listen: must be set when enabled"}},
 		{"bad listen", "packtags:\n  enabled: true\n  listen: nowhere\n", false, []string{`packtags.listen: "nowhere" is not host:port`}},
-		{"unknown key", "packtags:\n  enabled: true\n  port: 4841\n", false, []string{"packtags section", "field port not found"}},
-		{"scalar", "packtags: yes\n", false, []string{"packtags: must be a mapping"}},
-		{"with config problems", "packtags:\n  enabled: true\n  interval: -1s\ncycle_typo: 1\n", false, []string{"packtags.interval: must be >= 0", "cycle_typo"}},
+		{"unknown key", "packtags:\n  enabled: true\n  port: 4841\n", false, []string{"packtags.port: field port not found"}},
+		{"scalar", "packtags: yes\n", false, []string{"line 95: packtags: cannot unmarshal !!str `yes` into config.PackTags"}},
+		{"with config problems", "packtags:\n  enabled: true\n  interval: -1s\n", false, []string{"packtags.interval: must be >= 0", "packtags.listen: must be set when enabled"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := runConfig(t, dir, c.extra)
@@ -256,10 +257,9 @@ func TestRunPackTagsConfig(t *testing.T) {
 				if code != exitOK {
 					t.Fatalf("exit %d: %s", code, errb.String())
 				}
-				data, _ := os.ReadFile(path)
-				_, pt, err := splitPackTags(path, data)
-				if err != nil || pt.Enabled != c.enabled {
-					t.Fatalf("packtags %+v, %v; want enabled=%v", pt, err, c.enabled)
+				cfg, err := config.Load(path)
+				if err != nil || cfg.PackTags.Enabled != c.enabled {
+					t.Fatalf("packtags %+v, %v; want enabled=%v", cfg.PackTags, err, c.enabled)
 				}
 				return
 			}
@@ -272,12 +272,5 @@ func TestRunPackTagsConfig(t *testing.T) {
 				}
 			}
 		})
-	}
-	// Blanking keeps line numbers: a mistake after the section is reported
-	// on its own line.
-	in := []byte("packtags:\n  enabled: true\n  listen: 127.0.0.1:0\nline:\n  name: x\n")
-	rest, pt, err := splitPackTags("x.yaml", in)
-	if err != nil || !pt.Enabled || string(rest) != "\n\n\nline:\n  name: x\n" {
-		t.Fatalf("split: %q %+v %v", rest, pt, err)
 	}
 }

@@ -29,8 +29,9 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	fs.SetOutput(e.stderr)
 	cfgPath := fs.String("config", "", "controller config file (YAML)")
 	check := fs.Bool("check", false, "only validate the config and exit")
+	setUsage(fs, e.stderr, "--config FILE [--check]")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if *cfgPath == "" {
 		fmt.Fprintln(e.stderr, "serialine run: --config FILE is required")
@@ -41,22 +42,12 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run: config:", err)
 		return exitUsage
 	}
-	data, pt, err := splitPackTags(*cfgPath, data)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "serialine run:", err)
-		return exitUsage
-	}
 	cfg, cerr := config.Parse(*cfgPath, data)
 	if cerr != nil {
 		fmt.Fprintln(e.stderr, "serialine run:", cerr)
-	}
-	if perr := pt.Validate().Err(); perr != nil {
-		fmt.Fprintf(e.stderr, "serialine run: %s: %v\n", *cfgPath, perr)
-		cerr = errors.Join(cerr, perr)
-	}
-	if cerr != nil {
 		return exitUsage
 	}
+	pt := cfg.PackTags
 	if *check {
 		fmt.Fprintf(e.stdout, "%s: config OK\n", *cfgPath)
 		return exitOK

@@ -14,7 +14,15 @@ func cmdSim(ctx context.Context, e env, args []string) int {
 		"upstream": cmdSimUpstream,
 	}
 	if len(args) == 0 || sims[args[0]] == nil {
-		fmt.Fprintln(e.stderr, "usage: serialine sim plc|printer|camera|upstream [flags]")
+		fmt.Fprintln(e.stderr, "usage: serialine sim SIMULATOR [flags]")
+		fmt.Fprintln(e.stderr, "simulators (each speaks its real protocol; serialine sim SIMULATOR -h lists its flags):")
+		fmt.Fprintln(e.stderr, "  plc       PLC conveyor with reject gate: Modbus TCP and OPC UA")
+		fmt.Fprintln(e.stderr, "  printer   thermal-inkjet printer: TIJ text protocol (and ZPL)")
+		fmt.Fprintln(e.stderr, "  camera    verification camera: DMCC or Keyence protocol")
+		fmt.Fprintln(e.stderr, "  upstream  site server handing out serial pools and taking EPCIS events")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return exitOK
+		}
 		return exitUsage
 	}
 	return sims[args[0]](ctx, e, args[1:])

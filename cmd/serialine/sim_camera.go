@@ -37,6 +37,7 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 	gtin := fs.String("gtin", "09501101530003", "GTIN of generated symbols")
 	lot := fs.String("lot", "LOT1", "lot of generated symbols")
 	expiry := fs.String("expiry", "291231", "expiry (YYMMDD) of generated symbols")
+	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -21,6 +21,7 @@ func cmdSimPLC(ctx context.Context, e env, args []string) int {
 	gate := fs.Int("gate-distance", 8, "encoder pitches from trigger point to reject gate")
 	hb := fs.Duration("heartbeat", 100*time.Millisecond, "PLC heartbeat period")
 	ctlTimeout := fs.Duration("controller-timeout", time.Second, "stop the line when the controller heartbeat stalls this long")
+	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -18,6 +18,7 @@ func cmdSimUpstream(ctx context.Context, e env, args []string) int {
 	mode := fs.String("mode", "random", "serial generation: random (GS1 non-predictable) or sequential")
 	length := fs.Int("length", 12, "serial length (1..20)")
 	prefix := fs.String("prefix", "", "prefix of sequential serials")
+	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/internal/benchutil"
@@ -32,6 +33,67 @@ func BenchmarkTriggers(b *testing.B) {
 			cl := connect(b, c)
 			p := benchutil.NewProducer(sim, b.N+100000)
 			p.Measure(b, rate, func(ctx context.Context) devices.Trigger { return next(b, ctx, cl) })
+		})
+	}
+}
+
+// BenchmarkVerdicts writes groups of k verdicts for consecutive products
+// while the trigger poller runs (1 ms) on the same client, the way the
+// line's decider does: one Decide per product, or one DecideBatch, on the
+// main connection or the gate connection. Reports the time until the last
+// verdict of a group was acknowledged, p50/p99 (ns/op is per group).
+func BenchmarkVerdicts(b *testing.B) {
+	for _, bc := range []struct {
+		k     int
+		batch bool
+		gate  bool
+	}{{1, false, false}, {1, false, true}, {8, false, false}, {8, true, false}, {8, true, true}, {32, false, false}, {32, true, false}, {32, true, true}} {
+		name := fmt.Sprintf("group=%d/decide", bc.k)
+		if bc.batch {
+			name = fmt.Sprintf("group=%d/batch", bc.k)
+		}
+		if bc.gate {
+			name += "/gate_connection"
+		}
+		b.Run(name, func(b *testing.B) {
+			sim, addr := newSim(b, plcsim.Options{GateDistance: 1})
+			c := testConfig(addr)
+			c.GateConnection = bc.gate
+			cl := connect(b, c)
+			ctx := b.Context()
+			go func() { // keep the poller's queue drained
+				for ctx.Err() == nil {
+					cl.NextTrigger(ctx)
+				}
+			}()
+			tick := sim.Produce // products keep coming: the poller has work
+			vs := make([]devices.Verdict, bc.k)
+			var st benchutil.Stats
+			seq := uint64(1000)
+			b.ResetTimer()
+			for range b.N {
+				tick(1)
+				for i := range vs {
+					vs[i] = devices.Verdict{Seq: seq, Reject: i%5 == 0}
+					seq++
+				}
+				t0 := time.Now()
+				if bc.batch {
+					if err := cl.DecideBatch(ctx, vs); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					for _, v := range vs {
+						if err := cl.Decide(ctx, v.Seq, v.Reject); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				st.Add(time.Since(t0))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(st.Percentile(0.50))/1e3, "p50-µs")
+			b.ReportMetric(float64(st.Percentile(0.99))/1e3, "p99-µs")
 		})
 	}
 }

@@ -97,7 +97,9 @@ func TestConnectionLossResumes(t *testing.T) {
 func TestHeartbeatStall(t *testing.T) {
 	sim, ep := sharedSim(t)
 	c := testConfig(ep)
-	c.HeartbeatTimeout = 20 * time.Millisecond
+	// long enough that a loaded machine does not see a second stall between
+	// the Beat below and the product's notification
+	c.HeartbeatTimeout = 250 * time.Millisecond
 	cl := connect(t, c)
 	ctx := ctxT(t)
 	sim.Beat() // prime the watchdog

@@ -149,6 +149,9 @@ type StateChange struct {
 
 // Counters are a batch's unit counts per state. Good = Commissioned.
 type Counters struct {
+	// Drawn is the cumulative number of serials drawn for the batch (the
+	// reconciliation's drawn; = commissioned + rejected + sampled +
+	// returned + uncertain + in flight + drawn but not yet queued).
 	Drawn        int `json:"drawn"`
 	Queued       int `json:"queued"`
 	Printed      int `json:"printed"`
@@ -197,6 +200,14 @@ type Unit struct {
 	ReadData      string             `json:"read_data,omitempty"`      // what the camera read
 	History       []UnitEvent        `json:"history,omitempty"`
 	Updated       time.Time          `json:"updated"`
+	// Saleable: the unit is commissioned, the only state in which a pack
+	// carrying it may be in the saleable stream (see Assess).
+	Saleable bool `json:"saleable"`
+	// Warning says why a unit is not saleable and what to do (see Assess).
+	Warning string `json:"warning,omitempty"`
+	// Mismatches: elements of a scanned code that differ from what was
+	// printed for this serial (lookup by code only; see CompareCode).
+	Mismatches []FieldMismatch `json:"mismatches,omitempty"`
 }
 
 // UnitEvent is one state change of a unit.
@@ -295,6 +306,10 @@ type Reconciliation struct {
 	Balanced     bool           `json:"balanced"`
 	RejectedBy   map[string]int `json:"rejected_by,omitempty"`
 	Differences  []Unit         `json:"differences,omitempty"` // units that break the balance, one by one
-	Signed       *Signature     `json:"signed,omitempty"`
-	Generated    time.Time      `json:"generated"`
+	// Deviations counts the differences that balance but need signing as
+	// approved-with-deviation (a reject the gate did not confirm: the pack
+	// may be in the good stream); they are listed in Differences too.
+	Deviations int        `json:"deviations,omitempty"`
+	Signed     *Signature `json:"signed,omitempty"`
+	Generated  time.Time  `json:"generated"`
 }

@@ -23,6 +23,10 @@ type ServeOptions struct {
 	Logger *slog.Logger
 	// Ready, when set, is called with the bound address once listening.
 	Ready func(addr string)
+	// Listener, when set, is served instead of listening on Addr (the
+	// caller bound it already, e.g. to fail before announcing anything);
+	// Serve closes it.
+	Listener net.Listener
 }
 
 // Serve runs an HTTP(S) server until ctx is done, then shuts it down,
@@ -51,9 +55,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		scheme = "https"
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("api: listen %s: %w", o.Addr, err)
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Addr); err != nil {
+			return fmt.Errorf("api: listen %s: %w", o.Addr, err)
+		}
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -74,7 +81,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	<-errc
 	if err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)

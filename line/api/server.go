@@ -793,6 +793,7 @@ func (s *Server) unit(c *call) error {
 	if err != nil {
 		return err
 	}
+	u.Assess()
 	writeJSON(c.w, http.StatusOK, u)
 	return nil
 }
@@ -804,6 +805,13 @@ type LookupResult struct {
 	Ours     bool              `json:"ours"`     // the serial was drawn on this line for this GTIN
 	Unit     *Unit             `json:"unit,omitempty"`
 	Problem  string            `json:"problem,omitempty"` // why it is not ours (GTIN mismatch…)
+	// Mismatches: elements of the code that differ from what was printed
+	// for its serial (also in Unit.Mismatches).
+	Mismatches []FieldMismatch `json:"mismatches,omitempty"`
+	// Saleable: ours and commissioned; false for a rejected, uncertain,
+	// sampled, returned or not yet commissioned unit (Warning says why).
+	Saleable bool   `json:"saleable"`
+	Warning  string `json:"warning,omitempty"`
 }
 
 func (s *Server) lookup(c *call) error {
@@ -831,12 +839,19 @@ func (s *Server) lookup(c *call) error {
 		return err
 	default:
 		gtin, _ := msg.Value("01")
+		u.Assess()
+		u.CompareCode(msg)
 		if gtin != "" && u.GTIN != "" && gtin != u.GTIN {
 			res.Problem = fmt.Sprintf("serial %s belongs to GTIN %s here, the code says GTIN %s", serial, u.GTIN, gtin)
+		} else if len(u.Mismatches) > 0 {
+			res.Problem = u.MismatchText()
 		} else {
 			res.Ours = true
 		}
 		res.Unit = &u
+		res.Mismatches = u.Mismatches
+		res.Saleable = res.Ours && u.Saleable
+		res.Warning = u.Warning
 	}
 	writeJSON(c.w, http.StatusOK, res)
 	return nil
@@ -953,16 +968,58 @@ func (s *Server) signReconciliation(c *call) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	sig, err := s.sign(c, "reconciliation of batch "+c.r.PathValue("id"), &req, auth.RoleSupervisor)
+	subject := "reconciliation of batch " + c.r.PathValue("id")
+	// Check what the controller would refuse before the signature is
+	// made, so the audit trail holds no auth.sign for a signing that did
+	// not happen (21 CFR 11): the refusal is audited as auth.sign.refused.
+	if err := s.signable(c, c.r.PathValue("id"), req.Meaning); err != nil {
+		s.signRefused(c, "auth.sign.refused", subject, err)
+		return err
+	}
+	sig, err := s.sign(c, subject, &req, auth.RoleSupervisor)
 	if err != nil {
 		return err
 	}
 	rec, err := s.o.Controller.SignReconciliation(c.r.Context(), c.r.PathValue("id"), sig)
 	if err != nil {
+		// Refused after the password check (the batch changed meanwhile):
+		// the audit trail says the signature was not applied.
+		s.signRefused(c, "auth.sign.voided", subject, err)
 		return err
 	}
 	return s.done(c, http.StatusOK, rec, req.Reason, fmt.Sprintf("meaning=%s drawn=%d commissioned=%d rejected=%d sampled=%d returned=%d uncertain=%d balanced=%t",
 		sig.Meaning, rec.Drawn, rec.Commissioned, rec.Rejected, rec.Sampled, rec.Returned, rec.Uncertain, rec.Balanced))
+}
+
+// signable reports why the reconciliation of batch id cannot be signed
+// with meaning now (nil when it can): the batch must be final, not yet
+// signed, and a batch that does not balance or has deviations (rejects
+// the gate did not confirm) needs approved-with-deviation.
+func (s *Server) signable(c *call, id, meaning string) error {
+	rec, err := s.o.Controller.Reconciliation(c.r.Context(), id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !rec.Final:
+		return fmt.Errorf("batch %s is %s: sign its reconciliation once it is complete, stopped or aborted: %w", id, rec.State, ErrInvalidState)
+	case rec.Signed != nil:
+		return fmt.Errorf("reconciliation of batch %s already signed by %s: %w", id, rec.Signed.User, ErrInvalidState)
+	case meaning != MeaningApprovedWithDeviation && !rec.Balanced:
+		return fmt.Errorf("batch %s does not balance; sign with meaning %q and a reason: %w", id, MeaningApprovedWithDeviation, ErrRefused)
+	case meaning != MeaningApprovedWithDeviation && rec.Deviations > 0:
+		return fmt.Errorf("batch %s: %d reject(s) not confirmed by the gate, the packs may be in the good stream; sign with meaning %q and a reason: %w",
+			id, rec.Deviations, MeaningApprovedWithDeviation, ErrRefused)
+	}
+	return nil
+}
+
+// signRefused audits a signing that did not happen.
+func (s *Server) signRefused(c *call, action, subject string, err error) {
+	if aerr := s.o.Audit.AppendAudit(c.r.Context(), auth.AuditEntry{Who: c.sess.User, Role: string(c.sess.Role),
+		Action: action, Reason: err.Error(), After: "subject=" + subject}); aerr != nil {
+		s.log.Error("audit append failed for refusal", "action", action, "err", aerr)
+	}
 }
 
 func (s *Server) audit(c *call) error {

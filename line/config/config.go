@@ -48,6 +48,44 @@ type Config struct {
 	Verify Verify `yaml:"verify"`
 	// API is the operator/HTTP interface.
 	API API `yaml:"api"`
+	// PackTags is the read-only OPC UA PackTags server (PackML state and
+	// counters) for the plant's SCADA; off by default.
+	PackTags PackTags `yaml:"packtags"`
+}
+
+// PackTags configures the read-only OPC UA PackTags server. gopcua's server
+// offers security policy None only, so put it on the control network.
+//
+//	packtags:
+//	  enabled: true
+//	  listen: 10.0.10.5:4841
+//	  interval: 1s
+type PackTags struct {
+	// Enabled switches the PackTags server on (default off).
+	Enabled bool `yaml:"enabled"`
+	// Listen is the server's host:port; required when enabled (port 0
+	// picks a free port).
+	Listen string `yaml:"listen"`
+	// Interval is how often the line status is read into the tags and
+	// subscribers notified (0 = default 1s).
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Validate reports every problem with its path relative to the section.
+func (pt PackTags) Validate() configs.Problems {
+	var p configs.Problems
+	if pt.Interval < 0 {
+		p.Add("interval", "must be >= 0")
+	}
+	if !pt.Enabled {
+		return p
+	}
+	if pt.Listen == "" {
+		p.Add("listen", "must be set when enabled (host:port)")
+	} else if _, _, err := net.SplitHostPort(pt.Listen); err != nil {
+		p.Add("listen", "%q is not host:port: %v", pt.Listen, err)
+	}
+	return p
 }
 
 // Line identifies the line.
@@ -374,6 +412,7 @@ func (c Config) Validate() configs.Problems {
 	p.Merge("devices.printer", c.Devices.Printer.Validate())
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())
+	p.Merge("packtags", c.PackTags.Validate())
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}

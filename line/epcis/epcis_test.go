@@ -177,3 +177,25 @@ func TestEventIDAndTimeZone(t *testing.T) {
 		t.Errorf("offset CET accepted: %v", err)
 	}
 }
+
+func FuzzExpiryDate(f *testing.F) {
+	for _, s := range []string{"271231", "280200", "270230", "2712", "abcdef", "991301"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ExpiryDate(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ExpiryDate(%q) error %v does not wrap ErrInvalid", s, err)
+			}
+			return
+		}
+		d, perr := time.Parse("2006-01-02", got)
+		if perr != nil || d.Format("060102")[:4] != s[:4] {
+			t.Fatalf("ExpiryDate(%q) = %q: not the same year and month (%v)", s, got, perr)
+		}
+		if s[4:] != "00" && d.Format("02") != s[4:] {
+			t.Fatalf("ExpiryDate(%q) = %q: day changed", s, got)
+		}
+	})
+}

@@ -340,23 +340,51 @@ func (h *HMI) unit(w http.ResponseWriter, r *http.Request) {
 	d := unitData{Code: strings.TrimSpace(r.URL.Query().Get("code"))}
 	if d.Code != "" {
 		serial := d.Code
-		if msg, err := gs1.Parse(d.Code); err == nil {
+		var scanned *gs1.Message
+		msg, perr := gs1.Parse(d.Code)
+		if perr == nil {
 			if s, ok := msg.Value("21"); ok {
 				serial = s
+				scanned = &msg
 			}
 		}
 		u, err := h.o.Controller.Unit(r.Context(), serial)
 		switch {
+		case perr != nil && looksLikeCode(d.Code):
+			// A scanned code that does not parse: say why, not "never drawn".
+			d.Problem = "Code " + d.Code + " is not a valid GS1 code: " + perr.Error()
 		case errors.Is(err, api.ErrNotFound):
 			d.Problem = "Serial " + serial + " was never drawn on this line."
 		case err != nil:
 			d.Problem = err.Error()
 		default:
+			u.Assess()
+			if scanned != nil {
+				u.CompareCode(*scanned)
+				d.Problem = u.MismatchText()
+			}
 			d.Unit = &u
 		}
 	}
 	p.Data = d
 	h.render(w, "unit", http.StatusOK, p)
+}
+
+// looksLikeCode reports whether a unit lookup input is meant as a GS1 code
+// (bracketed, scanned element string, Digital Link) rather than a serial.
+func looksLikeCode(s string) bool {
+	if strings.HasPrefix(s, "(") || strings.HasPrefix(s, "]") || strings.Contains(s, "://") || strings.Contains(s, "\x1d") {
+		return true
+	}
+	if len(s) > 18 && strings.HasPrefix(s, "01") {
+		for _, c := range s[:16] {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 type userRow struct {

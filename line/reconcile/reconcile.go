@@ -64,6 +64,10 @@ type Difference struct {
 	Serial  string `json:"serial,omitempty"`
 	State   string `json:"state,omitempty"`
 	Problem string `json:"problem"`
+	// Deviation marks a unit that is accounted for but needs a deviation
+	// at sign-off (a reject the gate did not confirm: the pack may be in the
+	// good stream); it does not keep the counts from balancing.
+	Deviation bool `json:"deviation,omitempty"`
 }
 
 // Shift is one shift's share of the batch.
@@ -211,6 +215,10 @@ func Build(b journal.Batch, units []journal.Unit, shifts Shifts, now time.Time) 
 		switch u.State {
 		case journal.Rejected, journal.Uncertain:
 			r.RejectsByReason[u.Reason.String()]++
+			if u.State == journal.Rejected && u.Reason == journal.ReasonRejectNotConfirmed {
+				r.Differences = append(r.Differences, Difference{Serial: u.Serial, State: u.State.String(), Deviation: true,
+					Problem: "reject not confirmed by the gate: the pack may be in the good stream (deviation)"})
+			}
 		case journal.Commissioned, journal.Sampled, journal.Returned:
 		default:
 			r.Differences = append(r.Differences, Difference{Serial: u.Serial, State: u.State.String(),
@@ -246,8 +254,20 @@ func Build(b journal.Batch, units []journal.Unit, shifts Shifts, now time.Time) 
 		r.Shifts = append(r.Shifts, *sh)
 	}
 	sort.Slice(r.Shifts, func(i, j int) bool { return r.Shifts[i].Start.Before(r.Shifts[j].Start) })
-	r.Balanced = r.Counts.Balanced() && len(r.Differences) == 0
+	r.Balanced = r.Counts.Balanced() && len(r.Differences) == len(r.Deviations())
 	return r
+}
+
+// Deviations are the differences that balance but need a deviation at
+// sign-off (Difference.Deviation).
+func (r Report) Deviations() []Difference {
+	var out []Difference
+	for _, d := range r.Differences {
+		if d.Deviation {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Err returns nil for a balanced report, else an error wrapping
@@ -261,6 +281,9 @@ func (r Report) Err() error {
 	fmt.Fprintf(&b, "batch %s: drawn %d, accounted %d (commissioned %d + rejected %d + sampled %d + returned %d + uncertain %d), in flight %d",
 		r.Batch.ID, c.Drawn, c.Accounted(), c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.InFlight)
 	for i, d := range r.Differences {
+		if d.Deviation {
+			continue
+		}
 		if i == 10 {
 			fmt.Fprintf(&b, "; … %d more", len(r.Differences)-10)
 			break

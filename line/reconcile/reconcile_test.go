@@ -244,3 +244,23 @@ func TestCSVDefusesFormulas(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseShifts(f *testing.F) {
+	f.Add("06:00,14:00,22:00", int64(0))
+	f.Add("23:59", int64(1_800_000_000))
+	f.Add("6am,06:00", int64(-1))
+	f.Fuzz(func(t *testing.T, list string, unix int64) {
+		s, err := ParseShifts(strings.Split(list, ","), time.FixedZone("X", 3600))
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseShifts(%q) error %v does not wrap ErrInvalid", list, err)
+			}
+			return
+		}
+		at := time.Unix(unix%(1<<40), 0)
+		st, en := s.Of(at)
+		if at.Before(st) || !at.Before(en) {
+			t.Fatalf("ParseShifts(%q).Of(%s) = %s .. %s: not inside", list, at, st, en)
+		}
+	})
+}
