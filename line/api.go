@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/packml"
@@ -313,8 +312,18 @@ func (c *Controller) UnitAction(ctx context.Context, serial string, action api.U
 	default:
 		return api.Unit{}, fmt.Errorf("unit action %q: want reject, sample or decommission: %w", action, api.ErrBadRequest)
 	}
+	// Serialized with emitEPCIS: either the batch-end documents see the
+	// step, or the step's own document goes to the outbox here.
+	c.epcisMu.Lock()
+	defer c.epcisMu.Unlock()
 	if err := c.j.Apply(ctx, ch); err != nil {
 		return api.Unit{}, fmt.Errorf("unit %s %s: %w", serial, action, wrapJournal(err))
+	}
+	if err := c.emitLateStep(ctx, serial); err != nil {
+		// The step is journaled; the site server has not heard of it.
+		c.log.Error("EPCIS document for a unit action after the batch end", "serial", serial, "err", err)
+		c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("unit %s %s: EPCIS document not queued for the site server: %v", serial, action, err))
+		return api.Unit{}, fmt.Errorf("unit %s %s: journaled, but its EPCIS document was not queued: %w", serial, action, wrapJournal(err))
 	}
 	return c.Unit(ctx, serial)
 }
@@ -377,19 +386,14 @@ func (c *Controller) ReconcileReport(ctx context.Context, id string) (reconcile.
 	}); err != nil {
 		return reconcile.Report{}, wrapJournal(err)
 	}
-	loc := time.UTC
-	if c.cfg.Line.Timezone != "" {
-		if l, err := time.LoadLocation(c.cfg.Line.Timezone); err == nil {
-			loc = l
-		}
-	}
-	sh, err := reconcile.ParseShifts(c.cfg.Line.Shifts, loc)
+	sh, err := reconcile.ParseShifts(c.cfg.Line.Shifts, c.loc)
 	if err != nil {
 		sh = reconcile.Shifts{}
 	}
 	rep := reconcile.Build(b, units, sh, c.now())
 	if s := c.signature(id); s != nil {
-		rep.Signatures = append(rep.Signatures, reconcile.Signature{User: s.User, Role: s.Role, Meaning: s.Meaning, Reason: s.Reason, At: s.At})
+		rep.Signatures = append(rep.Signatures, reconcile.Signature{User: s.User, Role: s.Role, Meaning: s.Meaning, Reason: s.Reason, At: s.At,
+			Digest: c.signedDigest(ctx, id)})
 	}
 	return rep, nil
 }
@@ -453,6 +457,20 @@ func (c *Controller) SignReconciliation(ctx context.Context, id string, sig api.
 	c.signed[id] = &s
 	c.sigMu.Unlock()
 	return c.Reconciliation(ctx, id)
+}
+
+// signedDigest is the report digest recorded with the reconciliation
+// signature of batch id in the audit trail ("" when none).
+func (c *Controller) signedDigest(ctx context.Context, id string) string {
+	digest := ""
+	_ = c.j.Audit(ctx, journal.AuditFilter{Action: "reconciliation.sign"}, func(e journal.AuditEntry) error {
+		var rs reconcile.Signature
+		if e.Before == id && json.Unmarshal([]byte(e.After), &rs) == nil {
+			digest = rs.Digest
+		}
+		return nil
+	})
+	return digest
 }
 
 // signature returns the recorded reconciliation signature of a batch,

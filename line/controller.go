@@ -76,6 +76,7 @@ type Controller struct {
 	now func() time.Time
 	m   *metrics.Metrics
 	q   *printer.Queue
+	loc *time.Location // line.timezone (UTC when unset): EPCIS event times and shifts
 
 	// batch state, guarded by mu
 	mu        sync.Mutex
@@ -128,6 +129,18 @@ type Controller struct {
 
 	rejMu sync.Mutex
 	rejBy map[string]int // current batch: rejected and uncertain units by reason
+
+	// epcisMu serializes the batch-end EPCIS documents (emitEPCIS) with
+	// supervisors' unit actions (UnitAction), so a step after the batch end
+	// gets its own document and one before it is in the batch's.
+	epcisMu   sync.Mutex
+	epcisDone string // batch whose batch-end documents are in the outbox (guarded by epcisMu)
+
+	// poolReq is the pending serial request id per GTIN, kept until the
+	// pool it asked for is imported (see replenish, which holds poolReqMu
+	// for the whole request).
+	poolReqMu sync.Mutex
+	poolReq   map[string]string
 }
 
 type stateSnap struct {
@@ -175,6 +188,14 @@ func New(o Options) (*Controller, error) {
 		comm:       pendingSteps{kick: make(chan struct{}, 1)},
 	}
 	c.AlarmBook.Now = o.Now
+	c.loc = time.UTC
+	if tz := o.Config.Line.Timezone; tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			return nil, fmt.Errorf("line: line.timezone %q: %w", tz, err)
+		}
+		c.loc = loc
+	}
 	q, err := printer.NewQueue(o.Printer, printer.QueueOptions{
 		Depth: o.Config.Cycle.PrinterDepth, Feed: c.feed, MarkQueued: c.markQueued, OnOutcome: c.onOutcome,
 		Logger: o.Logger, Now: o.Now,

@@ -16,6 +16,11 @@ package line
 //	  → pass: Commissioned (piggybacked on the next commit, or its own after
 //	    commissionedLinger on a quiet line)
 //	  → fail: gate confirmation read (Confirm)    confirmer
+//	  → pass verdict write failed, not refused by  resolveUnknownPass
+//	    the PLC (reply lost?): overwrite with a
+//	    reject, read the gate result: pushed off
+//	    → Rejected, passed → Commissioned, none →
+//	    Uncertain + hold
 //
 // Ordering rules kept here: Queued is durable before the record leaves for
 // the printer; the unit's verdict (Verified or Rejected) is durable before
@@ -29,7 +34,10 @@ package line
 // trigger. Both streams are queued and paired in order; a trigger reporting
 // Missed products makes the next Missed prints unverifiable (their products
 // got no verdict; the gate rejects them fail-safe) and their units become
-// uncertain. Every hold realigns the two streams.
+// uncertain. Every hold realigns the two streams: prints still waiting for
+// their trigger become uncertain, and their triggers, should they come
+// later (a PLC link loss holds them back), are recognised by their product
+// seq (up to the last seq seen plus the prints resolved) and dropped.
 
 import (
 	"context"
@@ -329,6 +337,13 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		changes  []journal.Change
 		flushes  []chan struct{}
 	)
+	// Realignment by counters after a resync: lastSeq is the last PLC
+	// product seq seen; staleUpTo the highest seq of a product that passed
+	// the printer before the line stopped (its print was resolved at the
+	// resync). Triggers up to it that arrive late (e.g. after a PLC link
+	// loss) are dropped instead of being paired with the prints of
+	// products after the restart.
+	var lastSeq, staleUpTo uint64
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 
@@ -440,6 +455,21 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				}
 				pair()
 			case evTrigger:
+				switch {
+				case e.t.Seq <= lastSeq:
+					// The PLC's product count went back (PLC restart):
+					// the bounds of the old count mean nothing now.
+					staleUpTo = 0
+				case e.t.Seq <= staleUpTo:
+					// A product that passed before the line stopped: its
+					// print was resolved at the resync.
+					lastSeq = e.t.Seq
+					continue
+				case e.t.Missed > 0 && e.t.Seq-e.t.Missed <= staleUpTo:
+					// missed products before the stop were resolved too
+					e.t.Missed = e.t.Seq - staleUpTo - 1
+				}
+				lastSeq = e.t.Seq
 				skip += e.t.Missed
 				if e.t.Missed > 0 {
 					c.alarm(api.SeverityWarning, "plc", fmt.Sprintf("%d product(s) passed without a trigger the controller could follow", e.t.Missed))
@@ -456,6 +486,10 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 						resolve(u, journal.Uncertain, journal.ReasonFault, "print not matched to any PLC trigger before the line stopped")
 					}
 				}
+				// Count, don't forget: every product in printedQ (print or
+				// blank) still owes its trigger: the next seqs after the
+				// last one seen. Those triggers are dropped when they come.
+				staleUpTo = max(staleUpTo, lastSeq) + uint64(len(printedQ))
 				printedQ, trigQ, skip = nil, nil, 0
 				close(e.done)
 			case evDrain:
@@ -551,34 +585,40 @@ func (c *Controller) committer(ctx context.Context) {
 			lingering = false
 			linger.Stop()
 		}
-		changes, nComm := c.comm.take()
+		steps, nComm := c.comm.take()
+		changes := steps
+		var gch []journal.Change
 		if g != nil {
-			changes = append(changes, g.changes...)
+			gch = append(gch, g.changes...)
 			for _, it := range g.items {
 				if !it.blank {
-					changes = append(changes, verdictChanges(it)...)
+					gch = append(gch, verdictChanges(it)...)
 				}
 			}
+			changes = append(steps[:len(steps):len(steps)], gch...)
 		}
 		if len(changes) > 0 {
 			if err := c.j.Apply(ctx, changes...); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				// Nothing of the group was written: the units stay as they
-				// were (recovery or batch end makes them uncertain), no
-				// verdict goes out (the gate rejects fail-safe).
 				c.log.Error("journal commit of verdicts failed", "units", len(changes), "err", err)
 				c.alarm(api.SeverityFault, "journal", fmt.Sprintf("journal commit failed: %v", err))
 				c.requestHold("journal commit failed")
-				if g != nil {
-					for _, f := range g.flushes {
-						close(f)
+				// The pending steps are facts (verdicts at the PLC, gate
+				// results): commit them on their own, or keep them for
+				// the next commit. Then the group alone.
+				c.applySteps(ctx, steps)
+				if g != nil && len(gch) > 0 {
+					if err := c.j.Apply(ctx, gch...); err != nil {
+						c.failGroup(g, err)
+						continue
 					}
+					c.countDurable(gch, 0)
 				}
-				continue
+			} else {
+				c.countDurable(changes, nComm)
 			}
-			c.countDurable(changes, nComm)
 		}
 		if g == nil {
 			continue
@@ -591,6 +631,72 @@ func (c *Controller) committer(ctx context.Context) {
 	}
 }
 
+// applySteps commits steps taken from c.comm (Commissioned after a
+// delivered pass verdict, gate results, resolutions of failed groups).
+// They are facts: when the commit fails they go back to c.comm and ride on
+// the next commit (or the batch-end flush). A step the journal refuses as
+// an illegal transition would fail every retry (the unit was resolved
+// otherwise meanwhile, e.g. made uncertain at batch end): it is logged,
+// alarmed and dropped, and the others are committed.
+func (c *Controller) applySteps(ctx context.Context, steps []journal.Change) {
+	for len(steps) > 0 {
+		err := c.j.Apply(ctx, steps...)
+		if err == nil {
+			n := 0
+			for _, ch := range steps {
+				if ch.To == journal.Commissioned {
+					n++
+				}
+			}
+			c.countDurable(steps, n)
+			return
+		}
+		var te *journal.TransitionError
+		if errors.As(err, &te) && ctx.Err() == nil {
+			kept := steps[:0:0]
+			for _, ch := range steps {
+				if ch.Serial != te.Serial {
+					kept = append(kept, ch)
+				}
+			}
+			if len(kept) < len(steps) {
+				c.log.Error("journal refused a unit step; dropped", "serial", te.Serial, "err", err)
+				c.alarm(api.SeverityFault, "journal", fmt.Sprintf("unit %s: step %s refused by the journal: %v", te.Serial, te.To, err))
+				steps = kept
+				continue
+			}
+		}
+		c.log.Error("journal commit of unit steps failed; kept for the next commit", "steps", len(steps), "err", err)
+		for _, ch := range steps {
+			c.comm.add(ch)
+		}
+		return
+	}
+}
+
+// failGroup handles a verdict group whose journal commit failed: no
+// verdict goes to the PLC (the gate rejects products without one,
+// fail-safe), so its units are rejected (reason fault; from Queued, as
+// Printed was not written either) and the group's other resolutions are
+// kept, all through c.comm to be committed with the next commit. The
+// group's flush waiters are released.
+func (c *Controller) failGroup(g *group, err error) {
+	c.log.Error("journal commit of a verdict group failed: no verdicts sent", "units", len(g.items), "err", err)
+	for _, ch := range g.changes {
+		c.comm.add(ch)
+	}
+	for _, it := range g.items {
+		if it.blank {
+			continue
+		}
+		c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault,
+			Detail: "journal commit of the verdict failed: no verdict sent, the gate rejects fail-safe"})
+	}
+	for _, f := range g.flushes {
+		close(f)
+	}
+}
+
 // commissionedLinger is how long the Commissioned steps of delivered pass
 // verdicts wait for the next verdict group's transaction before they are
 // committed on their own (a quiet line). It only delays when a unit counts
@@ -598,7 +704,9 @@ func (c *Controller) committer(ctx context.Context) {
 const commissionedLinger = 5 * time.Millisecond
 
 // decider sends each durable group's verdicts to the PLC, in order, and
-// starts reject confirmations.
+// starts reject confirmations. A pass verdict whose write failed is
+// Rejected only when the PLC clearly refused it (verdictRefused); otherwise
+// it may have reached the PLC, and resolveUnknownPass asks the gate.
 func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 	for {
 		var g *group
@@ -622,8 +730,16 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 				c.alarm(api.SeverityFault, "plc", fmt.Sprintf("verdict for product %d not delivered: %v", it.seq, err))
 				c.requestHold("PLC verdict not delivered")
 				if !reject {
-					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault,
-						Detail: "pass verdict not delivered to the PLC: the gate rejects fail-safe"})
+					if verdictRefused(err) {
+						// The PLC answered and did not execute the write: the
+						// product has no verdict, the gate rejects it fail-safe.
+						c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault,
+							Detail: "pass verdict refused by the PLC: the gate rejects fail-safe"})
+					} else {
+						// The write may have reached the PLC (lost reply):
+						// the verdict is unknown; ask the gate.
+						c.resolveUnknownPass(ctx, it.u.serial, it.seq, err)
+					}
 				}
 				continue
 			}
@@ -636,12 +752,8 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 		if len(g.flushes) > 0 {
 			// Make the pending Commissioned steps durable before the
 			// waiter (batch end) looks at the journal.
-			if ch, n := c.comm.take(); len(ch) > 0 {
-				if err := c.j.Apply(ctx, ch...); err == nil {
-					c.countDurable(ch, n)
-				} else {
-					c.log.Error("journal commit of commissioned units failed", "err", err)
-				}
+			if ch, _ := c.comm.take(); len(ch) > 0 {
+				c.applySteps(ctx, ch)
 			}
 			for _, f := range g.flushes {
 				close(f)
@@ -881,6 +993,58 @@ func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64
 		}
 		c.alarm(api.SeverityFault, "plc", msg)
 		c.requestHold("reject not confirmed")
+	}()
+}
+
+// resolveUnknownPass settles a unit whose pass verdict may or may not have
+// reached the PLC (the write failed without a clear refusal: a lost reply,
+// a timeout after the request left). Journaling it Rejected would be wrong
+// if the PLC applied the pass and the pack shipped. So: overwrite the slot
+// with a reject (idempotent per product; if it lands before the product
+// reaches the gate, the pack is pushed off), then read the gate result:
+// pushed off → Rejected (fault); passed → Commissioned (it left with its
+// pass verdict); no answer → Uncertain (alarm and hold: a person finds the
+// pack). Runs in its own goroutine like a reject confirmation (bounded by
+// Cycle.MaxConfirmers, counted in confirming so a drain waits for it,
+// owned by Run's wait group). On shutdown the unit stays Verified and the
+// journal's recovery makes it Uncertain.
+func (c *Controller) resolveUnknownPass(ctx context.Context, serial string, seq uint64, cause error) {
+	select {
+	case c.confirmSem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	c.confirming.Add(1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.confirmSem; c.confirming.Add(-1) }()
+		werr := c.o.PLC.Decide(ctx, seq, true)
+		pushed, err := c.o.PLC.Confirm(ctx, seq)
+		if ctx.Err() != nil {
+			return
+		}
+		var ch journal.Change
+		switch {
+		case err == nil && pushed:
+			ch = journal.Change{Serial: serial, To: journal.Rejected, Reason: journal.ReasonFault, Actor: journal.ActorPLC,
+				Detail: "pass verdict delivery unknown; overwritten with a reject: the gate pushed the product off"}
+		case err == nil:
+			c.log.Warn("pass verdict delivery unknown; the product passed the gate", "serial", serial, "seq", seq, "cause", cause)
+			ch = journal.Change{Serial: serial, To: journal.Commissioned, Actor: journal.ActorPLC}
+		default:
+			if werr != nil {
+				err = errors.Join(err, fmt.Errorf("reject overwrite: %w", werr))
+			}
+			c.log.Error("verdict delivery unknown and gate result unknown", "serial", serial, "seq", seq, "cause", cause, "err", err)
+			ch = journal.Change{Serial: serial, To: journal.Uncertain, Reason: journal.ReasonFault, Actor: journal.ActorPLC,
+				Detail: truncate("verdict delivery unknown, gate result unknown: "+err.Error(), 120)}
+			c.open.Add(-1) // countDurable does not count Uncertain as leaving the line
+			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("unit %s (product %d): verdict delivery and gate result unknown: find the pack", serial, seq))
+			c.requestHold("PLC verdict delivery unknown")
+		}
+		c.comm.add(ch)
+		c.comm.wake()
 	}()
 }
 

@@ -34,6 +34,10 @@ type Camera interface {
 // (*upstream.Client satisfies it).
 type Upstream interface {
 	RequestSerials(ctx context.Context, gtin string, n int) (upstream.Pool, error)
+	// RequestSerialsWithID is RequestSerials with the caller's request id:
+	// asked again with the same id, the site server hands back the pool it
+	// already issued for it (replies lost) instead of issuing another.
+	RequestSerialsWithID(ctx context.Context, id, gtin string, n int) (upstream.Pool, error)
 	ReturnSerials(ctx context.Context, gtin string, serials []string) error
 	ReportEvents(ctx context.Context, id string, doc []byte) error
 }

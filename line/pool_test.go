@@ -10,6 +10,7 @@ import (
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/store/journal"
 )
 
 // TestOfflineHoldBeforeDry: with the site server down the line keeps
@@ -103,20 +104,47 @@ func TestReturnUnusedAtEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for len(l.Upstream.Returned(testGTIN)) == 0 {
+	for {
+		items, err := l.Journal.OutboxPending(ctx, 1)
+		if err == nil && len(items) == 0 && len(l.Upstream.Returned(testGTIN)) > 0 {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			t.Fatal("no serial returned to the site server")
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	returned := l.Upstream.Returned(testGTIN)
+	returned := map[string]bool{}
+	for _, s := range l.Upstream.Returned(testGTIN) {
+		returned[s] = true
+	}
 	if lvl := poolOf(t, l); lvl != 0 {
 		t.Errorf("pool level after return = %d, want 0", lvl)
 	}
-	issued := len(l.Upstream.Issued(testGTIN))
-	if issued != rec.Drawn+len(returned) {
-		t.Errorf("issued %d != drawn %d + returned %d", issued, rec.Drawn, len(returned))
+	// Every issued serial is a unit of the batch or was returned unused;
+	// a unit goes back upstream too when it was drawn but never reached a
+	// printer (state Returned), never otherwise.
+	units := map[string]journal.Unit{}
+	if err := l.Journal.Units("RET", func(u journal.Unit) error { units[u.Serial] = u; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(units) != rec.Drawn {
+		t.Errorf("%d units in the journal, reconciliation says drawn %d", len(units), rec.Drawn)
+	}
+	issued := l.Upstream.Issued(testGTIN)
+	for _, s := range issued {
+		if _, ok := units[s]; !ok && !returned[s] {
+			t.Errorf("issued serial %s neither drawn nor returned", s)
+		}
+	}
+	for s := range returned {
+		if u, ok := units[s]; ok && u.State != journal.Returned {
+			t.Errorf("serial %s returned upstream but the journal has it %s", s, u.State)
+		}
+	}
+	if len(returned) > len(issued) {
+		t.Errorf("returned %d > issued %d", len(returned), len(issued))
 	}
 }
 
@@ -167,5 +195,46 @@ func TestBadPoolRefusedWhole(t *testing.T) {
 	}
 	if u, err := c.Unit(ctx, first); err == nil {
 		t.Fatalf("serial %s of the refused pool is known: %+v", first, u)
+	}
+}
+
+// TestPoolRequestRepeatedWithSameID: every reply to the first serial
+// request is lost after the site server issued the pool. The controller
+// asks again with the same request id, so it gets that pool: every serial
+// the site server issued is known to the journal (a unit or in the pool),
+// none is stranded at the site server.
+func TestPoolRequestRepeatedWithSameID(t *testing.T) {
+	cfg, err := linesim.DemoConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Upstream.Attempts = 2
+	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg})
+	ctx := t.Context()
+	c := l.Controller
+	l.Upstream.DropReplyNext(cfg.Upstream.Attempts) // the first call fails whole
+	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "SAMEID", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 30}, operator); err != nil {
+		t.Fatal(err)
+	}
+	started := false
+	for i := 0; i < 3 && !started; i++ {
+		err := c.Command(ctx, "SAMEID", api.Command{Name: api.CmdStart}, operator)
+		started = err == nil
+		if err != nil {
+			t.Logf("start %d: %v", i+1, err)
+		}
+	}
+	if !started {
+		t.Fatal("batch never started")
+	}
+	runToComplete(t, l, "SAMEID")
+	rec, err := c.Reconciliation(ctx, "SAMEID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := len(l.Upstream.Issued(testGTIN))
+	if lvl := poolOf(t, l); issued != rec.Drawn+lvl {
+		t.Errorf("site server issued %d serials, the journal knows %d (drawn %d + pool %d): %d stranded",
+			issued, rec.Drawn+lvl, rec.Drawn, lvl, issued-rec.Drawn-lvl)
 	}
 }

@@ -71,10 +71,30 @@ func (c *Controller) ensurePool(ctx context.Context) {
 }
 
 // replenish requests one pool from upstream and imports it through the
-// journal (a bad pool is refused whole).
+// journal (a bad pool is refused whole). The request id is kept until the
+// pool is imported: when every attempt of a call failed after the site
+// server issued the pool (replies lost), the next call asks with the same
+// id and gets that pool instead of stranding it at the site server. (Kept
+// in memory: a restart in between still strands it.)
 func (c *Controller) replenish(ctx context.Context, gtin string) error {
-	p, err := c.o.Upstream.RequestSerials(ctx, gtin, c.cfg.Pools.RequestSize)
+	// One request at a time (pool loop, Start): two callers with the
+	// same pending id would import the same pool twice.
+	c.poolReqMu.Lock()
+	defer c.poolReqMu.Unlock()
+	if c.poolReq == nil {
+		c.poolReq = map[string]string{}
+	}
+	id := c.poolReq[gtin]
+	if id == "" {
+		id = upstream.NewRequestID()
+		c.poolReq[gtin] = id
+	}
+	done := func() { delete(c.poolReq, gtin) }
+	p, err := c.o.Upstream.RequestSerialsWithID(ctx, id, gtin, c.cfg.Pools.RequestSize)
 	if err != nil {
+		if !upstream.IsTransient(err) && ctx.Err() == nil {
+			done() // refused: a new request gets a new id
+		}
 		c.setLink("upstream", api.LinkDown, err.Error())
 		if upstream.IsTransient(err) {
 			c.alarm(api.SeverityWarning, "upstream", "site server unreachable: running from the local serial pool")
@@ -88,10 +108,12 @@ func (c *Controller) replenish(ctx context.Context, gtin string) error {
 	if err := c.j.ImportPool(ctx, journal.Pool{ID: p.ID, GTIN: p.GTIN, Serials: p.Serials}); err != nil {
 		var pe *journal.PoolError
 		if errors.As(err, &pe) {
+			done() // refused whole (or imported already): asking again would bring the same pool
 			c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("serial pool %s refused: %v", p.ID, err))
 		}
 		return fmt.Errorf("import pool %s: %w", p.ID, err)
 	}
+	done()
 	c.log.Info("serial pool imported", "pool", p.ID, "gtin", gtin, "serials", len(p.Serials))
 	return nil
 }
@@ -116,6 +138,12 @@ func (c *Controller) poolLoop(ctx context.Context) {
 		}
 		lvl := c.poolLevel()
 		c.m.SetPoolLevel(r.def.GTIN, lvl)
+		if s := c.snap.Load(); s != nil && batchEnded(s.state) {
+			// No top-up for a batch that ends or has ended: its unused
+			// serials may just have gone back upstream (the next
+			// batch's Start tops the pool up).
+			continue
+		}
 		if lvl < c.cfg.Pools.LowWater && c.o.Upstream != nil && c.now().Sub(lastTry) >= c.cfg.Pools.CheckInterval {
 			lastTry = c.now()
 			if err := c.replenish(ctx, r.def.GTIN); err == nil {
@@ -131,6 +159,15 @@ func (c *Controller) poolLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// batchEnded reports whether a batch in s is ending or has ended.
+func batchEnded(s packml.State) bool {
+	switch s {
+	case packml.Completing, packml.Stopping, packml.Aborting, packml.Clearing:
+		return true
+	}
+	return s.Final()
 }
 
 // outboxLoop forwards outbox items upstream (store and forward) and
@@ -292,10 +329,14 @@ func (c *Controller) finishBatch(ctx context.Context, s packml.State) error {
 }
 
 // emitEPCIS builds the batch's EPCIS documents from the journal and puts
-// them in the outbox. Their time is the batch's end transition, so a
+// them in the outbox, with the return of the batch's drawn serials that
+// never reached a printer (state Returned). Their time is the batch's end transition, so a
 // repeat after a crash builds the same documents (the site server
 // deduplicates them by content).
 func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) error {
+	// Serialized with UnitAction (see emitLateStep).
+	c.epcisMu.Lock()
+	defer c.epcisMu.Unlock()
 	b, err := c.j.Batch(r.def.ID)
 	if err != nil {
 		return fmt.Errorf("read batch: %w", err)
@@ -307,7 +348,9 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 			break
 		}
 	}
-	var comm, samp, decomm []string
+	// EPCIS eventTimeZoneOffset is the line's local offset at the event.
+	at = at.In(c.loc)
+	var comm, samp, decomm, unsent []string
 	err = c.j.Units(r.def.ID, func(u journal.Unit) error {
 		switch u.State {
 		case journal.Commissioned:
@@ -317,6 +360,16 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 			samp = append(samp, u.Serial)
 		case journal.Rejected, journal.Uncertain:
 			decomm = append(decomm, u.Serial)
+		case journal.Returned:
+			// Drawn, never printed. Never sent to a printer: back to
+			// the site server like the unused pool. Sent to a printer
+			// that said it cleared it: decommissioned, so that it is
+			// never issued again should the printer's word be wrong.
+			if wasQueued(u) {
+				decomm = append(decomm, u.Serial)
+			} else {
+				unsent = append(unsent, u.Serial)
+			}
 		}
 		return nil
 	})
@@ -339,5 +392,72 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 			}
 		}
 	}
+	if len(unsent) > 0 && c.o.Upstream != nil {
+		data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: unsent})
+		if _, err := c.j.OutboxPut(ctx, outboxReturn, data); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	c.epcisDone = r.def.ID
+	return nil
+}
+
+// wasQueued reports whether the unit was ever sent to the printer.
+func wasQueued(u journal.Unit) bool {
+	for _, h := range u.History {
+		if h.State == journal.Queued {
+			return true
+		}
+	}
+	return false
+}
+
+// emitLateStep puts the EPCIS document of a supervisor's step on a
+// commissioned unit (sampled, rejected) into the outbox when the unit's
+// batch-end documents were already built: the batch reached a final state,
+// or emitEPCIS ran for it. Earlier steps are covered by the batch-end
+// documents. The caller holds epcisMu and has journaled the step.
+func (c *Controller) emitLateStep(ctx context.Context, serial string) error {
+	u, err := c.j.Unit(serial)
+	if err != nil {
+		return fmt.Errorf("read unit: %w", err)
+	}
+	if len(u.History) < 2 || u.History[len(u.History)-2].State != journal.Commissioned {
+		return nil // only a commissioned unit was in the batch-end commissioning event
+	}
+	b, err := c.j.Batch(u.Batch)
+	if err != nil {
+		return fmt.Errorf("read batch: %w", err)
+	}
+	sent := c.epcisDone == u.Batch
+	for _, h := range b.History {
+		if st, err := packml.ParseState(h.State); err == nil && st.Final() {
+			sent = true
+		}
+	}
+	if !sent {
+		return nil
+	}
+	kind := epcis.Decommissioning
+	switch u.State {
+	case journal.Sampled:
+		kind = epcis.Sampling
+	case journal.Rejected:
+	default:
+		return nil
+	}
+	at := u.History[len(u.History)-1].At.In(c.loc)
+	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+	eb := epcis.Batch{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry}
+	docs, err := epcis.Build(kind, eb, []string{serial}, at, o)
+	if err != nil {
+		return fmt.Errorf("epcis %s: %w", kind, err)
+	}
+	for _, d := range docs {
+		if _, err := c.j.OutboxPut(ctx, outboxEPCIS, d); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	c.kickOutbox()
 	return nil
 }

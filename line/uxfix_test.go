@@ -42,6 +42,11 @@ func TestFinalBatchStaysFinal(t *testing.T) {
 	if err != nil || rec.Signed == nil || rec.State != "Complete" {
 		t.Fatalf("reconciliation %+v (%v)", rec, err)
 	}
+	// The printable report carries the digest that was signed.
+	rep, err := c.ReconcileReport(ctx, "F1")
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Digest == "" || rep.Signatures[0].Digest != rep.Digest() {
+		t.Fatalf("report signatures %+v (%v), digest now %s", rep.Signatures, err, rep.Digest())
+	}
 
 	// Lookup by scanned code on the real controller: compared with what
 	// was printed, element by element.

@@ -16,6 +16,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/serialine/serialine/line/api"
@@ -104,7 +105,7 @@ func (e *clientError) Error() string { return e.code + ": " + e.msg }
 func (c *clientFlags) connect(ctx context.Context) (*apiClient, error) {
 	u, err := url.Parse(c.api)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--api %q: want http(s)://host:port", c.api)
+		return nil, fmt.Errorf("--api %q: want http(s)://host:port: %w", c.api, errClientUsage)
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if c.cacert != "" {
@@ -132,7 +133,7 @@ func (c *clientFlags) connect(ctx context.Context) (*apiClient, error) {
 		pw = os.Getenv("SERIALINE_PASSWORD")
 	}
 	if c.user == "" || pw == "" {
-		return nil, errors.New("credentials needed: --user and SERIALINE_PASSWORD (or --password), or SERIALINE_TOKEN")
+		return nil, fmt.Errorf("credentials needed: --user and SERIALINE_PASSWORD (or --password), or SERIALINE_TOKEN: %w", errClientUsage)
 	}
 	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
 		fmt.Fprintf(c.warn, "serialine: warning: the password of %s goes in clear text to %s; use https (--cacert for a private CA)\n", c.user, u.Host)
@@ -176,6 +177,9 @@ func (cl *apiClient) do(ctx context.Context, method, path string, body, out any,
 	}
 	resp, err := cl.http.Do(req)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%s %s: %w (is the controller running? address from --api or SERIALINE_API)", method, path, err)
+		}
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
@@ -206,11 +210,15 @@ func (cl *apiClient) do(ctx context.Context, method, path string, body, out any,
 func clientFail(e env, what string, err error) int {
 	fmt.Fprintf(e.stderr, "serialine: %s: %v\n", what, err)
 	var ce *clientError
-	if errors.As(err, &ce) && ce.status == http.StatusBadRequest {
+	if errors.As(err, &ce) && ce.status == http.StatusBadRequest || errors.Is(err, errClientUsage) {
 		return exitUsage
 	}
 	return exitFailure
 }
+
+// errClientUsage marks a client error that is bad usage (exit 2): a
+// malformed --api, missing credentials.
+var errClientUsage = errors.New("bad usage")
 
 func printJSON(w io.Writer, raw []byte) {
 	var v any
@@ -358,9 +366,19 @@ func printReconciliation(w io.Writer, r api.Reconciliation) {
 	if len(reasons) > 0 {
 		fmt.Fprintf(w, "  rejected by reason: %s\n", strings.Join(reasons, ", "))
 	}
-	if r.Balanced {
+	switch {
+	case !r.Final:
+		// units in flight are normal while the batch runs
+		fmt.Fprintf(w, "  IN PROGRESS: the balance is checked once the batch is complete, stopped or aborted\n")
+	case r.Balanced:
 		fmt.Fprintln(w, "  BALANCED")
-	} else {
+		if r.Deviations > 0 {
+			fmt.Fprintf(w, "  DEVIATIONS: %d unit(s) need signing as approved-with-deviation\n", r.Deviations)
+			for _, u := range r.Differences {
+				fmt.Fprintf(w, "    %s %s %s\n", u.Serial, u.State, u.Reason)
+			}
+		}
+	default:
 		fmt.Fprintf(w, "  DOES NOT BALANCE: %d unit(s) differ\n", len(r.Differences))
 		for _, u := range r.Differences {
 			fmt.Fprintf(w, "    %s %s %s\n", u.Serial, u.State, u.Reason)

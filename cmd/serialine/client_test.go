@@ -106,7 +106,7 @@ func TestClientAgainstAPI(t *testing.T) {
 	}
 	t.Setenv("SERIALINE_PASSWORD", "")
 	code, _, errs = runClient(t, "status")
-	if code != exitFailure || !strings.Contains(errs, "credentials needed") {
+	if code != exitUsage || !strings.Contains(errs, "credentials needed") {
 		t.Fatalf("no credentials: %d %q", code, errs)
 	}
 	code, _, errs = runClient(t, "status", "--token", e.Tokens["sam"])
@@ -114,7 +114,7 @@ func TestClientAgainstAPI(t *testing.T) {
 		t.Fatalf("token: %d %q", code, errs)
 	}
 	code, _, errs = runClient(t, "status", "--api", "ftp://x", "--token", "t")
-	if code != exitFailure || !strings.Contains(errs, "--api") {
+	if code != exitUsage || !strings.Contains(errs, "--api") {
 		t.Fatalf("bad api url: %d %q", code, errs)
 	}
 }

@@ -82,6 +82,10 @@ func cmdEncode(ctx context.Context, e env, args []string) int {
 		}
 		return encodeBatch(ctx, e, &c)
 	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(e.stderr, "serialine encode: unexpected argument %q (one DATA; quote it if it holds spaces, or use --batch)\n", fs.Arg(1))
+		return exitUsage
+	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return exitUsage

@@ -9,6 +9,8 @@ import (
 	"io"
 	"time"
 
+	berrors "go.etcd.io/bbolt/errors"
+
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -55,7 +57,7 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 	}
 	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", err)
+		fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", journalOpenErr(*db, err))
 		return exitFailure
 	}
 	defer j.Close()
@@ -109,7 +111,7 @@ func journalExport(ctx context.Context, e env, args []string) int {
 	}
 	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "serialine journal export: %v\n", err)
+		fmt.Fprintf(e.stderr, "serialine journal export: %v\n", journalOpenErr(*db, err))
 		return exitFailure
 	}
 	defer j.Close()
@@ -126,4 +128,12 @@ func journalExport(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// journalOpenErr explains a lock timeout: the file is in use.
+func journalOpenErr(path string, err error) error {
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("journal %s is in use (a running controller or demo holds it); stop it first or work on a copy: %w", path, err)
+	}
+	return err
 }

@@ -47,6 +47,10 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run:", cerr)
 		return exitUsage
 	}
+	if err := fileProblems(&cfg); err != nil { // every missing file at once, --check too
+		fmt.Fprintln(e.stderr, "serialine run:", err)
+		return exitUsage
+	}
 	pt := cfg.PackTags
 	if *check {
 		fmt.Fprintf(e.stdout, "%s: config OK\n", *cfgPath)

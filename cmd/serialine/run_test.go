@@ -36,6 +36,7 @@ func TestRunConfigValidation(t *testing.T) {
 	}
 	ex := filepath.Join(dir, "example.yaml")
 	data, _ := configs.Files.ReadFile("example.yaml")
+	data = exampleFilesIn(t, data, dir) // --check checks the files it names
 	if err := os.WriteFile(ex, data, 0o600); err != nil {
 		t.Fatal(err)
 	}

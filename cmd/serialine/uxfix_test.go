@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/serialine/serialine/configs"
+
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/api/apitest"
+	"github.com/serialine/serialine/store/journal"
 )
 
 // TestPrintBatchCounts: api.Counters.Drawn is the cumulative count (as the
@@ -118,5 +124,116 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 	if code, _, _ := runClient(t, "demo", "--nope"); code != exitUsage {
 		t.Errorf("demo --nope: exit %d", code)
+	}
+}
+
+// exampleFilesIn points the example config's /etc/serialine and
+// /var/lib/serialine paths into dir and creates the files it names there.
+func exampleFilesIn(t *testing.T, data []byte, dir string) []byte {
+	t.Helper()
+	s := strings.NewReplacer("/etc/serialine/", dir+"/", "/var/lib/serialine/", dir+"/").Replace(string(data))
+	for _, f := range []string{"site-token", "site-ca.pem", "hmi.crt", "hmi.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []byte(s)
+}
+
+// TestRunCheckFiles: run --check reports every file the config names that
+// is missing, at once, with its dotted path (and run itself refuses the
+// same config before opening anything).
+func TestRunCheckFiles(t *testing.T) {
+	dir := t.TempDir()
+	data, _ := configs.Files.ReadFile("example.yaml")
+	missing := filepath.Join(dir, "missing")
+	s := strings.NewReplacer("/etc/serialine/", missing+"/", "/var/lib/serialine/", missing+"/").Replace(string(data))
+	ex := filepath.Join(dir, "example.yaml")
+	if err := os.WriteFile(ex, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--config", ex, "--check"}, {"--config", ex}} {
+		var out, errb bytes.Buffer
+		code := cmdRun(context.Background(), lineTestEnv(&out, &errb), args)
+		if code != exitUsage || strings.Contains(out.String(), "config OK") {
+			t.Fatalf("%q: exit %d\n%s%s", args, code, out.String(), errb.String())
+		}
+		for _, want := range []string{"journal.path: directory", "upstream.token_file: cannot read", "upstream.ca_file: cannot read",
+			"api.cert_file: cannot read", "api.key_file: cannot read", "api.users_file: directory"} {
+			if !strings.Contains(errb.String(), want) {
+				t.Errorf("%q: stderr lacks %q:\n%s", args, want, errb.String())
+			}
+		}
+		if strings.Count(errb.String(), "open "+missing) > 0 {
+			t.Errorf("%q: repeats \"open FILE\":\n%s", args, errb.String())
+		}
+	}
+}
+
+// TestPrintReconciliationInProgress: a running batch is "in progress", not
+// "DOES NOT BALANCE"; a balanced batch with deviations lists them.
+func TestPrintReconciliationInProgress(t *testing.T) {
+	var b bytes.Buffer
+	printReconciliation(&b, api.Reconciliation{Batch: "B", State: "Execute", Drawn: 80, Commissioned: 10, InFlight: 70,
+		Differences: []api.Unit{{Serial: "S1", State: "queued"}}})
+	if !strings.Contains(b.String(), "IN PROGRESS") || strings.Contains(b.String(), "DOES NOT BALANCE") {
+		t.Errorf("running batch:\n%s", b.String())
+	}
+	b.Reset()
+	printReconciliation(&b, api.Reconciliation{Batch: "B", State: "Complete", Final: true, Balanced: true, Drawn: 10, Commissioned: 9, Rejected: 1,
+		Deviations: 1, Differences: []api.Unit{{Serial: "S9", State: "rejected", Reason: "reject not confirmed"}}})
+	if !strings.Contains(b.String(), "BALANCED") || !strings.Contains(b.String(), "DEVIATIONS: 1") || !strings.Contains(b.String(), "S9") {
+		t.Errorf("balanced with a deviation:\n%s", b.String())
+	}
+}
+
+// TestClientRefusedHint: a controller that is not listening gets a hint
+// where the address comes from.
+func TestClientRefusedHint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	code, _, errs := runClient(t, "status", "--api", "http://"+addr, "--token", "t")
+	if code != exitFailure || !strings.Contains(errs, "is the controller running?") {
+		t.Errorf("refused: %d %q", code, errs)
+	}
+	if code, _, _ := runClient(t, "status", "--api", addr, "--token", "t"); code != exitUsage {
+		t.Errorf("--api without scheme: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestJournalVerifyInUse: verify on a journal a running process holds
+// says so instead of "timeout".
+func TestJournalVerifyInUse(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "j.db")
+	j, err := journal.Open(db, &journal.Options{LockTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		j.Close()
+		jj, err := journal.Open(db, &journal.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer jj.Close()
+		if rep, err := jj.Verify(context.Background()); err != nil || !rep.OK() {
+			t.Errorf("journal verify: %v %v", err, rep.Problems)
+		}
+	}()
+	code, _, errs := runClient(t, "journal", "verify", "--db", db)
+	if code != exitFailure || !strings.Contains(errs, "is in use") {
+		t.Errorf("verify on a journal in use: %d %q", code, errs)
+	}
+}
+
+// TestEncodeExtraArgument names the unexpected argument.
+func TestEncodeExtraArgument(t *testing.T) {
+	code, _, errs := runClient(t, "encode", "(01)09501101530003(21)A", "B")
+	if code != exitUsage || !strings.Contains(errs, `unexpected argument "B"`) || strings.Contains(errs, "usage:") {
+		t.Errorf("encode A B: %d %q", code, errs)
 	}
 }

@@ -606,8 +606,19 @@ func (s *Service) checkPolicy(name, pw string) error {
 	if strings.Contains(strings.ToLower(pw), strings.ToLower(name)) {
 		return fmt.Errorf("auth: password contains the user name: %w", ErrWeakPassword)
 	}
+	distinct := map[rune]bool{}
+	for _, r := range pw {
+		distinct[r] = true
+	}
+	if len(distinct) < minDistinctRunes {
+		return fmt.Errorf("auth: password uses fewer than %d different characters (e.g. \"aaaaaaaaaa\"): %w", minDistinctRunes, ErrWeakPassword)
+	}
 	return nil
 }
+
+// minDistinctRunes is the least number of different characters a password
+// must use: "aaaaaaaaaa" or "abababababab" are refused whatever their length.
+const minDistinctRunes = 4
 
 // ChangePassword changes name's password after checking the old one (a
 // wrong old password counts as a failure). It clears must-change and ends

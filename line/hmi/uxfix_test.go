@@ -42,4 +42,8 @@ func TestUnitPageChecksCode(t *testing.T) {
 	if body := page(serials[0]); !strings.Contains(body, `id="unit-saleable"`) || strings.Contains(body, "unit-mismatches") {
 		t.Errorf("commissioned unit:\n%s", body)
 	}
+	// the batch is still running: the balance is "in progress", not red
+	if c, _, body := get(t, e, op, "/reconciliation?batch=U1"); c != 200 || !strings.Contains(body, `id="rec-balance">in progress<`) || strings.Contains(body, "DOES NOT BALANCE") {
+		t.Errorf("reconciliation of a running batch: %d\n%s", c, body)
+	}
 }
