@@ -85,7 +85,9 @@ func RunDemo(ctx context.Context, l *Line, o DemoOptions) (reconcile.Report, err
 		wg.Add(1)
 		go func() { defer wg.Done(); injectFaults(ctx, l, o) }()
 	}
-	if _, err := c.WaitState(ctx, packml.Complete); err != nil {
+	// Complete, Stopped and Aborted are final: the batch is over either way
+	// (an operator may stop it from the HMI) and is reconciled as it stands.
+	if _, err := c.WaitState(ctx, packml.Complete, packml.Stopped, packml.Aborted); err != nil {
 		return reconcile.Report{}, fmt.Errorf("demo: %w", err)
 	}
 	cancel()
@@ -98,11 +100,12 @@ func RunDemo(ctx context.Context, l *Line, o DemoOptions) (reconcile.Report, err
 }
 
 // operator starts the batch and resumes it after every hold, clearing the
-// simulated fault behind it first.
+// simulated fault behind it first. A final state (Complete, Stopped,
+// Aborted) ends the demo batch; the operator never restarts it.
 func operator(ctx context.Context, l *Line, id string, o DemoOptions) {
 	c := l.Controller
 	for ctx.Err() == nil {
-		st, err := c.WaitState(ctx, packml.Idle, packml.Held, packml.Stopped, packml.Aborted, packml.Suspended)
+		st, err := c.WaitState(ctx, packml.Idle, packml.Held, packml.Suspended)
 		if err != nil {
 			return
 		}
@@ -126,18 +129,13 @@ func operator(ctx context.Context, l *Line, id string, o DemoOptions) {
 			cmd = api.CmdUnhold
 		case packml.Suspended:
 			cmd = api.CmdUnsuspend
-		case packml.Stopped, packml.Aborted:
-			cmd = api.CmdReset
-			if st == packml.Aborted {
-				cmd = api.CmdClear
-			}
 		}
 		if err := c.Command(ctx, id, api.Command{Name: cmd, Reason: "demo operator"}, Operator); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(o.Out, "operator: %s refused: %v\n", cmd, err)
 		}
 		// Wait for the state to move on before looking again.
-		if _, err := c.WaitState(ctx, packml.Starting, packml.Execute, packml.Unholding, packml.Resetting, packml.Clearing,
-			packml.Complete, packml.Completing, packml.Unsuspending, packml.Holding); err != nil {
+		if _, err := c.WaitState(ctx, packml.Starting, packml.Execute, packml.Unholding,
+			packml.Complete, packml.Stopped, packml.Aborted, packml.Completing, packml.Unsuspending, packml.Holding); err != nil {
 			return
 		}
 	}
