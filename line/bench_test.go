@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 )
@@ -80,12 +79,7 @@ func benchOnce(b *testing.B, perMin int) {
 	defer l.Close()
 	c := l.Controller
 	id := "BENCH"
-	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "B1", Expiry: "281231", Profile: "eu-fmd", Target: units}, operator); err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
-		b.Fatal(err)
-	}
+	startBatch(ctx, b, l, id, "B1", units)
 	// Window: from 10% to 90% of the target commissioned.
 	var t0, t1 time.Time
 	var n0, n1 int

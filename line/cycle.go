@@ -961,9 +961,11 @@ func (c *Controller) countDurable(changes []journal.Change, commissioned int) {
 	}
 }
 
-// startConfirm waits for the gate's confirmation of a reject in its own
-// goroutine (bounded by Cycle.MaxConfirmers; owned by Run's wait group).
-func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64) {
+// goConfirmer runs fn in its own goroutine once a confirmer slot is free
+// (bounded by Cycle.MaxConfirmers, counted in confirming so a drain waits
+// for it, owned by Run's wait group). It returns without running fn when
+// ctx ends first.
+func (c *Controller) goConfirmer(ctx context.Context, fn func()) {
 	select {
 	case c.confirmSem <- struct{}{}:
 	case <-ctx.Done():
@@ -974,6 +976,14 @@ func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64
 	go func() {
 		defer c.wg.Done()
 		defer func() { <-c.confirmSem; c.confirming.Add(-1) }()
+		fn()
+	}()
+}
+
+// startConfirm waits for the gate's confirmation of a reject in its own
+// goroutine (bounded by Cycle.MaxConfirmers; owned by Run's wait group).
+func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64) {
+	c.goConfirmer(ctx, func() {
 		ok, err := c.o.PLC.Confirm(ctx, seq)
 		if ctx.Err() != nil {
 			return
@@ -993,7 +1003,7 @@ func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64
 		}
 		c.alarm(api.SeverityFault, "plc", msg)
 		c.requestHold("reject not confirmed")
-	}()
+	})
 }
 
 // resolveUnknownPass settles a unit whose pass verdict may or may not have
@@ -1009,16 +1019,7 @@ func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64
 // owned by Run's wait group). On shutdown the unit stays Verified and the
 // journal's recovery makes it Uncertain.
 func (c *Controller) resolveUnknownPass(ctx context.Context, serial string, seq uint64, cause error) {
-	select {
-	case c.confirmSem <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	c.confirming.Add(1)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer func() { <-c.confirmSem; c.confirming.Add(-1) }()
+	c.goConfirmer(ctx, func() {
 		werr := c.o.PLC.Decide(ctx, seq, true)
 		pushed, err := c.o.PLC.Confirm(ctx, seq)
 		if ctx.Err() != nil {
@@ -1045,7 +1046,7 @@ func (c *Controller) resolveUnknownPass(ctx context.Context, serial string, seq 
 		}
 		c.comm.add(ch)
 		c.comm.wake()
-	}()
+	})
 }
 
 // record builds a printer record for serial from the batch template.

@@ -165,17 +165,9 @@ func TestRejectNotConfirmedRecorded(t *testing.T) {
 	l := startLine(t, linesim.Options{Rate: 60})
 	c := l.Controller
 	ctx := context.Background()
-	f := l.PLC.Faults()
-	f.MissConfirm = true
-	l.PLC.SetFaults(f)
 	// The first product's read is a no-read: the only reject of the batch.
-	l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultNoRead})
-	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "RNC", GTIN: testGTIN, Lot: "LRNC", Expiry: "281231", Profile: "eu-fmd", Target: 20}, operator); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Command(ctx, "RNC", api.Command{Name: api.CmdStart}, operator); err != nil {
-		t.Fatal(err)
-	}
+	missConfirmFirstReject(l)
+	startBatch(ctx, t, l, "RNC", "LRNC", 20)
 	runToComplete(t, l, "RNC")
 
 	rejects, err := c.Units(ctx, "RNC", api.UnitQuery{States: []string{"rejected"}})

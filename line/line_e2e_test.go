@@ -72,16 +72,33 @@ func waitState(t *testing.T, l *linesim.Line, d time.Duration, states ...packml.
 	return st
 }
 
-func runBatch(t *testing.T, l *linesim.Line, id string, n int) api.Reconciliation {
+// startBatch creates an eu-fmd batch id of target units of testGTIN
+// (lot, expiry 281231) and starts it, as the operator.
+func startBatch(ctx context.Context, t testing.TB, l *linesim.Line, id, lot string, target int) {
 	t.Helper()
-	ctx := context.Background()
 	c := l.Controller
-	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "L" + id, Expiry: "281231", Profile: "eu-fmd", Target: n}, operator); err != nil {
+	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: lot, Expiry: "281231", Profile: "eu-fmd", Target: target}, operator); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// missConfirmFirstReject makes the PLC's confirmation sensor miss rejects
+// and the first read a no-read: the batch's one reject goes unconfirmed.
+func missConfirmFirstReject(l *linesim.Line) {
+	f := l.PLC.Faults()
+	f.MissConfirm = true
+	l.PLC.SetFaults(f)
+	l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultNoRead})
+}
+
+func runBatch(t *testing.T, l *linesim.Line, id string, n int) api.Reconciliation {
+	t.Helper()
+	ctx := context.Background()
+	c := l.Controller
+	startBatch(ctx, t, l, id, "L"+id, n)
 	runToComplete(t, l, id)
 	rec, err := c.Reconciliation(ctx, id)
 	if err != nil {

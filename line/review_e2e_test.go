@@ -150,12 +150,7 @@ func TestSiteServerAccountsEveryIssuedSerial(t *testing.T) {
 	ctx := t.Context()
 	c := l.Controller
 	const id = "STOP1"
-	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "L1", Expiry: "281231", Profile: "eu-fmd", Target: 300}, operator); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
-		t.Fatal(err)
-	}
+	startBatch(ctx, t, l, id, "L1", 300)
 	waitFor(t, "20 commissioned units", func() bool {
 		k, err := l.Journal.Counters(id)
 		return err == nil && k.Commissioned >= 20
@@ -261,12 +256,7 @@ func TestPairingAfterLinkLossHold(t *testing.T) {
 	ctx := t.Context()
 	c := l.Controller
 	const id = "LINK1"
-	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "L1", Expiry: "281231", Profile: "eu-fmd", Target: 90}, operator); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
-		t.Fatal(err)
-	}
+	startBatch(ctx, t, l, id, "L1", 90)
 	<-wrap.lost
 	waitState(t, l, time.Minute, packml.Held)
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdUnhold}, operator); err != nil {

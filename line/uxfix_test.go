@@ -10,7 +10,6 @@ import (
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
-	"github.com/serialine/serialine/vision/camerasim"
 )
 
 // TestFinalBatchStaysFinal: once a batch has reached a final state (here
@@ -93,16 +92,8 @@ func TestRejectNotConfirmedNeedsDeviation(t *testing.T) {
 	l := startLine(t, linesim.Options{Rate: 60})
 	c := l.Controller
 	ctx := context.Background()
-	f := l.PLC.Faults()
-	f.MissConfirm = true
-	l.PLC.SetFaults(f)
-	l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultNoRead})
-	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "DEV", GTIN: testGTIN, Lot: "LDEV", Expiry: "281231", Profile: "eu-fmd", Target: 20}, operator); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Command(ctx, "DEV", api.Command{Name: api.CmdStart}, operator); err != nil {
-		t.Fatal(err)
-	}
+	missConfirmFirstReject(l)
+	startBatch(ctx, t, l, "DEV", "LDEV", 20)
 	runToComplete(t, l, "DEV")
 	rec, err := c.Reconciliation(ctx, "DEV")
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -38,15 +37,8 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 	lot := fs.String("lot", "LOT1", "lot of generated symbols")
 	expiry := fs.String("expiry", "291231", "expiry (YYMMDD) of generated symbols")
 	setUsage(fs, e.stderr, "[flags]")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "sim camera: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+	if code, ok := parseFlagsOnly(fs, args, e.stderr, "sim camera: unexpected arguments %q\n"); !ok {
+		return code
 	}
 	generated := func(n int) string { return fmt.Sprintf("(01)%s(17)%s(10)%s(21)S%07d", *gtin, *expiry, *lot, n) }
 	if *every > 0 {

@@ -37,23 +37,14 @@ func TestSimCameraUsage(t *testing.T) {
 // decoded for real and reported over DMCC to a real client; a bad stdin
 // line is named by its number and does not stop the simulator.
 func TestSimCameraStandalone(t *testing.T) {
-	out := &plcOut{lines: make(chan string, 16)}
 	var errb camErrBuf
 	stdinR, stdinW := io.Pipe()
-	e := env{stdin: stdinR, stdout: out, stderr: &errb, logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	code := make(chan int, 1)
-	go func() { code <- cmdSimCamera(ctx, e, []string{"--tcp", "127.0.0.1:0", "--stdin"}) }()
-	var addr string
-	select {
-	case l := <-out.lines:
-		var ok bool
-		if addr, ok = strings.CutPrefix(l, "camera (dmcc) on "); !ok {
-			t.Fatalf("first line %q", l)
-		}
-	case c := <-code:
-		t.Fatalf("exited %d: %s", c, errb.String())
+	first, code := startSim(ctx, t, cmdSimCamera, stdinR, &errb, "--tcp", "127.0.0.1:0", "--stdin")
+	addr, ok := strings.CutPrefix(first, "camera (dmcc) on ")
+	if !ok {
+		t.Fatalf("first line %q", first)
 	}
 	// Extended mode: Connect waits for the camera's answer, so the
 	// connection is registered before the first shot.

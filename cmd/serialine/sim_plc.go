@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -22,15 +21,8 @@ func cmdSimPLC(ctx context.Context, e env, args []string) int {
 	hb := fs.Duration("heartbeat", 100*time.Millisecond, "PLC heartbeat period")
 	ctlTimeout := fs.Duration("controller-timeout", time.Second, "stop the line when the controller heartbeat stalls this long")
 	setUsage(fs, e.stderr, "[flags]")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "sim plc: unexpected arguments %v\n", fs.Args())
-		return exitUsage
+	if code, ok := parseFlagsOnly(fs, args, e.stderr, "sim plc: unexpected arguments %v\n"); !ok {
+		return code
 	}
 	if *mbAddr == "" && *uaAddr == "" {
 		fmt.Fprintln(e.stderr, "sim plc: nothing to serve (both --modbus and --opcua empty)")

@@ -37,21 +37,33 @@ func (o *plcOut) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestSimPLCStandalone(t *testing.T) {
+// startSim runs a standalone sim command in the background, stdout
+// signalling each line, and returns its first stdout line and the channel
+// its exit code arrives on. The test fails when the command exits first.
+func startSim(ctx context.Context, t *testing.T, cmd func(context.Context, env, []string) int, stdin io.Reader, stderr interface {
+	io.Writer
+	String() string
+}, args ...string) (first string, code <-chan int) {
+	t.Helper()
 	out := &plcOut{lines: make(chan string, 16)}
-	var errb bytes.Buffer
-	e := env{stdin: strings.NewReader(""), stdout: out, stderr: &errb, logger: slog.New(slog.DiscardHandler)}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	code := make(chan int, 1)
-	go func() { code <- cmdSimPLC(ctx, e, []string{"--modbus", "127.0.0.1:0", "--opcua", "", "--rate", "500"}) }()
-	var addr string
+	e := env{stdin: stdin, stdout: out, stderr: stderr, logger: slog.New(slog.DiscardHandler)}
+	c := make(chan int, 1)
+	go func() { c <- cmd(ctx, e, args) }()
 	select {
 	case l := <-out.lines:
-		addr = strings.TrimPrefix(l, "modbus tcp: ")
-	case c := <-code:
-		t.Fatalf("exited %d: %s", c, errb.String())
+		return l, c
+	case n := <-c:
+		t.Fatalf("exited %d: %s", n, stderr.String())
 	}
+	return "", c
+}
+
+func TestSimPLCStandalone(t *testing.T) {
+	var errb camErrBuf
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	first, code := startSim(ctx, t, cmdSimPLC, strings.NewReader(""), &errb, "--modbus", "127.0.0.1:0", "--opcua", "", "--rate", "500")
+	addr := strings.TrimPrefix(first, "modbus tcp: ")
 	cfg := modbus.DefaultConfig(addr)
 	cfg.HeartbeatTimeout = time.Minute
 	cl, err := modbus.New(cfg, modbus.Options{})

@@ -35,12 +35,8 @@ func cmdSimPrinter(ctx context.Context, e env, args []string) int {
 	fs.Float64Var(&o.DefectRate, "defect-rate", 0, "probability of a print defect")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	setUsage(fs, e.stderr, "[flags]")
-	if err := fs.Parse(args); err != nil {
-		return parseExit(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "sim printer: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+	if code, ok := parseFlagsOnly(fs, args, e.stderr, "sim printer: unexpected arguments %q\n"); !ok {
+		return code
 	}
 	o.Logger = e.logger
 	s, err := printersim.Start(o)

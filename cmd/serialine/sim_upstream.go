@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -19,15 +18,8 @@ func cmdSimUpstream(ctx context.Context, e env, args []string) int {
 	length := fs.Int("length", 12, "serial length (1..20)")
 	prefix := fs.String("prefix", "", "prefix of sequential serials")
 	setUsage(fs, e.stderr, "[flags]")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "serialine: sim upstream: unexpected arguments %v\n", fs.Args())
-		return exitUsage
+	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine: sim upstream: unexpected arguments %v\n"); !ok {
+		return code
 	}
 	o := upstreamsim.Options{Addr: *addr, Token: *token, Mode: upstreamsim.Mode(*mode),
 		SerialLength: *length, Prefix: *prefix, Logger: e.logger}

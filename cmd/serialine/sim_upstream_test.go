@@ -50,22 +50,11 @@ func TestSimUpstreamListenFails(t *testing.T) {
 // The standalone site server issues a pool to the real client (token
 // checked) and exits 0 when its context ends.
 func TestSimUpstreamStandalone(t *testing.T) {
-	out := &plcOut{lines: make(chan string, 16)}
-	var errb bytes.Buffer
-	e := env{stdin: strings.NewReader(""), stdout: out, stderr: &errb, logger: slog.New(slog.DiscardHandler)}
+	var errb camErrBuf
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	code := make(chan int, 1)
-	go func() {
-		code <- cmdSimUpstream(ctx, e, []string{"--listen", "127.0.0.1:0", "--token", "tok", "--mode", "sequential", "--length", "6", "--prefix", "S"})
-	}()
-	var url string
-	select {
-	case l := <-out.lines:
-		url = strings.TrimPrefix(l, "upstream site server listening on ")
-	case c := <-code:
-		t.Fatalf("exited %d: %s", c, errb.String())
-	}
+	first, code := startSim(ctx, t, cmdSimUpstream, strings.NewReader(""), &errb, "--listen", "127.0.0.1:0", "--token", "tok", "--mode", "sequential", "--length", "6", "--prefix", "S")
+	url := strings.TrimPrefix(first, "upstream site server listening on ")
 	c, err := upstream.New(upstream.Options{BaseURL: url, Token: "tok", Retry: upstream.Retry{Attempts: 1}})
 	if err != nil {
 		t.Fatal(err)

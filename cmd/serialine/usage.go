@@ -25,3 +25,18 @@ func parseExit(err error) int {
 	}
 	return exitUsage
 }
+
+// parseFlagsOnly parses args into fs for a subcommand that takes no
+// positional arguments. When ok is false the command returns code: -h
+// (exitOK), a bad flag, or stray arguments, reported to w through
+// extraFormat (e.g. "sim plc: unexpected arguments %v\n", given fs.Args()).
+func parseFlagsOnly(fs *flag.FlagSet, args []string, w io.Writer, extraFormat string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		return parseExit(err), false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(w, extraFormat, fs.Args())
+		return exitUsage, false
+	}
+	return exitOK, true
+}

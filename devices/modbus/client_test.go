@@ -3,8 +3,6 @@ package modbus_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -39,25 +37,14 @@ func testConfig(addr string) modbus.Config {
 	// poller for one-shot injected faults
 	c.HeartbeatInterval = time.Hour
 	c.ConfirmPoll = time.Millisecond
-	c.Backoff = devices.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2}
+	c.Backoff = devtest.FastBackoff()
 	return c
 }
 
 func connect(t testing.TB, c modbus.Config) *modbus.Client {
 	t.Helper()
-	var lg *slog.Logger
-	if os.Getenv("PLC_DEBUG") != "" {
-		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	cl, err := modbus.New(c, modbus.Options{Logger: lg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close(context.Background()) })
-	return cl
+	cl, err := modbus.New(c, modbus.Options{Logger: devtest.DebugLogger()})
+	return devtest.Connect(t, cl, err)
 }
 
 // ctxT is the test's context: it ends with the test. Hangs are caught by

@@ -212,18 +212,10 @@ type Config struct {
 	// Trigger.Missed (those products are already past the printer). With
 	// a ring the ring length is the limit. 0 means 16.
 	MaxBacklog int `yaml:"max_backlog"`
-	// HeartbeatInterval is how often the controller changes its heartbeat
-	// register.
-	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
-	// HeartbeatTimeout is how long the PLC heartbeat may stay unchanged
-	// before NextTrigger returns ErrHeartbeatStalled.
-	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
-	// ConfirmWindow is how long Confirm waits for the gate result.
-	ConfirmWindow time.Duration `yaml:"confirm_window"`
-	// ConfirmPoll is how often Confirm reads the gate result.
-	ConfirmPoll time.Duration `yaml:"confirm_poll"`
-	// Backoff is the reconnect policy.
-	Backoff devices.Backoff `yaml:"backoff"`
+	// Timing is the heartbeat, confirmation and reconnect timing
+	// (heartbeat_interval, heartbeat_timeout, confirm_window, confirm_poll,
+	// backoff at this level).
+	devices.Timing `yaml:",inline"`
 	// GateConnection (tcp only) opens a second Modbus TCP connection for
 	// verdict writes and confirmation reads, so a verdict never waits
 	// behind the round trip of a trigger poll. The PLC must accept two
@@ -238,9 +230,7 @@ func DefaultConfig(addr string) Config {
 	return Config{
 		Transport: "tcp", Address: addr, UnitID: 1,
 		Timeout: time.Second, PollInterval: 5 * time.Millisecond,
-		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-		ConfirmWindow: 2 * time.Second, ConfirmPoll: 10 * time.Millisecond,
-		Backoff: devices.DefaultBackoff(), Registers: DefaultRegisterMap(),
+		Timing: devices.DefaultTiming(), Registers: DefaultRegisterMap(),
 	}
 }
 
@@ -273,10 +263,7 @@ func (c Config) Validate() configs.Problems {
 	}
 	pos("timeout", c.Timeout)
 	pos("poll_interval", c.PollInterval)
-	pos("heartbeat_interval", c.HeartbeatInterval)
-	pos("heartbeat_timeout", c.HeartbeatTimeout)
-	pos("confirm_window", c.ConfirmWindow)
-	pos("confirm_poll", c.ConfirmPoll)
+	p.Merge("", c.ValidateDurations())
 	if c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= c.PollInterval {
 		p.Add("heartbeat_timeout", "must be longer than poll_interval (%s)", c.PollInterval)
 	}

@@ -343,25 +343,7 @@ func TestLifecycleErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.NextTrigger(ctx); !errors.Is(err, devices.ErrNotConnected) {
-		t.Fatalf("before Connect: %v", err)
-	}
-	if err := cl.Decide(ctx, 1, true); !errors.Is(err, devices.ErrNotConnected) {
-		t.Fatalf("before Connect: %v", err)
-	}
-	if err := cl.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close(ctx)
-	if _, err := cl.NextTrigger(ctx); !errors.Is(err, devices.ErrClosed) {
-		t.Fatalf("after Close: %v", err)
-	}
-	if _, err := cl.Confirm(ctx, 1); !errors.Is(err, devices.ErrClosed) {
-		t.Fatalf("after Close: %v", err)
-	}
-	if err := cl.Close(ctx); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
+	devtest.CheckLifecycle(t, ctx, cl)
 
 	// nothing listening
 	sim2, addr2 := newSim(t, plcsim.Options{})

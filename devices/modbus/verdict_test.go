@@ -13,6 +13,7 @@ import (
 
 	"github.com/serialine/serialine/configs"
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/internal/devtest"
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/plcsim"
 )
@@ -103,27 +104,13 @@ func TestVerdictWritesCodec(t *testing.T) {
 }
 
 // verdicts are the verdicts for seqs: every third product rejected.
-func verdicts(seqs []uint64) []devices.Verdict {
-	vs := make([]devices.Verdict, len(seqs))
-	for i, s := range seqs {
-		vs[i] = devices.Verdict{Seq: s, Reject: i%3 == 2}
-	}
-	return vs
-}
+var verdicts = devtest.Verdicts
 
 // checkAtGate flushes the conveyor and checks that every product got
 // exactly its verdict at the gate.
 func checkAtGate(t *testing.T, sim *plcsim.Sim, vs []devices.Verdict) {
 	t.Helper()
-	for _, v := range vs {
-		want := devices.VerdictAccept
-		if v.Reject {
-			want = devices.VerdictReject
-		}
-		if got, ok := sim.Verdict(v.Seq); !ok || got != want {
-			t.Fatalf("product %d: sim verdict %d %v, want %d", v.Seq, got, ok, want)
-		}
-	}
+	devtest.WantVerdicts(t, sim, vs)
 	sim.Flush()
 	res := sim.Results()
 	if len(res) != len(vs) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/internal/benchutil"
@@ -43,33 +42,7 @@ func BenchmarkVerdicts(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			_, ep := sharedSim(b)
 			cl := connect(b, testConfig(ep))
-			ctx := b.Context()
-			vs := make([]devices.Verdict, bc.k)
-			var st benchutil.Stats
-			seq := uint64(1 << 20)
-			b.ResetTimer()
-			for range b.N {
-				for i := range vs {
-					vs[i] = devices.Verdict{Seq: seq, Reject: i%5 == 0}
-					seq++
-				}
-				t0 := time.Now()
-				if bc.batch {
-					if err := cl.DecideBatch(ctx, vs); err != nil {
-						b.Fatal(err)
-					}
-				} else {
-					for _, v := range vs {
-						if err := cl.Decide(ctx, v.Seq, v.Reject); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				st.Add(time.Since(t0))
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(st.Percentile(0.50))/1e3, "p50-µs")
-			b.ReportMetric(float64(st.Percentile(0.99))/1e3, "p99-µs")
+			benchutil.MeasureVerdicts(b, cl, bc.k, bc.batch, 1<<20, nil)
 		})
 	}
 }

@@ -228,6 +228,11 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	}
 	if err := cl.Connect(ctx); err != nil {
 		cl.Close(context.WithoutCancel(ctx))
+		if refusedCredentials(err) {
+			// Retrying a wrong password or an untrusted certificate only
+			// locks the account on the PLC: the caller must fix the config.
+			return nil, devices.Permanent(fmt.Errorf("connect: %w", err))
+		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	cn.cl = cl
@@ -875,4 +880,21 @@ func (c *Client) Close(ctx context.Context) error {
 		return cn.cl.Close(ctx)
 	}
 	return nil
+}
+
+// refusedCredentials reports whether the server refused who we are (user
+// identity or application certificate) rather than failing to talk: such an
+// error does not go away by retrying.
+func refusedCredentials(err error) bool {
+	var sc ua.StatusCode
+	if !errors.As(err, &sc) {
+		return false
+	}
+	switch sc {
+	case ua.StatusBadUserAccessDenied, ua.StatusBadIdentityTokenInvalid, ua.StatusBadIdentityTokenRejected,
+		ua.StatusBadCertificateInvalid, ua.StatusBadCertificateUntrusted, ua.StatusBadCertificateRevoked,
+		ua.StatusBadSecurityChecksFailed:
+		return true
+	}
+	return false
 }

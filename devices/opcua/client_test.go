@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -76,25 +75,14 @@ func testConfig(ep string) opcua.Config {
 	c.Timeout = 250 * time.Millisecond
 	c.HeartbeatTimeout = time.Hour
 	c.ConfirmPoll = time.Millisecond
-	c.Backoff = devices.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2}
+	c.Backoff = devtest.FastBackoff()
 	return c
 }
 
 func connect(t testing.TB, c opcua.Config) *opcua.Client {
 	t.Helper()
-	var lg *slog.Logger
-	if os.Getenv("PLC_DEBUG") != "" {
-		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	cl, err := opcua.New(c, opcua.Options{Logger: lg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close(context.Background()) })
-	return cl
+	cl, err := opcua.New(c, opcua.Options{Logger: devtest.DebugLogger()})
+	return devtest.Connect(t, cl, err)
 }
 
 // ctxT is the test's context: it ends with the test. Hangs are caught by

@@ -165,17 +165,10 @@ type Config struct {
 	// MaxBacklog is how many sequence ids one notification may turn into
 	// triggers; beyond it they are reported as Missed (0 means 256).
 	MaxBacklog int `yaml:"max_backlog"`
-	// HeartbeatInterval is how often the controller heartbeat is written.
-	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
-	// HeartbeatTimeout is how long the PLC heartbeat may stay unchanged
-	// before NextTrigger returns ErrHeartbeatStalled.
-	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
-	// ConfirmWindow is how long Confirm waits for the gate result.
-	ConfirmWindow time.Duration `yaml:"confirm_window"`
-	// ConfirmPoll is how often Confirm reads the confirmation slot.
-	ConfirmPoll time.Duration `yaml:"confirm_poll"`
-	// Backoff is the reconnect policy.
-	Backoff devices.Backoff `yaml:"backoff"`
+	// Timing is the heartbeat, confirmation and reconnect timing
+	// (heartbeat_interval, heartbeat_timeout, confirm_window, confirm_poll,
+	// backoff at this level).
+	devices.Timing `yaml:",inline"`
 	// Nodes is the node map.
 	Nodes NodeMap `yaml:"nodes"`
 }
@@ -186,9 +179,7 @@ func DefaultConfig(endpoint string) Config {
 	return Config{
 		Endpoint: endpoint, SecurityPolicy: PolicyNone, SecurityMode: "None", Auth: AuthAnonymous,
 		Timeout: 2 * time.Second, PublishInterval: 5 * time.Millisecond,
-		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-		ConfirmWindow: 2 * time.Second, ConfirmPoll: 10 * time.Millisecond,
-		Backoff: devices.DefaultBackoff(), Nodes: DefaultNodeMap(),
+		Timing: devices.DefaultTiming(), Nodes: DefaultNodeMap(),
 	}
 }
 
@@ -231,10 +222,7 @@ func (c Config) Validate() configs.Problems {
 	if c.PublishInterval < time.Millisecond {
 		p.Add("publish_interval", "must be >= 1ms")
 	}
-	pos("heartbeat_interval", c.HeartbeatInterval)
-	pos("heartbeat_timeout", c.HeartbeatTimeout)
-	pos("confirm_window", c.ConfirmWindow)
-	pos("confirm_poll", c.ConfirmPoll)
+	p.Merge("", c.ValidateDurations())
 	if c.MaxBacklog < 0 {
 		p.Add("max_backlog", "must be >= 0")
 	}

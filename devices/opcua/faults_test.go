@@ -240,14 +240,5 @@ func TestLifecycleErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.NextTrigger(ctx); !errors.Is(err, devices.ErrNotConnected) {
-		t.Fatalf("before Connect: %v", err)
-	}
-	if err := cl.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close(ctx)
-	if err := cl.Decide(ctx, 1, true); !errors.Is(err, devices.ErrClosed) {
-		t.Fatalf("after Close: %v", err)
-	}
+	devtest.CheckLifecycle(t, ctx, cl)
 }

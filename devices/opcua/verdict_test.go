@@ -9,26 +9,16 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/internal/devtest"
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/plcsim"
 )
 
-func verdicts(seqs []uint64) []devices.Verdict {
-	vs := make([]devices.Verdict, len(seqs))
-	for i, s := range seqs {
-		vs[i] = devices.Verdict{Seq: s, Reject: i%3 == 2}
-	}
-	return vs
-}
-
-func checkVerdicts(t *testing.T, sim *plcsim.Sim, vs []devices.Verdict) {
-	t.Helper()
-	for _, v := range vs {
-		if got, ok := sim.Verdict(v.Seq); !ok || got != int(v.Code()) {
-			t.Fatalf("product %d: sim verdict %d %v, want %d", v.Seq, got, ok, v.Code())
-		}
-	}
-}
+// verdicts and checkVerdicts are the helpers both PLC clients' tests share.
+var (
+	verdicts      = devtest.Verdicts
+	checkVerdicts = devtest.WantVerdicts
+)
 
 func TestDecideBatchOneWriteRequest(t *testing.T) {
 	sim, ep := sharedSim(t)

@@ -28,11 +28,7 @@ const DefaultNoRead = "NOREAD"
 
 // DefaultFormat compiles DefaultPattern / DefaultNoRead.
 func DefaultFormat() *pattern.Format {
-	f, err := pattern.Compile(pattern.Options{Pattern: DefaultPattern, NoRead: DefaultNoRead, Source: "dmcc"})
-	if err != nil {
-		panic(err) // constant pattern; covered by tests
-	}
-	return f
+	return pattern.MustCompile(pattern.Options{Pattern: DefaultPattern, NoRead: DefaultNoRead, Source: "dmcc"})
 }
 
 // Options configure a Client. Every field is optional except Addr or Dial.
@@ -160,39 +156,25 @@ func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (string,
 	c.nextID = c.nextID%999999 + 1
 	id := c.nextID
 	frame := AppendCommand(nil, Command{ID: id, HasID: true, Checksum: c.o.Checksum, Text: cmd})
-	if err := l.Write(ctx, frame, c.o.CommandTimeout); err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		return "", fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, err)
-	}
 	if !c.o.Extended {
-		return "", nil
+		return "", l.Command(ctx, cmd, frame, c.o.CommandTimeout, "answer", nil)
 	}
-	t := time.NewTimer(c.o.CommandTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case line := <-l.Replies():
-			r, err := ParseResponse(line)
-			if err != nil {
-				return "", fmt.Errorf("%s: answer: %w", cmd, err)
-			}
-			if r.HasID && r.ID != id {
-				continue // stale answer to an earlier, abandoned command
-			}
-			if r.Status != StatusOK {
-				return "", &vision.ReplyError{Source: "dmcc", Command: cmd, Code: r.Status, Msg: StatusText(r.Status)}
-			}
-			return string(r.Payload), nil
-		case <-l.Done():
-			return "", fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, l.Err())
-		case <-t.C:
-			return "", fmt.Errorf("%s: no answer within %s: %w: %w", cmd, c.o.CommandTimeout, vision.ErrTimeout, vision.ErrDisconnected)
-		case <-ctx.Done():
-			return "", ctx.Err()
+	var out string
+	err := l.Command(ctx, cmd, frame, c.o.CommandTimeout, "answer", func(line []byte) (bool, error) {
+		r, err := ParseResponse(line)
+		if err != nil {
+			return true, fmt.Errorf("%s: answer: %w", cmd, err)
 		}
-	}
+		if r.HasID && r.ID != id {
+			return false, nil // stale answer to an earlier, abandoned command
+		}
+		if r.Status != StatusOK {
+			return true, &vision.ReplyError{Source: "dmcc", Command: cmd, Code: r.Status, Msg: StatusText(r.Status)}
+		}
+		out = string(r.Payload)
+		return true, nil
+	})
+	return out, err
 }
 
 // Read blocks for the next result. Errors: *vision.LineError (ErrGarbled,
@@ -270,21 +252,12 @@ func (c Config) Validate() configs.Problems {
 	if _, err := c.format(); err != nil {
 		p.Add("format", "%v", err)
 	}
-	if c.CommandTimeout < 0 {
-		p.Add("command_timeout", "must be >= 0 (0 = 2s)")
-	}
+	link.ValidateCommandTimeout(&p, c.CommandTimeout)
 	return p
 }
 
 func (c Config) format() (*pattern.Format, error) {
-	pat, nr := c.Format, c.NoRead
-	if pat == "" {
-		pat = DefaultPattern
-	}
-	if nr == "" {
-		nr = DefaultNoRead
-	}
-	return pattern.Compile(pattern.Options{Pattern: pat, NoRead: nr, Source: "dmcc"})
+	return pattern.CompileDefault(pattern.Options{Pattern: c.Format, NoRead: c.NoRead, Source: "dmcc"}, DefaultPattern, DefaultNoRead)
 }
 
 // Options converts a validated Config into Options (logger and clock

@@ -43,11 +43,7 @@ const DefaultNoRead = "ERROR"
 
 // DefaultFormat compiles DefaultPattern / DefaultNoRead.
 func DefaultFormat() *pattern.Format {
-	f, err := pattern.Compile(pattern.Options{Pattern: DefaultPattern, NoRead: DefaultNoRead, Source: "keyence"})
-	if err != nil {
-		panic(err) // constant pattern; covered by tests
-	}
-	return f
+	return pattern.MustCompile(pattern.Options{Pattern: DefaultPattern, NoRead: DefaultNoRead, Source: "keyence"})
 }
 
 // Reply is a parsed command reply.
@@ -153,36 +149,22 @@ func (c *Client) Connect(ctx context.Context) error {
 func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (Reply, error) {
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
-	if err := l.Write(ctx, []byte(cmd+"\r"), c.o.CommandTimeout); err != nil {
-		if ctx.Err() != nil {
-			return Reply{}, ctx.Err()
+	var out Reply
+	err := l.Command(ctx, cmd, []byte(cmd+"\r"), c.o.CommandTimeout, "reply", func(line []byte) (bool, error) {
+		r, err := ParseReply(line)
+		if err != nil {
+			return true, fmt.Errorf("%s: reply: %w", cmd, err)
 		}
-		return Reply{}, fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, err)
-	}
-	t := time.NewTimer(c.o.CommandTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case line := <-l.Replies():
-			r, err := ParseReply(line)
-			if err != nil {
-				return Reply{}, fmt.Errorf("%s: reply: %w", cmd, err)
-			}
-			if r.Command != cmd {
-				continue // stale reply to an abandoned command
-			}
-			if !r.OK {
-				return r, &vision.ReplyError{Source: "keyence", Command: cmd, Code: r.Code, Msg: ErrorText(r.Code)}
-			}
-			return r, nil
-		case <-l.Done():
-			return Reply{}, fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, l.Err())
-		case <-t.C:
-			return Reply{}, fmt.Errorf("%s: no reply within %s: %w: %w", cmd, c.o.CommandTimeout, vision.ErrTimeout, vision.ErrDisconnected)
-		case <-ctx.Done():
-			return Reply{}, ctx.Err()
+		if r.Command != cmd {
+			return false, nil // stale reply to an abandoned command
 		}
-	}
+		out = r
+		if !r.OK {
+			return true, &vision.ReplyError{Source: "keyence", Command: cmd, Code: r.Code, Msg: ErrorText(r.Code)}
+		}
+		return true, nil
+	})
+	return out, err
 }
 
 // ErrorText gives the meaning of common SR error codes ("" when unknown).
@@ -248,21 +230,12 @@ func (c Config) Validate() configs.Problems {
 	if _, err := c.format(); err != nil {
 		p.Add("format", "%v", err)
 	}
-	if c.CommandTimeout < 0 {
-		p.Add("command_timeout", "must be >= 0 (0 = 2s)")
-	}
+	link.ValidateCommandTimeout(&p, c.CommandTimeout)
 	return p
 }
 
 func (c Config) format() (*pattern.Format, error) {
-	pat, nr := c.Format, c.NoRead
-	if pat == "" {
-		pat = DefaultPattern
-	}
-	if nr == "" {
-		nr = DefaultNoRead
-	}
-	return pattern.Compile(pattern.Options{Pattern: pat, NoRead: nr, Source: "keyence"})
+	return pattern.CompileDefault(pattern.Options{Pattern: c.Format, NoRead: c.NoRead, Source: "keyence"}, DefaultPattern, DefaultNoRead)
 }
 
 // Options converts a validated Config into Options.

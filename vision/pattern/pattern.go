@@ -96,6 +96,29 @@ const (
 	itemRE     = `[A-Za-z]{2,8}=(?:` + notationRE + `|` + gradeRE + `)`
 )
 
+// MustCompile is Compile for a pattern fixed in the program (a driver's
+// default): it panics on error, which that driver's tests cover. Never
+// use it on configured input.
+func MustCompile(o Options) *Format {
+	f, err := Compile(o)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// CompileDefault is Compile with defPattern and defNoRead standing in for
+// an empty o.Pattern and o.NoRead (a driver config's optional format).
+func CompileDefault(o Options, defPattern, defNoRead string) (*Format, error) {
+	if o.Pattern == "" {
+		o.Pattern = defPattern
+	}
+	if o.NoRead == "" {
+		o.NoRead = defNoRead
+	}
+	return Compile(o)
+}
+
 // Compile parses a pattern.
 func Compile(o Options) (*Format, error) {
 	if o.Source == "" {

@@ -137,3 +137,35 @@ func TestClientConfig(t *testing.T) {
 		t.Errorf("%+v %v", o, err)
 	}
 }
+
+func TestCompileDefaultAndMustCompile(t *testing.T) {
+	f, err := CompileDefault(Options{}, "{data}", "NR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.Parse("NR"); err != nil || !r.NoRead {
+		t.Fatalf("default no-read: %+v, %v", r, err)
+	}
+	if r, err := f.Parse("ABC"); err != nil || r.Data != "ABC" {
+		t.Fatalf("default pattern: %+v, %v", r, err)
+	}
+	g, err := CompileDefault(Options{Pattern: "<{data}>", NoRead: "X"}, "{data}", "NR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := g.Parse("X"); err != nil || !r.NoRead {
+		t.Fatalf("configured no-read: %+v, %v", r, err)
+	}
+	if r, err := g.Parse("<ABC>"); err != nil || r.Data != "ABC" {
+		t.Fatalf("configured pattern: %+v, %v", r, err)
+	}
+	if MustCompile(Options{Pattern: "{data}"}) == nil {
+		t.Fatal("MustCompile returned nil")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("MustCompile of a bad pattern did not panic")
+		}
+	}()
+	MustCompile(Options{Pattern: "{nope}"})
+}

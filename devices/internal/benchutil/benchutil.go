@@ -127,3 +127,46 @@ func (p *Producer) Measure(b *testing.B, rate float64, next func(context.Context
 	b.ReportMetric(float64(st.Percentile(0.5).Microseconds()), "p50-µs")
 	b.ReportMetric(float64(st.Percentile(0.99).Microseconds()), "p99-µs")
 }
+
+// Decider is the verdict side of a PLC client.
+type Decider interface {
+	Decide(ctx context.Context, seq uint64, reject bool) error
+	DecideBatch(ctx context.Context, vs []devices.Verdict) error
+}
+
+// MeasureVerdicts is the body of the protocol clients' verdict benchmarks:
+// b.N groups of k verdicts for consecutive products from seq on (every
+// fifth a reject), written one Decide each or as one DecideBatch, calling
+// before (when not nil) ahead of each group. Reports the time until the
+// last verdict of a group was acknowledged, p50/p99.
+func MeasureVerdicts(b *testing.B, cl Decider, k int, batch bool, seq uint64, before func()) {
+	ctx := b.Context()
+	vs := make([]devices.Verdict, k)
+	var st Stats
+	b.ResetTimer()
+	for range b.N {
+		if before != nil {
+			before()
+		}
+		for i := range vs {
+			vs[i] = devices.Verdict{Seq: seq, Reject: i%5 == 0}
+			seq++
+		}
+		t0 := time.Now()
+		if batch {
+			if err := cl.DecideBatch(ctx, vs); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			for _, v := range vs {
+				if err := cl.Decide(ctx, v.Seq, v.Reject); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		st.Add(time.Since(t0))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(st.Percentile(0.50))/1e3, "p50-µs")
+	b.ReportMetric(float64(st.Percentile(0.99))/1e3, "p99-µs")
+}

@@ -5,6 +5,8 @@ package devtest
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -68,5 +70,102 @@ func WantSeqs(t testing.TB, got, want []uint64) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Fatalf("seqs %v, want %v", got, want)
+	}
+}
+
+// FastBackoff is the reconnect policy the client tests use: 1ms doubling
+// to 20ms.
+func FastBackoff() devices.Backoff {
+	return devices.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2}
+}
+
+// DebugLogger is a debug-level stderr logger when PLC_DEBUG is set, else
+// nil (the client's default: discard).
+func DebugLogger() *slog.Logger {
+	if os.Getenv("PLC_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Client is the part of a PLC client Connect needs.
+type Client interface {
+	Connect(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+// Connect fails the test on newErr (the client constructor's error), else
+// connects cl and closes it when the test ends.
+func Connect[C Client](t testing.TB, cl C, newErr error) C {
+	t.Helper()
+	if newErr != nil {
+		t.Fatal(newErr)
+	}
+	if err := cl.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(context.Background()) })
+	return cl
+}
+
+// Verdicts are the verdicts for seqs: every third product rejected.
+func Verdicts(seqs []uint64) []devices.Verdict {
+	vs := make([]devices.Verdict, len(seqs))
+	for i, s := range seqs {
+		vs[i] = devices.Verdict{Seq: s, Reject: i%3 == 2}
+	}
+	return vs
+}
+
+// VerdictTable is the part of the PLC simulator WantVerdicts reads.
+type VerdictTable interface {
+	Verdict(seq uint64) (int, bool)
+}
+
+// WantVerdicts fails the test unless the PLC holds each of vs's verdicts.
+func WantVerdicts(t testing.TB, sim VerdictTable, vs []devices.Verdict) {
+	t.Helper()
+	for _, v := range vs {
+		if got, ok := sim.Verdict(v.Seq); !ok || got != int(v.Code()) {
+			t.Fatalf("product %d: sim verdict %d %v, want %d", v.Seq, got, ok, v.Code())
+		}
+	}
+}
+
+// Lifecycle is the part of a PLC client CheckLifecycle drives.
+type Lifecycle interface {
+	Client
+	TriggerSource
+	Decide(ctx context.Context, seq uint64, reject bool) error
+	Confirm(ctx context.Context, seq uint64) (bool, error)
+}
+
+// CheckLifecycle drives an unconnected client through Connect and Close:
+// before Connect, NextTrigger and Decide return ErrNotConnected; after
+// Close, NextTrigger, Confirm and Decide return ErrClosed, and a second
+// Close returns nil.
+func CheckLifecycle(t testing.TB, ctx context.Context, cl Lifecycle) {
+	t.Helper()
+	if _, err := cl.NextTrigger(ctx); !errors.Is(err, devices.ErrNotConnected) {
+		t.Fatalf("NextTrigger before Connect: %v", err)
+	}
+	if err := cl.Decide(ctx, 1, true); !errors.Is(err, devices.ErrNotConnected) {
+		t.Fatalf("Decide before Connect: %v", err)
+	}
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close(ctx)
+	if _, err := cl.NextTrigger(ctx); !errors.Is(err, devices.ErrClosed) {
+		t.Fatalf("NextTrigger after Close: %v", err)
+	}
+	if _, err := cl.Confirm(ctx, 1); !errors.Is(err, devices.ErrClosed) {
+		t.Fatalf("Confirm after Close: %v", err)
+	}
+	if err := cl.Decide(ctx, 1, true); !errors.Is(err, devices.ErrClosed) {
+		t.Fatalf("Decide after Close: %v", err)
+	}
+	if err := cl.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }

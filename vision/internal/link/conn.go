@@ -37,6 +37,14 @@ func ValidateEndpoint(p *configs.Problems, address string, serial *serialport.Co
 	}
 }
 
+// ValidateCommandTimeout reports a negative command_timeout (0 means the
+// driver's default, 2s).
+func ValidateCommandTimeout(p *configs.Problems, d time.Duration) {
+	if d < 0 {
+		p.Add("command_timeout", "must be >= 0 (0 = 2s)")
+	}
+}
+
 // Endpoint turns a validated config's transport choice into the address a
 // driver names in its messages and, for serial, the DialFunc opening the
 // port (nil for TCP to address).

@@ -14,6 +14,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/serialine/serialine/vision"
 )
 
 // Split chooses the line terminator.
@@ -227,6 +229,41 @@ func (l *Link) Write(ctx context.Context, b []byte, timeout time.Duration) error
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// Command writes frame (the encoding of command cmd, named in errors),
+// bounded by timeout, and then, when answer is not nil, waits up to timeout
+// for the reply line answer accepts: answer returns done=false to skip a
+// line (a stale reply to an abandoned command), and its error ends the
+// wait. noun names the reply in the timeout error ("answer", "reply").
+// Errors: ctx.Err(); vision.ErrDisconnected (write failure, connection
+// ended, or — with vision.ErrTimeout — no reply within timeout); answer's.
+func (l *Link) Command(ctx context.Context, cmd string, frame []byte, timeout time.Duration, noun string, answer func(line []byte) (done bool, err error)) error {
+	if err := l.Write(ctx, frame, timeout); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, err)
+	}
+	if answer == nil {
+		return nil
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case line := <-l.Replies():
+			if done, err := answer(line); done || err != nil {
+				return err
+			}
+		case <-l.Done():
+			return fmt.Errorf("%s: %w: %w", cmd, vision.ErrDisconnected, l.Err())
+		case <-t.C:
+			return fmt.Errorf("%s: no %s within %s: %w: %w", cmd, noun, timeout, vision.ErrTimeout, vision.ErrDisconnected)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Close closes the connection and waits for the reader to end.

@@ -1,0 +1,56 @@
+package devices
+
+import (
+	"time"
+
+	"github.com/serialine/serialine/configs"
+)
+
+// Timing is the heartbeat, gate-confirmation and reconnect timing every
+// PLC client config shares. Embed it with `yaml:",inline"` so its keys
+// stay at the top level of the client's block.
+type Timing struct {
+	// HeartbeatInterval is how often the controller heartbeat is written.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// HeartbeatTimeout is how long the PLC heartbeat may stay unchanged
+	// before NextTrigger returns ErrHeartbeatStalled.
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	// ConfirmWindow is how long Confirm waits for the gate result.
+	ConfirmWindow time.Duration `yaml:"confirm_window"`
+	// ConfirmPoll is how often Confirm reads the gate result.
+	ConfirmPoll time.Duration `yaml:"confirm_poll"`
+	// Backoff is the reconnect policy.
+	Backoff Backoff `yaml:"backoff"`
+}
+
+// DefaultTiming is the timing of the default PLC configs: heartbeat every
+// 250ms, stalled after 2s, confirmation within 2s polled every 10ms,
+// DefaultBackoff.
+func DefaultTiming() Timing {
+	return Timing{
+		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+		ConfirmWindow: 2 * time.Second, ConfirmPoll: 10 * time.Millisecond,
+		Backoff: DefaultBackoff(),
+	}
+}
+
+// ValidateDurations reports every duration that is not > 0. Backoff is
+// left for the caller to merge under "backoff" (Backoff.Validate), so it
+// can keep its place among the caller's own problems.
+func (t Timing) ValidateDurations() configs.Problems {
+	var p configs.Problems
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"heartbeat_interval", t.HeartbeatInterval},
+		{"heartbeat_timeout", t.HeartbeatTimeout},
+		{"confirm_window", t.ConfirmWindow},
+		{"confirm_poll", t.ConfirmPoll},
+	} {
+		if d.d <= 0 {
+			p.Add(d.name, "must be > 0")
+		}
+	}
+	return p
+}
