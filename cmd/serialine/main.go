@@ -17,9 +17,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // shift and EPCIS time zones on a line PC without zoneinfo
 )
@@ -63,6 +65,10 @@ func commands() []command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// gopcua's OPC UA server writes to the standard log package; main owns
+	// that process-wide logger and routes it to slog at debug level.
+	log.SetFlags(0)
+	log.SetOutput(stdlogWriter{logger})
 	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, logger: logger}, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -84,6 +90,15 @@ func run(ctx context.Context, e env, args []string) int {
 	fmt.Fprintf(e.stderr, "serialine: unknown command %q\n", args[0])
 	usage(e.stderr)
 	return exitUsage
+}
+
+// stdlogWriter turns lines of the standard log package into slog debug
+// records.
+type stdlogWriter struct{ l *slog.Logger }
+
+func (w stdlogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimRight(string(p), "\n"), "via", "log")
+	return len(p), nil
 }
 
 func usage(w io.Writer) {

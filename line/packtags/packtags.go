@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +126,15 @@ type uaLog struct{ l *slog.Logger }
 func (u uaLog) Debug(msg string, args ...any) { u.l.Debug("opcua: " + fmt.Sprintf(msg, args...)) }
 func (u uaLog) Info(msg string, args ...any)  { u.l.Debug("opcua: " + fmt.Sprintf(msg, args...)) }
 func (u uaLog) Warn(msg string, args ...any)  { u.l.Info("opcua: " + fmt.Sprintf(msg, args...)) }
-func (u uaLog) Error(msg string, args ...any) { u.l.Warn("opcua: " + fmt.Sprintf(msg, args...)) }
+func (u uaLog) Error(msg string, args ...any) {
+	if strings.HasPrefix(msg, "Duplicate reference type") {
+		// gopcua v0.8.0 reports these for its own standard namespace at
+		// every start; they are not ours to fix and say nothing.
+		u.l.Debug("opcua: " + fmt.Sprintf(msg, args...))
+		return
+	}
+	u.l.Warn("opcua: " + fmt.Sprintf(msg, args...))
+}
 
 // Start serves the PackTags until ctx ends or Close is called. It reads
 // the status once before returning (an error there is returned).
