@@ -23,7 +23,7 @@ fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: vet fmtcheck
+test: tools vet fmtcheck
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 bench: build
