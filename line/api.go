@@ -316,14 +316,18 @@ func (c *Controller) UnitAction(ctx context.Context, serial string, action api.U
 	// step, or the step's own document goes to the outbox here.
 	c.epcisMu.Lock()
 	defer c.epcisMu.Unlock()
-	if err := c.j.Apply(ctx, ch); err != nil {
+	ch.At = c.now().UTC()
+	docs, err := c.lateStepDocs(ch)
+	if err != nil {
+		c.log.Error("EPCIS document for a unit action after the batch end", "serial", serial, "err", err)
+		return api.Unit{}, fmt.Errorf("unit %s %s: EPCIS document not built, nothing journaled: %w", serial, action, wrapJournal(err))
+	}
+	// The step and its EPCIS document: one journal transaction.
+	if _, err := c.j.ApplyWithOutbox(ctx, []journal.Change{ch}, docs); err != nil {
 		return api.Unit{}, fmt.Errorf("unit %s %s: %w", serial, action, wrapJournal(err))
 	}
-	if err := c.emitLateStep(ctx, serial); err != nil {
-		// The step is journaled; the site server has not heard of it.
-		c.log.Error("EPCIS document for a unit action after the batch end", "serial", serial, "err", err)
-		c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("unit %s %s: EPCIS document not queued for the site server: %v", serial, action, err))
-		return api.Unit{}, fmt.Errorf("unit %s %s: journaled, but its EPCIS document was not queued: %w", serial, action, wrapJournal(err))
+	if len(docs) > 0 {
+		c.kickOutbox()
 	}
 	return c.Unit(ctx, serial)
 }

@@ -136,11 +136,10 @@ type Controller struct {
 	epcisMu   sync.Mutex
 	epcisDone string // batch whose batch-end documents are in the outbox (guarded by epcisMu)
 
-	// poolReq is the pending serial request id per GTIN, kept until the
-	// pool it asked for is imported (see replenish, which holds poolReqMu
-	// for the whole request).
+	// poolReqMu serializes replenish (pool loop, Start) for the whole
+	// request; the pending request id per GTIN is in the journal
+	// (SetPendingRequest) until the pool it asked for is imported.
 	poolReqMu sync.Mutex
-	poolReq   map[string]string
 }
 
 type stateSnap struct {
@@ -601,6 +600,11 @@ func (c *Controller) transitionLocked(ctx context.Context, to packml.State, by j
 		case c.drawKick <- struct{}{}:
 		default:
 		}
+	}
+	// The target may have been reached while the batch was not in Execute
+	// (holdLoop drops the completion request then): ask again.
+	if to == packml.Execute && c.targetReached(c.commissioned.Load()) {
+		c.requestComplete()
 	}
 	return nil
 }

@@ -74,22 +74,31 @@ func (c *Controller) ensurePool(ctx context.Context) {
 // journal (a bad pool is refused whole). The request id is kept until the
 // pool is imported: when every attempt of a call failed after the site
 // server issued the pool (replies lost), the next call asks with the same
-// id and gets that pool instead of stranding it at the site server. (Kept
-// in memory: a restart in between still strands it.)
+// id and gets that pool instead of stranding it at the site server. The id
+// is kept in the journal (SetPendingRequest), so this holds across a
+// restart too.
 func (c *Controller) replenish(ctx context.Context, gtin string) error {
 	// One request at a time (pool loop, Start): two callers with the
 	// same pending id would import the same pool twice.
 	c.poolReqMu.Lock()
 	defer c.poolReqMu.Unlock()
-	if c.poolReq == nil {
-		c.poolReq = map[string]string{}
+	// The pending id is in the journal (durable before the request goes
+	// out), so a restart between issue and import asks again with it.
+	id, err := c.j.PendingRequest(gtin)
+	if err != nil {
+		return fmt.Errorf("pending pool request: %w", err)
 	}
-	id := c.poolReq[gtin]
 	if id == "" {
 		id = upstream.NewRequestID()
-		c.poolReq[gtin] = id
+		if err := c.j.SetPendingRequest(ctx, gtin, id); err != nil {
+			return fmt.Errorf("record pool request id: %w", err)
+		}
 	}
-	done := func() { delete(c.poolReq, gtin) }
+	done := func() {
+		if err := c.j.ClearPendingRequest(context.WithoutCancel(ctx), gtin, id); err != nil {
+			c.log.Warn("clear pending pool request", "gtin", gtin, "id", id, "err", err)
+		}
+	}
 	p, err := c.o.Upstream.RequestSerialsWithID(ctx, id, gtin, c.cfg.Pools.RequestSize)
 	if err != nil {
 		if !upstream.IsTransient(err) && ctx.Err() == nil {
@@ -105,7 +114,9 @@ func (c *Controller) replenish(ctx context.Context, gtin string) error {
 	}
 	c.setLink("upstream", api.LinkUp, "")
 	c.Clear("upstream")
-	if err := c.j.ImportPool(ctx, journal.Pool{ID: p.ID, GTIN: p.GTIN, Serials: p.Serials}); err != nil {
+	// Imported with its request id: the pending id is cleared in the
+	// same transaction.
+	if err := c.j.ImportPool(ctx, journal.Pool{ID: p.ID, GTIN: p.GTIN, Serials: p.Serials, RequestID: id}); err != nil {
 		var pe *journal.PoolError
 		if errors.As(err, &pe) {
 			done() // refused whole (or imported already): asking again would bring the same pool
@@ -113,7 +124,6 @@ func (c *Controller) replenish(ctx context.Context, gtin string) error {
 		}
 		return fmt.Errorf("import pool %s: %w", p.ID, err)
 	}
-	done()
 	c.log.Info("serial pool imported", "pool", p.ID, "gtin", gtin, "serials", len(p.Serials))
 	return nil
 }
@@ -314,13 +324,14 @@ func (c *Controller) finishBatch(ctx context.Context, s packml.State) error {
 	}
 	if c.cfg.Pools.ReturnUnusedAtEnd && c.o.Upstream != nil {
 		if lvl := c.poolLevel(); lvl > 0 {
-			serials, err := c.j.TakeUnused(ctx, r.def.GTIN, lvl)
-			if err != nil {
+			// Serials marked returned and the return message: one
+			// transaction (a crash between them lost the serials to
+			// the site server).
+			gtin := r.def.GTIN
+			if _, err := c.j.TakeUnusedWithOutbox(ctx, gtin, lvl, outboxReturn, func(serials []string) ([]byte, error) {
+				return json.Marshal(returnPayload{GTIN: gtin, Serials: serials})
+			}); err != nil {
 				return fmt.Errorf("take unused serials: %w", err)
-			}
-			data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: serials})
-			if _, err := c.j.OutboxPut(ctx, outboxReturn, data); err != nil {
-				return fmt.Errorf("outbox: %w", err)
 			}
 		}
 	}
@@ -412,22 +423,32 @@ func wasQueued(u journal.Unit) bool {
 	return false
 }
 
-// emitLateStep puts the EPCIS document of a supervisor's step on a
-// commissioned unit (sampled, rejected) into the outbox when the unit's
-// batch-end documents were already built: the batch reached a final state,
-// or emitEPCIS ran for it. Earlier steps are covered by the batch-end
-// documents. The caller holds epcisMu and has journaled the step.
-func (c *Controller) emitLateStep(ctx context.Context, serial string) error {
-	u, err := c.j.Unit(serial)
+// lateStepDocs returns the EPCIS document(s) of a supervisor's step ch on
+// a commissioned unit (sampled, rejected) when the unit's batch-end
+// documents were already built: the batch reached a final state, or
+// emitEPCIS ran for it (earlier steps are covered by the batch-end
+// documents). ch.At must be set: it is the event time. The caller holds
+// epcisMu and journals the step together with the documents
+// (ApplyWithOutbox), so neither is ever durable without the other.
+func (c *Controller) lateStepDocs(ch journal.Change) ([]journal.OutboxEntry, error) {
+	u, err := c.j.Unit(ch.Serial)
 	if err != nil {
-		return fmt.Errorf("read unit: %w", err)
+		return nil, fmt.Errorf("read unit: %w", err)
 	}
-	if len(u.History) < 2 || u.History[len(u.History)-2].State != journal.Commissioned {
-		return nil // only a commissioned unit was in the batch-end commissioning event
+	if u.State != journal.Commissioned {
+		return nil, nil // only a commissioned unit was in the batch-end commissioning event
+	}
+	kind := epcis.Decommissioning
+	switch ch.To {
+	case journal.Sampled:
+		kind = epcis.Sampling
+	case journal.Rejected:
+	default:
+		return nil, nil
 	}
 	b, err := c.j.Batch(u.Batch)
 	if err != nil {
-		return fmt.Errorf("read batch: %w", err)
+		return nil, fmt.Errorf("read batch: %w", err)
 	}
 	sent := c.epcisDone == u.Batch
 	for _, h := range b.History {
@@ -436,28 +457,18 @@ func (c *Controller) emitLateStep(ctx context.Context, serial string) error {
 		}
 	}
 	if !sent {
-		return nil
+		return nil, nil
 	}
-	kind := epcis.Decommissioning
-	switch u.State {
-	case journal.Sampled:
-		kind = epcis.Sampling
-	case journal.Rejected:
-	default:
-		return nil
-	}
-	at := u.History[len(u.History)-1].At.In(c.loc)
+	at := ch.At.In(c.loc)
 	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
 	eb := epcis.Batch{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry}
-	docs, err := epcis.Build(kind, eb, []string{serial}, at, o)
+	docs, err := epcis.Build(kind, eb, []string{ch.Serial}, at, o)
 	if err != nil {
-		return fmt.Errorf("epcis %s: %w", kind, err)
+		return nil, fmt.Errorf("epcis %s: %w", kind, err)
 	}
-	for _, d := range docs {
-		if _, err := c.j.OutboxPut(ctx, outboxEPCIS, d); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
+	out := make([]journal.OutboxEntry, len(docs))
+	for i, d := range docs {
+		out[i] = journal.OutboxEntry{Kind: outboxEPCIS, Payload: d}
 	}
-	c.kickOutbox()
-	return nil
+	return out, nil
 }

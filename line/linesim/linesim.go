@@ -58,6 +58,10 @@ type Options struct {
 	NoSync bool
 	// Upstream configures the site server sim (token is taken from Config).
 	Upstream upstreamsim.Options
+	// UpstreamServer, when set, is a running site server sim to use instead
+	// of starting one (Upstream is then ignored; Close leaves it running):
+	// a test restarting the controller keeps the site server's state.
+	UpstreamServer *upstreamsim.Server
 	// WrapPLC, when set, decorates the controller's PLC driver (tests inject
 	// faults behind the real protocol client with it); nil = none.
 	WrapPLC func(line.PLC) line.PLC
@@ -87,8 +91,10 @@ type Line struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	errMu  sync.Mutex
-	errs   []error
+
+	sharedUpstream bool // Upstream came from Options.UpstreamServer: not closed here
+	errMu          sync.Mutex
+	errs           []error
 }
 
 // DemoConfig is the embedded configs/demo.yaml, decoded and validated.
@@ -132,11 +138,15 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	}()
 	log := o.Logger
 
-	uo := o.Upstream
-	uo.Token = cfg.Upstream.Token
-	uo.Logger = log.With("sim", "upstream")
-	if l.Upstream, err = upstreamsim.Start(uo); err != nil {
-		return l, err
+	if o.UpstreamServer != nil {
+		l.Upstream, l.sharedUpstream = o.UpstreamServer, true
+	} else {
+		uo := o.Upstream
+		uo.Token = cfg.Upstream.Token
+		uo.Logger = log.With("sim", "upstream")
+		if l.Upstream, err = upstreamsim.Start(uo); err != nil {
+			return l, err
+		}
 	}
 	cfg.Upstream.URL = l.Upstream.URL()
 
@@ -296,7 +306,7 @@ func (l *Line) Close() error {
 				errs = append(errs, v.Close())
 			}
 		case *upstreamsim.Server:
-			if v != nil {
+			if v != nil && !l.sharedUpstream {
 				errs = append(errs, v.Close())
 			}
 		}

@@ -25,6 +25,13 @@ import (
 const crashChildEnv = "SERIALINE_JOURNAL_CRASH_CHILD"
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(atomicChildEnv); path != "" {
+		if err := atomicChild(path); err != nil {
+			fmt.Fprintln(os.Stderr, "atomic child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if path := os.Getenv(crashChildEnv); path != "" {
 		if err := crashChild(path); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)

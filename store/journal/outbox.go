@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,17 +18,23 @@ func (j *Journal) OutboxPut(ctx context.Context, kind string, payload []byte) (u
 	at := j.now()
 	var id uint64
 	err := j.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktOutbox)
 		var err error
-		if id, err = b.NextSequence(); err != nil {
-			return err
-		}
-		return b.Put(u64key(id), encodeOutbox(kind, payload, at))
+		id, err = outboxPutTx(tx, kind, payload, at)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return id, nil
+}
+
+func outboxPutTx(tx *bolt.Tx, kind string, payload []byte, at time.Time) (uint64, error) {
+	b := tx.Bucket(bktOutbox)
+	id, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	return id, b.Put(u64key(id), encodeOutbox(kind, payload, at))
 }
 
 // OutboxPending returns up to limit (<= 0: all) unacknowledged items, oldest first.

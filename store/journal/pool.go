@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -86,6 +87,11 @@ func (j *Journal) ImportPool(ctx context.Context, p Pool) error {
 		if err := tx.Bucket(bktPoolIdx).Put(u32key(pidx), []byte(p.ID)); err != nil {
 			return err
 		}
+		if p.RequestID != "" {
+			if err := clearPoolReqTx(tx, p.GTIN, p.RequestID); err != nil {
+				return err
+			}
+		}
 		if err := pools.Put([]byte(p.ID), encodePool(poolRec{idx: pidx, gtin: p.GTIN, count: len(p.Serials), importedAt: at})); err != nil {
 			return err
 		}
@@ -156,45 +162,53 @@ func (j *Journal) TakeUnused(ctx context.Context, gtin string, n int) ([]string,
 	var out []string
 	at := j.now()
 	err := j.update(ctx, func(tx *bolt.Tx) error {
-		out = out[:0]
-		avail := tx.Bucket(bktAvail).Bucket([]byte(gtin))
-		if avail == nil {
-			return nil
-		}
-		ser := tx.Bucket(bktSerials)
-		var keys [][]byte
-		c := avail.Cursor()
-		for k, v := c.Last(); k != nil && (n <= 0 || len(keys) < n); k, v = c.Prev() {
-			keys = append(keys, bytes.Clone(k))
-			out = append(out, string(v))
-		}
-		for i, k := range keys {
-			s := out[i]
-			r, err := decodeSerial(s, ser.Get([]byte(s)))
-			if err != nil {
-				return err
-			}
-			if r.kind != kindAvailable {
-				return fmt.Errorf("%w: serial %q in the available list is %s", ErrCorrupt, s, r.describe())
-			}
-			if err := avail.Delete(k); err != nil {
-				return err
-			}
-			if err := ser.Put([]byte(s), encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: r.pool, at: at})); err != nil {
-				return err
-			}
-		}
-		for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
-			out[a], out[b] = out[b], out[a]
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return appendAudit(tx, at, AuditEntry{Who: ActorUpstream.User, Role: ActorUpstream.Role, Action: "pool.return",
-			After: fmt.Sprintf("gtin %s serials %d returned upstream", gtin, len(out))})
+		var err error
+		out, err = takeUnusedTx(tx, at, gtin, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// takeUnusedTx marks up to n available serials of gtin returned-upstream
+// (most recently imported first) and returns them in pool order.
+func takeUnusedTx(tx *bolt.Tx, at time.Time, gtin string, n int) ([]string, error) {
+	var out []string
+	avail := tx.Bucket(bktAvail).Bucket([]byte(gtin))
+	if avail == nil {
+		return nil, nil
+	}
+	ser := tx.Bucket(bktSerials)
+	var keys [][]byte
+	c := avail.Cursor()
+	for k, v := c.Last(); k != nil && (n <= 0 || len(keys) < n); k, v = c.Prev() {
+		keys = append(keys, bytes.Clone(k))
+		out = append(out, string(v))
+	}
+	for i, k := range keys {
+		s := out[i]
+		r, err := decodeSerial(s, ser.Get([]byte(s)))
+		if err != nil {
+			return nil, err
+		}
+		if r.kind != kindAvailable {
+			return nil, fmt.Errorf("%w: serial %q in the available list is %s", ErrCorrupt, s, r.describe())
+		}
+		if err := avail.Delete(k); err != nil {
+			return nil, err
+		}
+		if err := ser.Put([]byte(s), encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: r.pool, at: at})); err != nil {
+			return nil, err
+		}
+	}
+	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
+		out[a], out[b] = out[b], out[a]
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, appendAudit(tx, at, AuditEntry{Who: ActorUpstream.User, Role: ActorUpstream.Role, Action: "pool.return",
+		After: fmt.Sprintf("gtin %s serials %d returned upstream", gtin, len(out))})
 }

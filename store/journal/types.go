@@ -12,6 +12,10 @@ type Pool struct {
 	ID      string   // pool / request id from upstream; unique on this line
 	GTIN    string   // 14 digits with a valid check digit
 	Serials []string // AI 21 values, in order
+	// RequestID is the serial request this pool answers; when it is the
+	// GTIN's pending request (SetPendingRequest), ImportPool clears that in
+	// the same transaction. "" = none. Not stored with the pool.
+	RequestID string
 }
 
 // PoolInfo describes an imported pool.
