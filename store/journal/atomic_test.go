@@ -1,14 +1,10 @@
 package journal
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -242,18 +238,7 @@ func TestApplyWithOutboxKill9(t *testing.T) {
 	closeAndVerify(t, j)
 	acked := map[string]bool{}
 	for run, after := range []int{1, 40, 120} {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), atomicChildEnv+"="+path)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
+		cmd, sc, stderr := startChild(t, atomicChildEnv, path)
 		got := 0
 		for sc.Scan() {
 			acked[sc.Text()] = true
@@ -263,7 +248,7 @@ func TestApplyWithOutboxKill9(t *testing.T) {
 				}
 			}
 		}
-		err = cmd.Wait()
+		err := cmd.Wait()
 		if got < after {
 			t.Fatalf("run %d: child ended after %d acks: %v\n%s", run, got, err, stderr.String())
 		}

@@ -193,15 +193,16 @@ func TestCrashKill9(t *testing.T) {
 	t.Logf("%d kills, %d acknowledged steps, %d serials drawn", kills, totalAcks, len(drawnBy))
 }
 
-// crashRun starts the child, kills it with SIGKILL after `after`
-// acknowledgements (0: right after start) and records every acknowledgement
-// it printed.
-func crashRun(t *testing.T, path string, after, run int, acked map[string]State, drawnBy map[string]int) int {
+// startChild re-executes the test binary as a child process with env=path
+// set (the child's TestMain sees it), returning the running command, a
+// scanner over its stdout (one line per durable acknowledgement) and its
+// captured stderr.
+func startChild(t *testing.T, env, path string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), env+"="+path)
+	stderr := new(strings.Builder)
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +210,15 @@ func crashRun(t *testing.T, path string, after, run int, acked map[string]State,
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(stdout)
+	return cmd, bufio.NewScanner(stdout), stderr
+}
+
+// crashRun starts the child, kills it with SIGKILL after `after`
+// acknowledgements (0: right after start) and records every acknowledgement
+// it printed.
+func crashRun(t *testing.T, path string, after, run int, acked map[string]State, drawnBy map[string]int) int {
+	t.Helper()
+	cmd, sc, stderr := startChild(t, crashChildEnv, path)
 	n := 0
 	killed := false
 	if after == 0 {
@@ -240,7 +249,7 @@ func crashRun(t *testing.T, path string, after, run int, acked map[string]State,
 			killed = true
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if !killed {
 		t.Fatalf("run %d: child exited by itself after %d acks: %v\n%s", run, n, err, stderr.String())
 	}
