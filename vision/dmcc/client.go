@@ -267,7 +267,7 @@ func (c Config) Options() (Options, error) {
 		return Options{}, err
 	}
 	f, _ := c.format()
-	o := Options{Addr: c.Address, Extended: c.Extended, Checksum: c.Checksum, Trigger: c.Trigger,
+	o := Options{Extended: c.Extended, Checksum: c.Checksum, Trigger: c.Trigger,
 		Setup: append([]string(nil), c.Setup...), Format: f, CommandTimeout: c.CommandTimeout}
 	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil

@@ -244,7 +244,7 @@ func (c Config) Options() (Options, error) {
 		return Options{}, err
 	}
 	f, _ := c.format()
-	o := Options{Addr: c.Address, Format: f, CommandTimeout: c.CommandTimeout}
+	o := Options{Format: f, CommandTimeout: c.CommandTimeout}
 	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }

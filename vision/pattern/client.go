@@ -108,7 +108,7 @@ func (c ClientConfig) Options() (ClientOptions, error) {
 	if err != nil {
 		return ClientOptions{}, err
 	}
-	o := ClientOptions{Addr: c.Address, Format: f}
+	o := ClientOptions{Format: f}
 	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }
