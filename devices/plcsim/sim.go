@@ -167,6 +167,8 @@ type Sim struct {
 	ctlChange time.Time
 	results   []GateResult
 	hooks     []func(seq uint64)
+	gateHooks []func(GateResult)
+	gateOut   []GateResult // results of the current step, handed to gateHooks outside the lock
 
 	mbSrv *modbusServer
 	uaSrv *uaServer
@@ -238,6 +240,35 @@ func (s *Sim) OnProduct(fn func(seq uint64)) {
 	s.mu.Unlock()
 }
 
+// OnGate registers fn to be called (synchronously, outside the sim's lock,
+// in the goroutine that moved the conveyor) for every product leaving the
+// reject gate, in gate order, with what the gate did to it. Downstream
+// machines (a case packer taking the products that passed) wire here.
+func (s *Sim) OnGate(fn func(GateResult)) {
+	s.mu.Lock()
+	s.gateHooks = append(s.gateHooks, fn)
+	s.mu.Unlock()
+}
+
+// takeGateOutLocked returns the gate results collected since the last call
+// and the hooks to hand them to.
+func (s *Sim) takeGateOutLocked() ([]GateResult, []func(GateResult)) {
+	out := s.gateOut
+	s.gateOut = nil
+	if len(s.gateHooks) == 0 {
+		return nil, nil
+	}
+	return out, s.gateHooks
+}
+
+func runGateHooks(out []GateResult, hooks []func(GateResult)) {
+	for _, r := range out {
+		for _, h := range hooks {
+			h(r)
+		}
+	}
+}
+
 func (s *Sim) put32Locked(pduAddr uint16, v uint32) {
 	w0, w1 := modbus.Split32(v, s.regs.WordOrder)
 	s.bank[pduAddr] = w0
@@ -277,6 +308,7 @@ func (s *Sim) Produce(n int) []uint64 {
 		seqs = append(seqs, seq)
 	}
 	dirty = append(dirty, s.nodes.ProductSeq, s.nodes.ProductPresent)
+	gout, ghooks := s.takeGateOutLocked()
 	s.mu.Unlock()
 	s.notify(dirty...)
 	for _, seq := range seqs {
@@ -284,6 +316,7 @@ func (s *Sim) Produce(n int) []uint64 {
 			h(seq)
 		}
 	}
+	runGateHooks(gout, ghooks)
 	return seqs
 }
 
@@ -297,8 +330,10 @@ func (s *Sim) Advance(n int) {
 		dirty = append(dirty, s.stepLocked(beltSlot{})...)
 	}
 	dirty = append(dirty, s.nodes.ProductPresent)
+	gout, ghooks := s.takeGateOutLocked()
 	s.mu.Unlock()
 	s.notify(dirty...)
+	runGateHooks(gout, ghooks)
 }
 
 // Flush advances the conveyor until every product in flight has passed the
@@ -340,6 +375,9 @@ func (s *Sim) stepLocked(in beltSlot) []string {
 	}
 	if len(s.results) < 1<<16 {
 		s.results = append(s.results, r)
+	}
+	if len(s.gateHooks) > 0 {
+		s.gateOut = append(s.gateOut, r)
 	}
 	slot := modbus.EncodeSlot(uint32(out.seq), uint16(r.Result), s.regs.WordOrder)
 	a := s.regs.SlotPDU(s.regs.Confirmations, out.seq)

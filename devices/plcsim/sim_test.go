@@ -37,6 +37,8 @@ func TestShiftRegisterCarriesProductsToTheGate(t *testing.T) {
 	s := newTestSim(t, Options{GateDistance: 3})
 	var hooked []uint64
 	s.OnProduct(func(seq uint64) { hooked = append(hooked, seq) })
+	var atGate []GateResult
+	s.OnGate(func(r GateResult) { atGate = append(atGate, r) })
 	seqs := s.Produce(3)
 	if len(hooked) != 3 || hooked[0] != seqs[0] || hooked[2] != seqs[2] {
 		t.Fatalf("OnProduct saw %v, want %v", hooked, seqs)
@@ -67,6 +69,9 @@ func TestShiftRegisterCarriesProductsToTheGate(t *testing.T) {
 	st := s.Status()
 	if st.Rejected != 2 || st.Passed != 1 || st.NoVerdict != 1 || st.InFlight != 0 {
 		t.Fatalf("status %+v", st)
+	}
+	if len(atGate) != 3 || atGate[0] != res[0] || atGate[1] != res[1] || atGate[2] != res[2] {
+		t.Fatalf("OnGate saw %+v, want the gate results %+v", atGate, res)
 	}
 	// the confirmation slot of seqs[1] reads back "passed"
 	r, err := h.HandleHoldingRegisters(&sv.HoldingRegistersRequest{Addr: m.SlotPDU(m.Confirmations, seqs[1]), Quantity: 3})
