@@ -13,6 +13,9 @@ import (
 type OutboxEntry struct {
 	Kind    string // e.g. "epcis"; must not be empty
 	Payload []byte
+	// Batch the item belongs to (see OutboxPutBatch); "" = the batch of the
+	// first change's unit (none without changes).
+	Batch string
 }
 
 // ApplyWithOutbox applies changes (as Apply) and puts items into the
@@ -43,8 +46,16 @@ func (j *Journal) ApplyWithOutbox(ctx context.Context, changes []Change, items [
 				return err
 			}
 		}
+		var batch string // the changes' batch, for items that name none
+		if len(changes) > 0 {
+			batch = unitBatchID(tx, changes[0].Serial)
+		}
 		for _, it := range items {
-			id, err := outboxPutTx(tx, it.Kind, it.Payload, now)
+			b := it.Batch
+			if b == "" {
+				b = batch
+			}
+			id, err := outboxPutTx(tx, it.Kind, it.Payload, now, b)
 			if err != nil {
 				return err
 			}
@@ -79,7 +90,7 @@ func (j *Journal) TakeUnusedWithOutbox(ctx context.Context, gtin string, n int, 
 		if err != nil {
 			return fmt.Errorf("outbox payload: %w", err)
 		}
-		_, err = outboxPutTx(tx, kind, data, at)
+		_, err = outboxPutTx(tx, kind, data, at, "")
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/serialine/serialine/printer/gs1"
@@ -20,6 +21,9 @@ func (j *Journal) CreateBatch(ctx context.Context, def BatchDef, by Actor) error
 		bs := tx.Bucket(bktBatches)
 		if bs.Bucket([]byte(def.ID)) != nil {
 			return fmt.Errorf("%w: batch %q", ErrExists, def.ID)
+		}
+		if tx.Bucket(bktArchBatches).Get([]byte(def.ID)) != nil {
+			return fmt.Errorf("%w: batch %q (archived)", ErrExists, def.ID)
 		}
 		idx, err := nextIndex(tx.Bucket(bktBatchIdx))
 		if err != nil {
@@ -96,6 +100,9 @@ func (j *Journal) SetBatchState(ctx context.Context, batchID, state string, by A
 		if err != nil {
 			return err
 		}
+		if err := batchLocked(tx, batchID); err != nil {
+			return err
+		}
 		before := def.state
 		def.state = state
 		if err := b.Put(keyDef, encodeBatchDef(def)); err != nil {
@@ -124,13 +131,27 @@ func batchBucket(tx *bolt.Tx, id string) (*bolt.Bucket, batchDefRec, error) {
 }
 
 // Batch returns a batch with its definition, PackML history and counters.
+// A batch archived out of the live journal is read from its archive file
+// (Options.ArchiveDir), with Batch.Archive set.
 func (j *Journal) Batch(batchID string) (Batch, error) {
 	var out Batch
+	var arch *archiveRec
 	err := j.view(func(tx *bolt.Tx) error {
 		var err error
 		out, err = readBatch(tx, batchID)
+		if errors.Is(err, ErrNotFound) {
+			if r, ok, aerr := archiveOfBatch(tx, batchID); aerr != nil {
+				return aerr
+			} else if ok {
+				arch = &r
+				return nil
+			}
+		}
 		return err
 	})
+	if err == nil && arch != nil {
+		return j.archivedBatch(*arch)
+	}
 	return out, err
 }
 

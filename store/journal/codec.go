@@ -613,20 +613,37 @@ func decodeAudit(b []byte) (AuditEntry, error) {
 	return a, d.end()
 }
 
-func encodeOutbox(kind string, payload []byte, at time.Time) []byte {
-	e := newEnc(kindOutbox, 16+len(kind)+len(payload))
+// recVersionOutboxBatch is the outbox record's version 2: version 1
+// followed by the batch the item belongs to. An item without a batch is
+// still written as version 1.
+const recVersionOutboxBatch = 2
+
+func encodeOutbox(kind string, payload []byte, at time.Time, batch string) []byte {
+	e := newEnc(kindOutbox, 16+len(kind)+len(payload)+len(batch))
+	if batch != "" {
+		e.b[0] = recVersionOutboxBatch
+	}
 	e.str(kind)
 	e.time(at)
 	e.bytes(payload)
+	if batch != "" {
+		e.str(batch)
+	}
 	return e.finish()
 }
 
 func decodeOutbox(id uint64, b []byte) (OutboxItem, error) {
-	d := newDec(fmt.Sprintf("outbox item %d", id), kindOutbox, b)
+	d := newDecVersions(fmt.Sprintf("outbox item %d", id), "", kindOutbox, b, recVersionOutboxBatch)
 	it := OutboxItem{ID: id}
 	it.Kind = d.str()
 	it.At = d.time()
 	it.Payload = d.bytes()
+	if d.ver >= recVersionOutboxBatch {
+		it.Batch = d.str()
+		if d.err == nil && it.Batch == "" {
+			d.fail("version %d record with an empty batch", d.ver)
+		}
+	}
 	return it, d.end()
 }
 

@@ -30,17 +30,22 @@ func sampleRecords() map[string][]byte {
 	a := AuditEntry{Seq: 4, At: t0, Who: "ann", Role: "operator", Action: "batch.state", Reason: "r", Before: "Idle", After: "Execute"}
 	a.Prev[0], a.Hash[31] = 1, 2
 	return map[string][]byte{
-		"unit":      encodeSerial(&unit),
-		"unitShort": encodeSerial(&short),
-		"available": encodeSerial(&serialRec{kind: kindAvailable, pool: 1, order: 99}),
-		"returned":  encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: 1, at: t0}),
-		"pool":      encodePool(poolRec{idx: 2, gtin: testGTIN, count: 1000, importedAt: t0}),
-		"batch":     encodeBatchDef(batchDefRec{idx: 1, def: BatchDef{ID: "B1", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 10, Template: "t"}, createdAt: t0, state: "Execute"}),
-		"batchNHRN": encodeBatchDef(batchDefRec{idx: 2, def: BatchDef{ID: "B2", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd-de", Target: 10, NHRN: "04150123"}, createdAt: t0, state: "Idle"}),
-		"counters":  encodeCounters(Counters{Drawn: 1, Commissioned: 1 << 20, Uncertain: 3}),
-		"state":     encodeStateChange(StateChange{State: "Held", At: t0, Actor: Actor{User: "x", Role: "y"}, Reason: "jam"}),
-		"audit":     encodeAudit(&a),
-		"outbox":    encodeOutbox("epcis", []byte(`{"x":1}`), t0),
+		"unit":          encodeSerial(&unit),
+		"unitShort":     encodeSerial(&short),
+		"available":     encodeSerial(&serialRec{kind: kindAvailable, pool: 1, order: 99}),
+		"returned":      encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: 1, at: t0}),
+		"pool":          encodePool(poolRec{idx: 2, gtin: testGTIN, count: 1000, importedAt: t0}),
+		"batch":         encodeBatchDef(batchDefRec{idx: 1, def: BatchDef{ID: "B1", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 10, Template: "t"}, createdAt: t0, state: "Execute"}),
+		"batchNHRN":     encodeBatchDef(batchDefRec{idx: 2, def: BatchDef{ID: "B2", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd-de", Target: 10, NHRN: "04150123"}, createdAt: t0, state: "Idle"}),
+		"counters":      encodeCounters(Counters{Drawn: 1, Commissioned: 1 << 20, Uncertain: 3}),
+		"state":         encodeStateChange(StateChange{State: "Held", At: t0, Actor: Actor{User: "x", Role: "y"}, Reason: "jam"}),
+		"audit":         encodeAudit(&a),
+		"outbox":        encodeOutbox("epcis", []byte(`{"x":1}`), t0, ""),
+		"outboxOfBatch": encodeOutbox("epcis", []byte(`{"x":1}`), t0, "B1"),
+		"sent":          encodeSent(sentRec{OutboxItem: OutboxItem{Kind: "epcis", Payload: []byte("p"), At: t0, Batch: "B1"}, AckedAt: t0.Add(time.Second)}),
+		"tombstone":     encodeTombstone(tombstone{pool: 3, archive: 70000}),
+		"archive": encodeArchive(archiveRec{idx: 1, batch: "B1", gtin: testGTIN, lot: "L", expiry: "281231", profile: "eu-fmd",
+			file: "B1.20260302T061000Z." + ArchiveExt, sha: [32]byte{1, 2, 3}, units: 1200, archivedAt: t0, retainUntil: t0.AddDate(5, 0, 0), state: archDone}),
 	}
 }
 
@@ -72,7 +77,16 @@ func decodeAny(b []byte) (any, []byte, error) {
 		return r, encodeAudit(&r), err
 	case kindOutbox:
 		r, err := decodeOutbox(1, b)
-		return r, encodeOutbox(r.Kind, r.Payload, r.At), err
+		return r, encodeOutbox(r.Kind, r.Payload, r.At, r.Batch), err
+	case kindSent:
+		r, err := decodeSent(1, b)
+		return r, encodeSent(r), err
+	case kindTombstone:
+		r, err := decodeTombstone("x", b)
+		return r, encodeTombstone(r), err
+	case kindArchive:
+		r, err := decodeArchive(1, b)
+		return r, encodeArchive(r), err
 	}
 	_, err := decodeSerial("x", b)
 	return nil, nil, err

@@ -26,6 +26,12 @@ var (
 	// ErrCorrupt is returned when a stored record cannot be decoded (bad version,
 	// truncated, checksum mismatch) or an invariant check fails.
 	ErrCorrupt = errors.New("journal: corrupt record")
-	// ErrVersion is returned by Open for a file written by an unknown (newer) journal format.
+	// ErrVersion is returned by Open for a file written by a newer journal
+	// format (and by a read-only Open of an older one, which must be migrated first).
 	ErrVersion = errors.New("journal: unsupported file format version")
+	// ErrDiskFull is wrapped (with the OS error) by a write whose commit failed
+	// because the file system is full: nothing of it was written, and
+	// everything committed before is intact. Writes succeed again once space
+	// is freed.
+	ErrDiskFull = errors.New("journal: disk full")
 )

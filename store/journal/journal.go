@@ -13,27 +13,32 @@ import (
 
 // Bucket names.
 var (
-	bktMeta      = []byte("meta")     // "version" -> format version; "audit" -> head seq + hash
-	bktPools     = []byte("pools")    // pool id -> poolRec
-	bktPoolIdx   = []byte("poolidx")  // u32 pool index -> pool id
-	bktAvail     = []byte("avail")    // nested per GTIN: u64 order -> serial (available, in order)
-	bktSerials   = []byte("serials")  // serial -> serialRec (available | returned-upstream | unit)
-	bktBatches   = []byte("batches")  // nested per batch id: def, ctr, hist/, units/
-	bktBatchIdx  = []byte("batchidx") // u32 batch index -> batch id
-	bktAudit     = []byte("audit")    // u64 seq -> audit entry
-	bktOutbox    = []byte("outbox")   // u64 id -> outbox item
-	keyVersion   = []byte("version")
-	keyAuditHead = []byte("audit")
-	keyDef       = []byte("def")
-	keyCtr       = []byte("ctr")
-	bktHist      = []byte("hist")
-	bktUnits     = []byte("units")
+	bktMeta     = []byte("meta")     // "version" -> format version; "audit" -> head seq + hash
+	bktPools    = []byte("pools")    // pool id -> poolRec
+	bktPoolIdx  = []byte("poolidx")  // u32 pool index -> pool id
+	bktAvail    = []byte("avail")    // nested per GTIN: u64 order -> serial (available, in order)
+	bktSerials  = []byte("serials")  // serial -> serialRec (available | returned-upstream | unit)
+	bktBatches  = []byte("batches")  // nested per batch id: def, ctr, hist/, units/
+	bktBatchIdx = []byte("batchidx") // u32 batch index -> batch id
+	bktAudit    = []byte("audit")    // u64 seq -> audit entry
+	bktOutbox   = []byte("outbox")   // u64 id -> outbox item
+	// Format 2 (journal lifecycle, archive.go): see migrate.go.
+	bktArchives    = []byte("archives")    // u32 archive index -> archive record
+	bktArchived    = []byte("archived")    // serial -> tombstone (pool index, archive index)
+	bktArchBatches = []byte("archbatches") // batch id -> u32 archive index
+	bktSent        = []byte("sent")        // u64 outbox id -> item acknowledged upstream, kept until its batch is archived
+	keyVersion     = []byte("version")
+	keyAuditHead   = []byte("audit")
+	keyDef         = []byte("def")
+	keyCtr         = []byte("ctr")
+	bktHist        = []byte("hist")
+	bktUnits       = []byte("units")
 )
 
-var allBuckets = [][]byte{bktMeta, bktPools, bktPoolIdx, bktAvail, bktSerials, bktBatches, bktBatchIdx, bktAudit, bktOutbox}
-
-// formatVersion is the on-disk layout version stored in meta/version.
-const formatVersion = 1
+// allBuckets are created (if missing) on every read-write Open. A new
+// top-level bucket is added here and needs no format version change.
+var allBuckets = [][]byte{bktMeta, bktPools, bktPoolIdx, bktAvail, bktSerials, bktBatches, bktBatchIdx, bktAudit, bktOutbox,
+	bktArchives, bktArchived, bktArchBatches, bktSent}
 
 // Journal is the line's unit journal: one bbolt file. It is safe for
 // concurrent use. Every write method returns only after its transaction is
@@ -51,6 +56,9 @@ type Journal struct {
 	once    sync.Once
 
 	recovery RecoveryReport
+
+	migratedFrom    int    // format version Open migrated from (0: none)
+	migrationBackup string // the copy written before migrating
 }
 
 type request struct {
@@ -87,18 +95,7 @@ func Open(path string, o *Options) (*Journal, error) {
 		err = db.View(checkVersion)
 		j.recovery = RecoveryReport{At: opt.Now().UTC(), Skipped: true}
 	} else {
-		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range allBuckets {
-				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-					return err
-				}
-			}
-			m := tx.Bucket(bktMeta)
-			if m.Get(keyVersion) == nil {
-				return m.Put(keyVersion, []byte{formatVersion})
-			}
-			return checkVersion(tx)
-		})
+		err = j.openFormat()
 		if err == nil {
 			j.recovery, err = j.recover()
 		}
@@ -114,18 +111,6 @@ func Open(path string, o *Options) (*Journal, error) {
 		go j.committer()
 	}
 	return j, nil
-}
-
-func checkVersion(tx *bolt.Tx) error {
-	m := tx.Bucket(bktMeta)
-	if m == nil {
-		return fmt.Errorf("%w: not a journal (no meta bucket)", ErrCorrupt)
-	}
-	v := m.Get(keyVersion)
-	if len(v) != 1 || v[0] != formatVersion {
-		return fmt.Errorf("%w: %v", ErrVersion, v)
-	}
-	return nil
 }
 
 // Path returns the journal's file name.
@@ -164,7 +149,7 @@ func (j *Journal) update(ctx context.Context, fn func(tx *bolt.Tx) error) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{fn: fn, done: make(chan error, 1)}
+	r := &request{fn: fn, done: make(chan error, 1)} // fn nil: a Ping
 	select {
 	case j.reqs <- r:
 	case <-j.closing:
@@ -212,8 +197,30 @@ func (j *Journal) committer() {
 				break drain
 			}
 		}
-		j.commitGroup(group)
+		// Pings (Ping) only prove that the committer takes requests.
+		reqs := group[:0]
+		for _, r := range group {
+			if r.fn == nil {
+				r.done <- nil
+				continue
+			}
+			reqs = append(reqs, r)
+		}
+		if len(reqs) > 0 {
+			j.commitGroup(reqs)
+		}
 	}
+}
+
+// Ping returns once the committer has taken a request: nil while it is
+// alive and not stuck in a commit (a hung disk holds Ping until ctx ends).
+// It writes nothing. A read-only journal has no committer: Ping checks
+// that the file is open.
+func (j *Journal) Ping(ctx context.Context) error {
+	if j.opt.ReadOnly {
+		return j.view(func(*bolt.Tx) error { return nil })
+	}
+	return j.update(ctx, nil)
 }
 
 // commitGroup runs every request of group in one transaction. A request
@@ -245,7 +252,11 @@ func (j *Journal) commitGroup(group []*request) {
 		err = tx.Commit()
 		if err != nil {
 			j.opt.Logger.Error("journal: commit failed", "err", err, "requests", len(group))
-			err = fmt.Errorf("journal: commit: %w", err)
+			if isDiskFull(err) {
+				err = fmt.Errorf("%w: commit: %w", ErrDiskFull, err)
+			} else {
+				err = fmt.Errorf("journal: commit: %w", err)
+			}
 		}
 		for _, r := range group {
 			r.done <- err

@@ -44,6 +44,11 @@ type Options struct {
 	// 1 GiB; the file itself grows only as needed.
 	InitialMmapSize int
 
+	// ArchiveDir is the archive folder: Unit and Batch read archived units
+	// and batches from the archive files there. "" = archived units are
+	// reported as archived (ErrNotFound naming the file) but not read.
+	ArchiveDir string
+
 	// CheckSerial validates one serial on pool import. Default: the GS1 rules
 	// for AI 21 (1–20 characters of GS1 character set 82).
 	CheckSerial func(serial string) error

@@ -12,6 +12,13 @@ import (
 // OutboxPut stores an event for upstream and returns its id (increasing).
 // It stays until OutboxAck.
 func (j *Journal) OutboxPut(ctx context.Context, kind string, payload []byte) (uint64, error) {
+	return j.OutboxPutBatch(ctx, "", kind, payload)
+}
+
+// OutboxPutBatch is OutboxPut for an item that belongs to a batch (its
+// EPCIS events, its returned serials): once acknowledged, the item is kept
+// (bucket sent) until the batch is archived, and goes into its archive.
+func (j *Journal) OutboxPutBatch(ctx context.Context, batch, kind string, payload []byte) (uint64, error) {
 	if kind == "" {
 		return 0, fmt.Errorf("%w: outbox kind is empty", ErrInvalid)
 	}
@@ -19,7 +26,7 @@ func (j *Journal) OutboxPut(ctx context.Context, kind string, payload []byte) (u
 	var id uint64
 	err := j.update(ctx, func(tx *bolt.Tx) error {
 		var err error
-		id, err = outboxPutTx(tx, kind, payload, at)
+		id, err = outboxPutTx(tx, kind, payload, at, batch)
 		return err
 	})
 	if err != nil {
@@ -28,13 +35,21 @@ func (j *Journal) OutboxPut(ctx context.Context, kind string, payload []byte) (u
 	return id, nil
 }
 
-func outboxPutTx(tx *bolt.Tx, kind string, payload []byte, at time.Time) (uint64, error) {
+func outboxPutTx(tx *bolt.Tx, kind string, payload []byte, at time.Time, batch string) (uint64, error) {
+	if batch != "" {
+		if tx.Bucket(bktBatches).Bucket([]byte(batch)) == nil {
+			return 0, fmt.Errorf("%w: outbox item of batch %q", ErrNotFound, batch)
+		}
+		if tx.Bucket(bktArchBatches).Get([]byte(batch)) != nil {
+			return 0, fmt.Errorf("%w: batch %q is archived", ErrInvalid, batch)
+		}
+	}
 	b := tx.Bucket(bktOutbox)
 	id, err := b.NextSequence()
 	if err != nil {
 		return 0, err
 	}
-	return id, b.Put(u64key(id), encodeOutbox(kind, payload, at))
+	return id, b.Put(u64key(id), encodeOutbox(kind, payload, at, batch))
 }
 
 // OutboxPending returns up to limit (<= 0: all) unacknowledged items, oldest first.
@@ -57,16 +72,30 @@ func (j *Journal) OutboxPending(ctx context.Context, limit int) ([]OutboxItem, e
 	return out, err
 }
 
-// OutboxAck removes acknowledged items. An id that is not pending (never
-// put, or already acknowledged) is an error wrapping ErrNotFound, and then
-// nothing is removed.
+// OutboxAck removes acknowledged items from the outbox. An item that
+// belongs to a batch (OutboxPutBatch) is kept as sent, with the time of its
+// acknowledgement, until the batch is archived. An id that is not pending
+// (never put, or already acknowledged) is an error wrapping ErrNotFound, and
+// then nothing is removed.
 func (j *Journal) OutboxAck(ctx context.Context, ids ...uint64) error {
+	at := j.now()
 	return j.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktOutbox)
+		sent := tx.Bucket(bktSent)
 		for _, id := range ids {
 			k := u64key(id)
-			if b.Get(k) == nil {
+			v := b.Get(k)
+			if v == nil {
 				return fmt.Errorf("%w: outbox item %d", ErrNotFound, id)
+			}
+			if len(v) > 0 && v[0] == recVersionOutboxBatch {
+				it, err := decodeOutbox(id, v)
+				if err != nil {
+					return err
+				}
+				if err := sent.Put(k, encodeSent(sentRec{OutboxItem: it, AckedAt: at})); err != nil {
+					return err
+				}
 			}
 			if err := b.Delete(k); err != nil {
 				return err

@@ -51,6 +51,7 @@ func (j *Journal) ImportPool(ctx context.Context, p Pool) error {
 			pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: "pool id already imported"})
 		}
 		ser := tx.Bucket(bktSerials)
+		arch := tx.Bucket(bktArchived)
 		for i, s := range p.Serials {
 			if v := ser.Get([]byte(s)); v != nil {
 				what := "already seen on this line"
@@ -58,6 +59,14 @@ func (j *Journal) ImportPool(ctx context.Context, p Pool) error {
 					what += " (" + r.describe() + ")"
 				}
 				pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: s, Problem: what})
+			} else if v := arch.Get([]byte(s)); v != nil {
+				what := "already seen on this line (archived unit"
+				if t, err := decodeTombstone(s, v); err == nil {
+					if r, err := getArchive(tx, t.archive); err == nil {
+						what += " of batch " + r.batch
+					}
+				}
+				pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: s, Problem: what + ")"})
 			}
 		}
 		if len(pe.Bad) > 0 {

@@ -92,6 +92,9 @@ type Batch struct {
 	State     string        `json:"state"` // last SetBatchState ("" before the first)
 	History   []StateChange `json:"history"`
 	Counters  Counters      `json:"counters"`
+	// Archive is the archive file (base name) the batch was read from; ""
+	// for a batch of the live journal.
+	Archive string `json:"archive,omitempty"`
 }
 
 // Counters counts a batch's units by current state. They are updated in the
@@ -210,6 +213,9 @@ type Unit struct {
 	Grade    *Grade `json:"grade,omitempty"`
 	ReadData string `json:"read_data,omitempty"`
 	History  []Step `json:"history"`
+	// Archive is the archive file (base name) the unit was read from; ""
+	// for a unit of the live journal.
+	Archive string `json:"archive,omitempty"`
 }
 
 // AuditEntry is one record of the append-only, hash-chained audit trail.
@@ -241,6 +247,9 @@ type OutboxItem struct {
 	Kind    string    `json:"kind"` // e.g. "epcis"
 	Payload []byte    `json:"payload"`
 	At      time.Time `json:"at"`
+	// Batch the item belongs to ("" = none): kept once sent until the
+	// batch is archived (OutboxPutBatch).
+	Batch string `json:"batch,omitempty"`
 }
 
 // RecoveryReport says what Open did to bring in-flight units to a state a
@@ -266,9 +275,12 @@ type VerifyReport struct {
 	Pools, Batches, Units       int
 	Available, ReturnedUpstream int
 	AuditEntries, OutboxItems   int
-	ByState                     Counters // all units of all batches
-	Problems                    []string // every violation found (empty = OK)
-	Duration                    time.Duration
+	// Archives recorded, serials archived (tombstones), sent items kept
+	// until their batch is archived.
+	Archives, Archived, SentItems int
+	ByState                       Counters // all units of all batches
+	Problems                      []string // every violation found (empty = OK)
+	Duration                      time.Duration
 }
 
 // OK reports whether no violation was found.

@@ -27,6 +27,9 @@ func (j *Journal) Draw(ctx context.Context, batchID string, n int) ([]Unit, erro
 		if err != nil {
 			return err
 		}
+		if err := batchLocked(tx, batchID); err != nil {
+			return err
+		}
 		avail := tx.Bucket(bktAvail).Bucket([]byte(def.def.GTIN))
 		if avail == nil {
 			return fmt.Errorf("%w: GTIN %s has no pool (batch %q wants %d)", ErrPoolEmpty, def.def.GTIN, batchID, n)
@@ -131,6 +134,9 @@ func applyTx(tx *bolt.Tx, now time.Time, changes []Change) error {
 		key := []byte(c.Serial)
 		v := ser.Get(key)
 		if v == nil {
+			if tx.Bucket(bktArchived).Get(key) != nil {
+				return &TransitionError{Serial: c.Serial, To: c.To, Msg: "the unit is archived: its record is closed"}
+			}
 			return fmt.Errorf("%w: serial %q", ErrNotFound, c.Serial)
 		}
 		r, err := decodeSerial(c.Serial, v)
@@ -174,6 +180,9 @@ func applyTx(tx *bolt.Tx, now time.Time, changes []Change) error {
 			if b == nil {
 				return fmt.Errorf("%w: unit %q: batch %q missing", ErrCorrupt, c.Serial, id)
 			}
+			if err := batchLocked(tx, string(id)); err != nil {
+				return &TransitionError{Serial: c.Serial, From: from, To: c.To, Msg: err.Error()}
+			}
 			ctr, err := decodeCounters(string(id), b.Get(keyCtr))
 			if err != nil {
 				return err
@@ -207,9 +216,15 @@ func applyTx(tx *bolt.Tx, now time.Time, changes []Change) error {
 // says which).
 func (j *Journal) Unit(serial string) (Unit, error) {
 	var u Unit
+	var arch *tombstone
 	err := j.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktSerials).Get([]byte(serial))
 		if v == nil {
+			if a := tx.Bucket(bktArchived).Get([]byte(serial)); a != nil {
+				t, err := decodeTombstone(serial, a)
+				arch = &t
+				return err
+			}
 			return fmt.Errorf("%w: serial %q was never seen on this line", ErrNotFound, serial)
 		}
 		r, err := decodeSerial(serial, v)
@@ -222,7 +237,19 @@ func (j *Journal) Unit(serial string) (Unit, error) {
 		u, err = newResolver(tx).unit(serial, &r)
 		return err
 	})
+	if err == nil && arch != nil {
+		return j.archivedUnit(serial, *arch)
+	}
 	return u, err
+}
+
+// unitBatchID is the batch id of serial's unit ("" if it is not a unit).
+func unitBatchID(tx *bolt.Tx, serial string) string {
+	b, _, ok := peekUnitSlot(tx.Bucket(bktSerials).Get([]byte(serial)))
+	if !ok {
+		return ""
+	}
+	return string(tx.Bucket(bktBatchIdx).Get(u32key(b)))
 }
 
 // Units calls fn for each unit of the batch in draw order. Units are read

@@ -44,6 +44,7 @@ type vPool struct {
 	gtin                     string
 	count                    int
 	avail, units, returnedUp int
+	archived                 int // tombstones (verify_lifecycle.go)
 }
 
 type vBatch struct {
@@ -108,6 +109,8 @@ func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
 		add("%d pools but %d pool index entries", n, rep.Pools)
 	}
 
+	lc := verifyLifecycle(ctx, tx, pools, &rep, add)
+
 	// Batches and their unit slots.
 	batches := map[uint32]*vBatch{}
 	bb := tx.Bucket(bktBatches)
@@ -167,8 +170,8 @@ func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
 			}
 			return nil
 		})
-		if seq := ub.Sequence(); seq != uint64(vb.slots) {
-			add("batch %q: %d unit slots but sequence %d (slot deleted?)", id, vb.slots, seq)
+		if seq, moved := ub.Sequence(), lc.movedOut(string(id), vb.slots); seq != uint64(vb.slots+moved) {
+			add("batch %q: %d unit slots (+%d archived) but sequence %d (slot deleted?)", id, vb.slots, moved, seq)
 		}
 		return nil
 	})
@@ -251,9 +254,9 @@ func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
 	}
 
 	for _, p := range pools {
-		if got := p.avail + p.units + p.returnedUp; got != p.count {
-			add("pool %q: %d serials imported but %d available + %d drawn + %d returned upstream = %d (lost or foreign serials)",
-				p.id, p.count, p.avail, p.units, p.returnedUp, got)
+		if got := p.avail + p.units + p.returnedUp + p.archived; got != p.count {
+			add("pool %q: %d serials imported but %d available + %d drawn + %d returned upstream + %d archived = %d (lost or foreign serials)",
+				p.id, p.count, p.avail, p.units, p.returnedUp, p.archived, got)
 		}
 	}
 	for _, b := range batches {
@@ -265,6 +268,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
 		}
 	}
 
+	lc.checkBatches(tx, add)
 	rep.AuditEntries = verifyAudit(tx, add)
 	_ = tx.Bucket(bktOutbox).ForEach(func(k, v []byte) error {
 		rep.OutboxItems++
