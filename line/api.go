@@ -186,12 +186,13 @@ func (c *Controller) Command(ctx context.Context, id string, cmd api.Command, by
 }
 
 // checkOverride: the one override a QA supervisor accepts is Start with the
-// local pool below pools.min_start; it needs the signer's own electronic
+// local pool below pools.min_start or the system clock unsynchronised; it
+// needs the signer's own electronic
 // signature with the supervisor (or admin) role. Line clearance is never
 // overridden (clearanceLocked checks it first either way).
 func checkOverride(pc packml.Command, sig *api.Signature, by api.Actor) error {
 	if pc != packml.CmdStart {
-		return fmt.Errorf("override of %s: only Start with the serial pool below the start minimum can be overridden: %w", pc, api.ErrRefused)
+		return fmt.Errorf("override of %s: only Start (serial pool below the start minimum, system clock not synchronised) can be overridden: %w", pc, api.ErrRefused)
 	}
 	if sig == nil || sig.User == "" || sig.User != by.User {
 		return fmt.Errorf("override of start: the supervisor's electronic signature is required: %w", api.ErrRefused)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/printer/tij"
+	"github.com/serialine/serialine/store/fsstat"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )
@@ -53,6 +55,18 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+
+	// The line PC itself (host.go); nil = not checked.
+	//
+	// DiskFree reports the room on the journal's file system (DiskUsage):
+	// below journal.min_free_mb the line holds.
+	DiskFree func(path string) (fsstat.Usage, error)
+	// ClockSync reports whether the system clock is synchronised
+	// (SystemClockSync): Start needs an override when it is not.
+	ClockSync func() ClockSync
+	// Mono is the monotonic time since some fixed start (e.g.
+	// time.Since(start)): wall-clock jumps are measured against it.
+	Mono func() time.Duration
 }
 
 // run is the running batch's immutable setup.
@@ -126,6 +140,7 @@ type Controller struct {
 
 	elemCache *elemCache
 	comm      pendingSteps
+	host      hostState // disk and clock checks (host.go)
 
 	rejMu sync.Mutex
 	rejBy map[string]int // current batch: rejected and uncertain units by reason
@@ -375,7 +390,8 @@ func (c *Controller) Run(ctx context.Context) error {
 			len(rep.Returned), len(rep.Uncertain)))
 	}
 	loops := []func(context.Context){c.cycleLoop, c.committer, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
-		c.printerLoop, c.poolLoop, c.outboxLoop}
+		c.printerLoop, c.poolLoop, c.outboxLoop, c.hostLoop}
+	loops = append(loops, c.housekeepingLoops()...)
 	loops = append(loops, func(ctx context.Context) {
 		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
 			return
@@ -525,6 +541,9 @@ func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Comma
 	if cmd == packml.CmdStart || cmd == packml.CmdUnhold || cmd == packml.CmdUnsuspend {
 		if !c.running {
 			return fmt.Errorf("%w: %w", ErrNotRunning, api.ErrUnavailable)
+		}
+		if err := c.diskRefusal(); err != nil {
+			return fmt.Errorf("batch %s: %w", id, err)
 		}
 	}
 	if cmd == packml.CmdStart {
@@ -895,13 +914,19 @@ func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overri
 	r := c.currentRun()
 	need := min(c.cfg.Pools.MinStart, max(0, r.def.Target-int(c.commissioned.Load())))
 	if have := c.poolLevel() + c.drawnLen(); have < need {
-		if override && have > 0 {
-			return fmt.Sprintf("%d serial(s) available for GTIN %s, below the start minimum %d", have, r.def.GTIN, need), nil
+		if !override || have == 0 {
+			return "", fmt.Errorf("%w: %d serial(s) available for GTIN %s, start needs %d: %w",
+				ErrPoolLow, have, r.def.GTIN, need, api.ErrRefused)
 		}
-		return "", fmt.Errorf("%w: %d serial(s) available for GTIN %s, start needs %d: %w",
-			ErrPoolLow, have, r.def.GTIN, need, api.ErrRefused)
+		overridden = fmt.Sprintf("%d serial(s) available for GTIN %s, below the start minimum %d", have, r.def.GTIN, need)
 	}
-	return "", nil
+	if why := c.clockRefusal(); why != "" {
+		if !override {
+			return "", fmt.Errorf("%w: %s; a supervisor may start with an e-signed override: %w", ErrClockUnsynced, why, api.ErrRefused)
+		}
+		overridden = strings.TrimPrefix(overridden+"; "+why, "; ")
+	}
+	return overridden, nil
 }
 
 func (c *Controller) drawnLen() int {

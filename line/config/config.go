@@ -51,6 +51,8 @@ type Config struct {
 	// PackTags is the read-only OPC UA PackTags server (PackML state and
 	// counters) for the plant's SCADA; off by default.
 	PackTags PackTags `yaml:"packtags"`
+	// Clock watches the wall clock (jumps, synchronisation); service.go.
+	Clock Clock `yaml:"clock"`
 }
 
 // PackTags configures the read-only OPC UA PackTags server. gopcua's server
@@ -110,6 +112,14 @@ type Line struct {
 type Journal struct {
 	// Path of the bbolt file.
 	Path string `yaml:"path"`
+	// MinFreeMB: the line holds, and Start and Unhold are refused, while
+	// the journal's file system has less room than this (MiB); 0 = no
+	// check. Default 512.
+	MinFreeMB int `yaml:"min_free_mb"`
+	// Archive: closed batches out of the live journal (service.go).
+	Archive JournalArchive `yaml:"archive"`
+	// Backup: periodic online copies of the live journal (service.go).
+	Backup JournalBackup `yaml:"backup"`
 }
 
 // Upstream is the site server.
@@ -253,6 +263,8 @@ type API struct {
 func Defaults() Config {
 	return Config{
 		Line:     Line{CompanyPrefixLen: 7},
+		Journal:  Journal{MinFreeMB: 512, Backup: JournalBackup{Keep: 7}},
+		Clock:    defaultClock(),
 		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second},
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
 			CheckInterval: time.Second},
@@ -413,6 +425,7 @@ func (c Config) Validate() configs.Problems {
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())
 	p.Merge("packtags", c.PackTags.Validate())
+	p.Merge("", c.serviceProblems())
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}

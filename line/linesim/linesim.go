@@ -69,6 +69,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Controller, when set, adjusts the controller's options before New
+	// (tests inject the host checks: disk, clock).
+	Controller func(*line.Options)
 }
 
 // PrinterFaults are the printer simulator's random fault rates.
@@ -251,8 +254,12 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	if o.WrapPLC != nil {
 		drv.PLC = o.WrapPLC(drv.PLC)
 	}
-	l.Controller, err = line.New(line.Options{Config: cfg, Journal: l.Journal, PLC: drv.PLC, Printer: drv.Printer,
-		Camera: drv.Camera, Upstream: up, Metrics: o.Metrics, Logger: log.With("part", "line")})
+	lo := line.Options{Config: cfg, Journal: l.Journal, PLC: drv.PLC, Printer: drv.Printer,
+		Camera: drv.Camera, Upstream: up, Metrics: o.Metrics, Logger: log.With("part", "line")}
+	if o.Controller != nil {
+		o.Controller(&lo)
+	}
+	l.Controller, err = line.New(lo)
 	if err != nil {
 		return l, err
 	}
