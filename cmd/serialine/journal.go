@@ -29,6 +29,22 @@ func cmdJournal(ctx context.Context, e env, args []string) int {
 		return journalVerify(ctx, e, args[1:])
 	case "export":
 		return journalExport(ctx, e, args[1:])
+	case "archive":
+		return journalArchive(ctx, e, args[1:])
+	case "archives":
+		return journalArchives(ctx, e, args[1:])
+	case "prune":
+		return journalPrune(ctx, e, args[1:])
+	case "backup":
+		return journalBackup(ctx, e, args[1:])
+	case "restore":
+		return journalRestore(ctx, e, args[1:])
+	case "compact":
+		return journalCompact(ctx, e, args[1:])
+	case "migrate":
+		return journalMigrate(ctx, e, args[1:])
+	case "downgrade":
+		return journalDowngrade(ctx, e, args[1:])
 	case "-h", "--help", "help":
 		journalUsage(e.stderr)
 		return exitOK
@@ -39,21 +55,33 @@ func cmdJournal(ctx context.Context, e env, args []string) int {
 }
 
 func journalUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: serialine journal verify --db FILE")
+	fmt.Fprintln(w, "usage: serialine journal verify --db FILE | --archive FILE [--db FILE]")
 	fmt.Fprintln(w, "       serialine journal export --db FILE --batch ID [--format jsonl|csv]")
+	fmt.Fprintln(w, "       serialine journal archive (--db FILE --dir FOLDER | --config FILE) [--batch ID]...")
+	fmt.Fprintln(w, "       serialine journal archives (--db FILE | --config FILE)")
+	fmt.Fprintln(w, "       serialine journal prune (--db FILE --dir FOLDER | --config FILE) [--batch ID]")
+	fmt.Fprintln(w, "       serialine journal backup (--db FILE | --config FILE) --out FILE")
+	fmt.Fprintln(w, "       serialine journal restore (--db FILE | --config FILE) --from BACKUP")
+	fmt.Fprintln(w, "       serialine journal compact (--db FILE | --config FILE) [--keep]")
+	fmt.Fprintln(w, "       serialine journal migrate (--db FILE | --config FILE)")
+	fmt.Fprintln(w, "       serialine journal downgrade (--db FILE | --config FILE) --to N")
 }
 
 func journalVerify(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("journal verify", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	db := fs.String("db", "", "journal file")
-	setUsage(fs, e.stderr, "--db FILE")
+	archive := fs.String("archive", "", "archive file to verify (with --db: checked against that journal too)")
+	setUsage(fs, e.stderr, "--db FILE | --archive FILE [--db FILE]")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
-	if *db == "" || fs.NArg() != 0 {
-		fmt.Fprintln(e.stderr, "serialine journal verify: --db FILE is required (no arguments)")
+	if fs.NArg() != 0 || (*db == "" && *archive == "") {
+		fmt.Fprintln(e.stderr, "serialine journal verify: --db FILE or --archive FILE is required (no arguments)")
 		return exitUsage
+	}
+	if *archive != "" {
+		return verifyArchive(ctx, e, *archive, *db)
 	}
 	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
 	if err != nil {
@@ -66,6 +94,9 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 	fmt.Fprintf(w, "journal %s\n", *db)
 	fmt.Fprintf(w, "pools %d, batches %d, units %d, available %d, returned upstream %d, audit entries %d, outbox %d\n",
 		rep.Pools, rep.Batches, rep.Units, rep.Available, rep.ReturnedUpstream, rep.AuditEntries, rep.OutboxItems)
+	if rep.Archives > 0 || rep.SentItems > 0 {
+		fmt.Fprintf(w, "archives %d (%d units archived), sent items kept until their batch is archived %d\n", rep.Archives, rep.Archived, rep.SentItems)
+	}
 	c := rep.ByState
 	fmt.Fprintf(w, "units: drawn %d, queued %d, printed %d, verified %d, commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d\n",
 		c.Drawn, c.Queued, c.Printed, c.Verified, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain)

@@ -41,6 +41,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
+	// hung ends the process when the controller's self-watchdog fires
+	// (run --self-watchdog); nil: only logged.
+	hung func(error)
 }
 
 type command struct {
@@ -59,6 +62,7 @@ func commands() []command {
 		{"batch", "batch commands on a running controller (start|hold|unhold|stop|complete|…)", cmdBatch},
 		{"status", "line status of a running controller", cmdStatus},
 		{"unit", "look up a unit by serial or scanned code on a running controller", cmdUnit},
+		{"service", "install or remove the Windows service (Linux: the systemd unit of the package)", cmdService},
 	}
 }
 
@@ -69,7 +73,11 @@ func main() {
 	// that process-wide logger and routes it to slog at debug level.
 	log.SetFlags(0)
 	log.SetOutput(stdlogWriter{logger})
-	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, logger: logger}, os.Args[1:])
+	if code, ok := runAsService(logger); ok { // a Windows service started by the service manager
+		stop()
+		os.Exit(code)
+	}
+	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, logger: logger, hung: exitHung(logger)}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

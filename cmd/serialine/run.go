@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,7 +30,8 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	fs.SetOutput(e.stderr)
 	cfgPath := fs.String("config", "", "controller config file (YAML)")
 	check := fs.Bool("check", false, "only validate the config and exit")
-	setUsage(fs, e.stderr, "--config FILE [--check]")
+	selfWatchdog := fs.Duration("self-watchdog", 0, "without systemd's watchdog: exit (status 3) when the controller has not been alive for this long, so the service manager restarts it (the Windows service uses it)")
+	setUsage(fs, e.stderr, "--config FILE [--check] [--self-watchdog DURATION]")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -56,12 +58,15 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stdout, "%s: config OK\n", *cfgPath)
 		return exitOK
 	}
-	j, err := journal.Open(cfg.Journal.Path, &journal.Options{Logger: e.logger.With("part", "journal")})
+	j, err := journal.Open(cfg.Journal.Path, &journal.Options{Logger: e.logger.With("part", "journal"), ArchiveDir: cfg.Journal.Archive.Dir})
 	if err != nil {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
 		return exitFailure
 	}
 	defer j.Close()
+	if from, backup := j.Migrated(); from != 0 {
+		fmt.Fprintf(e.stderr, "journal migrated from format %d to %d; the file as it was is kept as %s\n", from, journal.FormatVersion(), backup)
+	}
 	if rep := j.Recovery(); !rep.Clean() {
 		fmt.Fprintf(e.stderr, "journal recovered: %d drawn serials returned, %d in-flight units uncertain\n", len(rep.Returned), len(rep.Uncertain))
 	}
@@ -81,8 +86,10 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
 		return exitFailure
 	}
+	start := time.Now()
 	o := line.Options{Config: cfg, Journal: j, PLC: drv.PLC, Printer: drv.Printer, Camera: drv.Camera, Metrics: m,
-		Logger: e.logger.With("part", "line")}
+		Logger:   e.logger.With("part", "line"),
+		DiskFree: line.DiskUsage, ClockSync: line.SystemClockSync, Mono: func() time.Duration { return time.Since(start) }}
 	if up != nil {
 		o.Upstream = up
 	}
@@ -93,6 +100,24 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// systemd: READY=1 and the watchdog, from the controller's liveness.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sv := supervision{notify: newSDNotifier(), period: watchdogPeriod()}
+		if sv.notify == nil && *selfWatchdog > 0 {
+			sv.period, sv.hung = *selfWatchdog, e.hung
+		}
+		superviseService(ctx, sv, ctrl.Alive, func() string {
+			id, st := ctrl.State()
+			if id == "" {
+				return "running, no batch"
+			}
+			return fmt.Sprintf("batch %s %s", id, st)
+		}, e.logger)
+	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); warnOnReload(ctx, e.logger) }()
 	if cfg.API.Listen != "" {
 		users := cfg.API.UsersFile
 		if users == "" {
