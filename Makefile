@@ -4,12 +4,19 @@
 GO      ?= go
 PKGS    ?= ./...
 BIN     := bin/serialine
-APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver
+APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver systemd
 # Commands whose presence tells that the APT packages above are installed.
-APT_CMDS := zint ZXingReader dmtxread chromium
+APT_CMDS := zint ZXingReader dmtxread chromium systemd-analyze
 OPCUA_SECSERVER := devices/opcua/testdata/secserver
 
-.PHONY: all build test vet fmtcheck race bench soak demo tools clean
+# nfpm builds the Debian package; run as a Go module at a pinned version, it
+# is not a dependency of serialine (go.mod stays as it is).
+NFPM    := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+VERSION ?= 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0).$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# make soak: how long the line soak runs (Go duration).
+SOAK_DURATION ?= 24h
+
+.PHONY: all build test vet fmtcheck race bench soak demo tools clean deb cross
 
 all: build
 
@@ -23,15 +30,27 @@ fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: tools vet fmtcheck
+test: tools vet fmtcheck cross
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# cross: the Windows build (the service, paths, file locking) and vet of
+# the packages with Windows-specific files.
+cross:
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -o bin/serialine.exe ./cmd/serialine
+	GOOS=windows GOARCH=amd64 $(GO) vet ./cmd/serialine ./store/... ./line
+
+# deb: bin/serialine_<version>_amd64.deb (binary, systemd unit, config);
+# tested by packaging/deb_test.go (install, systemd-analyze verify, start).
+deb: build
+	SERIALINE_VERSION=$(VERSION) $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target bin/
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS) | tee bin/bench.txt
 	./printer/gs1/bench/zint-compare.sh $(BIN) | tee -a bin/bench.txt
 
 soak:
-	SERIALINE_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Crash|Soak' ./store/... ./line/...
+	SERIALINE_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Crash' ./store/... ./line/...
+	SERIALINE_SOAK=$(SOAK_DURATION) $(GO) test -count=1 -timeout 0 -run 'TestSoakLine' -v ./line/
 
 demo: build
 	./$(BIN) demo

@@ -13,7 +13,7 @@ import (
 
 // The shipped configs decode strictly and validate.
 func TestShippedConfigs(t *testing.T) {
-	for _, name := range []string{"demo.yaml", "example.yaml"} {
+	for _, name := range []string{"demo.yaml", "example.yaml", "line-pc.yaml"} {
 		data, err := configs.Files.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
