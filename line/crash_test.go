@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv("SERIALINE_CRASH_CHILD"); db != "" {
 		os.Exit(crashChild(db))
 	}
+	if cfg := os.Getenv(soakChildEnv); cfg != "" {
+		os.Exit(soakChild(cfg))
+	}
 	os.Exit(m.Run())
 }
 

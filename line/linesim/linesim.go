@@ -96,6 +96,8 @@ type Line struct {
 	wg     sync.WaitGroup
 
 	sharedUpstream bool // Upstream came from Options.UpstreamServer: not closed here
+	rctx           context.Context
+	log            *slog.Logger
 	errMu          sync.Mutex
 	errs           []error
 }
@@ -112,6 +114,55 @@ func DemoConfig() (config.Config, error) {
 // Start starts the simulators, opens the journal (running its recovery),
 // builds the controller and runs everything until ctx ends or Close.
 func Start(ctx context.Context, o Options) (l *Line, err error) {
+	l, err = StartDevices(ctx, o)
+	if err != nil {
+		return l, err
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	cfg, log := l.Config, l.log
+	if l.Journal, err = journal.Open(cfg.Journal.Path, &journal.Options{NoSync: o.NoSync, Logger: log.With("part", "journal")}); err != nil {
+		return l, err
+	}
+	drv, err := line.NewDrivers(cfg, log, nil)
+	if err != nil {
+		return l, err
+	}
+	up, err := line.NewUpstream(cfg, log)
+	if err != nil {
+		return l, err
+	}
+	if o.WrapPLC != nil {
+		drv.PLC = o.WrapPLC(drv.PLC)
+	}
+	lo := line.Options{Config: cfg, Journal: l.Journal, PLC: drv.PLC, Printer: drv.Printer,
+		Camera: drv.Camera, Upstream: up, Metrics: o.Metrics, Logger: log.With("part", "line")}
+	if o.Controller != nil {
+		o.Controller(&lo)
+	}
+	l.Controller, err = line.New(lo)
+	if err != nil {
+		return l, err
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		if err := l.Controller.Run(l.rctx); err != nil {
+			l.addErr(fmt.Errorf("controller: %w", err))
+		}
+	}()
+	return l, nil
+}
+
+// StartDevices starts the simulators only (site server, PLC, printer,
+// camera, wired together) and returns the line with Config pointing at
+// them and at the journal path; no journal is opened and no controller
+// runs (Journal and Controller are nil): a test runs the controller
+// elsewhere, e.g. in a child process. Close stops them.
+func StartDevices(ctx context.Context, o Options) (l *Line, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -239,43 +290,13 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	if err := cfg.Validate().Err(); err != nil {
 		return l, fmt.Errorf("linesim: config: %w", err)
 	}
-	l.Config = cfg
-	if l.Journal, err = journal.Open(o.DBPath, &journal.Options{NoSync: o.NoSync, Logger: log.With("part", "journal")}); err != nil {
-		return l, err
-	}
-	drv, err := line.NewDrivers(cfg, log, nil)
-	if err != nil {
-		return l, err
-	}
-	up, err := line.NewUpstream(cfg, log)
-	if err != nil {
-		return l, err
-	}
-	if o.WrapPLC != nil {
-		drv.PLC = o.WrapPLC(drv.PLC)
-	}
-	lo := line.Options{Config: cfg, Journal: l.Journal, PLC: drv.PLC, Printer: drv.Printer,
-		Camera: drv.Camera, Upstream: up, Metrics: o.Metrics, Logger: log.With("part", "line")}
-	if o.Controller != nil {
-		o.Controller(&lo)
-	}
-	l.Controller, err = line.New(lo)
-	if err != nil {
-		return l, err
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	l.cancel = cancel
-	l.wg.Add(2)
+	l.Config, l.log = cfg, log
+	l.rctx, l.cancel = context.WithCancel(ctx)
+	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		if err := l.PLC.Run(rctx); err != nil {
+		if err := l.PLC.Run(l.rctx); err != nil {
 			l.addErr(fmt.Errorf("plcsim: %w", err))
-		}
-	}()
-	go func() {
-		defer l.wg.Done()
-		if err := l.Controller.Run(rctx); err != nil {
-			l.addErr(fmt.Errorf("controller: %w", err))
 		}
 	}()
 	return l, nil

@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 	if verifyFixture.dir != "" {
 		os.RemoveAll(verifyFixture.dir)
 	}
+	if archivedFixture.dir != "" {
+		os.RemoveAll(archivedFixture.dir)
+	}
 	os.Exit(code)
 }
 
