@@ -124,7 +124,7 @@ func TestJournalCommandErrors(t *testing.T) {
 	}{
 		{nil, exitUsage, "usage"},
 		{[]string{"frobnicate"}, exitUsage, "unknown subcommand"},
-		{[]string{"verify"}, exitUsage, "--db FILE is required"},
+		{[]string{"verify"}, exitUsage, "--db FILE or --archive FILE is required"},
 		{[]string{"verify", "--db", filepath.Join(t.TempDir(), "none.db")}, exitFailure, "no such file"},
 		{[]string{"export", "--db", path}, exitUsage, "--batch ID are required"},
 		{[]string{"export", "--db", path, "--batch", "B1", "--format", "xml"}, exitUsage, `--format "xml"`},

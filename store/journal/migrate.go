@@ -80,10 +80,40 @@ func downV2(tx *bolt.Tx) error {
 	if n := bucketKeys(tx, bktArchived); n > 0 {
 		return fmt.Errorf("%d archived serial(s): format 1 cannot keep them unique", n)
 	}
+	// Steps that format 1's code cannot decode or would call illegal: the
+	// reasons added after it, and a rejected unit made uncertain by a gate
+	// mismatch.
+	newer := 0
+	var first string
+	err := tx.Bucket(bktSerials).ForEach(func(k, v []byte) error {
+		if len(v) < 2 || v[1] != kindUnit {
+			return nil
+		}
+		r, err := decodeSerial(string(k), v)
+		if err != nil {
+			return err
+		}
+		for i, st := range r.unitData.steps {
+			if st.Reason > format1MaxReason || (i > 0 && r.unitData.steps[i-1].State == Rejected && st.State == Uncertain) {
+				if newer == 0 {
+					first = string(k)
+				}
+				newer++
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if newer > 0 {
+		return fmt.Errorf("%d unit(s) (first %s) carry steps format 1 cannot read (reasons late-verdict, gate-mismatch, gate-unknown, or rejected -> uncertain)", newer, first)
+	}
 	ob := tx.Bucket(bktOutbox)
 	type kv struct{ k, v []byte }
 	var rewrite []kv
-	err := ob.ForEach(func(k, v []byte) error {
+	err = ob.ForEach(func(k, v []byte) error {
 		if len(v) > 0 && v[0] == recVersionOutboxBatch {
 			it, err := decodeOutbox(u64(k), v)
 			if err != nil {
@@ -110,6 +140,9 @@ func downV2(tx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// format1MaxReason is the last unit step reason format 1 knows (ReasonOther).
+const format1MaxReason = ReasonOther
 
 func bucketKeys(tx *bolt.Tx, name []byte) int {
 	b := tx.Bucket(name)

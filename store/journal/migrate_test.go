@@ -235,6 +235,20 @@ func TestDowngrade(t *testing.T) {
 	j.Close()
 }
 
+func TestDowngradeRefusedWithNewerSteps(t *testing.T) {
+	j := openTest(t, nil)
+	setup(t, j, 3)
+	us, _ := j.Draw(context.Background(), "B1", 1)
+	mustApply(t, j, Change{Serial: us[0].Serial, To: Queued}, Change{Serial: us[0].Serial, To: Printed, Seq: 7},
+		Change{Serial: us[0].Serial, To: Rejected, Reason: ReasonLateVerdict})
+	path := j.Path()
+	j.Close()
+	_, err := Downgrade(path, 1, nil)
+	if err == nil || !strings.Contains(err.Error(), "1 unit(s) (first "+us[0].Serial+") carry steps format 1 cannot read") {
+		t.Fatalf("downgrade with a late-verdict step: %v", err)
+	}
+}
+
 func TestDowngradeRefusedWithArchives(t *testing.T) {
 	dir := t.TempDir()
 	j := openTest(t, &Options{ArchiveDir: dir})
