@@ -66,6 +66,27 @@ func (f *lifecycleFlags) resolve(e env, name string, needDir bool) bool {
 	return true
 }
 
+// parseLifecycle parses a lifecycle command's flags: the shared ones
+// (--db, --config, and --dir when needDir) and those extra adds; it
+// resolves the journal and the folder from the config. ok false: return
+// code.
+func parseLifecycle(e env, name, synopsis string, args []string, needDir bool, extra func(*flag.FlagSet)) (lf lifecycleFlags, code int, ok bool) {
+	fs := flag.NewFlagSet("journal "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	lf.add(fs, needDir)
+	if extra != nil {
+		extra(fs)
+	}
+	setUsage(fs, e.stderr, synopsis)
+	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal "+name+": unexpected arguments %v\n"); !ok {
+		return lf, code, false
+	}
+	if !lf.resolve(e, name, needDir) {
+		return lf, exitUsage, false
+	}
+	return lf, exitOK, true
+}
+
 func (f *lifecycleFlags) open(e env, name string, readOnly bool) (*journal.Journal, bool) {
 	j, err := journal.Open(f.db, &journal.Options{ReadOnly: readOnly, ArchiveDir: f.dir, Logger: e.logger})
 	if err != nil {
@@ -80,18 +101,12 @@ func (f *lifecycleFlags) open(e env, name string, readOnly bool) (*journal.Journ
 
 // journalArchive: serialine journal archive [--batch ID]... --db FILE --dir FOLDER
 func journalArchive(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal archive", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, true)
 	var batches multiFlag
-	fs.Var(&batches, "batch", "batch to archive (repeatable); default: every closed, signed batch whose events are sent")
-	setUsage(fs, e.stderr, "(--db FILE --dir FOLDER | --config FILE) [--batch ID]...")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal archive: unexpected arguments %v\n"); !ok {
+	lf, code, ok := parseLifecycle(e, "archive", "(--db FILE --dir FOLDER | --config FILE) [--batch ID]...", args, true, func(fs *flag.FlagSet) {
+		fs.Var(&batches, "batch", "batch to archive (repeatable); default: every closed, signed batch whose events are sent")
+	})
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "archive", true) {
-		return exitUsage
 	}
 	j, ok := lf.open(e, "archive", false)
 	if !ok {
@@ -133,16 +148,9 @@ func journalArchive(ctx context.Context, e env, args []string) int {
 
 // journalArchives: serialine journal archives --db FILE — the archive list.
 func journalArchives(_ context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal archives", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, false)
-	setUsage(fs, e.stderr, "(--db FILE | --config FILE)")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal archives: unexpected arguments %v\n"); !ok {
+	lf, code, ok := parseLifecycle(e, "archives", "(--db FILE | --config FILE)", args, false, nil)
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "archives", false) {
-		return exitUsage
 	}
 	j, ok := lf.open(e, "archives", true)
 	if !ok {
@@ -166,17 +174,12 @@ func journalArchives(_ context.Context, e env, args []string) int {
 
 // journalPrune: delete archive files whose retention period has ended.
 func journalPrune(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal prune", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, true)
-	batch := fs.String("batch", "", "delete this batch's archive only (refused before its retention ends)")
-	setUsage(fs, e.stderr, "(--db FILE --dir FOLDER | --config FILE) [--batch ID]")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal prune: unexpected arguments %v\n"); !ok {
+	var batch *string
+	lf, code, ok := parseLifecycle(e, "prune", "(--db FILE --dir FOLDER | --config FILE) [--batch ID]", args, true, func(fs *flag.FlagSet) {
+		batch = fs.String("batch", "", "delete this batch's archive only (refused before its retention ends)")
+	})
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "prune", true) {
-		return exitUsage
 	}
 	j, ok := lf.open(e, "prune", false)
 	if !ok {
@@ -213,17 +216,12 @@ func journalPrune(ctx context.Context, e env, args []string) int {
 // journalBackup: a consistent copy of a journal not in use (a running
 // controller backs itself up: journal.backup).
 func journalBackup(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal backup", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, false)
-	out := fs.String("out", "", "backup file to write (must not exist)")
-	setUsage(fs, e.stderr, "(--db FILE | --config FILE) --out FILE")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal backup: unexpected arguments %v\n"); !ok {
+	var out *string
+	lf, code, ok := parseLifecycle(e, "backup", "(--db FILE | --config FILE) --out FILE", args, false, func(fs *flag.FlagSet) {
+		out = fs.String("out", "", "backup file to write (must not exist)")
+	})
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "backup", false) {
-		return exitUsage
 	}
 	if *out == "" {
 		fmt.Fprintln(e.stderr, "serialine journal backup: --out FILE is required")
@@ -245,17 +243,12 @@ func journalBackup(ctx context.Context, e env, args []string) int {
 
 // journalRestore: verify a backup and put it in place of the journal.
 func journalRestore(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal restore", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, false)
-	from := fs.String("from", "", "backup file to restore")
-	setUsage(fs, e.stderr, "(--db FILE | --config FILE) --from BACKUP")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal restore: unexpected arguments %v\n"); !ok {
+	var from *string
+	lf, code, ok := parseLifecycle(e, "restore", "(--db FILE | --config FILE) --from BACKUP", args, false, func(fs *flag.FlagSet) {
+		from = fs.String("from", "", "backup file to restore")
+	})
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "restore", false) {
-		return exitUsage
 	}
 	if *from == "" {
 		fmt.Fprintln(e.stderr, "serialine journal restore: --from BACKUP is required")
@@ -275,17 +268,12 @@ func journalRestore(ctx context.Context, e env, args []string) int {
 
 // journalCompact: rewrite the journal without its free pages.
 func journalCompact(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal compact", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, false)
-	keep := fs.Bool("keep", false, "keep the uncompacted file (FILE.precompact-TIME)")
-	setUsage(fs, e.stderr, "(--db FILE | --config FILE) [--keep]")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal compact: unexpected arguments %v\n"); !ok {
+	var keep *bool
+	lf, code, ok := parseLifecycle(e, "compact", "(--db FILE | --config FILE) [--keep]", args, false, func(fs *flag.FlagSet) {
+		keep = fs.Bool("keep", false, "keep the uncompacted file (FILE.precompact-TIME)")
+	})
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "compact", false) {
-		return exitUsage
 	}
 	rep, err := journal.Compact(ctx, lf.db, *keep, &journal.Options{Logger: e.logger})
 	if err != nil {
@@ -302,16 +290,9 @@ func journalCompact(ctx context.Context, e env, args []string) int {
 // journalMigrate: open read-write once (migrating an older format, backup
 // first) and close.
 func journalMigrate(_ context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal migrate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, false)
-	setUsage(fs, e.stderr, "(--db FILE | --config FILE)")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal migrate: unexpected arguments %v\n"); !ok {
+	lf, code, ok := parseLifecycle(e, "migrate", "(--db FILE | --config FILE)", args, false, nil)
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "migrate", false) {
-		return exitUsage
 	}
 	j, ok := lf.open(e, "migrate", false)
 	if !ok {
@@ -328,17 +309,12 @@ func journalMigrate(_ context.Context, e env, args []string) int {
 // journalDowngrade: rewrite the journal in an older format for an older
 // release, when nothing in it needs the newer one.
 func journalDowngrade(_ context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("journal downgrade", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var lf lifecycleFlags
-	lf.add(fs, false)
-	to := fs.Int("to", 0, "format version to go back to")
-	setUsage(fs, e.stderr, "(--db FILE | --config FILE) --to N")
-	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine journal downgrade: unexpected arguments %v\n"); !ok {
+	var to *int
+	lf, code, ok := parseLifecycle(e, "downgrade", "(--db FILE | --config FILE) --to N", args, false, func(fs *flag.FlagSet) {
+		to = fs.Int("to", 0, "format version to go back to")
+	})
+	if !ok {
 		return code
-	}
-	if !lf.resolve(e, "downgrade", false) {
-		return exitUsage
 	}
 	backup, err := journal.Downgrade(lf.db, *to, &journal.Options{Logger: e.logger})
 	if err != nil {

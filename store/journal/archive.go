@@ -603,39 +603,24 @@ func finishArchiveTx(tx *bolt.Tx, r *archiveRec) error {
 // writeArchiveFile writes the archive of rec's (locked) batch to path via a
 // temporary file and returns the file's SHA-256.
 func (j *Journal) writeArchiveFile(ctx context.Context, rec archiveRec, path, line string) ([32]byte, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return [32]byte{}, err
-	}
 	fileSum := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, fileSum), 1<<16)
-	zw := gzip.NewWriter(bw)
-	aw := newArchiveWriter(zw)
-	err = j.view(func(tx *bolt.Tx) error { return writeArchive(ctx, tx, rec, line, aw) })
-	if err == nil {
-		err = aw.end()
-	}
-	if err == nil {
-		err = zw.Close()
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
+	err := writeFileDurably(path, 0o640, true, func(f io.Writer) error {
+		bw := bufio.NewWriterSize(io.MultiWriter(f, fileSum), 1<<16)
+		zw := gzip.NewWriter(bw)
+		aw := newArchiveWriter(zw)
+		err := j.view(func(tx *bolt.Tx) error { return writeArchive(ctx, tx, rec, line, aw) })
+		if err == nil {
+			err = aw.end()
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		return err
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return [32]byte{}, err
 	}
 	var sum [32]byte

@@ -170,95 +170,18 @@ func openArchived(b *testing.B, o *Options) *Journal {
 	return j
 }
 
-// liveUnits imports a pool of n new serials (checked against every
-// archived one) and draws them into a batch.
-func liveUnits(b *testing.B, j *Journal, n int) []string {
-	ctx := context.Background()
-	var out []string
-	const chunk = 100_000
-	for p := 0; p*chunk < n; p++ {
-		m := min(chunk, n-p*chunk)
-		id := fmt.Sprintf("LIVE%d", p)
-		if err := j.ImportPool(ctx, Pool{ID: id, GTIN: testGTIN, Serials: serials(id+"-", m)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := j.CreateBatch(ctx, BatchDef{ID: "B1", GTIN: testGTIN}, Actor{}); err != nil {
-		b.Fatal(err)
-	}
-	for len(out) < n {
-		us, err := j.Draw(ctx, "B1", min(chunk, n-len(out)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, u := range us {
-			out = append(out, u.Serial)
-		}
-	}
-	return out
-}
-
 // BenchmarkArchivedApplyGrouped is BenchmarkApplyGrouped (64 callers,
 // durable) on the journal that remembers the archived units. Target as
 // there: >= 20,000 transitions/s, p99 <= 5 ms.
 func BenchmarkArchivedApplyGrouped(b *testing.B) {
-	const callers = 64
 	j := openArchived(b, nil)
-	ser := liveUnits(b, j, b.N/4+callers)
-	per := make([][]Change, callers)
-	for i, s := range ser {
-		for _, c := range lifecycle {
-			c.Serial = s
-			per[i%callers] = append(per[i%callers], c)
-		}
-	}
-	counts := make([]int, callers)
-	for i := range b.N {
-		counts[i%callers]++
-	}
-	ctx := context.Background()
-	lats := make([][]time.Duration, callers)
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range callers {
-		wg.Go(func() {
-			for k := range counts[w] {
-				t := time.Now()
-				if err := j.Apply(ctx, per[w][k]); err != nil {
-					b.Error(err)
-					return
-				}
-				lats[w] = append(lats[w], time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "transitions/s")
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	reportLatency(b, all)
+	runGrouped(b, j, drawnUnits(b, j, b.N/4+groupedCallers))
 }
 
 // BenchmarkArchivedApplyOneAtATime: one caller, one fsync per transition.
 func BenchmarkArchivedApplyOneAtATime(b *testing.B) {
 	j := openArchived(b, nil)
-	ch := transitions(liveUnits(b, j, b.N/4+1), b.N)
-	lat := make([]time.Duration, 0, b.N)
-	ctx := context.Background()
-	b.ResetTimer()
-	start := time.Now()
-	for i := range b.N {
-		t := time.Now()
-		if err := j.Apply(ctx, ch[i]); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t))
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "transitions/s")
-	reportLatency(b, lat)
+	runOneAtATime(b, j, drawnUnits(b, j, b.N/4+1))
 }
 
 // BenchmarkArchivedImportPool: importing a pool of 5,000 serials (the
@@ -280,7 +203,7 @@ func BenchmarkArchivedImportPool(b *testing.B) {
 // and checked). Target: the 1M-unit Verify target, <= 10 s.
 func BenchmarkArchivedVerify(b *testing.B) {
 	j := openArchived(b, &Options{NoSync: true})
-	ser := liveUnits(b, j, 100_000)
+	ser := drawnUnits(b, j, 100_000)
 	ctx := context.Background()
 	for _, step := range lifecycle {
 		g := make([]Change, 0, len(ser))

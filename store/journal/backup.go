@@ -31,36 +31,15 @@ func (j *Journal) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // either a whole backup or absent. The copy is a journal of the same format
 // that Verify and Restore accept.
 func (j *Journal) BackupFile(ctx context.Context, path string) (int64, error) {
-	tmp := path + ".tmp"
-	os.Remove(tmp)
 	var n int64
 	err := j.view(func(tx *bolt.Tx) error {
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
+		return writeFileDurably(path, 0o600, false, func(w io.Writer) error {
+			var err error
+			n, err = tx.WriteTo(ctxWriter{ctx, w})
 			return err
-		}
-		n, err = tx.WriteTo(ctxWriter{ctx, f})
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		})
 	})
-	if err == nil {
-		if _, serr := os.Stat(path); serr == nil {
-			err = fmt.Errorf("%s exists", path)
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
 	if err != nil {
-		os.Remove(tmp)
 		return 0, fmt.Errorf("journal: backup to %s: %w", path, err)
 	}
 	return n, nil
@@ -118,9 +97,8 @@ func Restore(ctx context.Context, from, path string, o *Options) (RestoreReport,
 		}
 		rep.Previous = fmt.Sprintf("%s.replaced-%s", path, opt.Now().UTC().Format("20060102T150405Z"))
 	}
-	tmp := path + ".restore.tmp"
+	tmp := path + ".restore"
 	if err := copyFile(ctx, from, tmp); err != nil {
-		os.Remove(tmp)
 		return rep, fmt.Errorf("journal: restore: copy: %w", err)
 	}
 	if rep.Previous != "" {
@@ -135,24 +113,17 @@ func Restore(ctx context.Context, from, path string, o *Options) (RestoreReport,
 	return rep, syncDir(filepath.Dir(path))
 }
 
+// copyFile copies from to the new file to (synced).
 func copyFile(ctx context.Context, from, to string) error {
 	src, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	return writeFileDurably(to, 0o600, true, func(w io.Writer) error {
+		_, err := io.Copy(ctxWriter{ctx, w}, src)
 		return err
-	}
-	_, err = io.Copy(ctxWriter{ctx, dst}, src)
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	})
 }
 
 // CompactReport says what Compact did.

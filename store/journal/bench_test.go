@@ -17,6 +17,13 @@ import (
 func benchUnits(b *testing.B, o *Options, n int) (*Journal, []string) {
 	b.Helper()
 	j := openTest(b, o)
+	return j, drawnUnits(b, j, n)
+}
+
+// drawnUnits imports pools of n new serials (checked against every serial
+// the journal has seen) and draws them into a new batch B1.
+func drawnUnits(b *testing.B, j *Journal, n int) []string {
+	b.Helper()
 	ctx := context.Background()
 	const chunk = 100_000
 	for p := 0; p*chunk < n; p++ {
@@ -39,7 +46,7 @@ func benchUnits(b *testing.B, o *Options, n int) (*Journal, []string) {
 			out = append(out, u.Serial)
 		}
 	}
-	return j, out
+	return out
 }
 
 // lifecycle is the normal path of a unit after Drawn.
@@ -80,6 +87,10 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // (one fsync each).
 func BenchmarkApplyOneAtATime(b *testing.B) {
 	j, ser := benchUnits(b, nil, b.N/4+1)
+	runOneAtATime(b, j, ser)
+}
+
+func runOneAtATime(b *testing.B, j *Journal, ser []string) {
 	ch := transitions(ser, b.N)
 	lat := make([]time.Duration, 0, b.N)
 	ctx := context.Background()
@@ -96,12 +107,19 @@ func BenchmarkApplyOneAtATime(b *testing.B) {
 	reportLatency(b, lat)
 }
 
+// groupedCallers is how many concurrent callers BenchmarkApplyGrouped has.
+const groupedCallers = 64
+
 // BenchmarkApplyGrouped: 64 concurrent callers (the line's unit cycles),
 // each Apply one durable transition; the committer groups them into one
 // transaction and one fsync. Latency is per Apply call.
 func BenchmarkApplyGrouped(b *testing.B) {
-	const callers = 64
-	j, ser := benchUnits(b, nil, b.N/4+callers)
+	j, ser := benchUnits(b, nil, b.N/4+groupedCallers)
+	runGrouped(b, j, ser)
+}
+
+func runGrouped(b *testing.B, j *Journal, ser []string) {
+	const callers = groupedCallers
 	// Each caller owns its units so its transitions stay legal in order.
 	per := make([][]Change, callers)
 	for i, s := range ser {

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -318,27 +319,12 @@ func Downgrade(path string, to int, o *Options) (backup string, err error) {
 }
 
 // writeSnapshot writes a consistent copy of the journal as seen by tx to
-// path (created; it must not exist) and syncs it and its folder.
+// path (which must not exist), durably.
 func writeSnapshot(tx *bolt.Tx, path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	return writeFileDurably(path, 0o600, false, func(w io.Writer) error {
+		_, err := tx.WriteTo(w)
 		return err
-	}
-	if _, err := tx.WriteTo(f); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	})
 }
 
 func u64(k []byte) uint64 {
