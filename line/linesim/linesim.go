@@ -124,7 +124,8 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 		}
 	}()
 	cfg, log := l.Config, l.log
-	if l.Journal, err = journal.Open(cfg.Journal.Path, &journal.Options{NoSync: o.NoSync, Logger: log.With("part", "journal")}); err != nil {
+	if l.Journal, err = journal.Open(cfg.Journal.Path, &journal.Options{NoSync: o.NoSync, Logger: log.With("part", "journal"),
+		ArchiveDir: cfg.Journal.Archive.Dir}); err != nil {
 		return l, err
 	}
 	drv, err := line.NewDrivers(cfg, log, nil)

@@ -1,0 +1,72 @@
+package line_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/linesim"
+	"github.com/serialine/serialine/store/journal"
+)
+
+// A batch run on the line, signed and archived by the controller's
+// housekeeping: its units leave the live journal, and the operator's unit
+// lookup (by serial and by the scanned code) still finds them, read from
+// the archive with the printed code compared field by field.
+func TestArchivedUnitLookup(t *testing.T) {
+	cfg := demoConfig(t)
+	cfg.Journal.Archive.Dir = filepath.Join(t.TempDir(), "archive")
+	cfg.Journal.Archive.Every = 50 * time.Millisecond
+	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg})
+	c := l.Controller
+	ctx := context.Background()
+	rec := runBatch(t, l, "AR1", 30)
+	if !rec.Balanced {
+		t.Fatalf("reconciliation %+v", rec)
+	}
+	var serial string
+	if err := l.Journal.Units("AR1", func(u journal.Unit) error {
+		if serial == "" && u.State == journal.Commissioned {
+			serial = u.Serial
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := c.Unit(ctx, serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not archived before it is signed (and its events sent).
+	waitFor(t, "the outbox sent", func() bool { it, _ := l.Journal.OutboxPending(ctx, 0); return len(it) == 0 })
+	if as, _ := l.Journal.Archives(); len(as) != 0 {
+		t.Fatalf("archived before signing: %+v", as)
+	}
+	if _, err := c.SignReconciliation(ctx, "AR1", api.Signature{User: supervisor.User, Role: supervisor.Role, Meaning: "approved", Reason: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the batch archived", func() bool {
+		as, _ := l.Journal.Archives()
+		return len(as) == 1 && as[0].State == "archived"
+	})
+	u, err := c.Unit(ctx, serial)
+	if err != nil {
+		t.Fatalf("lookup of an archived unit: %v", err)
+	}
+	if u.State != "commissioned" || u.Batch != "AR1" || u.ElementString == "" || u.ElementString != live.ElementString || len(u.History) != len(live.History) {
+		t.Fatalf("archived unit %+v, live it was %+v", u, live)
+	}
+	scanned, err := c.Unit(ctx, live.ElementString)
+	if err != nil || scanned.Serial != serial || scanned.State != "commissioned" {
+		t.Fatalf("lookup by scanned code: %+v %v", scanned, err)
+	}
+	if _, err := c.Status(ctx); err != nil {
+		t.Fatalf("status with the current batch archived: %v", err)
+	}
+	// The line goes on with a new batch.
+	if rec := runBatch(t, l, "AR2", 10); !rec.Balanced {
+		t.Fatalf("next batch %+v", rec)
+	}
+}
