@@ -88,7 +88,8 @@ type ArchiveOptions struct {
 	// held up for long.
 	ChunkSize int
 
-	stopAfterChunks int // tests: stop (errArchiveStopped) after that many chunks, as a crash would
+	stopAfterChunks int       // tests: stop (errArchiveStopped) after that many chunks, as a crash would
+	progress        func(int) // tests: called with the units moved after each chunk's commit
 }
 
 var errArchiveStopped = errors.New("journal: archive stopped (test)")
@@ -484,6 +485,9 @@ func (j *Journal) ArchiveBatch(ctx context.Context, batchID string, o ArchiveOpt
 		}
 		if moved == 0 {
 			break
+		}
+		if o.progress != nil {
+			o.progress(moved)
 		}
 	}
 	err = j.update(ctx, func(tx *bolt.Tx) error {

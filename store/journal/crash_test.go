@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if arg := os.Getenv(archiveChildEnv); arg != "" {
+		if err := archiveChild(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "archive child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if path := os.Getenv(crashChildEnv); path != "" {
 		if err := crashChild(path); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)
