@@ -51,6 +51,11 @@ func TestArchivedUnitLookup(t *testing.T) {
 		as, _ := l.Journal.Archives()
 		return len(as) == 1 && as[0].State == "archived"
 	})
+	as, _ := l.Journal.Archives()
+	rep, err := l.Journal.VerifyArchive(ctx, filepath.Join(cfg.Journal.Archive.Dir, as[0].File))
+	if err != nil || rep.ByState.Commissioned != 30 || rep.Outbox == 0 || len(rep.Header.Signatures) != 1 {
+		t.Fatalf("archive %+v: %v (want 30 commissioned, the EPCIS documents sent, the signature)", rep, err)
+	}
 	u, err := c.Unit(ctx, serial)
 	if err != nil {
 		t.Fatalf("lookup of an archived unit: %v", err)

@@ -398,14 +398,14 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 			return fmt.Errorf("epcis %s: %w", part.kind, err)
 		}
 		for _, d := range docs {
-			if _, err := c.j.OutboxPut(ctx, outboxEPCIS, d); err != nil {
+			if _, err := c.j.OutboxPutBatch(ctx, r.def.ID, outboxEPCIS, d); err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
 		}
 	}
 	if len(unsent) > 0 && c.o.Upstream != nil {
 		data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: unsent})
-		if _, err := c.j.OutboxPut(ctx, outboxReturn, data); err != nil {
+		if _, err := c.j.OutboxPutBatch(ctx, r.def.ID, outboxReturn, data); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
