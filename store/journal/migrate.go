@@ -29,8 +29,11 @@ import (
 // How to change the format (one number for the whole file; its owner keeps
 // the list):
 //
-//   - A new top-level bucket: append it to allBuckets. Open creates it in
-//     every journal, old or new; no version change, no migration.
+//   - A new top-level bucket: append it to allBuckets. A read-write Open
+//     creates it in every journal, old or new; no version change, no
+//     migration. Code (and Verify) reading it must take its absence as
+//     empty in a journal opened read-only that no binary with the bucket has
+//     opened read-write yet.
 //   - A new record kind, or a new version of a record, that an older binary
 //     must not be given (it would refuse or misread it): append one step to
 //     migrations, with to = the last step's to + 1. up converts or creates
