@@ -105,11 +105,17 @@ type Controller struct {
 	drawn []journal.Unit
 
 	nextID       atomic.Uint64
-	open         atomic.Int64 // units fed to the printer, not final yet
+	open         atomic.Int64 // units fed to the printer whose outcome is not durable yet
 	commissioned atomic.Int64
-	confirming   atomic.Int64
-	confirmSem   chan struct{}
 	wg           sync.WaitGroup
+
+	// the gate (see cycle.go)
+	gateMode  string       // what the PLC reports back: devices.GateResults*
+	gateCh    chan any     // decider and gate reader -> gate loop
+	atGate    atomic.Int64 // products whose gate result the gate loop waits for
+	lastTrig  atomic.Uint64
+	pitch     atomic.Int64 // time between products at the trigger point (ns, averaged)
+	lastEvent atomic.Int64 // unix ns of the last trigger or printer report the cycle loop took
 
 	devMu sync.Mutex
 	devs  map[string]*api.Device
@@ -179,7 +185,8 @@ func New(o Options) (*Controller, error) {
 		outboxKick: make(chan struct{}, 1),
 		completeCh: make(chan struct{}, 1),
 		plcUp:      make(chan struct{}),
-		confirmSem: make(chan struct{}, o.Config.Cycle.MaxConfirmers),
+		gateCh:     make(chan any, 4096),
+		gateMode:   plcGateMode(o.Config),
 		devs:       map[string]*api.Device{},
 		signed:     map[string]*api.Signature{},
 		stateCh:    make(chan struct{}),
@@ -220,6 +227,18 @@ func New(o Options) (*Controller, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// plcGateMode is what the configured PLC reports about its gate
+// (devices.GateResults*).
+func plcGateMode(cfg config.Config) string {
+	switch {
+	case cfg.Devices.PLC.Modbus != nil:
+		return cfg.Devices.PLC.Modbus.GateMode()
+	case cfg.Devices.PLC.OPCUA != nil:
+		return cfg.Devices.PLC.OPCUA.GateMode()
+	}
+	return devices.GateResultsEvery
 }
 
 // loadCurrent picks the journal's newest batch as the current one.
@@ -374,7 +393,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.alarm(api.SeverityWarning, "journal", fmt.Sprintf("journal recovered after an interruption: %d drawn serials returned, %d in-flight units uncertain",
 			len(rep.Returned), len(rep.Uncertain)))
 	}
-	loops := []func(context.Context){c.cycleLoop, c.committer, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
+	loops := []func(context.Context){c.cycleLoop, c.committer, c.gateLoop, c.gateReadLoop, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
 		c.printerLoop, c.poolLoop, c.outboxLoop}
 	loops = append(loops, func(ctx context.Context) {
 		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
@@ -470,6 +489,10 @@ func (c *Controller) printerLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// Nothing goes to the printer until the line has stopped and
+		// resumed: which product gets which print is known again then.
+		c.q.Hold()
+		c.send(ctx, evPrinterGap{})
 		c.setLink("printer", api.LinkDown, fmt.Sprint(err))
 		c.alarm(api.SeverityFault, "printer", fmt.Sprintf("printer stopped: %v", err))
 		c.requestHold("printer: " + fmt.Sprint(err))
@@ -685,6 +708,7 @@ func (c *Controller) act(ctx context.Context, s packml.State) error {
 		c.q.Hold()
 		c.drain(ctx)
 		c.outputs(ctx, true, devices.LightAmber, false)
+		c.quiesce(ctx)
 		c.resync(ctx)
 		return nil
 	case packml.Completing, packml.Stopping:
@@ -747,9 +771,10 @@ func (c *Controller) primePrinter(ctx context.Context) {
 	}
 }
 
-// drain waits (up to Cycle.DrainTimeout) until no unit is in flight and no
-// reject confirmation is pending. The conveyor keeps running meanwhile so
-// the units in flight reach the camera and the gate.
+// drain waits (up to Cycle.DrainTimeout) until no unit is in flight: every
+// unit decided and its product through the gate (its gate result read
+// back), and the printer holding no record. The conveyor keeps running
+// meanwhile so the units in flight reach the camera and the gate.
 func (c *Controller) drain(ctx context.Context) {
 	deadline := c.now().Add(c.cfg.Cycle.DrainTimeout)
 	t := time.NewTicker(10 * time.Millisecond)
@@ -763,13 +788,31 @@ func (c *Controller) drain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if n == 0 && c.confirming.Load() == 0 && len(c.q.InFlight()) == 0 {
+		if n == 0 && c.atGate.Load() == 0 && len(c.q.InFlight()) == 0 {
 			return
 		}
 		if !c.now().Before(deadline) {
-			c.log.Warn("drain timed out", "units_open", n, "confirming", c.confirming.Load(), "printer_inflight", len(c.q.InFlight()))
+			c.log.Warn("drain timed out", "units_open", n, "at_gate", c.atGate.Load(), "printer_inflight", len(c.q.InFlight()))
 			return
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// quiesce waits, once the line is told to stop, until the last products'
+// triggers and printer reports have come in (none for a fifth of the
+// pairing window, at most 2 s): realigning the streams before that would
+// pair a late report with a product after the restart.
+func (c *Controller) quiesce(ctx context.Context) {
+	quiet := c.cfg.Cycle.PairWindow / 5
+	deadline := c.now().Add(2 * time.Second)
+	t := time.NewTicker(quiet / 4)
+	defer t.Stop()
+	for c.now().Before(deadline) && c.now().Sub(time.Unix(0, c.lastEvent.Load())) < quiet {
 		select {
 		case <-ctx.Done():
 			return

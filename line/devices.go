@@ -11,12 +11,14 @@ import (
 // PLC is what the line needs from a PLC driver (devices/modbus.Client and
 // devices/opcua.Client satisfy it). The contract of each method is the
 // driver's (see package devices): NextTrigger reconnects with backoff by
-// itself; Decide, Confirm and SetOutputs try one reconnect per call.
+// itself; DecideBatch and SetOutputs try one reconnect per call;
+// NextGateResult reports what the reject gate did to each product (per the
+// driver's gate_results mode) as long as NextTrigger is being called.
 type PLC interface {
 	Connect(ctx context.Context) error
 	NextTrigger(ctx context.Context) (devices.Trigger, error)
-	Decide(ctx context.Context, seq uint64, reject bool) error
-	Confirm(ctx context.Context, seq uint64) (confirmed bool, err error)
+	DecideBatch(ctx context.Context, vs []devices.Verdict) error
+	NextGateResult(ctx context.Context) (devices.GateResult, error)
 	SetOutputs(ctx context.Context, o devices.Outputs) error
 	Close(ctx context.Context) error
 }

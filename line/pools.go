@@ -298,6 +298,15 @@ func (c *Controller) finishBatch(ctx context.Context, s packml.State) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Products whose gate result has not come: unknown (uncertain, or
+	// rejects not confirmed); wait until those steps are durable.
+	gdone := make(chan struct{})
+	c.gateSend(ctx, evGateResolveAll{why: why + ": no gate result read back", done: gdone})
+	select {
+	case <-gdone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	// Anything the journal still has in flight (should be nothing).
 	var left []journal.Change
 	err := c.j.Units(id, func(u journal.Unit) error {

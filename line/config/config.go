@@ -104,6 +104,9 @@ type Line struct {
 	Shifts []string `yaml:"shifts"`
 	// Timezone of the shift times (IANA name), default UTC.
 	Timezone string `yaml:"timezone"`
+	// DesignSpeed is the line's design speed in units per minute (PackML
+	// MachDesignSpeed); needed when cycle.gate_travel is a product count.
+	DesignSpeed float64 `yaml:"design_speed"`
 }
 
 // Journal is where the unit journal lives.
@@ -162,12 +165,93 @@ type Cycle struct {
 	// camera read before it is rejected (late).
 	DecisionDeadline time.Duration `yaml:"decision_deadline"`
 	// DrainTimeout bounds how long Holding, Completing and Stopping wait
-	// for units in flight to be decided.
+	// for units in flight to be decided and to pass the gate.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
-	// ConfirmRejects waits for the gate's confirmation sensor on every reject.
-	ConfirmRejects bool `yaml:"confirm_rejects"`
-	// MaxConfirmers bounds concurrent reject confirmations.
-	MaxConfirmers int `yaml:"max_confirmers"`
+	// GateTravel is how far downstream of the trigger point (the print
+	// head) the reject gate is: the time a product takes to get there at
+	// line speed ("400ms"), or the number of products between them ("40
+	// products": the PLC's shift register length). Each product's verdict
+	// must be in the PLC by then; a verdict that cannot make it is sent as
+	// a reject (the unit becomes Rejected, reason late-verdict). Required.
+	GateTravel GateTravel `yaml:"gate_travel"`
+	// VerdictMargin is the part of the gate travel kept for the verdict
+	// write to reach the PLC (the verdict path): a verdict is late when
+	// less than this is left (default 5ms).
+	VerdictMargin time.Duration `yaml:"verdict_margin"`
+	// MaxLateVerdicts late verdicts in a row hold the line with an alarm
+	// (default 3).
+	MaxLateVerdicts int `yaml:"max_late_verdicts"`
+	// PairWindow bounds how much later than a product's PLC trigger the
+	// printer's report of it (print or missed print) may come: a later
+	// one means reports were lost or held up, so which product got which
+	// print is not certain; the line holds and the units paired until it
+	// has realigned are uncertain (default 250ms).
+	PairWindow time.Duration `yaml:"pair_window"`
+	// MaxTriggerBacklog bounds the PLC triggers waiting for their prints;
+	// beyond it the oldest are dropped as stale (default 4096).
+	MaxTriggerBacklog int `yaml:"max_trigger_backlog"`
+}
+
+// GateTravel is the distance from the trigger point to the reject gate as
+// a time at line speed or as a product count. In YAML: a duration
+// ("400ms") or "<n> products".
+type GateTravel struct {
+	// Time at line speed (0 when given as products).
+	Time time.Duration
+	// Products between trigger and gate (0 when given as a time).
+	Products int
+}
+
+// IsZero reports whether no gate travel was given.
+func (g GateTravel) IsZero() bool { return g.Time == 0 && g.Products == 0 }
+
+func (g GateTravel) String() string {
+	if g.Products > 0 {
+		return fmt.Sprintf("%d products", g.Products)
+	}
+	return g.Time.String()
+}
+
+// ParseGateTravel parses "400ms" or "40 products" ("1 product").
+func ParseGateTravel(s string) (GateTravel, error) {
+	s = strings.TrimSpace(s)
+	if f := strings.Fields(s); len(f) == 2 && (f[1] == "products" || f[1] == "product") {
+		n, err := strconv.Atoi(f[0])
+		if err != nil || n < 1 {
+			return GateTravel{}, fmt.Errorf("%q: the product count must be a whole number >= 1", s)
+		}
+		return GateTravel{Products: n}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return GateTravel{}, fmt.Errorf("%q: want a time (400ms) or a product count (40 products)", s)
+	}
+	return GateTravel{Time: d}, nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler (YAML scalars).
+func (g *GateTravel) UnmarshalText(b []byte) error {
+	v, err := ParseGateTravel(string(b))
+	if err != nil {
+		return err
+	}
+	*g = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (g GateTravel) MarshalText() ([]byte, error) { return []byte(g.String()), nil }
+
+// TimeAt is the gate travel as a time at line speed perMin units/min (the
+// Time itself when given as a time; 0 when neither is known).
+func (g GateTravel) TimeAt(perMin float64) time.Duration {
+	if g.Time > 0 {
+		return g.Time
+	}
+	if perMin <= 0 {
+		return 0
+	}
+	return time.Duration(float64(g.Products) / (perMin / 60) * float64(time.Second))
 }
 
 // Devices are the line's devices.
@@ -257,7 +341,8 @@ func Defaults() Config {
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
 			CheckInterval: time.Second},
 		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
-			DrainTimeout: 5 * time.Second, ConfirmRejects: true, MaxConfirmers: 64},
+			DrainTimeout: 5 * time.Second, VerdictMargin: 5 * time.Millisecond, MaxLateVerdicts: 3,
+			PairWindow: 250 * time.Millisecond, MaxTriggerBacklog: 4096},
 		Devices: Devices{
 			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: 2 * time.Second, Backoff: devices.DefaultBackoff()},
 			Camera:  Camera{Backoff: devices.DefaultBackoff()},
@@ -404,8 +489,26 @@ func (c Config) Validate() configs.Problems {
 	if cy.DrainTimeout <= 0 {
 		p.Add("cycle.drain_timeout", "must be > 0")
 	}
-	if cy.MaxConfirmers < 1 {
-		p.Add("cycle.max_confirmers", "must be >= 1")
+	switch travel := cy.GateTravel.TimeAt(c.Line.DesignSpeed); {
+	case cy.GateTravel.IsZero():
+		p.Add("cycle.gate_travel", `must be set: the time from the print head to the reject gate at line speed ("400ms") or the products between them ("40 products")`)
+	case travel == 0:
+		p.Add("cycle.gate_travel", "%s: set line.design_speed (units/min) so the decision deadline and the verdict margin can be checked against it", cy.GateTravel)
+	case cy.DecisionDeadline > 0 && cy.DecisionDeadline+cy.VerdictMargin >= travel:
+		p.Add("cycle.decision_deadline", "%s plus verdict_margin %s must be shorter than the gate travel (%s = %s at %.0f units/min): a verdict decided that late cannot reach the gate",
+			cy.DecisionDeadline, cy.VerdictMargin, cy.GateTravel, travel.Round(time.Millisecond), c.Line.DesignSpeed)
+	}
+	if cy.VerdictMargin <= 0 {
+		p.Add("cycle.verdict_margin", "must be > 0")
+	}
+	if cy.MaxLateVerdicts < 1 {
+		p.Add("cycle.max_late_verdicts", "must be >= 1")
+	}
+	if cy.PairWindow <= 0 {
+		p.Add("cycle.pair_window", "must be > 0")
+	}
+	if cy.MaxTriggerBacklog < 1 {
+		p.Add("cycle.max_trigger_backlog", "must be >= 1")
 	}
 	// devices
 	p.Merge("devices.plc", c.Devices.PLC.Validate())
