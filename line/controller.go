@@ -207,7 +207,7 @@ func New(o Options) (*Controller, error) {
 		{Name: "plc", Kind: o.Config.Devices.PLC.Protocol},
 		{Name: "printer", Kind: o.Config.Devices.Printer.Driver},
 		{Name: "camera", Kind: o.Config.Devices.Camera.Driver},
-		{Name: "upstream", Kind: "http"},
+		{Name: "upstream", Kind: o.Config.Upstream.Kind()},
 	} {
 		d.Link, d.Since = api.LinkDown, c.now()
 		if d.Name == "upstream" && o.Upstream == nil {
@@ -375,7 +375,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			len(rep.Returned), len(rep.Uncertain)))
 	}
 	loops := []func(context.Context){c.cycleLoop, c.committer, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
-		c.printerLoop, c.poolLoop, c.outboxLoop}
+		c.printerLoop, c.poolLoop, c.outboxLoop, c.healthLoop}
 	loops = append(loops, func(ctx context.Context) {
 		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
 			return

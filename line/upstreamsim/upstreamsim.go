@@ -401,25 +401,27 @@ func (s *Server) handleReturn(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	rep, ok := s.returnsBy[req.RequestID]
 	if !ok {
+		// Per serial: unknown ones (never issued for the GTIN, or back
+		// already) are refused and listed; the others are taken.
 		issued := map[string]bool{}
 		for _, v := range s.issued[req.GTIN] {
 			issued[v] = true
 		}
 		for _, v := range s.returned[req.GTIN] {
-			issued[v] = false // back already: a second return is an error
+			issued[v] = false // back already: a second return is refused
 		}
+		rep = upstream.ReturnReply{RequestID: req.RequestID}
 		for _, v := range req.Serials {
 			if !issued[v] {
-				s.mu.Unlock()
-				writeErr(w, http.StatusUnprocessableEntity, "unknown_serial",
-					fmt.Sprintf("serial %q was not issued for GTIN %s, or was returned already", v, req.GTIN))
-				return
+				rep.Refused = append(rep.Refused, upstream.Refusal{Serial: v, Code: "unknown_serial",
+					Message: fmt.Sprintf("serial %q was not issued for GTIN %s, or was returned already", v, req.GTIN)})
+				continue
 			}
 			issued[v] = false
+			rep.Accepted++
+			s.returned[req.GTIN] = append(s.returned[req.GTIN], v)
 		}
-		rep = upstream.ReturnReply{RequestID: req.RequestID, Accepted: len(req.Serials)}
 		s.returnsBy[req.RequestID] = rep
-		s.returned[req.GTIN] = append(s.returned[req.GTIN], req.Serials...)
 	}
 	s.replyLocked(w, http.StatusOK, rep)
 }
