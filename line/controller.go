@@ -27,6 +27,7 @@ import (
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/printer/tij"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )
@@ -68,6 +69,9 @@ type run struct {
 // Controller runs one line. Create it with New, then call Run.
 type Controller struct {
 	api.AlarmBook
+
+	// prefixes gives the GS1 Company Prefix length of a GTIN (EPCs).
+	prefixes gcp.Lookup
 
 	o   Options
 	cfg config.Config
@@ -215,6 +219,9 @@ func New(o Options) (*Controller, error) {
 		}
 		dd := d
 		c.devs[d.Name] = &dd
+	}
+	if c.prefixes, err = o.Config.Line.Prefixes(); err != nil {
+		return nil, fmt.Errorf("line: %w", err)
 	}
 	if err := c.loadCurrent(); err != nil {
 		return nil, err

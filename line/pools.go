@@ -436,7 +436,7 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	}
 	// EPCIS eventTimeZoneOffset is the line's local offset at the event.
 	at = at.In(c.loc)
-	var comm, samp, decomm, unsent []string
+	var comm, samp, destroy, decomm, scrap, unsent []string
 	err = c.j.Units(r.def.ID, func(u journal.Unit) error {
 		switch u.State {
 		case journal.Commissioned:
@@ -444,15 +444,31 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 		case journal.Sampled:
 			comm = append(comm, u.Serial)
 			samp = append(samp, u.Serial)
-		case journal.Rejected, journal.Uncertain:
-			decomm = append(decomm, u.Serial)
+		case journal.Rejected:
+			if !wasCommissioned(u) {
+				scrap = append(scrap, u.Serial) // label never on a saleable pack
+				break
+			}
+			// A commissioned pack pulled afterwards: it was commissioned,
+			// then destroyed or decommissioned (CBV pairs).
+			comm = append(comm, u.Serial)
+			if decommissioned(u) {
+				decomm = append(decomm, u.Serial)
+			} else {
+				destroy = append(destroy, u.Serial)
+			}
+		case journal.Uncertain:
+			// Fate unknown: never reported commissioned; the label is
+			// scrapped so the serial is never used (a pack that did ship
+			// fails verification: the safe side).
+			scrap = append(scrap, u.Serial)
 		case journal.Returned:
 			// Drawn, never printed. Never sent to a printer: back to
 			// the site server like the unused pool. Sent to a printer
 			// that said it cleared it: decommissioned, so that it is
 			// never issued again should the printer's word be wrong.
 			if wasQueued(u) {
-				decomm = append(decomm, u.Serial)
+				scrap = append(scrap, u.Serial)
 			} else {
 				unsent = append(unsent, u.Serial)
 			}
@@ -462,12 +478,13 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	if err != nil {
 		return fmt.Errorf("scan units: %w", err)
 	}
-	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+	o := c.epcisOptions()
 	eb := epcis.Batch{ID: r.def.ID, GTIN: r.def.GTIN, Lot: r.def.Lot, Expiry: r.def.Expiry}
 	for _, part := range []struct {
 		kind    epcis.Kind
 		serials []string
-	}{{epcis.Commissioning, comm}, {epcis.Sampling, samp}, {epcis.Decommissioning, decomm}} {
+	}{{epcis.Commissioning, comm}, {epcis.Sampling, samp}, {epcis.Destroying, destroy},
+		{epcis.Decommissioning, decomm}, {epcis.LabelScrapping, scrap}} {
 		docs, err := epcis.Build(part.kind, eb, part.serials, at, o)
 		if err != nil {
 			return fmt.Errorf("epcis %s: %w", part.kind, err)
@@ -486,6 +503,29 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	}
 	c.epcisDone = r.def.ID
 	return nil
+}
+
+// epcisOptions are the line's EPCIS options (EPC format, company prefixes,
+// read point and business location).
+func (c *Controller) epcisOptions() epcis.Options {
+	return epcis.Options{Prefixes: c.prefixes, EPCs: c.cfg.Line.EPCFormat, DLBase: c.cfg.Line.DLBase,
+		ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+}
+
+// wasCommissioned reports whether the unit was ever Commissioned.
+func wasCommissioned(u journal.Unit) bool {
+	for _, h := range u.History {
+		if h.State == journal.Commissioned {
+			return true
+		}
+	}
+	return false
+}
+
+// decommissioned reports whether a supervisor decommissioned the unit
+// (UnitDecommission: Rejected, detail "decommissioned …").
+func decommissioned(u journal.Unit) bool {
+	return u.State == journal.Rejected && strings.HasPrefix(u.Detail, "decommissioned")
 }
 
 // wasQueued reports whether the unit was ever sent to the printer.
@@ -513,11 +553,14 @@ func (c *Controller) lateStepDocs(ch journal.Change) ([]journal.OutboxEntry, err
 	if u.State != journal.Commissioned {
 		return nil, nil // only a commissioned unit was in the batch-end commissioning event
 	}
-	kind := epcis.Decommissioning
+	kind := epcis.Destroying
 	switch ch.To {
 	case journal.Sampled:
 		kind = epcis.Sampling
 	case journal.Rejected:
+		if strings.HasPrefix(ch.Detail, "decommissioned") {
+			kind = epcis.Decommissioning
+		}
 	default:
 		return nil, nil
 	}
@@ -535,7 +578,7 @@ func (c *Controller) lateStepDocs(ch journal.Change) ([]journal.OutboxEntry, err
 		return nil, nil
 	}
 	at := ch.At.In(c.loc)
-	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+	o := c.epcisOptions()
 	eb := epcis.Batch{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry}
 	docs, err := epcis.Build(kind, eb, []string{ch.Serial}, at, o)
 	if err != nil {

@@ -74,3 +74,51 @@ func Bisect(ctx context.Context, id string, serials []string, try func(ctx conte
 	}
 	return res, nil
 }
+
+// SerialSource is the serial-number half of a site-server driver.
+type SerialSource interface {
+	RequestPool(ctx context.Context, r PoolRequest) (Pool, error)
+	ReturnSerials(ctx context.Context, id, gtin string, serials []string) (ReturnResult, error)
+	Health(ctx context.Context) error
+}
+
+// EventSink is where EPCIS documents go (a site server or an EPCIS 2.0
+// repository's capture interface).
+type EventSink interface {
+	ReportEvents(ctx context.Context, id string, doc []byte) error
+	Health(ctx context.Context) error
+}
+
+// Split is a site server whose serials come from one driver and whose
+// EPCIS documents go to another (an Open-SCS or HTTP site server for pools,
+// an EPCIS repository for events). Health is both halves'.
+type Split struct {
+	Serials SerialSource
+	Events  EventSink
+}
+
+// RequestPool implements line.Upstream.
+func (s Split) RequestPool(ctx context.Context, r PoolRequest) (Pool, error) {
+	return s.Serials.RequestPool(ctx, r)
+}
+
+// ReturnSerials implements line.Upstream.
+func (s Split) ReturnSerials(ctx context.Context, id, gtin string, serials []string) (ReturnResult, error) {
+	return s.Serials.ReturnSerials(ctx, id, gtin, serials)
+}
+
+// ReportEvents implements line.Upstream.
+func (s Split) ReportEvents(ctx context.Context, id string, doc []byte) error {
+	return s.Events.ReportEvents(ctx, id, doc)
+}
+
+// Health implements line.Upstream: the serial source, then the event sink.
+func (s Split) Health(ctx context.Context) error {
+	if err := s.Serials.Health(ctx); err != nil {
+		return err
+	}
+	if err := s.Events.Health(ctx); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	return nil
+}
