@@ -26,8 +26,8 @@ import (
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
-	"github.com/serialine/serialine/printer/tij"
 	"github.com/serialine/serialine/printer/gs1/gcp"
+	"github.com/serialine/serialine/printer/tij"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )

@@ -146,4 +146,3 @@ func (c Config) validateEPCs(p *configs.Problems) {
 		p.Add("line.epc_format", `must be "sgtin" or "dl", got %q`, l.EPCFormat)
 	}
 }
-
