@@ -34,7 +34,8 @@ func cmdSimUpstream(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine: sim upstream:", err)
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "upstream site server listening on %s (EPCIS 2.0 capture at %s/capture)\n", s.URL(), s.URL())
+	fmt.Fprintf(e.stdout, "upstream site server listening on %s\n", s.URL())
+	fmt.Fprintf(e.stdout, "EPCIS 2.0 capture interface at %s/capture\n", s.URL())
 	if *scsAddr != "" {
 		scs, err := openscssim.Start(openscssim.Options{Addr: *scsAddr, SerialLength: *length, Logger: e.logger})
 		if err != nil {
