@@ -96,7 +96,8 @@ func NewDrivers(cfg config.Config, log *slog.Logger, now func() time.Time) (Driv
 // NewUpstream builds the site-server driver from cfg.Upstream: the HTTP
 // client or the Open-SCS client (upstream.driver), with EPCIS documents
 // going to the driver or to an EPCIS 2.0 capture interface
-// (upstream.events). nil when no site server is configured (an offline
+// (upstream.events; with open-scs the documents then go to both, the
+// Open-SCS server needing the state changes). nil when no site server is configured (an offline
 // line fed by pools imported by hand).
 func NewUpstream(cfg config.Config, log *slog.Logger) (Upstream, error) {
 	u := cfg.Upstream
@@ -146,7 +147,13 @@ func NewUpstream(cfg config.Config, log *slog.Logger) (Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return upstream.Split{Serials: site, Events: cc}, nil
+	var events upstream.EventSink = cc
+	if u.Kind() == config.DriverOpenSCS {
+		// The Open-SCS site server must learn the serials' state changes
+		// too (commissioned, scrapped…): documents go to both.
+		events = upstream.Tee{cc, site}
+	}
+	return upstream.Split{Serials: site, Events: events}, nil
 }
 
 func readToken(path, token, file string) (string, error) {

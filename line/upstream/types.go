@@ -122,3 +122,31 @@ func (s Split) Health(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Tee delivers every document to each sink in turn (an EPCIS repository
+// and the Open-SCS site server, which must learn the serials' state
+// changes). A document counts as delivered when every sink took it; a
+// resend after a partial failure goes to every sink again, so each must
+// accept a repeat (deterministic event ids; Open-SCS states already
+// reached).
+type Tee []EventSink
+
+// ReportEvents implements EventSink.
+func (t Tee) ReportEvents(ctx context.Context, id string, doc []byte) error {
+	for _, s := range t {
+		if err := s.ReportEvents(ctx, id, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Health implements EventSink.
+func (t Tee) Health(ctx context.Context) error {
+	for _, s := range t {
+		if err := s.Health(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
