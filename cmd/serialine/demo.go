@@ -132,6 +132,13 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		plcAddr, l.Printer.Addr(), l.Camera.Addr())
 	if *epcisOut != "" {
 		defer func() {
+			// The batch-end documents are in the outbox: let it drain
+			// (bounded) so the site server has them all.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			if left := drainOutbox(dctx, l.Journal); left > 0 {
+				fmt.Fprintf(e.stderr, "serialine demo: --epcis-out: %d outbox items not delivered yet\n", left)
+			}
 			n, err := writeEPCIS(*epcisOut, l.Upstream)
 			if err != nil {
 				fmt.Fprintln(e.stderr, "serialine demo: --epcis-out:", err)

@@ -168,6 +168,12 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A connection a client dialled but never sent a request on
+		// (its request was cancelled while dialling: Go's transport keeps
+		// such a connection) counts as active for 5 s: close it.
+		err = s.srv.Close()
+	}
 	s.wg.Wait()
 	return err
 }
