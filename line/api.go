@@ -395,6 +395,11 @@ func (c *Controller) ReconcileReport(ctx context.Context, id string) (reconcile.
 		sh = reconcile.Shifts{}
 	}
 	rep := reconcile.Build(b, units, sh, c.now())
+	if rs, err := c.j.ReturnRefusals(); err == nil {
+		rep.AddReturnRefusals(rs)
+	} else {
+		return reconcile.Report{}, wrapJournal(err)
+	}
 	if s := c.signature(id); s != nil {
 		rep.Signatures = append(rep.Signatures, reconcile.Signature{User: s.User, Role: s.Role, Meaning: s.Meaning, Reason: s.Reason, At: s.At,
 			Digest: c.signedDigest(ctx, id)})

@@ -26,6 +26,7 @@ import (
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 	"github.com/serialine/serialine/printer/tij"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
@@ -68,6 +69,9 @@ type run struct {
 // Controller runs one line. Create it with New, then call Run.
 type Controller struct {
 	api.AlarmBook
+
+	// prefixes gives the GS1 Company Prefix length of a GTIN (EPCs).
+	prefixes gcp.Lookup
 
 	o   Options
 	cfg config.Config
@@ -214,7 +218,7 @@ func New(o Options) (*Controller, error) {
 		{Name: "plc", Kind: o.Config.Devices.PLC.Protocol},
 		{Name: "printer", Kind: o.Config.Devices.Printer.Driver},
 		{Name: "camera", Kind: o.Config.Devices.Camera.Driver},
-		{Name: "upstream", Kind: "http"},
+		{Name: "upstream", Kind: o.Config.Upstream.Kind()},
 	} {
 		d.Link, d.Since = api.LinkDown, c.now()
 		if d.Name == "upstream" && o.Upstream == nil {
@@ -222,6 +226,9 @@ func New(o Options) (*Controller, error) {
 		}
 		dd := d
 		c.devs[d.Name] = &dd
+	}
+	if c.prefixes, err = o.Config.Line.Prefixes(); err != nil {
+		return nil, fmt.Errorf("line: %w", err)
 	}
 	if err := c.loadCurrent(); err != nil {
 		return nil, err
@@ -394,7 +401,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			len(rep.Returned), len(rep.Uncertain)))
 	}
 	loops := []func(context.Context){c.cycleLoop, c.committer, c.gateLoop, c.gateReadLoop, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
-		c.printerLoop, c.poolLoop, c.outboxLoop}
+		c.printerLoop, c.poolLoop, c.outboxLoop, c.healthLoop}
 	loops = append(loops, func(ctx context.Context) {
 		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
 			return

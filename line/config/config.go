@@ -23,6 +23,7 @@ import (
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/line/upstream/openscs"
 	"github.com/serialine/serialine/vision/dmcc"
 	"github.com/serialine/serialine/vision/grade"
 	"github.com/serialine/serialine/vision/keyence"
@@ -92,9 +93,21 @@ func (pt PackTags) Validate() configs.Problems {
 type Line struct {
 	// Name of the line (shown on the HMI, sent upstream).
 	Name string `yaml:"name"`
-	// CompanyPrefixLen is the GS1 company prefix length of the GTINs this
-	// line packs (6..12), used to build SGTIN EPCs for EPCIS.
+	// CompanyPrefixLen is one GS1 company prefix length (6..12) for every
+	// GTIN this line packs, used to build SGTIN EPCs; 0 = not set (then
+	// CompanyPrefixes or GCPFile must know each GTIN: there is no default).
 	CompanyPrefixLen int `yaml:"company_prefix_len"`
+	// CompanyPrefixes are per-product lengths: GTIN-14 -> length (6..12),
+	// tried first.
+	CompanyPrefixes map[string]int `yaml:"company_prefixes"`
+	// GCPFile is GS1's GCP prefix format list (XML or JSON), loaded at start.
+	GCPFile string `yaml:"gcp_file"`
+	// EPCFormat is "sgtin" (urn:epc:id:sgtin, default) or "dl" (GS1
+	// Digital Link URIs as EPCs).
+	EPCFormat string `yaml:"epc_format"`
+	// DLBase is the Digital Link domain for epc_format dl (default
+	// https://id.gs1.org).
+	DLBase string `yaml:"dl_base"`
 	// ReadPoint is the EPCIS readPoint (an SGLN URN), optional.
 	ReadPoint string `yaml:"read_point"`
 	// BizLocation is the EPCIS bizLocation (an SGLN URN), optional.
@@ -117,8 +130,20 @@ type Journal struct {
 
 // Upstream is the site server.
 type Upstream struct {
+	// Driver is "http" (the JSON API, default) or "open-scs" (OPC 30260
+	// over OPC UA, block open_scs).
+	Driver string `yaml:"driver"`
+	// OpenSCS is the Open-SCS site server (driver open-scs).
+	OpenSCS *openscs.Config `yaml:"open_scs"`
+	// Events is where EPCIS documents go: "site" (the driver, default) or
+	// "capture" (an EPCIS 2.0 repository, block capture).
+	Events string `yaml:"events"`
+	// Capture is the EPCIS 2.0 capture interface (events capture).
+	Capture Capture `yaml:"capture"`
+	// HealthInterval is how often the site server's health is checked.
+	HealthInterval time.Duration `yaml:"health_interval"`
 	// URL of the site server (https://…); "" = offline line fed by pools
-	// imported by hand.
+	// imported by hand (driver http).
 	URL string `yaml:"url"`
 	// Token is the bearer token (prefer TokenFile).
 	Token string `yaml:"token"`
@@ -336,8 +361,8 @@ type API struct {
 // Defaults returns a Config with every default filled in; Load decodes over it.
 func Defaults() Config {
 	return Config{
-		Line:     Line{CompanyPrefixLen: 7},
-		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second},
+		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second, HealthInterval: 5 * time.Second,
+			Capture: Capture{PollInterval: 500 * time.Millisecond, JobTimeout: time.Minute}},
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
 			CheckInterval: time.Second},
 		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
@@ -388,9 +413,8 @@ func (c Config) Validate() configs.Problems {
 	if strings.TrimSpace(c.Line.Name) == "" {
 		p.Add("line.name", "must be set")
 	}
-	if c.Line.CompanyPrefixLen < 6 || c.Line.CompanyPrefixLen > 12 {
-		p.Add("line.company_prefix_len", "must be 6..12, got %d", c.Line.CompanyPrefixLen)
-	}
+	c.validateEPCs(&p)
+	c.validateUpstreamDrivers(&p)
 	for _, f := range []struct{ path, v string }{{"line.read_point", c.Line.ReadPoint}, {"line.biz_location", c.Line.BizLocation}} {
 		if f.v == "" {
 			continue

@@ -24,7 +24,9 @@ import (
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/upstream/openscs"
 	"github.com/serialine/serialine/line/upstreamsim"
+	openscssim "github.com/serialine/serialine/line/upstreamsim/openscs"
 	"github.com/serialine/serialine/printer/printersim"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision/camerasim"
@@ -64,6 +66,14 @@ type Options struct {
 	// of starting one (Upstream is then ignored; Close leaves it running):
 	// a test restarting the controller keeps the site server's state.
 	UpstreamServer *upstreamsim.Server
+	// UpstreamDriver is "http" (default) or "open-scs": serial pools from
+	// the simulated Open-SCS site server (line/upstreamsim/openscs) over
+	// OPC UA; events then go to it too unless Events is "capture".
+	UpstreamDriver string
+	// Events is "site" (default: through the upstream driver) or
+	// "capture": EPCIS documents go to the HTTP site-server sim's EPCIS
+	// 2.0 capture interface (POST /capture, capture jobs).
+	Events string
 	// WrapPLC, when set, decorates the controller's PLC driver (tests inject
 	// faults behind the real protocol client with it); nil = none.
 	WrapPLC func(line.PLC) line.PLC
@@ -83,8 +93,10 @@ type PrinterFaults struct {
 
 // Line is a running simulated line.
 type Line struct {
-	Config     config.Config
-	Upstream   *upstreamsim.Server
+	Config   config.Config
+	Upstream *upstreamsim.Server
+	// OpenSCS is the simulated Open-SCS site server (UpstreamDriver open-scs).
+	OpenSCS    *openscssim.Server
 	PLC        *plcsim.Sim
 	Printer    *printersim.Server
 	Camera     *camerasim.Server
@@ -153,6 +165,19 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 		}
 	}
 	cfg.Upstream.URL = l.Upstream.URL()
+	if o.UpstreamDriver == config.DriverOpenSCS {
+		if l.OpenSCS, err = openscssim.Start(openscssim.Options{Logger: log.With("sim", "open-scs")}); err != nil {
+			return l, err
+		}
+		oc := openscs.DefaultConfig(l.OpenSCS.Endpoint())
+		oc.Criteria.Request = "RequestID" // the simulator deduplicates requests by it
+		cfg.Upstream.Driver, cfg.Upstream.OpenSCS = config.DriverOpenSCS, &oc
+	}
+	if o.Events == config.EventsCapture {
+		cfg.Upstream.Events, cfg.Upstream.Capture.URL = config.EventsCapture, l.Upstream.URL()
+		cfg.Upstream.Capture.Token = cfg.Upstream.Token
+		cfg.Upstream.Capture.PollInterval = 20 * time.Millisecond
+	}
 
 	fitLine(&cfg, o)
 	mb := modbus.DefaultConfig("127.0.0.1:0")
@@ -296,6 +321,9 @@ func (l *Line) Close() error {
 	var errs []error
 	if l.Journal != nil {
 		errs = append(errs, l.Journal.Close())
+	}
+	if l.OpenSCS != nil {
+		errs = append(errs, l.OpenSCS.Close())
 	}
 	for _, c := range []interface{ Close() error }{l.Camera, l.Printer, l.PLC, l.Upstream} {
 		switch v := c.(type) {
