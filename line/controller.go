@@ -799,7 +799,7 @@ func (c *Controller) holdLoop(ctx context.Context) {
 			id, st := c.batchID, c.state
 			c.mu.Unlock()
 			switch st {
-			case packml.Execute:
+			case packml.Execute, packml.Suspended: // OPC 30050: SuspendedToHolding
 				if err := c.command(ctx, id, packml.CmdHold, journal.ActorSystem, why); err != nil {
 					c.log.Warn("system hold refused", "reason", why, "err", err)
 				}

@@ -191,7 +191,7 @@ func (f *Fake) Batches(ctx context.Context, limit int) ([]api.Batch, error) {
 
 var transitions = map[string]map[string]string{ // command -> from -> to
 	api.CmdStart:     {"Idle": "Execute"},
-	api.CmdHold:      {"Execute": "Held"},
+	api.CmdHold:      {"Execute": "Held", "Suspended": "Held"},
 	api.CmdUnhold:    {"Held": "Execute"},
 	api.CmdSuspend:   {"Execute": "Suspended"},
 	api.CmdUnsuspend: {"Suspended": "Execute"},

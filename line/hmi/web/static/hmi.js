@@ -143,12 +143,14 @@ const line = $("#line");
 
 function setK(k, v) { $$('[data-k="' + k + '"]').forEach(el => { el.textContent = v; }); }
 
-// PackML (ISA-TR88.00.02) commands offered per state; acting states
-// (Starting, Holding, Completing…) only offer Stop and Abort.
+// PackML (ISA-TR88.00.02-2015, as OPC 30050 models it) commands offered
+// per state; the other acting states (Holding, Completing, Resetting) only
+// offer Stop and Abort.
 const allowed = {
   Idle: ["start", "stop", "abort"], Execute: ["hold", "stop", "complete", "abort"], Held: ["unhold", "stop", "abort"],
-  Suspended: ["stop", "abort"], Complete: ["reset", "stop", "abort"], Stopped: ["reset", "abort"], Aborted: ["clear"],
-  Stopping: ["abort"], Aborting: [], Clearing: ["abort"],
+  Suspended: ["hold", "unsuspend", "stop", "abort"], Complete: ["reset", "stop", "abort"], Stopped: ["reset", "abort"], Aborted: ["clear"],
+  Starting: ["hold", "stop", "abort"], Suspending: ["hold", "stop", "abort"], Unsuspending: ["hold", "stop", "abort"],
+  Unholding: ["hold", "stop", "abort"], Stopping: ["abort"], Aborting: [], Clearing: ["abort"],
 };
 const acting = ["stop", "abort"];
 
