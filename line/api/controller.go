@@ -169,9 +169,10 @@ type Counters struct {
 // Status is the live snapshot streamed to the HMI.
 type Status struct {
 	Line         string      `json:"line"`
-	State        string      `json:"state"`           // PackML state of the line
-	Batch        *Batch      `json:"batch,omitempty"` // current (or last) batch; nil when none
-	RatePerMin   float64     `json:"rate_per_min"`    // good + rejected units per minute, recent
+	State        string      `json:"state"`               // PackML state of the line
+	UnitMode     string      `json:"unit_mode,omitempty"` // PackML unit mode: Production, Maintenance, Manual ("" = Production)
+	Batch        *Batch      `json:"batch,omitempty"`     // current (or last) batch; nil when none
+	RatePerMin   float64     `json:"rate_per_min"`        // good + rejected units per minute, recent
 	PrinterQueue int         `json:"printer_queue"`
 	InFlight     int         `json:"in_flight"` // units between trigger and final decision
 	Pools        []PoolLevel `json:"pools,omitempty"`
