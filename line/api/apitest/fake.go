@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/packml"
 )
 
 // Fake is an in-memory controller. The zero value is not usable; use New.
@@ -33,6 +34,7 @@ type Fake struct {
 	queue     int
 	poolShort bool
 	next      int
+	mode      packml.UnitMode // 0 = Production (see mode.go)
 }
 
 // New returns a Fake with one pool of poolSize serials for gtin and four
@@ -122,9 +124,10 @@ func (f *Fake) Status(ctx context.Context) (api.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := api.Status{Line: f.line, State: "Idle", PrinterQueue: f.queue, At: f.now(),
-		Devices: slices.Clone(f.devices), ActiveAlarms: f.AlarmBook.ActiveCount()}
+		Devices: slices.Clone(f.devices), ActiveAlarms: f.AlarmBook.ActiveCount(), UnitMode: f.unitMode().String()}
 	if b := f.batches[f.current]; b != nil {
 		c := *b
+		c.Counters.Drawn = f.drawn(b)
 		st.Batch = &c
 		st.State = b.State
 		if b.State == "Execute" {
@@ -213,6 +216,11 @@ func (f *Fake) Command(ctx context.Context, id string, cmd api.Command, by api.A
 	to, ok := transitions[cmd.Name][b.State]
 	if !ok {
 		return fmt.Errorf("%s refused in state %s: %w", cmd.Name, b.State, api.ErrInvalidState)
+	}
+	if pc, err := packml.ParseCommand(cmd.Name); err == nil {
+		if err := f.unitMode().Permits(pc); err != nil {
+			return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
+		}
 	}
 	if cmd.Name == api.CmdStart && f.queue > 0 {
 		// line clearance is never overridden
