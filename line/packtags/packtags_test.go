@@ -83,7 +83,7 @@ func readTags(ctx context.Context, t *testing.T, c *opcua.Client, srv *packtags.
 // writable.
 func TestPackTagsOverOPCUA(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel) // last: the server stops serving when ctx ends
 	fake := apitest.New(nil, apitest.GTIN, 500)
 	srv, err := packtags.Start(ctx, packtags.Options{Source: fake, Addr: "127.0.0.1:0", Interval: time.Hour, DesignSpeed: 600, Speed: 300})
 	if err != nil {
