@@ -227,6 +227,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.srv.RegisterHandler(id.WriteRequest_Encoding_DefaultBinary, refuseWrites)
 	s.srv.RegisterHandler(id.ActivateSessionRequest_Encoding_DefaultBinary, s.activateSession)
 	s.srv.RegisterHandler(id.CallRequest_Encoding_DefaultBinary, s.call)
+	s.srv.RegisterHandler(id.TranslateBrowsePathsToNodeIDsRequest_Encoding_DefaultBinary, s.translate)
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
