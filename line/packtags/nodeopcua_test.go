@@ -167,3 +167,26 @@ func TestNodeOPCUABrowse(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeOPCUACommands: node-opcua's client logs in with a user name and
+// password (encrypted with the server's certificate) and calls the PackML
+// methods; the roles apply as with gopcua's client.
+func TestNodeOPCUACommands(t *testing.T) {
+	ctx, e, srv := commandEnv(t)
+	v := nodeClient(ctx, t, srv.Endpoint(), "PACKTAGS_USER=otto", "PACKTAGS_PASS="+apitest.OperatorPassword,
+		"PACKTAGS_CALLS="+execState+".Hold,SetUnitMode=2")
+	if v.Calls[execState+".Hold"] != "Good" || v.Calls["SetUnitMode=2"] != "BadUserAccessDenied" {
+		t.Errorf("otto's calls: %v", v.Calls)
+	}
+	v = nodeClient(ctx, t, srv.Endpoint(), "PACKTAGS_USER=sam", "PACKTAGS_PASS="+apitest.SupervisorPassword,
+		"PACKTAGS_CALLS=SetUnitMode=2,"+execState+".Unhold")
+	if v.Calls["SetUnitMode=2"] != "Good" || v.Calls[execState+".Unhold"] != "BadInvalidState" {
+		t.Errorf("sam's calls: %v", v.Calls)
+	}
+	if string(v.Values["Status.UnitModeCurrent"]) != "1" { // read before the calls
+		t.Errorf("mode before sam's calls: %s", v.Values["Status.UnitModeCurrent"])
+	}
+	if st, _ := e.Fake.Status(ctx); st.State != "Held" || st.UnitMode != "Maintenance" {
+		t.Errorf("after node-opcua's calls: %s %s", st.State, st.UnitMode)
+	}
+}
