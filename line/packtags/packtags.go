@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -141,9 +142,10 @@ type Server struct {
 
 	sess *sessions
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	calls  sync.WaitGroup // method calls and logins in flight
+	cancel  context.CancelFunc
+	started atomic.Bool // the server is listening: tell subscribers of changes
+	done    chan struct{}
+	calls   sync.WaitGroup // method calls and logins in flight
 }
 
 type uaLog struct{ l *slog.Logger }
@@ -237,6 +239,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("packtags: start %s: %w", s.endpoint, err)
 	}
 	s.cancel = cancel
+	s.started.Store(true)
 	go s.loop(lctx)
 	log.Info("packtags OPC UA server listening", "endpoint", s.endpoint)
 	return s, nil

@@ -267,7 +267,7 @@ func (s *Server) Refresh(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	if s.cancel != nil { // started: tell subscribers
+	if s.started.Load() {
 		for _, k := range changed {
 			s.srv.ChangeNotification(s.NodeID(k))
 		}
