@@ -82,6 +82,7 @@ type Controller struct {
 	mu        sync.Mutex
 	batchID   string
 	state     packml.State
+	mode      packml.UnitMode // unit mode (mode.go): no serialised production outside Production
 	actCancel context.CancelFunc
 	running   bool
 	runCtx    context.Context
@@ -217,6 +218,9 @@ func New(o Options) (*Controller, error) {
 		c.devs[d.Name] = &dd
 	}
 	if err := c.loadCurrent(); err != nil {
+		return nil, err
+	}
+	if err := c.loadMode(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -520,6 +524,9 @@ func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Comma
 	}
 	to, err := packml.Next(c.state, cmd)
 	if err != nil {
+		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
+	}
+	if err := c.mode.Permits(cmd); err != nil {
 		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
 	}
 	if cmd == packml.CmdStart || cmd == packml.CmdUnhold || cmd == packml.CmdUnsuspend {
