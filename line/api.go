@@ -233,7 +233,8 @@ func (c *Controller) toUnit(u journal.Unit) api.Unit {
 	au := api.Unit{Serial: u.Serial, GTIN: u.GTIN, Batch: u.Batch, State: u.State.String(), Reason: u.Reason.String(),
 		Seq: u.Seq, ReadData: u.ReadData}
 	if u.Grade != nil {
-		au.Grade = float64(u.Grade.Overall)
+		g := float64(u.Grade.Overall)
+		au.Grade = &g
 		if u.Grade.Param != "" {
 			au.GradeParams = map[string]float64{u.Grade.Param: float64(u.Grade.ParamGrade)}
 		}

@@ -195,7 +195,7 @@ type Unit struct {
 	State         string             `json:"state"` // drawn, queued, printed, verified, commissioned, rejected, sampled, returned, uncertain
 	Reason        string             `json:"reason,omitempty"`
 	Seq           uint64             `json:"seq,omitempty"`            // PLC product id
-	Grade         float64            `json:"grade,omitempty"`          // ISO/IEC 15415 overall grade (0..4)
+	Grade         *float64           `json:"grade,omitempty"`          // ISO/IEC 15415 overall grade (0..4; 0 is an F); absent = ungraded
 	GradeParams   map[string]float64 `json:"grade_params,omitempty"`   // per parameter
 	ElementString string             `json:"element_string,omitempty"` // what was printed (GS separated)
 	ReadData      string             `json:"read_data,omitempty"`      // what the camera read

@@ -93,9 +93,9 @@ func (f *Fake) Produce(n, rejectEvery int) ([]string, error) {
 		serial := fmt.Sprintf("SN%07d", f.next)
 		u := api.Unit{Serial: serial, GTIN: b.GTIN, Batch: b.ID, Seq: uint64(f.next), Updated: f.now(),
 			ElementString: "01" + b.GTIN + "21" + serial + "\x1d17" + b.Expiry + "10" + b.Lot,
-			Grade:         3.5, GradeParams: map[string]float64{"SC": 4, "MOD": 3.5}}
+			Grade:         gradePtr(3.5), GradeParams: map[string]float64{"SC": 4, "MOD": 3.5}}
 		if rejectEvery > 0 && f.next%rejectEvery == 0 {
-			u.State, u.Reason, u.Grade = "rejected", "low-grade", 1.0
+			u.State, u.Reason, u.Grade = "rejected", "low-grade", gradePtr(1.0)
 			u.GradeParams = map[string]float64{"SC": 1.0, "MOD": 2.0}
 			b.Counters.Rejected++
 			if b.Counters.RejectedBy == nil {
@@ -350,3 +350,5 @@ func (f *Fake) SignReconciliation(ctx context.Context, id string, sig api.Signat
 	r.Signed = &sig
 	return r, nil
 }
+
+func gradePtr(g float64) *float64 { return &g }

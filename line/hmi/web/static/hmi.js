@@ -168,7 +168,7 @@ async function refreshLists() {
     const [units, alarms] = await Promise.all([api("GET", "/api/v1/units?limit=8&state=commissioned,rejected,sampled,uncertain", undefined, true), api("GET", "/api/v1/alarms?active=1", undefined, true)]);
     $("#units").innerHTML = units.length ? units.map(u =>
       '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(u.state) + "</td><td>" +
-      (u.grade ? u.grade.toFixed(1) + " " + letter(u.grade) : "–") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
+      (u.grade != null ? u.grade.toFixed(1) + " " + letter(u.grade) : "ungraded") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
       : '<tr><td colspan="4" class="none">No units yet</td></tr>';
     $("#alarms").innerHTML = alarms.length ? alarms.map(a =>
       '<li class="sev-' + esc(a.severity) + (a.acked ? " acked" : "") + '"><span><b>' + esc(a.source) + "</b> " + esc(a.text) + "</span>" +
