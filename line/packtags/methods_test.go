@@ -241,3 +241,25 @@ func TestMethodsWithoutCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpoints: with a certificate, the one endpoint offered has message
+// security None (gopcua's server cannot carry more) and offers anonymous
+// logins and user names whose password is encrypted with Basic256Sha256.
+func TestEndpoints(t *testing.T) {
+	ctx, _, srv := commandEnv(t)
+	eps, err := opcua.GetEndpoints(ctx, srv.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 1 || eps[0].SecurityMode != ua.MessageSecurityModeNone || len(eps[0].ServerCertificate) == 0 {
+		t.Fatalf("endpoints: %+v", eps)
+	}
+	var got []string
+	for _, tok := range eps[0].UserIdentityTokens {
+		got = append(got, tok.TokenType.String()+" "+tok.SecurityPolicyURI)
+	}
+	want := "UserTokenTypeAnonymous http://opcfoundation.org/UA/SecurityPolicy#None,UserTokenTypeUserName http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"
+	if strings.Join(got, ",") != want {
+		t.Errorf("token policies %v, want %s", got, want)
+	}
+}

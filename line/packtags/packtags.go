@@ -113,10 +113,9 @@ type Options struct {
 	// Audit receives an entry for every method call, accepted or refused.
 	Audit api.AuditTrail
 	// Certificate and Key (DER certificate, RSA key) let clients encrypt
-	// their password for the server (user token policy Basic256Sha256),
-	// and open Basic256Sha256 secure channels. Without them user names and
-	// passwords are not offered: a password never crosses the network in
-	// clear text.
+	// their password for the server (user token policy Basic256Sha256).
+	// Without them user names and passwords are not offered: a password
+	// never crosses the network in clear text.
 	Certificate []byte
 	Key         *rsa.PrivateKey
 	// Logger receives the OPC UA server's log; nil discards.
@@ -230,6 +229,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.srv.RegisterHandler(id.ActivateSessionRequest_Encoding_DefaultBinary, s.activateSession)
 	s.srv.RegisterHandler(id.CallRequest_Encoding_DefaultBinary, s.call)
 	s.srv.RegisterHandler(id.TranslateBrowsePathsToNodeIDsRequest_Encoding_DefaultBinary, s.translate)
+	s.srv.RegisterHandler(id.GetEndpointsRequest_Encoding_DefaultBinary, s.getEndpoints)
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}

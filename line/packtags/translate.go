@@ -77,3 +77,24 @@ func (s *Server) follow(bp *ua.BrowsePath) *ua.BrowsePathResult {
 	}
 	return out
 }
+
+// getEndpoints answers GetEndpoints with the endpoints whose channel
+// security gopcua v0.8.0's server can carry: message security None only.
+// gopcua announces a Basic256Sha256 endpoint as soon as that policy is
+// enabled — which it must be for the user name token policy (passwords
+// encrypted with the server certificate) to be published — but its
+// server-side secure channel does not complete a handshake, so a client
+// choosing the "most secure" endpoint would never connect.
+func (s *Server) getEndpoints(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
+	req, ok := r.(*ua.GetEndpointsRequest)
+	if !ok {
+		return nil, ua.StatusBadRequestTypeInvalid
+	}
+	var eps []*ua.EndpointDescription
+	for _, ep := range s.srv.Endpoints() {
+		if ep.SecurityMode == ua.MessageSecurityModeNone {
+			eps = append(eps, ep)
+		}
+	}
+	return &ua.GetEndpointsResponse{ResponseHeader: header(req.RequestHeader, ua.StatusOK), Endpoints: eps}, nil
+}
