@@ -154,9 +154,14 @@ const allowed = {
 };
 const acting = ["stop", "abort"];
 
-function updateButtons(state, hasBatch) {
+// Outside the Production unit mode the controller refuses what leads to
+// Execute (no serialised production).
+const producing = ["start", "unhold", "unsuspend"];
+
+function updateButtons(state, hasBatch, mode) {
   const ok = allowed[state] || acting;
-  $$("[data-cmd]").forEach(b => { b.disabled = !hasBatch || !ok.includes(b.dataset.cmd); });
+  const prod = !mode || mode === "Production";
+  $$("[data-cmd]").forEach(b => { b.disabled = !hasBatch || !ok.includes(b.dataset.cmd) || (!prod && producing.includes(b.dataset.cmd)); });
 }
 
 let refreshing = false, again = false;
@@ -193,6 +198,7 @@ function applyStatus(st) {
   const c = (b && b.counters) || {};
   line.dataset.batch = b ? b.id : "";
   setK("state", st.state);
+  setK("unit_mode", st.unit_mode || "Production");
   const s = $("#state");
   s.className = "state s-" + String(st.state).toLowerCase();
   setK("batch.id", b ? b.id : "none");
@@ -217,7 +223,7 @@ function applyStatus(st) {
   lastRejected = c.rejected;
   $("#devices").innerHTML = (st.devices || []).map(d => '<li class="link-' + esc(d.link) + '"><b>' + esc(d.name) + "</b> <span>" + esc(d.kind) +
     "</span> <i>" + esc(d.link) + "</i>" + (d.detail ? " <small>" + esc(d.detail) + "</small>" : "") + "</li>").join("");
-  updateButtons(st.state, !!b);
+  updateButtons(st.state, !!b, st.unit_mode);
   const key = [c.commissioned, c.rejected, c.sampled, st.active_alarms, st.state].join("/");
   if (key !== lastKey) { lastKey = key; refreshLists(); }
 }
@@ -225,7 +231,8 @@ function applyStatus(st) {
 if (line) {
   const p = $("#progress");
   p.style.width = (p.dataset.pct || 0) + "%";
-  updateButtons($("#state").textContent.trim(), !!line.dataset.batch);
+  const modeEl = $('[data-k="unit_mode"]');
+  updateButtons($("#state").textContent.trim(), !!line.dataset.batch, modeEl ? modeEl.textContent.trim() : "");
   document.addEventListener("click", async ev => {
     const cmd = ev.target.closest("[data-cmd]");
     const ack = ev.target.closest("[data-ack]");
