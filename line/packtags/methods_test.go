@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,13 +23,31 @@ import (
 	"github.com/serialine/serialine/store/journal"
 )
 
-// serverCert makes a self-signed RSA certificate for the PackTags server.
+// testKeys are two RSA keys made once per test binary (2048-bit key
+// generation is slow under the race detector).
+var testKeys = sync.OnceValues(func() ([2]*rsa.PrivateKey, error) {
+	var out [2]*rsa.PrivateKey
+	for i := range out {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return out, err
+		}
+		out[i] = k
+	}
+	return out, nil
+})
+
+var certN atomic.Int64
+
+// serverCert makes a self-signed RSA certificate for the PackTags server,
+// with the first test key, then the second, alternately.
 func serverCert(t *testing.T) ([]byte, *rsa.PrivateKey) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	keys, err := testKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := keys[certN.Add(1)%2]
 	uri, _ := url.Parse("urn:serialine:packtags:test")
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Serialine PackTags"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), URIs: []*url.URL{uri},
