@@ -9,6 +9,7 @@ APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver
 APT_CMDS := zint ZXingReader dmtxread chromium
 OPCUA_SECSERVER := devices/opcua/testdata/secserver
 OPENSCS_SERVER := line/upstream/openscs/testdata/scsserver
+PACKTAGS_NODECLIENT := line/packtags/testdata/nodeclient
 
 .PHONY: all build test vet fmtcheck race bench soak demo tools clean
 
@@ -49,6 +50,8 @@ tools:
 	@[ -d $(OPCUA_SECSERVER)/node_modules ] || npm ci --prefix $(OPCUA_SECSERVER) --no-audit --no-fund --loglevel=error
 	@# node-opcua Open-SCS server: the independent implementation the Open-SCS client's method calls are tested against.
 	@[ -d $(OPENSCS_SERVER)/node_modules ] || npm ci --prefix $(OPENSCS_SERVER) --no-audit --no-fund --loglevel=error
+	@# node-opcua-client: the third-party OPC UA client that browses the PackTags (OPC 30050) server.
+	@[ -d $(PACKTAGS_NODECLIENT)/node_modules ] || npm ci --prefix $(PACKTAGS_NODECLIENT) --no-audit --no-fund --loglevel=error
 
 clean:
 	rm -rf bin

@@ -86,6 +86,7 @@ type Controller struct {
 	mu        sync.Mutex
 	batchID   string
 	state     packml.State
+	mode      packml.UnitMode // unit mode (mode.go): no serialised production outside Production
 	actCancel context.CancelFunc
 	running   bool
 	runCtx    context.Context
@@ -231,6 +232,9 @@ func New(o Options) (*Controller, error) {
 		return nil, fmt.Errorf("line: %w", err)
 	}
 	if err := c.loadCurrent(); err != nil {
+		return nil, err
+	}
+	if err := c.loadMode(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -552,6 +556,9 @@ func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Comma
 	if err != nil {
 		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
 	}
+	if err := c.mode.Permits(cmd); err != nil {
+		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
+	}
 	if cmd == packml.CmdStart || cmd == packml.CmdUnhold || cmd == packml.CmdUnsuspend {
 		if !c.running {
 			return fmt.Errorf("%w: %w", ErrNotRunning, api.ErrUnavailable)
@@ -849,7 +856,7 @@ func (c *Controller) holdLoop(ctx context.Context) {
 			id, st := c.batchID, c.state
 			c.mu.Unlock()
 			switch st {
-			case packml.Execute:
+			case packml.Execute, packml.Suspended: // OPC 30050: SuspendedToHolding
 				if err := c.command(ctx, id, packml.CmdHold, journal.ActorSystem, why); err != nil {
 					c.log.Warn("system hold refused", "reason", why, "err", err)
 				}

@@ -149,7 +149,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	}
 	if *ptAddr != "" {
 		pt, err := packtags.Start(ctx, packtags.Options{Source: l.Controller, Addr: *ptAddr, Interval: 500 * time.Millisecond,
-			Logger: e.logger.With("part", "packtags")})
+			Name: l.Config.Line.Name, DesignSpeed: float32(*rate), Speed: float32(*rate), Logger: e.logger.With("part", "packtags")})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine demo: packtags:", err)
 			return exitFailure

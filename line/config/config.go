@@ -54,13 +54,21 @@ type Config struct {
 	PackTags PackTags `yaml:"packtags"`
 }
 
-// PackTags configures the read-only OPC UA PackTags server. gopcua's server
-// offers security policy None only, so put it on the control network.
+// PackTags configures the OPC UA PackTags server (OPC 30050 PackML model,
+// line/packtags). gopcua's server offers message security None only, so
+// put it on the control network; with commands on, PackML methods need a
+// user name and password of the line's users, which clients encrypt with
+// the server's certificate.
 //
 //	packtags:
 //	  enabled: true
 //	  listen: 10.0.10.5:4841
 //	  interval: 1s
+//	  design_speed: 600     # units/min: Admin.MachDesignSpeed, EURange of the speeds
+//	  speed: 300            # units/min: Status.MachSpeed (the PLC's set point)
+//	  commands: true        # PackML methods (Start, Hold, …, SetUnitMode) for logged-in users
+//	  cert_file: /etc/serialine/packtags.der   # DER or PEM certificate (required with commands)
+//	  key_file: /etc/serialine/packtags.key    # PEM RSA key
 type PackTags struct {
 	// Enabled switches the PackTags server on (default off).
 	Enabled bool `yaml:"enabled"`
@@ -70,6 +78,21 @@ type PackTags struct {
 	// Interval is how often the line status is read into the tags and
 	// subscribers notified (0 = default 1s).
 	Interval time.Duration `yaml:"interval"`
+	// DesignSpeed is the line's design speed in units per minute
+	// (Admin.MachDesignSpeed); 0 = unknown.
+	DesignSpeed float64 `yaml:"design_speed"`
+	// Speed is the nominal line speed in units per minute
+	// (Status.MachSpeed); 0 = design_speed.
+	Speed float64 `yaml:"speed"`
+	// Commands serves the PackML methods (state commands, SetUnitMode) to
+	// sessions logged in with the line's users (the operator API's user
+	// file, so api.listen must be set); default off (read-only).
+	Commands bool `yaml:"commands"`
+	// CertFile and KeyFile are the server's certificate (DER or PEM) and
+	// RSA private key (PEM): clients encrypt their password with it.
+	// Required with commands.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Validate reports every problem with its path relative to the section.
@@ -78,6 +101,15 @@ func (pt PackTags) Validate() configs.Problems {
 	if pt.Interval < 0 {
 		p.Add("interval", "must be >= 0")
 	}
+	if pt.DesignSpeed < 0 {
+		p.Add("design_speed", "must be >= 0 (units per minute), got %v", pt.DesignSpeed)
+	}
+	if pt.Speed < 0 {
+		p.Add("speed", "must be >= 0 (units per minute), got %v", pt.Speed)
+	}
+	if (pt.CertFile == "") != (pt.KeyFile == "") {
+		p.Add("cert_file", "cert_file and key_file go together")
+	}
 	if !pt.Enabled {
 		return p
 	}
@@ -85,6 +117,9 @@ func (pt PackTags) Validate() configs.Problems {
 		p.Add("listen", "must be set when enabled (host:port)")
 	} else if _, _, err := net.SplitHostPort(pt.Listen); err != nil {
 		p.Add("listen", "%q is not host:port: %v", pt.Listen, err)
+	}
+	if pt.Commands && pt.CertFile == "" {
+		p.Add("commands", "needs cert_file and key_file (clients encrypt their password with the certificate)")
 	}
 	return p
 }
@@ -540,6 +575,9 @@ func (c Config) Validate() configs.Problems {
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())
 	p.Merge("packtags", c.PackTags.Validate())
+	if c.PackTags.Enabled && c.PackTags.Commands && c.API.Listen == "" {
+		p.Add("packtags.commands", "needs api.listen (the OPC UA logins are the operator API's users)")
+	}
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}
