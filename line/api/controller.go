@@ -283,11 +283,12 @@ const (
 // it means and why. The password check is done by the API before it
 // reaches the controller.
 type Signature struct {
-	User    string    `json:"user"`
-	Role    string    `json:"role"`
-	Meaning string    `json:"meaning"`
-	Reason  string    `json:"reason"`
-	At      time.Time `json:"at"`
+	User     string    `json:"user"`
+	FullName string    `json:"full_name,omitempty"` // printed name of the signer (21 CFR 11.50)
+	Role     string    `json:"role"`
+	Meaning  string    `json:"meaning"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
 }
 
 // Reconciliation is the serial balance of a batch:

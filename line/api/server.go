@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -196,6 +197,7 @@ func (s *Server) routes() {
 	h("POST /api/v1/login", anyone, "", (*Server).login)
 	h("POST /api/v1/logout", changePW, "", (*Server).logout)
 	h("GET /api/v1/session", changePW, "", (*Server).session)
+	h("PATCH /api/v1/session", changePW, "", (*Server).updateSession)
 	h("POST /api/v1/password", changePW, "", (*Server).password)
 	h("GET /api/v1/users", admin, "", (*Server).users)
 	h("POST /api/v1/users", admin, "", (*Server).createUser) // line/auth audits user changes
@@ -398,6 +400,13 @@ func decode(c *call, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "request body: " + err.Error()}
 	}
+	// One JSON value and nothing after it: a body such as {"a":1}{"b":2}
+	// or {"a":1} trailing-garbage is refused, not half-read.
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest,
+			Message: "request body: unexpected data after the JSON value (send exactly one JSON object)"}
+	}
 	return nil
 }
 
@@ -442,8 +451,14 @@ func (s *Server) login(c *call) error {
 		return err
 	}
 	sess, err := s.o.Auth.Login(c.r.Context(), req.User, req.Password, c.r.RemoteAddr)
+	if auth.IsRefusal(err) {
+		// One answer for every refused login — unknown user, wrong
+		// password, lockout, disabled account — at every attempt, so the
+		// answer never tells whether a user exists (auth audited the cause).
+		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: auth.RefusalText}
+	}
 	if err != nil {
-		return err // auth audited the refusal
+		return err
 	}
 	http.SetCookie(c.w, &http.Cookie{Name: SessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.o.SecureCookie || c.r.TLS != nil})
@@ -464,6 +479,30 @@ func (s *Server) logout(c *call) error {
 
 func (s *Server) session(c *call) error {
 	writeJSON(c.w, http.StatusOK, c.sess)
+	return nil
+}
+
+type sessionUpdate struct {
+	Lang *string `json:"lang"`
+}
+
+// updateSession changes the session user's own settings (the language).
+func (s *Server) updateSession(c *call) error {
+	var req sessionUpdate
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if req.Lang == nil {
+		return badRequest("nothing to change: send {\"lang\": \"en\"|\"de\"}")
+	}
+	if err := s.o.Auth.SetLanguage(c.r.Context(), Token(c.r), *req.Lang); err != nil {
+		return err
+	}
+	sess, err := s.o.Auth.Peek(Token(c.r))
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, sess)
 	return nil
 }
 
@@ -495,8 +534,10 @@ func (s *Server) users(c *call) error {
 
 type createUserRequest struct {
 	Name     string `json:"name"`
+	FullName string `json:"full_name"` // required: printed with every signature
 	Role     string `json:"role"`
 	Password string `json:"password"` // temporary; changed at first login
+	Lang     string `json:"lang,omitempty"`
 }
 
 func (s *Server) createUser(c *call) error {
@@ -505,15 +546,21 @@ func (s *Server) createUser(c *call) error {
 		return err
 	}
 	c.target = req.Name
-	if err := s.o.Auth.CreateUser(c.r.Context(), c.sess, req.Name, auth.Role(req.Role), req.Password); err != nil {
+	if strings.TrimSpace(req.FullName) == "" {
+		req.FullName = req.Name // older clients; the admin can set it later
+	}
+	if err := s.o.Auth.Create(c.r.Context(), c.sess, auth.NewUser{Name: req.Name, FullName: req.FullName, Role: auth.Role(req.Role),
+		Password: req.Password, Lang: req.Lang}); err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusCreated, map[string]string{"name": req.Name, "role": req.Role}) // auth audited it
+	writeJSON(c.w, http.StatusCreated, map[string]string{"name": req.Name, "full_name": strings.TrimSpace(req.FullName), "role": req.Role}) // auth audited it
 	return nil
 }
 
 type updateUserRequest struct {
 	Role        *string `json:"role,omitempty"`
+	FullName    *string `json:"full_name,omitempty"`
+	Lang        *string `json:"lang,omitempty"`
 	Disabled    *bool   `json:"disabled,omitempty"`
 	Unlock      bool    `json:"unlock,omitempty"`
 	NewPassword *string `json:"password,omitempty"`
@@ -524,7 +571,7 @@ func (s *Server) updateUser(c *call) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	ch := auth.UserChange{Disabled: req.Disabled, Unlock: req.Unlock, NewPassword: req.NewPassword}
+	ch := auth.UserChange{Disabled: req.Disabled, Unlock: req.Unlock, NewPassword: req.NewPassword, FullName: req.FullName, Lang: req.Lang}
 	if req.Role != nil {
 		r := auth.Role(*req.Role)
 		ch.Role = &r
@@ -721,13 +768,17 @@ func (s *Server) sign(c *call, subject string, sr *SignatureRequest, min auth.Ro
 		return Signature{}, err
 	}
 	sig, err := s.o.Auth.Sign(c.r.Context(), c.sess, subject, sr.Password, sr.Meaning, sr.Reason, min)
+	if errors.Is(err, auth.ErrLocked) {
+		return Signature{}, &Error{Status: http.StatusForbidden, Code: CodeLocked,
+			Message: "signature refused: too many wrong passwords from this terminal; wait 15 minutes or ask an admin to unlock you"}
+	}
 	if errors.Is(err, auth.ErrBadCredentials) {
 		return Signature{}, &Error{Status: http.StatusForbidden, Code: CodeSignatureInvalid, Message: "signature refused: wrong password"}
 	}
 	if err != nil {
 		return Signature{}, err
 	}
-	return Signature{User: sig.User, Role: string(sig.Role), Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}, nil
+	return Signature{User: sig.User, FullName: sig.FullName, Role: string(sig.Role), Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}, nil
 }
 
 func unitQuery(r *http.Request) (UnitQuery, error) {
