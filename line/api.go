@@ -98,6 +98,7 @@ func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.A
 		return api.Batch{}, wrapJournal(err)
 	}
 	c.m.SetState(string(packml.Idle))
+	c.m.SetBatch(jd.ID, jd.GTIN, jd.Lot, jd.Expiry, def.Product)
 	c.kickPool()
 	b, err := c.j.Batch(jd.ID)
 	if err != nil {

@@ -126,6 +126,9 @@ type BatchDef struct {
 	// printed on every unit, in the AI the profile names (710-715);
 	// required by the profiles that have one (eu-fmd-de …), refused otherwise.
 	NHRN string `json:"nhrn,omitempty"`
+	// Product is the product's name from the product master (set by the
+	// API from the GTIN; not stored in the journal's batch record).
+	Product string `json:"product,omitempty"`
 }
 
 // Batch is a batch with its PackML state, counters and history.
@@ -258,18 +261,38 @@ const (
 	SeverityFault   = "fault"
 )
 
-// Alarm is one alarm.
+// Alarm is one alarm and its lifecycle: raised (by whom or what, when),
+// acknowledged (by whom, when), cleared when its condition cleared (by whom
+// or what, when).
 type Alarm struct {
-	ID       string    `json:"id"`
-	Severity string    `json:"severity"`
-	Source   string    `json:"source"` // "plc", "printer", "operator", …
-	Text     string    `json:"text"`
-	Raised   time.Time `json:"raised"`
-	RaisedBy string    `json:"raised_by,omitempty"`
-	Active   bool      `json:"active"` // condition still present
-	Acked    bool      `json:"acked"`
-	AckedBy  string    `json:"acked_by,omitempty"`
-	AckedAt  time.Time `json:"acked_at,omitzero"`
+	ID string `json:"id"`
+	// Code is the support code ("PRN-INK-OUT", "GATE-NOT-CONFIRMED" …):
+	// the catalogue key of its text, kept for support whatever the language.
+	Code string `json:"code"`
+	// Condition is the fault behind the alarm ("printer:ink-out",
+	// "gate:<serial>"): one active alarm per condition.
+	Condition string `json:"condition"`
+	Severity  string `json:"severity"`
+	Source    string `json:"source"` // "plc", "printer", "operator", …
+	// Text is the plain-language message with the action to take, in the
+	// reader's language.
+	Text string `json:"text"`
+	// Detail is the technical message behind it (for support).
+	Detail string            `json:"detail,omitempty"`
+	Params map[string]string `json:"params,omitempty"` // placeholders of Text (serial, device …)
+	Batch  string            `json:"batch,omitempty"`  // batch running when it was raised
+	// Latched alarms (a pack to find) clear only by a person's close-out.
+	Latched   bool      `json:"latched,omitempty"`
+	Raised    time.Time `json:"raised"`
+	RaisedBy  string    `json:"raised_by,omitempty"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	Count     int       `json:"count,omitempty"` // raises of the condition while active
+	Active    bool      `json:"active"`          // condition still present
+	Acked     bool      `json:"acked"`
+	AckedBy   string    `json:"acked_by,omitempty"`
+	AckedAt   time.Time `json:"acked_at,omitzero"`
+	Cleared   time.Time `json:"cleared,omitzero"`
+	ClearedBy string    `json:"cleared_by,omitempty"`
 }
 
 // Signature meanings.

@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/i18n"
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/printer/gs1"
 )
@@ -229,6 +230,7 @@ func (s *Server) routes() {
 	h("GET /api/v1/alarms", operator, "", (*Server).alarms)
 	h("POST /api/v1/alarms", operator, "api.alarm.raise", (*Server).raiseAlarm)
 	h("POST /api/v1/alarms/{id}/ack", operator, "api.alarm.ack", (*Server).ackAlarm)
+	h("POST /api/v1/alarms/ack-all", operator, "api.alarm.ack-all", (*Server).ackAllAlarms)
 	h("GET /api/v1/audit", supervisor, "", (*Server).audit)
 	m.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -966,16 +968,57 @@ func (s *Server) pools(c *call) error {
 }
 
 func (s *Server) alarms(c *call) error {
-	active := c.r.URL.Query().Get("active")
-	a, err := s.o.Controller.Alarms(c.r.Context(), active == "1" || active == "true")
+	q := c.r.URL.Query()
+	view := q.Get("view")
+	if active := q.Get("active"); view == "" && (active == "1" || active == "true") {
+		view = ViewAttention
+	}
+	if view == "" {
+		view = ViewHistory
+	}
+	limit, err := queryInt(c.r, "limit", 500, 5000)
 	if err != nil {
 		return err
 	}
-	if a == nil {
-		a = []Alarm{}
+	var a []Alarm
+	if al, ok := s.o.Controller.(AlarmLister); ok {
+		a, err = al.AlarmView(c.r.Context(), AlarmQuery{View: view, Batch: q.Get("batch"), Limit: limit})
+	} else {
+		a, err = s.o.Controller.Alarms(c.r.Context(), view != ViewHistory)
 	}
-	writeJSON(c.w, http.StatusOK, a)
+	if err != nil {
+		return err
+	}
+	lang := c.lang()
+	out := make([]Alarm, 0, len(a))
+	for _, x := range a {
+		out = append(out, x.Localize(lang))
+	}
+	writeJSON(c.w, http.StatusOK, out)
 	return nil
+}
+
+// lang is the language of the caller: the user's own, else the browser's.
+func (c *call) lang() string { return i18n.Pick(c.sess.Lang, c.r.Header.Get("Accept-Language")) }
+
+func (s *Server) ackAllAlarms(c *call) error {
+	al, ok := s.o.Controller.(AlarmLister)
+	if !ok {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "this controller has no alarm history"}
+	}
+	acked, err := al.AckAll(c.r.Context(), c.actor())
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(acked))
+	for i, a := range acked {
+		ids[i] = a.ID
+		acked[i] = a.Localize(c.lang())
+	}
+	if acked == nil {
+		acked = []Alarm{}
+	}
+	return s.done(c, http.StatusOK, acked, "", fmt.Sprintf("%d alarm(s): %s", len(ids), strings.Join(ids, " ")))
 }
 
 type raiseAlarmRequest struct {
@@ -994,7 +1037,7 @@ func (s *Server) raiseAlarm(c *call) error {
 		return err
 	}
 	c.target = a.ID
-	return s.done(c, http.StatusCreated, a, req.Text, "severity="+a.Severity)
+	return s.done(c, http.StatusCreated, a.Localize(c.lang()), req.Text, "severity="+a.Severity)
 }
 
 func (s *Server) ackAlarm(c *call) error {
@@ -1002,7 +1045,7 @@ func (s *Server) ackAlarm(c *call) error {
 	if err != nil {
 		return err
 	}
-	return s.done(c, http.StatusOK, a, "", a.Text)
+	return s.done(c, http.StatusOK, a.Localize(c.lang()), "", a.Code+": "+a.Text)
 }
 
 func (s *Server) reconciliation(c *call) error {
