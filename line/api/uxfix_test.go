@@ -95,7 +95,7 @@ func TestRefusedSignIsNotAuditedAsSigned(t *testing.T) {
 	if len(signed) != 1 {
 		t.Errorf("auth.sign entries: %+v, want exactly the one signing that happened", signed)
 	}
-	if len(refused) != 2 || !strings.Contains(refused[0].Reason, "is Execute") || !strings.Contains(refused[1].Reason, "already signed") {
+	if len(refused) != 2 || !strings.Contains(refused[0].Reason, "is Execute") || !strings.Contains(refused[1].Reason, "already given") {
 		t.Errorf("auth.sign.refused entries: %+v", refused)
 	}
 }

@@ -784,6 +784,35 @@ func (s *Service) Sign(ctx context.Context, sess Session, subject, password, mea
 	return sig, nil
 }
 
+// CoSign is an electronic signature by another person at the same
+// terminal (a supervisor co-signing an operator's action): user's password
+// is checked (failures count towards the lockout of user from client) and
+// the user must have at least role min. Refusals wrap the causes Sign's do.
+func (s *Service) CoSign(ctx context.Context, user, password, subject, meaning, reason string, min Role, client string) (Signature, error) {
+	after := "subject=" + subject
+	if strings.TrimSpace(meaning) == "" || strings.TrimSpace(reason) == "" {
+		return Signature{}, fmt.Errorf("auth: co-signature needs a meaning and a reason: %w", ErrInvalid)
+	}
+	r, err := s.verify(ctx, user, password, "auth.sign", clientHost(client), " (co-signature, "+after+")")
+	if err != nil {
+		return Signature{}, err
+	}
+	if !r.Role.AtLeast(min) {
+		s.auditRefusal(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.sign.refused",
+			Reason: fmt.Sprintf("role %s may not co-sign (needs %s)", r.Role, min), After: after})
+		return Signature{}, fmt.Errorf("auth: %s may not co-sign: %w", r.Role, ErrForbidden)
+	}
+	if r.MustChange {
+		return Signature{}, fmt.Errorf("auth: %s must change the password before signing: %w", r.Name, ErrPasswordChange)
+	}
+	sig := Signature{User: r.Name, FullName: r.FullName, Role: r.Role, Meaning: meaning, Reason: reason, Subject: subject, At: s.o.Now()}
+	if err := s.audit(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.sign",
+		Reason: reason, After: "meaning=" + meaning + " co-signature " + after}); err != nil {
+		return Signature{}, err
+	}
+	return sig, nil
+}
+
 // Users lists users by name.
 func (s *Service) Users() ([]User, error) {
 	var out []User
