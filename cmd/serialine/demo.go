@@ -133,7 +133,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	defer func() { hcancel(); wg.Wait() }()
 	if !*headless && *listen != "" {
 		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: l.Controller, Journal: l.Journal,
-			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg})
+			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg,
+			Shift: l.Config.Shift, Location: lineLocation(l.Config), Shifts: l.Config.Line.Shifts})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine demo: operator page:", err)
 			return exitFailure

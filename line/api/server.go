@@ -826,7 +826,6 @@ func (s *Server) ackAlarm(c *call) error {
 	return s.done(c, http.StatusOK, a.Localize(c.lang()), "", a.Code+": "+a.Text)
 }
 
-
 func (s *Server) audit(c *call) error {
 	q := c.r.URL.Query()
 	limit, err := queryInt(c.r, "limit", 200, 5000)

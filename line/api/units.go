@@ -112,6 +112,7 @@ func (s *Server) lookup(c *call) error {
 		u = s.describeUnit(u)
 		u.CompareCode(msg)
 		switch {
+		case res.Problem != "": // a GTIN this line does not make
 		case gtin != "" && u.GTIN != "" && gtin != u.GTIN:
 			res.Problem = fmt.Sprintf("serial %s belongs to GTIN %s here, the code says GTIN %s (foreign GTIN): not ours", serial, u.GTIN, gtin)
 		case len(u.Mismatches) > 0:

@@ -29,6 +29,8 @@ import (
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/printer/gs1"
 )
 
@@ -49,9 +51,16 @@ type Options struct {
 	// eu-fmd, us-dscsa, then every other printer/gs1 profile. A profile
 	// with a national number AI (eu-fmd-de: 710 …) shows the NHRN field.
 	Profiles []string
-	// Now is the clock (batch id suggestion, lockout display); nil means
-	// time.Now.
+	// Now is the clock (lockout display); nil means time.Now.
 	Now func() time.Time
+	// Records are the shift's records (product master for batch setup);
+	// nil = batch setup without a product master.
+	Records *records.Store
+	// Location is the line's time zone: every time on screen is shown in
+	// it, with its name; nil = UTC.
+	Location *time.Location
+	// Shift are the line's shift rules (reason codes, checklist, language).
+	Shift config.Shift
 }
 
 // HMI is the web HMI handler. Mount it at "/" (api.Options.UI).

@@ -442,10 +442,10 @@ type Level struct {
 
 // Product is one version of a product in the product master.
 type Product struct {
-	GTIN     string `json:"gtin"`
-	Name     string `json:"name"`
-	Profile  string `json:"profile"`  // market profile (printer/gs1): eu-fmd, us-dscsa …
-	Template string `json:"template"` // printer template / job
+	GTIN     string  `json:"gtin"`
+	Name     string  `json:"name"`
+	Profile  string  `json:"profile"`  // market profile (printer/gs1): eu-fmd, us-dscsa …
+	Template string  `json:"template"` // printer template / job
 	Levels   []Level `json:"levels,omitempty"`
 	// GCPLength is the GS1 company prefix length of the GTIN (6-12), for
 	// EPCs and Digital Links.

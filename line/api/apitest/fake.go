@@ -112,6 +112,36 @@ func (f *Fake) Produce(n, rejectEvery int) ([]string, error) {
 	return out, nil
 }
 
+// MarkNotConfirmed makes serial a reject the gate did not confirm (reason
+// reject-not-confirmed) and raises its latched alarm, as the controller
+// does when the gate's sensor misses a reject.
+func (f *Fake) MarkNotConfirmed(serial string) error {
+	f.mu.Lock()
+	i, ok := f.bySer[serial]
+	if !ok {
+		f.mu.Unlock()
+		return fmt.Errorf("unit %q: %w", serial, api.ErrNotFound)
+	}
+	u := &f.units[i]
+	b := f.batches[u.Batch]
+	if u.State == "commissioned" {
+		b.Counters.Commissioned--
+		b.Counters.Rejected++
+	} else if b.Counters.RejectedBy[u.Reason] > 0 {
+		b.Counters.RejectedBy[u.Reason]--
+	}
+	if b.Counters.RejectedBy == nil {
+		b.Counters.RejectedBy = map[string]int{}
+	}
+	b.Counters.RejectedBy["reject-not-confirmed"]++
+	u.State, u.Reason = "rejected", "reject-not-confirmed"
+	u.History = append(u.History, api.UnitEvent{State: "rejected", Reason: "reject-not-confirmed: product passed the gate", By: "plc(system)", At: f.now()})
+	seq := u.Seq
+	f.mu.Unlock()
+	f.Raise(api.SeverityFault, "plc", fmt.Sprintf("reject of unit %s (product %d) not confirmed: product passed the gate", serial, seq), "system")
+	return nil
+}
+
 func (f *Fake) drawn(b *api.Batch) int {
 	c := b.Counters
 	return c.Commissioned + c.Rejected + c.Sampled + c.Returned + c.Uncertain
@@ -321,6 +351,14 @@ func (f *Fake) reconciliation(id string) (api.Reconciliation, error) {
 		Commissioned: c.Commissioned, Rejected: c.Rejected, Sampled: c.Sampled, Returned: c.Returned,
 		Uncertain: c.Uncertain, RejectedBy: c.RejectedBy, Signed: f.sigs[id], Generated: f.now()}
 	r.Balanced = r.Drawn == r.Commissioned+r.Rejected+r.Sampled+r.Returned+r.Uncertain
+	for _, u := range f.units {
+		if u.Batch == id && u.State == "rejected" && u.Reason == "reject-not-confirmed" {
+			r.DeviationSerials = append(r.DeviationSerials, u.Serial)
+			r.Differences = append(r.Differences, api.Unit{Serial: u.Serial, Batch: id, State: u.State,
+				Reason: "reject not confirmed by the gate: the pack may be in the good stream (deviation)"})
+		}
+	}
+	r.Deviations = len(r.DeviationSerials)
 	return r, nil
 }
 
