@@ -896,11 +896,12 @@ func (s *Server) events(c *call) error {
 		} else {
 			at := st.At
 			st.At = time.Time{}
-			cmp, _ := json.Marshal(st)
+			view := s.statusView(c, st)
+			cmp, _ := json.Marshal(view)
 			if string(cmp) != string(last) {
 				last = cmp
-				st.At = at
-				b, _ := json.Marshal(st)
+				view.At = at
+				b, _ := json.Marshal(view)
 				fmt.Fprintf(c.w, "event: status\ndata: %s\n\n", b)
 				lastSent = s.o.Now()
 			} else if s.o.Now().Sub(lastSent) >= s.o.Heartbeat {

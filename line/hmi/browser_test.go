@@ -10,6 +10,7 @@ import (
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/api/apitest"
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/hmi"
 )
 
@@ -24,13 +25,26 @@ func artifactDir(t *testing.T) string {
 }
 
 func hmiEnv(t *testing.T) *apitest.Env {
-	return apitest.NewEnv(t, apitest.EnvOptions{UI: func(e *apitest.Env) http.Handler {
-		h, err := hmi.New(hmi.Options{Controller: e.Fake, Auth: e.Auth, Audit: api.JournalAudit{J: e.Journal}})
+	return hmiEnvWith(t, apitest.EnvOptions{})
+}
+
+// hmiEnvWith is an API + HMI over the fake controller with options o (o.UI is set here).
+func hmiEnvWith(t *testing.T, o apitest.EnvOptions) *apitest.Env {
+	o.UI = func(e *apitest.Env) http.Handler {
+		ho := hmi.Options{Controller: e.Fake, Auth: e.Auth, Audit: api.JournalAudit{J: e.Journal}, Records: e.Records}
+		if o.Shift != nil {
+			ho.Shift = *o.Shift
+		} else {
+			ho.Shift = config.Shift{Clearance: []config.ChecklistItem{}, Reasons: map[string][]config.ReasonCode{}}
+		}
+		h, err := hmi.New(ho)
 		if err != nil {
 			t.Fatal(err)
 		}
+		h.AttachAPI(e.API)
 		return h
-	}})
+	}
+	return apitest.NewEnv(t, o)
 }
 
 // js quotes s as a JavaScript string literal.

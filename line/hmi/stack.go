@@ -12,8 +12,8 @@ import (
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/auth"
 	"github.com/serialine/serialine/line/config"
-	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -94,6 +94,7 @@ func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
 		a.Close()
 		return nil, err
 	}
+	ui.AttachAPI(srv)
 	return &Stack{Handler: srv, API: srv, Auth: a, FirstStart: first, Records: rs}, nil
 }
 
