@@ -42,14 +42,14 @@ type Shift struct {
 
 // ChecklistItem is one line clearance check.
 type ChecklistItem struct {
-	ID   string `yaml:"id"`   // stable key, recorded with the confirmation
-	Text string `yaml:"text"` // what the operator checks, as shown
+	ID   string `yaml:"id" json:"id"`     // stable key, recorded with the confirmation
+	Text string `yaml:"text" json:"text"` // what the operator checks, as shown
 }
 
 // ReasonCode is one reason an operator may give for a command.
 type ReasonCode struct {
-	Code string `yaml:"code"` // recorded in the batch history and audit trail
-	Text string `yaml:"text"` // as shown (the catalogue's "reason.<code>" when there is one)
+	Code string `yaml:"code" json:"code"` // recorded in the batch history and audit trail
+	Text string `yaml:"text" json:"text"` // as shown (the catalogue's "reason.<code>" when there is one)
 }
 
 // DefaultClearance is the line clearance checklist when none is configured.

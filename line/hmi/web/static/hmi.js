@@ -316,7 +316,7 @@ function showReasons(by) {
 
 function localTime(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: (document.querySelector("#zone") || {}).textContent || undefined });
 }
 
 function applyStatus(st) {
