@@ -4,9 +4,9 @@
 GO      ?= go
 PKGS    ?= ./...
 BIN     := bin/serialine
-APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver
+APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver poppler-utils fonts-dejavu-core
 # Commands whose presence tells that the APT packages above are installed.
-APT_CMDS := zint ZXingReader dmtxread chromium
+APT_CMDS := zint ZXingReader dmtxread chromium pdftotext pdftoppm
 OPCUA_SECSERVER := devices/opcua/testdata/secserver
 
 .PHONY: all build test vet fmtcheck race bench soak demo tools clean

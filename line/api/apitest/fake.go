@@ -44,6 +44,7 @@ func New(now func() time.Time, gtin string, poolSize int) *Fake {
 	f := &Fake{now: now, line: "line-1", batches: map[string]*api.Batch{}, bySer: map[string]int{},
 		pools: map[string]int{gtin: poolSize}, sigs: map[string]*api.Signature{}}
 	f.AlarmBook.Now = now
+	f.AlarmBook.BatchOf = func() string { f.mu.Lock(); defer f.mu.Unlock(); return f.current }
 	for _, d := range []struct{ n, k string }{{"plc", "modbus"}, {"printer", "tij"}, {"camera", "dmcc"}, {"upstream", "http"}} {
 		f.devices = append(f.devices, api.Device{Name: d.n, Kind: d.k, Link: api.LinkUp, Since: now()})
 	}
