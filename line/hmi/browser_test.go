@@ -47,4 +47,3 @@ func hmiEnvWith(t *testing.T, o apitest.EnvOptions) *apitest.Env {
 
 // js quotes s as a JavaScript string literal.
 func js(s string) string { return strconv.Quote(s) }
-
