@@ -54,7 +54,7 @@ func TestUnitAssess(t *testing.T) {
 	for _, tc := range []struct{ state, reason, want string }{
 		{"commissioned", "", ""},
 		{"rejected", "reject-not-confirmed", "may have gone on down the line"},
-		{"rejected", "no-read", "rejected at the line (no-read)"},
+		{"rejected", "no-read", "rejected at the line (no read: the camera could not decode the code (no-read))"},
 		{"uncertain", "recovery", "outcome uncertain"},
 		{"sampled", "", "QA sample"},
 		{"returned", "", "returned unused"},

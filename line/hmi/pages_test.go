@@ -87,7 +87,7 @@ func TestPagesServerRendered(t *testing.T) {
 	if len(refused) != 2 || refused[0].Who != "otto" || refused[0].After != "GET /audit" || refused[1].Who != "sam" || refused[1].After != "GET /users" {
 		t.Errorf("HMI refusals in the audit trail: %+v", refused)
 	}
-	if code, _, body := get(t, e, op, "/unit?code="+url.QueryEscape("(01)"+apitest.GTIN+"(21)"+serials[2])); code != 200 || !strings.Contains(body, "rejected low-grade") {
+	if code, _, body := get(t, e, op, "/unit?code="+url.QueryEscape("(01)"+apitest.GTIN+"(21)"+serials[2])); code != 200 || !strings.Contains(body, "rejected — print quality below the limit (low-grade)") {
 		t.Errorf("unit page: %d\n%s", code, body)
 	}
 	if _, _, body := get(t, e, op, "/unit?code=NOPE"); !strings.Contains(body, "never drawn") {

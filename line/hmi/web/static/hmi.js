@@ -293,7 +293,7 @@ async function refreshLists() {
       api("GET", "/api/v1/alarms?view=attention&limit=5", undefined, true)]);
     $("#units").innerHTML = units.length ? units.map(u =>
       '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(u.state) + "</td><td>" +
-      (u.grade ? u.grade.toFixed(1) + " " + letter(u.grade) : "–") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
+      (u.grade ? u.grade.toFixed(1) + " " + letter(u.grade) : "–") + "</td><td>" + esc(reasonText(u.reason)) + "</td></tr>").join("")
       : '<tr><td colspan="4" class="none">' + esc(T("line.nounits")) + "</td></tr>";
     $("#alarms").innerHTML = alarms.length ? alarms.map(a =>
       '<li class="sev-' + esc(a.severity) + (a.acked ? " acked" : "") + (a.active ? "" : " cleared") + '"><span><b>' + esc(a.text) + "</b> <small>" + esc(a.code) + "</small></span>" +
@@ -305,13 +305,20 @@ async function refreshLists() {
   }
 }
 
+// reasonText is a unit reason in plain language with its code.
+function reasonText(r) {
+  if (!r) return "";
+  const code = String(r).split(":")[0];
+  return CAT["ureason." + code] ? CAT["ureason." + code] + " (" + code + ")" : r;
+}
+
 function letter(g) { return g >= 3.5 ? "A" : g >= 2.5 ? "B" : g >= 1.5 ? "C" : g >= 0.5 ? "D" : "F"; }
 
 let lastKey = "", lastRejected = -1;
 
 function showReasons(by) {
   const reasons = Object.entries(by || {}).sort((x, y) => y[1] - x[1]);
-  $("#reasons").innerHTML = reasons.length ? reasons.map(([r, n]) => "<li><b>" + n + "</b> " + esc(r) + "</li>").join("") : '<li class="none">' + esc(T("line.noreject")) + "</li>";
+  $("#reasons").innerHTML = reasons.length ? reasons.map(([r, n]) => "<li><b>" + n + "</b> " + esc(reasonText(r)) + "</li>").join("") : '<li class="none">' + esc(T("line.noreject")) + "</li>";
 }
 
 function localTime(iso) {
