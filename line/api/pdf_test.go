@@ -36,7 +36,7 @@ func artifacts(t *testing.T) string {
 func TestBatchRecordPDF(t *testing.T) {
 	pdftotext := reference.Tool(t, "pdftotext")
 	pdftoppm := reference.Tool(t, "pdftoppm")
-	e := apitest.NewEnv(t, apitest.EnvOptions{Shift: &config.Shift{}, Wrap: func(f *apitest.Fake) api.Controller { return reportingFake{f} }})
+	e := apitest.NewEnv(t, apitest.EnvOptions{Shift: &config.Shift{}, Wrap: func(f *apitest.Fake) api.Controller { return apitest.ReportingFake{Fake: f} }})
 	op, sam, quinn := e.Tokens["otto"], e.Tokens["sam"], e.Tokens["quinn"]
 	e.MustDo(t, op, "POST", "/api/v1/batches", map[string]any{"id": "PDF-1", "gtin": apitest.GTIN, "lot": "LOT-PDF", "expiry": "291231", "target": 40}, 201, nil)
 	clearAndStart(t, e, "PDF-1")

@@ -214,7 +214,7 @@ func (h *HMI) funcs(lang string) template.FuncMap {
 			}
 			return s.User
 		},
-		"json": func(v any) string { b, _ := json.Marshal(v); return string(b) },
+		"json":   func(v any) string { b, _ := json.Marshal(v); return string(b) },
 		"lang":   func() string { return lang },
 		"reason": func(r string) string { return api.ReasonText(lang, r) },
 	}
