@@ -474,6 +474,7 @@ var alarmRules = []alarmRule{
 	{"printer", regexp.MustCompile(`INKLOW|(?i)ink low`), "PRN-INK-LOW", "printer:ink-low", false},
 	{"printer", regexp.MustCompile(`^fault\b.*?: (?P<code>[A-Z0-9_]+)`), "PRN-FAULT", "printer:fault:$code", false},
 	{"printer", regexp.MustCompile(`^warning\b.*?: (?P<code>[A-Z0-9_]+)`), "PRN-WARNING", "printer:warning:$code", false},
+	{"printer", regexp.MustCompile(`^missed-print\b`), "PRN-MISSED", "printer:missed-print", false},
 	{"printer", regexp.MustCompile(`^(?P<cause>refused|send-failed|disconnect|queue-cleared|out-of-order|skipped|duplicate-ack|unknown-ack|missed-print|depth-mismatch|unknown-records|counter-reset)\b`), "PRN-ACCOUNTING", "printer:$cause", false},
 	{"camera", regexp.MustCompile(`^camera link`), "CAM-LINK", "camera:link", false},
 	{"camera", regexp.MustCompile(`^camera fault`), "CAM-LINK", "camera:link", false},
