@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"time"
+
+	"github.com/serialine/serialine/line/records"
 )
 
 // Controller is what the API needs from the line controller. It is defined
@@ -370,20 +372,8 @@ type Reconciliation struct {
 	TimeZone string `json:"time_zone,omitempty"`
 }
 
-// Figures are the reconciliation figures a signature seals.
-type Figures struct {
-	Drawn        int            `json:"drawn"`
-	Commissioned int            `json:"commissioned"`
-	Rejected     int            `json:"rejected"`
-	Sampled      int            `json:"sampled"`
-	Returned     int            `json:"returned"`
-	Uncertain    int            `json:"uncertain"`
-	InFlight     int            `json:"in_flight"`
-	Balanced     bool           `json:"balanced"`
-	Deviations   int            `json:"deviations"`
-	RejectedBy   map[string]int `json:"rejected_by,omitempty"`
-	Units        []string       `json:"units,omitempty"`
-}
+// Figures are the reconciliation figures a signature seals (records.Figures).
+type Figures = records.Figures
 
 // SignatureRecord is one signature of a batch record and whether it still
 // seals the record as it is.

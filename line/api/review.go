@@ -64,10 +64,10 @@ func (s *Server) reviewed(ctx context.Context, id string) (Reconciliation, error
 		}
 	}
 	rv := &Review{Current: figuresOf(rec)}
-	rv.Digest = records.Figures(rv.Current).Digest()
+	rv.Digest = rv.Current.Digest()
 	for _, sg := range s.o.Records.Signatures(id) {
 		sr := SignatureRecord{Signature: Signature{User: sg.User, FullName: sg.FullName, Role: sg.Role, Meaning: sg.Meaning,
-			Reason: sg.Reason, At: sg.At}, Step: sg.Step, Legacy: sg.Legacy, Digest: sg.Digest, Figures: Figures(sg.Figures)}
+			Reason: sg.Reason, At: sg.At}, Step: sg.Step, Legacy: sg.Legacy, Digest: sg.Digest, Figures: sg.Figures}
 		// a legacy signature sealed a report digest of another format:
 		// it counts as signed until the first change of the new kind
 		sr.Valid = sg.Digest == rv.Digest || sg.Legacy
@@ -167,8 +167,8 @@ func (s *Server) signReconciliation(c *call) error {
 	if err != nil {
 		return err
 	}
-	rs := records.Signature{Batch: id, Step: req.Step, Digest: rec.Review.Digest, Figures: records.Figures(rec.Review.Current),
-		Signer: records.Signer{User: sig.User, FullName: sig.FullName, Role: sig.Role, Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}}
+	rs := records.Signature{Batch: id, Step: req.Step, Digest: rec.Review.Digest, Figures: rec.Review.Current,
+		Signer: signerOf(sig)}
 	if err := s.o.Records.Sign(c.r.Context(), rs); err != nil {
 		s.signRefused(c, "auth.sign.voided", subject, err)
 		return recordsErr(err)
@@ -336,7 +336,7 @@ func (s *Server) closeout(c *call) error {
 		return err
 	}
 	co := records.Closeout{Serial: serial, Batch: u.Batch, Outcome: req.Outcome, Note: strings.TrimSpace(req.Note),
-		Signer: records.Signer{User: sig.User, FullName: sig.FullName, Role: sig.Role, Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}}
+		Signer: signerOf(sig)}
 	if err := s.o.Records.CloseOut(c.r.Context(), co); err != nil {
 		return recordsErr(err)
 	}
@@ -361,4 +361,9 @@ func historyReasons(u Unit) []string {
 		out = append(out, h.Reason)
 	}
 	return out
+}
+
+// signerOf is the record of an e-signature.
+func signerOf(sig Signature) records.Signer {
+	return records.Signer{User: sig.User, FullName: sig.FullName, Role: sig.Role, Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}
 }

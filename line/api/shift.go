@@ -220,7 +220,7 @@ func (s *Server) confirmClearance(c *call) error {
 		return err
 	}
 	cl := records.Clearance{Batch: id, Items: items, Note: strings.TrimSpace(req.Note),
-		Signer: records.Signer{User: sig.User, FullName: sig.FullName, Role: sig.Role, Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}}
+		Signer: signerOf(sig)}
 	if err := s.o.Records.ConfirmClearance(c.r.Context(), cl); err != nil {
 		return recordsErr(err)
 	}
@@ -402,7 +402,7 @@ func (s *Server) handOver(c *call) error {
 	}
 	h := records.Handover{ShiftStart: rep.Start, ShiftEnd: rep.End, Note: strings.TrimSpace(req.Note), Counts: rep.Counts,
 		Deviations: rep.Deviations, Unsigned: rep.Unsigned,
-		Outgoing: records.Signer{User: sig.User, FullName: sig.FullName, Role: sig.Role, Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}}
+		Outgoing: signerOf(sig)}
 	for _, a := range rep.OpenAlarms {
 		h.OpenAlarms = append(h.OpenAlarms, a.Code+": "+a.Text)
 	}
@@ -447,8 +447,7 @@ func (s *Server) ackHandover(c *call) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.o.Records.Acknowledge(c.r.Context(), id, records.Signer{User: sig.User, FullName: sig.FullName, Role: sig.Role,
-		Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At})
+	out, err := s.o.Records.Acknowledge(c.r.Context(), id, signerOf(sig))
 	if err != nil {
 		return recordsErr(err)
 	}
