@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/printer/gs1"
 )
@@ -67,27 +68,23 @@ func (s *Server) statusView(c *call, st Status) StatusView {
 	return v
 }
 
-// pmlAllowed are the PackML commands per state (ISA-TR88.00.02), as the
-// controller's state machine accepts them; final batches take none (a new
-// batch is defined instead), except Clear of Aborted.
-var pmlAllowed = map[string][]string{
-	"Idle": {CmdStart, CmdStop, CmdAbort}, "Execute": {CmdHold, CmdSuspend, CmdStop, CmdComplete, CmdAbort},
-	"Held": {CmdUnhold, CmdStop, CmdAbort}, "Suspended": {CmdUnsuspend, CmdHold, CmdStop, CmdAbort},
-	"Starting": {CmdHold, CmdStop, CmdAbort}, "Unholding": {CmdHold, CmdStop, CmdAbort}, "Unsuspending": {CmdHold, CmdStop, CmdAbort},
-	"Holding": {CmdStop, CmdAbort}, "Suspending": {CmdStop, CmdAbort}, "Completing": {CmdStop, CmdAbort},
-	"Stopping": {CmdAbort}, "Resetting": {CmdStop, CmdAbort}, "Clearing": {CmdAbort}, "Aborted": {CmdClear},
-}
-
 // acceptedCommands are the commands sess may give now: allowed by PackML
-// in the batch's state, by the user's role (Abort: supervisor), and by the
-// preconditions the API checks itself (Start needs the line clearance).
+// in the batch's state (line/packml, the controller's state machine),
+// refused on a finished batch (Complete, Stopped, Aborted: its record is
+// closed; Clear of an unsigned Aborted batch only), by the user's role
+// (Abort: supervisor), and by the preconditions the API checks itself
+// (Start needs the line clearance).
 func (s *Server) acceptedCommands(sess auth.Session, st Status, cleared bool) []string {
 	out := []string{}
 	if st.Batch == nil {
 		return out
 	}
-	for _, cmd := range pmlAllowed[st.Batch.State] {
+	final := st.Batch.State == "Complete" || st.Batch.State == "Stopped" || st.Batch.State == "Aborted"
+	for _, pc := range packml.Allowed(packml.State(st.Batch.State)) {
+		cmd := strings.ToLower(string(pc))
 		switch {
+		case final && !(cmd == CmdClear && st.Batch.State == "Aborted" && st.Batch.Signed == nil):
+			// a finished batch's record is closed: a new batch is defined instead
 		case cmd == CmdAbort && !sess.Role.AtLeast(auth.RoleSupervisor):
 		case cmd == CmdStart && !cleared:
 		default:

@@ -92,8 +92,14 @@ func TestBrowserShift(t *testing.T) {
 	eval(`document.querySelectorAll("input[name=item]").forEach(i => { i.checked = true }); true`)
 	b.fill(ctx, "#clearance-form", "#cl-reason", "clearance before PCM-2612-01", "#cl-password", apitest.OperatorPassword)
 	b.waitFor(ctx, "start enabled", `location.pathname === "/" && document.documentElement.dataset.live === "1" && !document.querySelector('[data-cmd="start"]').disabled && document.querySelector("#clearance-link").hidden`)
+	var top0, top1 float64
+	b.eval(ctx, `document.querySelector("#msg").classList.contains("show") ? -1 : document.querySelector("main").getBoundingClientRect().top`, &top0)
 	click(`[data-cmd="start"]`)
-	b.waitFor(ctx, "Execute", `document.querySelector("#state").dataset.state === "Execute"`)
+	b.waitFor(ctx, "Execute", `document.querySelector("#state").dataset.state === "Execute" && document.querySelector("#msg").classList.contains("show")`)
+	b.eval(ctx, `document.querySelector("main").getBoundingClientRect().top`, &top1)
+	if top0 < 0 || top0 != top1 {
+		t.Errorf("a status message moved the page: main at %v without, %v with the message", top0, top1)
+	}
 	if _, err := e.Fake.Produce(12, 4); err != nil {
 		t.Fatal(err)
 	}
