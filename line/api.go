@@ -42,9 +42,9 @@ func (c *Controller) Status(ctx context.Context) (api.Status, error) {
 		return api.Status{}, err
 	}
 	c.mu.Lock()
-	id, st := c.batchID, c.state
+	id, st, mode := c.batchID, c.state, c.mode
 	c.mu.Unlock()
-	s := api.Status{Line: c.cfg.Line.Name, State: string(st), RatePerMin: c.rate.perMinute(c.now()),
+	s := api.Status{Line: c.cfg.Line.Name, State: string(st), UnitMode: mode.String(), RatePerMin: c.rate.perMinute(c.now()),
 		PrinterQueue: len(c.q.InFlight()), InFlight: int(c.open.Load()), ActiveAlarms: c.ActiveCount(), At: c.now()}
 	if id != "" {
 		b, err := c.Batch(ctx, id)
@@ -98,6 +98,7 @@ func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.A
 		return api.Batch{}, wrapJournal(err)
 	}
 	c.m.SetState(string(packml.Idle))
+	c.m.SetBatch(jd.ID, jd.GTIN, jd.Lot, jd.Expiry, def.Product)
 	c.kickPool()
 	b, err := c.j.Batch(jd.ID)
 	if err != nil {
@@ -234,7 +235,8 @@ func (c *Controller) toUnit(u journal.Unit) api.Unit {
 	au := api.Unit{Serial: u.Serial, GTIN: u.GTIN, Batch: u.Batch, State: u.State.String(), Reason: u.Reason.String(),
 		Seq: u.Seq, ReadData: u.ReadData}
 	if u.Grade != nil {
-		au.Grade = float64(u.Grade.Overall)
+		g := float64(u.Grade.Overall)
+		au.Grade = &g
 		if u.Grade.Param != "" {
 			au.GradeParams = map[string]float64{u.Grade.Param: float64(u.Grade.ParamGrade)}
 		}
@@ -323,10 +325,12 @@ func (c *Controller) UnitAction(ctx context.Context, serial string, action api.U
 		c.log.Error("EPCIS document for a unit action after the batch end", "serial", serial, "err", err)
 		return api.Unit{}, fmt.Errorf("unit %s %s: EPCIS document not built, nothing journaled: %w", serial, action, wrapJournal(err))
 	}
+	before, _ := c.j.Unit(serial)
 	// The step and its EPCIS document: one journal transaction.
 	if _, err := c.j.ApplyWithOutbox(ctx, []journal.Change{ch}, docs); err != nil {
 		return api.Unit{}, fmt.Errorf("unit %s %s: %w", serial, action, wrapJournal(err))
 	}
+	c.m.UnitChanged(before.State.String(), ch.To.String(), ch.Reason.String())
 	if len(docs) > 0 {
 		c.kickOutbox()
 	}
@@ -396,6 +400,11 @@ func (c *Controller) ReconcileReport(ctx context.Context, id string) (reconcile.
 		sh = reconcile.Shifts{}
 	}
 	rep := reconcile.Build(b, units, sh, c.now())
+	if rs, err := c.j.ReturnRefusals(); err == nil {
+		rep.AddReturnRefusals(rs)
+	} else {
+		return reconcile.Report{}, wrapJournal(err)
+	}
 	if s := c.signature(id); s != nil {
 		rep.Signatures = append(rep.Signatures, reconcile.Signature{User: s.User, Role: s.Role, Meaning: s.Meaning, Reason: s.Reason, At: s.At,
 			Digest: c.signedDigest(ctx, id)})
@@ -418,7 +427,10 @@ func (c *Controller) Reconciliation(ctx context.Context, id string) (api.Reconci
 		u := api.Unit{Serial: d.Serial, Batch: id, State: d.State, Reason: d.Problem}
 		out.Differences = append(out.Differences, u)
 	}
-	out.Deviations = len(rep.Deviations())
+	for _, d := range rep.Deviations() {
+		out.DeviationSerials = append(out.DeviationSerials, d.Serial)
+	}
+	out.Deviations = len(out.DeviationSerials)
 	return out, nil
 }
 

@@ -94,7 +94,7 @@ func TestDiskFull(t *testing.T) {
 	// 1. Below the threshold: hold, alarm, Unhold refused; room freed: go on.
 	filler := fsstattest.Fill(t, dir, 4<<20)
 	waitState(t, l, 20*time.Second, packml.Held)
-	if a := activeAlarms(c, "disk"); len(a) != 1 || !strings.Contains(a[0].Text, "below journal.min_free_mb 8 MiB") {
+	if a := activeAlarms(c, "disk"); len(a) != 1 || !strings.Contains(a[0].Detail, "below journal.min_free_mb 8 MiB") {
 		t.Fatalf("disk alarms %+v", a)
 	}
 	if err := c.Command(ctx, "DF1", api.Command{Name: api.CmdUnhold}, operator); !errors.Is(err, line.ErrDiskLow) || !errors.Is(err, api.ErrRefused) {
@@ -127,7 +127,7 @@ func TestDiskFull(t *testing.T) {
 	filler = fsstattest.Fill(t, dir, 0)
 	waitFor(t, "a journal commit failing", func() bool {
 		for _, a := range activeAlarms(c, "journal") {
-			if strings.Contains(a.Text, "disk full") {
+			if strings.Contains(a.Detail, "disk full") {
 				return true
 			}
 		}
@@ -175,4 +175,22 @@ func demoConfig(t *testing.T) config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// Alive answers on a running line: idle, and in the middle of a batch.
+func TestAlive(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 60})
+	c := l.Controller
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a bound, not a speed check
+	defer cancel()
+	waitFor(t, "the controller running", func() bool { return c.Alive(ctx) == nil })
+	startBatch(ctx, t, l, "AL1", "LAL", 40)
+	waitState(t, l, 20*time.Second, packml.Execute)
+	if err := c.Alive(ctx); err != nil {
+		t.Fatalf("alive during a batch: %v", err)
+	}
+	runToComplete(t, l, "AL1")
+	if err := c.Alive(ctx); err != nil {
+		t.Fatalf("alive after the batch: %v", err)
+	}
 }

@@ -65,7 +65,7 @@ func TestClockJump(t *testing.T) {
 		a := activeAlarms(c, "clock")
 		texts := ""
 		for _, x := range a {
-			texts += x.Text + "\n"
+			texts += x.Detail + "\n"
 		}
 		if len(a) != 2 || !strings.Contains(texts, "jumped back 5s (expected") || !strings.Contains(texts, "jumped forward 10s (expected") {
 			t.Fatalf("clock alarms %+v", a)

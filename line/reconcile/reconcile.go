@@ -82,7 +82,11 @@ type Shift struct {
 // 11: who, what it means, when, why). The password check happens before
 // (line/auth); this is the record.
 type Signature struct {
-	User    string    `json:"user"`
+	User     string `json:"user"`
+	FullName string `json:"full_name,omitempty"`
+	// Step is the review step: "production" (sign-off) or "qa" (release);
+	// "" in records written before the two-step review.
+	Step    string    `json:"step,omitempty"`
 	Role    string    `json:"role"`
 	Meaning string    `json:"meaning"` // e.g. "reviewed and approved"
 	Reason  string    `json:"reason,omitempty"`
@@ -122,7 +126,24 @@ type Report struct {
 	RejectsByReason map[string]int `json:"rejects_by_reason"`
 	Shifts          []Shift        `json:"shifts"`
 	Differences     []Difference   `json:"differences"`
-	Signatures      []Signature    `json:"signatures,omitempty"`
+	// ReturnRefused are serials of the batch handed back to the site server
+	// that it would not take back (also listed among Differences as
+	// deviations: accounted for, but to be settled with the site server).
+	ReturnRefused []journal.ReturnRefusal `json:"return_refused,omitempty"`
+	Signatures    []Signature             `json:"signatures,omitempty"`
+}
+
+// AddReturnRefusals lists the refusals of this batch's returns (refusals
+// of other batches are ignored).
+func (r *Report) AddReturnRefusals(rs []journal.ReturnRefusal) {
+	for _, x := range rs {
+		if x.Batch != r.Batch.ID {
+			continue
+		}
+		r.ReturnRefused = append(r.ReturnRefused, x)
+		r.Differences = append(r.Differences, Difference{Serial: x.Serial, State: "returned",
+			Problem: fmt.Sprintf("returned to the site server, refused: %s %s", x.Code, x.Message), Deviation: true})
+	}
 }
 
 // Shifts cuts the day into shifts at the given local times of day ("06:00",
