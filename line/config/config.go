@@ -409,8 +409,8 @@ type API struct {
 // Defaults returns a Config with every default filled in; Load decodes over it.
 func Defaults() Config {
 	return Config{
-		Journal:  Journal{MinFreeMB: 512, Backup: JournalBackup{Keep: 7}},
-		Clock:    defaultClock(),
+		Journal: Journal{MinFreeMB: 512, Backup: JournalBackup{Keep: 7}},
+		Clock:   defaultClock(),
 		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second, HealthInterval: 5 * time.Second,
 			Capture: Capture{PollInterval: 500 * time.Millisecond, JobTimeout: time.Minute}},
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
