@@ -374,4 +374,3 @@ func RenderZPL(label []byte) (*image.Gray, error) {
 	}
 	return render(l, nil)
 }
-

@@ -165,7 +165,6 @@ func TestLabelOverZPL(t *testing.T) {
 	}
 }
 
-
 func TestBadLabelsCounted(t *testing.T) {
 	s, err := Start(Options{})
 	if err != nil {

@@ -150,7 +150,7 @@ func DecodeLinear(img image.Image) (data, symID string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	res, err := oned.NewCode128Reader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_ASSUME_GS1: true})
+	res, err := oned.NewCode128Reader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_ASSUME_GS1: true, gozxing.DecodeHintType_TRY_HARDER: true})
 	if err != nil {
 		return "", "", err
 	}

@@ -22,7 +22,7 @@ func packs(t testing.TB, n int) ([]image.Image, []string) {
 	var imgs []image.Image
 	var data []string
 	for i := range n {
-		d := fmt.Sprintf("0109501101530003172812311" + "0LOT1\x1d21S%05dX", i)
+		d := fmt.Sprintf("0109501101530003172812311"+"0LOT1\x1d21S%05dX", i)
 		img, err := printersim.DefaultRender(d)
 		if err != nil {
 			t.Fatal(err)
