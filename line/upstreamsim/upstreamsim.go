@@ -89,6 +89,7 @@ type Server struct {
 	dropNext  int
 	badNext   int
 	calls     int
+	sscc      ssccState // SSCCs issued and returned (sscc.go)
 }
 
 // Start listens and serves until Close.
@@ -215,6 +216,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/serials/requests", s.gate(http.HandlerFunc(s.handleRequest)))
 	mux.Handle("POST /v1/serials/returns", s.gate(http.HandlerFunc(s.handleReturn)))
 	mux.Handle("POST /v1/events", s.gate(http.HandlerFunc(s.handleEvents)))
+	mux.Handle("POST /v1/sscc/requests", s.gate(http.HandlerFunc(s.handleSSCCRequest)))
+	mux.Handle("POST /v1/sscc/returns", s.gate(http.HandlerFunc(s.handleSSCCReturn)))
 	// Liveness needs no token (openapi.yaml: security: []).
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
