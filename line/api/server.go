@@ -66,6 +66,8 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// UI, when set, is served at "/" (the web HMI from line/hmi).
 	UI http.Handler
+	// Aggregation, when set, serves /api/v1/aggregation/… (aggregation.go).
+	Aggregation Aggregation
 	// StatusInterval is how often the event stream checks the status for
 	// changes; default 500ms.
 	StatusInterval time.Duration
@@ -228,6 +230,7 @@ func (s *Server) routes() {
 	h("POST /api/v1/alarms", operator, "api.alarm.raise", (*Server).raiseAlarm)
 	h("POST /api/v1/alarms/{id}/ack", operator, "api.alarm.ack", (*Server).ackAlarm)
 	h("GET /api/v1/audit", supervisor, "", (*Server).audit)
+	s.aggregationRoutes(h)
 	m.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapiYAML)

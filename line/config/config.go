@@ -51,6 +51,9 @@ type Config struct {
 	// PackTags is the read-only OPC UA PackTags server (PackML state and
 	// counters) for the plant's SCADA; off by default.
 	PackTags PackTags `yaml:"packtags"`
+	// Aggregation packs units into cases and pallets (aggregation.go); off
+	// by default.
+	Aggregation Aggregation `yaml:"aggregation"`
 }
 
 // PackTags configures the read-only OPC UA PackTags server. gopcua's server
@@ -413,6 +416,7 @@ func (c Config) Validate() configs.Problems {
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())
 	p.Merge("packtags", c.PackTags.Validate())
+	p.Merge("aggregation", c.Aggregation.Validate())
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}

@@ -1,0 +1,99 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/upstream"
+	"github.com/serialine/serialine/store/journal"
+)
+
+// ensureRange imports the configured SSCC range once (source range).
+func (a *Aggregator) ensureRange(ctx context.Context) error {
+	s := a.o.Config.SSCC
+	if s.Source != "range" {
+		return nil
+	}
+	pools, err := a.j.IDPools()
+	if err != nil {
+		return err
+	}
+	for _, p := range pools {
+		if p.ID == s.RangeID {
+			if !p.Range || p.Extension != s.Extension || p.Prefix != s.CompanyPrefix || p.First != s.First || p.Last != s.Last {
+				return fmt.Errorf("aggregation: SSCC range %s in the journal (%d %s %d..%d) differs from the config (%d %s %d..%d): assign a new range id",
+					s.RangeID, p.Extension, p.Prefix, p.First, p.Last, s.Extension, s.CompanyPrefix, s.First, s.Last)
+			}
+			return nil
+		}
+	}
+	err = a.j.ImportSSCCRange(ctx, journal.SSCCRange{ID: s.RangeID, Extension: s.Extension, CompanyPrefix: s.CompanyPrefix, First: s.First, Last: s.Last})
+	if err != nil {
+		return fmt.Errorf("aggregation: import SSCC range %s: %w", s.RangeID, err)
+	}
+	a.log.Info("SSCC range imported", "range", s.RangeID, "first", s.First, "last", s.Last)
+	return nil
+}
+
+// idLoop keeps the SSCC pool above its low water mark (source upstream):
+// the request id is durable before the request goes out, like serials.
+func (a *Aggregator) idLoop(ctx context.Context) {
+	s := a.o.Config.SSCC
+	if s.Source != "upstream" || a.o.Upstream == nil {
+		return
+	}
+	size, low := s.RequestSize, s.LowWater
+	if size <= 0 {
+		size = 200
+	}
+	if low <= 0 {
+		low = 50
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if n, err := a.j.IDLevel(journal.IDSSCC, ""); err == nil && n < low {
+			if err := a.requestSSCCs(ctx, size); err != nil && ctx.Err() == nil {
+				a.alarm(api.SeverityWarning, "aggregation", "SSCC pool: "+err.Error())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Aggregator) requestSSCCs(ctx context.Context, n int) error {
+	id, err := a.j.PendingIDRequest(journal.IDSSCC, "")
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		id = upstream.NewRequestID()
+		if err := a.j.SetPendingIDRequest(ctx, journal.IDSSCC, "", id); err != nil {
+			return err
+		}
+	}
+	p, err := a.o.Upstream.RequestSSCCsWithID(ctx, id, n)
+	if err != nil {
+		if !upstream.IsTransient(err) {
+			_ = a.j.ClearPendingIDRequest(context.WithoutCancel(ctx), journal.IDSSCC, "", id)
+		}
+		return fmt.Errorf("request %d SSCCs: %w", n, err)
+	}
+	err = a.j.ImportIDPool(ctx, journal.IDPool{ID: p.ID, Kind: journal.IDSSCC, Codes: p.SSCCs, RequestID: id})
+	var pe *journal.PoolError
+	if errors.As(err, &pe) {
+		_ = a.j.ClearPendingIDRequest(context.WithoutCancel(ctx), journal.IDSSCC, "", id)
+		return fmt.Errorf("SSCC pool %s refused: %w", p.ID, err)
+	}
+	if err == nil {
+		a.log.Info("SSCC pool imported", "pool", p.ID, "ssccs", len(p.SSCCs))
+	}
+	return err
+}
