@@ -243,7 +243,9 @@ func (a *Aggregator) StationCommand(ctx context.Context, stName string, cmd api.
 		if open != "" && mode != ModeRemove && mode != ModeAdd {
 			p, err := a.j.Parent(open)
 			if err == nil && !p.Commissioned() {
-				if err := a.j.Aggregate(ctx, func(t *journal.AggTx) error { return t.Void(open, "cancelled at the station: "+cmd.Reason, actorOf(by)) }); err != nil {
+				if err := a.j.Aggregate(ctx, func(t *journal.AggTx) error {
+					return t.Void(open, "cancelled at the station: "+cmd.Reason, actorOf(by))
+				}); err != nil {
 					return api.StationState{}, wrap(err)
 				}
 			}

@@ -869,3 +869,49 @@ func (j *Journal) Orphans(batchID string) (orphans []string, aggregated int, err
 	})
 	return orphans, aggregated, err
 }
+
+// CheckCandidates checks many children at once, in one read transaction:
+// the problem of each (by index; "" = it may be aggregated now) for
+// childLevel in batch. A station checking a whole case read uses it.
+func (j *Journal) CheckCandidates(batch, childLevel string, children []string) ([]string, error) {
+	out := make([]string, len(children))
+	err := j.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(bktChildOf) == nil {
+			return fmt.Errorf("%w: journal without aggregation", ErrNotFound)
+		}
+		a := &AggTx{tx: tx}
+		for i, c := range children {
+			p, err := a.CheckCandidate(batch, childLevel, c)
+			if err != nil {
+				return err
+			}
+			out[i] = p
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UnitStates returns the state of each serial (0 when it is no unit of
+// this line), in one read transaction.
+func (j *Journal) UnitStates(serials []string) ([]State, error) {
+	out := make([]State, len(serials))
+	err := j.view(func(tx *bolt.Tx) error {
+		ser := tx.Bucket(bktSerials)
+		for i, s := range serials {
+			v := ser.Get([]byte(s))
+			if v == nil {
+				continue
+			}
+			r, err := decodeSerial(s, v)
+			if err != nil {
+				return err
+			}
+			if r.kind == kindUnit {
+				out[i] = r.unitData.state
+			}
+		}
+		return nil
+	})
+	return out, err
+}
