@@ -153,7 +153,13 @@ type station struct {
 	partial    *journal.Actor // armed partial close
 	partialWhy string
 	last       *api.ScanResult
-	relabelOf  string // manual relabel: the old parent
+	relabelOf  string       // manual relabel: the old parent
+	queued     []queuedScan // pallet: cases stacked while the full pallet waits for its label
+}
+
+type queuedScan struct {
+	code string
+	by   journal.Actor
 }
 
 // New checks o and returns an Aggregator; nothing runs until Run.
@@ -275,6 +281,9 @@ func (a *Aggregator) connect(ctx context.Context, st, dev string, b devices.Back
 		}
 		a.log.Warn("aggregation device connect failed", "station", st, "device", dev, "attempt", n, "retry_in", wait, "err", err)
 	})
+	if err == nil {
+		a.setLink(st, api.LinkUp)
+	}
 	return err
 }
 

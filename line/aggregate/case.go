@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,8 +163,11 @@ func (a *Aggregator) caseStation(ctx context.Context) {
 		for len(trigQ) > 0 && len(readQ) > 0 {
 			t, r := trigQ[0], readQ[0]
 			trigQ, readQ = trigQ[1:], readQ[1:]
+			t0 := a.now()
 			job := a.checkCase(ctx, t.Seq, r)
+			t1 := a.now()
 			a.labelCase(ctx, job)
+			a.log.Debug("case checked and labelled", "seq", t.Seq, "read_at", r.at, "check", t1.Sub(t0), "label", a.now().Sub(t1), "bad", job.bad)
 			waiting = append(waiting, job)
 		}
 		for len(waiting) > 0 && len(scanQ) > 0 {
@@ -331,6 +335,7 @@ func (a *Aggregator) labelCase(ctx context.Context, job *caseJob) {
 			b, _ := a.j.Batch(job.batch)
 			rec, err := labelRecord(p.Code, fmt.Sprintf("%s %d x %s", strings.ToUpper(job.level.Name), len(job.serials), b.GTIN), "LOT "+b.Lot+"  EXP "+b.Expiry)
 			if err == nil {
+				rec.Fields["track"] = strconv.FormatUint(job.seq, 10)
 				err = lab.Enqueue(ctx, rec)
 			}
 			if err == nil {
@@ -350,7 +355,7 @@ func (a *Aggregator) labelCase(ctx context.Context, job *caseJob) {
 		reason = reason[:60]
 	}
 	if err := lab.Enqueue(ctx, printer.Record{ID: fmt.Sprintf("REWORK-%d", job.seq),
-		Fields: map[string]string{"title": "REWORK - DO NOT SHIP", "lotexp": reason}}); err != nil {
+		Fields: map[string]string{"title": "REWORK - DO NOT SHIP", "lotexp": reason, "track": strconv.FormatUint(job.seq, 10)}}); err != nil {
 		a.log.Warn("rework label not sent", "seq", job.seq, "err", err)
 	}
 }

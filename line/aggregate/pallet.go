@@ -95,10 +95,31 @@ func (a *Aggregator) buildScan(ctx context.Context, stName, code string, by jour
 		return fail("%q: %v", code, sc.err)
 	}
 	if await {
-		if sc.parent != open {
-			return fail("%s %s is waiting for its label: scan the label (%s), not %s", lvl.Name, hri(open), hri(open), strings.TrimSpace(code))
+		if sc.parent == open {
+			r := a.closeOpen(ctx, stName, res)
+			if r.OK {
+				a.mu.Lock()
+				queued := st.queued
+				st.queued = nil
+				a.mu.Unlock()
+				for _, q := range queued {
+					if qr := a.buildScan(ctx, stName, q.code, q.by); !qr.OK {
+						a.alarm(api.SeverityWarning, "aggregation", fmt.Sprintf("%s station: %s", stName, qr.Message))
+					}
+				}
+			}
+			return r
 		}
-		return a.closeOpen(ctx, stName, res)
+		if stName == "pallet" && lvl.ChildLevel != journal.UnitLevel && sc.parent != "" {
+			// The palletiser already stacks the next pallet: this case
+			// goes on it once the full pallet's label is read.
+			a.mu.Lock()
+			st.queued = append(st.queued, queuedScan{code: code, by: by})
+			a.mu.Unlock()
+			res.OK, res.Message = true, fmt.Sprintf("%s held for the next %s (%s waits for its label)", strings.TrimSpace(code), lvl.Name, hri(open))
+			return res
+		}
+		return fail("%s %s is waiting for its label: scan the label (%s), not %s", lvl.Name, hri(open), hri(open), strings.TrimSpace(code))
 	}
 	child := sc.serial
 	if lvl.ChildLevel != journal.UnitLevel {

@@ -158,8 +158,19 @@ func (l Labeller) Validate() configs.Problems {
 	if l.Serial != nil {
 		p.Merge("serial", l.Serial.Validate())
 	}
-	p.Merge("backoff", l.Backoff.Validate())
+	if l.Backoff != (devices.Backoff{}) {
+		p.Merge("backoff", l.Backoff.Validate())
+	}
 	return p
+}
+
+// aggCamera validates a station's camera or scanner; an unset backoff
+// means the default one.
+func aggCamera(c Camera) configs.Problems {
+	if c.Backoff == (devices.Backoff{}) {
+		c.Backoff = devices.DefaultBackoff()
+	}
+	return c.Validate()
 }
 
 // Validate reports every problem of the aggregation section (nothing when
@@ -242,13 +253,13 @@ func (a Aggregation) Validate() configs.Problems {
 	}
 	if c := a.CaseStation; c != nil {
 		p.Merge("case_station.plc", c.PLC.Validate())
-		p.Merge("case_station.camera", c.Camera.Validate())
+		p.Merge("case_station.camera", aggCamera(c.Camera))
 		p.Merge("case_station.multi", c.Multi.Validate())
 		p.Merge("case_station.labeller", c.Labeller.Validate())
-		p.Merge("case_station.scanner", c.Scanner.Validate())
+		p.Merge("case_station.scanner", aggCamera(c.Scanner))
 	}
 	if c := a.PalletStation; c != nil {
-		p.Merge("pallet_station.scanner", c.Scanner.Validate())
+		p.Merge("pallet_station.scanner", aggCamera(c.Scanner))
 		p.Merge("pallet_station.labeller", c.Labeller.Validate())
 	}
 	if m := a.ManualStation; m != nil {

@@ -16,6 +16,7 @@ import (
 	"image"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +31,9 @@ type Label struct {
 	Fields map[int]string
 	// ID is the value of Options.IDField ("" when absent).
 	ID string
-	At time.Time
+	// Track is the value of Options.TrackField ("" when absent).
+	Track string
+	At    time.Time
 }
 
 // Options configure a Server.
@@ -39,6 +42,10 @@ type Options struct {
 	Addr string
 	// IDField is the ^FN number carrying the label's ID (record ID).
 	IDField int
+	// TrackField is the ^FN number carrying the product the label is meant
+	// for (a tracking labeller synchronised to the line PLC): ApplyTo
+	// applies only a label for that product. 0 = none.
+	TrackField int
 	// BufferCap is the most labels the printer buffers (default 16):
 	// further labels are dropped and BufferFull is reported.
 	BufferCap int
@@ -56,6 +63,9 @@ type Stats struct {
 	Missed   int // Apply with no label waiting: the product went unlabelled
 	Errors   int // labels that could not be rendered
 	Cleared  int // labels dropped by ~JA
+	// Discarded: labels for a product that had passed the applicator
+	// (ApplyTo): printed and thrown away.
+	Discarded int
 }
 
 // Server is a running labeller.
@@ -116,6 +126,32 @@ func (s *Server) Apply() (Label, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.buf) == 0 || s.paperOut || s.paused {
+		s.stats.Missed++
+		return Label{}, false
+	}
+	l := s.buf[0]
+	s.buf = s.buf[1:]
+	s.stats.Applied++
+	return l, true
+}
+
+// ApplyTo applies the label meant for product track (a tracking
+// labeller): labels for earlier products (whose product passed without
+// them) are discarded first; a label for a later product stays for it.
+// ok false (Missed counted) when no label is there for track.
+func (s *Server) ApplyTo(track uint64) (Label, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.buf) > 0 {
+		t, err := strconv.ParseUint(s.buf[0].Track, 10, 64)
+		if err != nil || t >= track {
+			break
+		}
+		s.buf = s.buf[1:]
+		s.stats.Discarded++
+	}
+	if len(s.buf) == 0 || s.paperOut || s.paused || s.buf[0].Track != strconv.FormatUint(track, 10) {
+		s.o.Logger.Debug("labelsim: no label for the product at the applicator", "track", track, "waiting", len(s.buf))
 		s.stats.Missed++
 		return Label{}, false
 	}
@@ -341,6 +377,7 @@ func (s *Server) label(body []byte) error {
 	lab := Label{Image: img, Fields: values, At: s.o.Now()}
 	if values != nil {
 		lab.ID = values[s.o.IDField]
+		lab.Track = values[s.o.TrackField]
 	}
 	s.mu.Lock()
 	if len(s.buf) >= s.o.BufferCap {
@@ -349,6 +386,7 @@ func (s *Server) label(body []byte) error {
 	}
 	s.buf = append(s.buf, lab)
 	s.stats.Rendered++
+	s.o.Logger.Debug("labelsim: label printed", "id", lab.ID, "track", lab.Track)
 	hooks := s.onLabel
 	s.mu.Unlock()
 	for _, h := range hooks {

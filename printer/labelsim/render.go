@@ -111,7 +111,9 @@ func parse(cmds []zpl.Cmd) (layout, error) {
 // render draws the layout with the recalled field values.
 func render(l layout, values map[int]string) (*image.Gray, error) {
 	img := image.NewGray(image.Rect(0, 0, l.width, l.length))
-	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
 	for _, f := range l.fields {
 		data := f.data
 		if f.fn >= 0 {
@@ -146,8 +148,15 @@ func render(l layout, values map[int]string) (*image.Gray, error) {
 	return img, nil
 }
 
+// fill blackens r (direct pixel writes: labels are big, fields many).
 func fill(img *image.Gray, r image.Rectangle) {
-	draw.Draw(img, r.Intersect(img.Bounds()), image.NewUniform(color.Black), image.Point{}, draw.Src)
+	r = r.Intersect(img.Bounds())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[(y-img.Rect.Min.Y)*img.Stride:]
+		for x := r.Min.X; x < r.Max.X; x++ {
+			row[x-img.Rect.Min.X] = 0
+		}
+	}
 }
 
 func drawBox(img *image.Gray, x, y, w, h, t int) {

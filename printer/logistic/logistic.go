@@ -21,11 +21,12 @@ const (
 	FieldMatrix  = 3 // GS1 DataMatrix data with _1 for FNC1 ("_100306…")
 	FieldTitle   = 4 // "CASE 40 x GTIN 09501101530003"
 	FieldLotExp  = 5 // "LOT L1  EXP 2028-12-31"
-	FieldID      = 6 // the journal code (^FX comment; the record ID)
+	FieldID      = 6 // the journal code (not printed; the record ID)
+	FieldTrack   = 7 // the product the label is meant for (case line product id; not printed)
 )
 
 // Record field names (printer.Record.Fields) mapped to the ^FN numbers.
-var Fields = map[string]int{"code128": FieldCode128, "hri": FieldHRI, "matrix": FieldMatrix, "title": FieldTitle, "lotexp": FieldLotExp}
+var Fields = map[string]int{"code128": FieldCode128, "hri": FieldHRI, "matrix": FieldMatrix, "title": FieldTitle, "lotexp": FieldLotExp, "track": FieldTrack}
 
 // Options shape the label.
 type Options struct {
