@@ -52,6 +52,8 @@ type Options struct {
 	// Now is the clock (batch id suggestion, lockout display); nil means
 	// time.Now.
 	Now func() time.Time
+	// Aggregation, when set, adds the aggregation pages (aggregation.go).
+	Aggregation api.Aggregation
 }
 
 // HMI is the web HMI handler. Mount it at "/" (api.Options.UI).
@@ -114,6 +116,9 @@ func New(o Options) (*HMI, error) {
 		}
 		h.pages[p] = t
 	}
+	if err := h.aggregationPages(funcs); err != nil {
+		return nil, fmt.Errorf("hmi: aggregation pages: %w", err)
+	}
 	static, err := fs.Sub(webFS, "web/static")
 	if err != nil {
 		return nil, err
@@ -146,11 +151,14 @@ type page struct {
 	Line    string
 	Error   string
 	Data    any
+	// Aggregation: the line aggregates (the menu shows its pages).
+	Aggregation bool
 }
 
 func (h *HMI) render(w http.ResponseWriter, name string, status int, p page) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	p.Aggregation = h.o.Aggregation != nil
 	var b strings.Builder
 	if err := h.pages[name].Execute(&b, p); err != nil {
 		h.log.Error("hmi: render", "page", name, "err", err)

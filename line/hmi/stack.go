@@ -33,6 +33,8 @@ type StackOptions struct {
 	// Auth overrides the user store options (Path, Audit and Logger are
 	// filled in); zero means defaults.
 	Auth auth.Options
+	// Aggregation, when set, serves the aggregation API and pages.
+	Aggregation api.Aggregation
 }
 
 // Stack is the whole operator front end: users, the JSON API and the web
@@ -62,13 +64,13 @@ func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger})
+	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger, Aggregation: o.Aggregation})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	srv, err := api.New(api.Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger,
-		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie})
+		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie, Aggregation: o.Aggregation})
 	if err != nil {
 		a.Close()
 		return nil, err
