@@ -440,7 +440,7 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("unit", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: serialine unit [flags] SERIAL|CODE   (CODE: element string, (01)…(21)… or Digital Link)")
+		fmt.Fprintln(e.stderr, "usage: serialine unit [flags] SERIAL|CODE   (CODE: element string, (01)…(21)…, Digital Link; or a case/pallet SSCC (00)…: its contents)")
 		fs.PrintDefaults()
 	}
 	var cf clientFlags
@@ -459,6 +459,12 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	}
 	defer cl.close(ctx)
 	arg := pos[0]
+	if isParentCode(arg) {
+		if err := printParentLookup(ctx, cl, e.stdout, arg, cf.asJSON); err != nil {
+			return clientFail(e, "unit", err)
+		}
+		return exitOK
+	}
 	var raw []byte
 	var u *api.Unit
 	isCode := strings.HasPrefix(arg, "(") || strings.HasPrefix(arg, "]") || strings.Contains(arg, "://") ||
@@ -514,6 +520,7 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	for _, h := range u.History {
 		fmt.Fprintf(e.stdout, "  %s %-12s %s %s\n", h.At.Format(time.RFC3339), h.State, h.Reason, h.By)
 	}
+	printUnitChain(ctx, cl, e.stdout, u.Serial)
 	return exitOK
 }
 

@@ -4,12 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/serialine/serialine/line"
+	"github.com/serialine/serialine/line/aggregate"
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/linesim"
+	"github.com/serialine/serialine/line/upstream"
+	"github.com/serialine/serialine/store/journal"
 )
 
 // demoAggregation ends the demo batch at the end of the line (partial
@@ -81,4 +88,36 @@ func safeName(s string) string {
 		b = b[:60]
 	}
 	return string(b)
+}
+
+// runAggregator builds the aggregation controller of a `serialine run`
+// config (nil when aggregation is off) and runs it beside the controller
+// until ctx ends (wg waits for it).
+func runAggregator(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, j *journal.Journal, ctrl *line.Controller, up *upstream.Client, log *slog.Logger) (*aggregate.Aggregator, error) {
+	if !cfg.Aggregation.Enabled {
+		return nil, nil
+	}
+	devs, err := aggregate.NewDevices(cfg.Aggregation, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	o := aggregate.Options{Config: cfg.Aggregation, Identity: cfg.Line, Journal: j, Line: ctrl, Alarms: ctrl,
+		Case: devs.Case, Pallet: devs.Pallet, ManualLabeller: devs.ManualLabeller, ManualScanner: devs.ManualScanner,
+		Logger: log.With("part", "aggregation")}
+	if up != nil {
+		o.Upstream = up
+	}
+	a, err := aggregate.New(o)
+	if err != nil {
+		return nil, err
+	}
+	a.SetUnitActor(ctrl)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Run(ctx); err != nil {
+			log.Error("aggregation stopped", "err", err)
+		}
+	}()
+	return a, nil
 }

@@ -93,13 +93,22 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	agg, err := runAggregator(ctx, &wg, cfg, j, ctrl, up, e.logger)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run: aggregation:", err)
+		return exitUsage
+	}
 	if cfg.API.Listen != "" {
 		users := cfg.API.UsersFile
 		if users == "" {
 			users = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
 		}
-		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: users, Logger: e.logger,
-			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != ""})
+		so := hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: users, Logger: e.logger,
+			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != ""}
+		if agg != nil {
+			so.Aggregation = agg
+		}
+		st, err := hmi.NewStack(ctx, so)
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
 			return exitFailure
