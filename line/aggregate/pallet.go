@@ -166,6 +166,9 @@ func (a *Aggregator) buildScan(ctx context.Context, stName, code string, by jour
 		if r := a.finishParent(ctx, stName, p, b); r != "" {
 			res.Message += r
 		}
+		if q, err := a.j.Parent(open); err == nil {
+			p = q
+		}
 	}
 	ap := toParent(p)
 	res.Parent = &ap

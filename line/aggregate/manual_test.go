@@ -1,0 +1,175 @@
+package aggregate_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/line/aggregate"
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/store/journal"
+)
+
+// openPTY opens a pseudo-terminal pair: the master (the simulated
+// handheld) and the slave's path (a real tty for go.bug.st/serial).
+func openPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	// Raw from the start (no echo, no line editing), as a serial line is:
+	// the station opens the port asynchronously.
+	tio, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Skipf("termios: %v", err)
+	}
+	tio.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	tio.Oflag &^= unix.OPOST
+	tio.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	if err := unix.IoctlSetTermios(int(m.Fd()), unix.TCSETS, tio); err != nil {
+		t.Skipf("termios: %v", err)
+	}
+	return m, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+type fixedLine struct{ batch string }
+
+func (f fixedLine) State() (string, packml.State) { return f.batch, packml.Execute }
+
+// journalWithUnits: batch B1 of testGTIN with n commissioned units and
+// one rejected one (returned last).
+func journalWithUnits(t *testing.T, n int) (*journal.Journal, []string) {
+	t.Helper()
+	ctx := context.Background()
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if rep, err := j.Verify(ctx); err != nil {
+			t.Errorf("journal verify: %v %v", err, rep.Problems)
+		}
+		j.Close()
+	})
+	var serials []string
+	for i := range n + 1 {
+		serials = append(serials, fmt.Sprintf("M%05d", i))
+	}
+	if err := j.ImportPool(ctx, journal.Pool{ID: "P1", GTIN: testGTIN, Serials: serials}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.CreateBatch(ctx, journal.BatchDef{ID: "B1", GTIN: testGTIN, Lot: "L1", Expiry: "281231", Profile: "eu-fmd", Target: n}, journal.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	us, err := j.Draw(ctx, "B1", n+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range us {
+		ch := []journal.Change{{Serial: u.Serial, To: journal.Queued}, {Serial: u.Serial, To: journal.Printed, Seq: uint64(i + 1)}}
+		if i == n {
+			ch = append(ch, journal.Change{Serial: u.Serial, To: journal.Rejected, Reason: journal.ReasonNoRead})
+		} else {
+			ch = append(ch, journal.Change{Serial: u.Serial, To: journal.Verified}, journal.Change{Serial: u.Serial, To: journal.Commissioned})
+		}
+		if err := j.Apply(ctx, ch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return j, serials
+}
+
+func manualConfig(dev string) config.Aggregation {
+	sc := serialport.DefaultConfig()
+	sc.Device, sc.ReadTimeout = dev, 50*time.Millisecond
+	return config.Aggregation{Enabled: true,
+		Products: []config.Product{{GTIN: testGTIN, Levels: []config.Level{{Name: "case", Quantity: 3}, {Name: "pallet", Quantity: 2}}}},
+		SSCC:     config.SSCCSource{Source: "range", RangeID: "R1", Extension: 1, CompanyPrefix: "9501101", First: 1, Last: 999},
+		ManualStation: &config.ManualStation{Scanner: &sc, Ack: "\x06", Nak: "\x15"}}
+}
+
+// TestManualStationHandheld: a handheld scanner on a serial port (a real
+// pty through go.bug.st/serial) builds a case at the manual station: every
+// scan is answered at once (ACK/NAK written back to the scanner); refused
+// scans (a foreign code, a rejected unit, the same unit twice, garbage)
+// aggregate nothing; the case closes on its last unit (no label printer at
+// this station).
+func TestManualStationHandheld(t *testing.T) {
+	m, dev := openPTY(t)
+	j, serials := journalWithUnits(t, 3)
+	cfg := manualConfig(dev)
+	devs, err := aggregate.NewDevices(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := aggregate.New(aggregate.Options{Config: cfg, Journal: j, Line: fixedLine{"B1"}, ManualScanner: devs.ManualScanner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	scan := func(code string, want byte) {
+		t.Helper()
+		if _, err := m.Write([]byte(code + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(m, b); err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != want {
+			st, _ := a.Station(context.Background(), "manual")
+			t.Fatalf("scan %q answered %#x, want %#x (%+v)", code, b[0], want, st.Last)
+		}
+	}
+	const ack, nak = 0x06, 0x15
+	scan("(01)09501101530003(21)FOREIGN9", nak)
+	scan(serials[3], nak) // rejected unit
+	scan("]d2010950110153000317281231"+"10L1\x1d21"+serials[0], ack)
+	scan(serials[0], nak) // same unit again
+	scan("(01)0950110153000X", nak)
+	scan(serials[1], ack)
+	st, _ := a.Station(context.Background(), "manual")
+	if st.Open == nil || st.Open.Count != 2 || !st.Last.OK {
+		t.Fatalf("after 2 good scans: %+v", st)
+	}
+	scan("https://id.gs1.org/01/09501101530003/21/"+serials[2], ack)
+	st, _ = a.Station(context.Background(), "manual")
+	if st.Open != nil || st.Last == nil || !st.Last.OK || st.Last.Parent == nil || st.Last.Parent.State != "closed" {
+		t.Fatalf("full case not closed: %+v", st)
+	}
+	p, err := j.Parent(st.Last.Parent.Code)
+	if err != nil || len(p.Children) != 3 || p.Station != "manual" {
+		t.Fatalf("journal: %+v %v", p, err)
+	}
+	for _, h := range p.History {
+		if h.Op == journal.OpAdd && h.Actor.User != "handheld" {
+			t.Fatalf("scan actor %v", h.Actor)
+		}
+	}
+	// A refused scan answers the reason on the station (the HMI shows it).
+	if r, _ := a.Scan(context.Background(), "manual", serials[3], api.Actor{User: "olga", Role: "operator"}); r.OK || r.Message == "" {
+		t.Fatalf("refusal without a message: %+v", r)
+	}
+}
