@@ -102,8 +102,8 @@ func manualConfig(dev string) config.Aggregation {
 	sc := serialport.DefaultConfig()
 	sc.Device, sc.ReadTimeout = dev, 50*time.Millisecond
 	return config.Aggregation{Enabled: true,
-		Products: []config.Product{{GTIN: testGTIN, Levels: []config.Level{{Name: "case", Quantity: 3}, {Name: "pallet", Quantity: 2}}}},
-		SSCC:     config.SSCCSource{Source: "range", RangeID: "R1", Extension: 1, CompanyPrefix: "9501101", First: 1, Last: 999},
+		Products:      []config.Product{{GTIN: testGTIN, Levels: []config.Level{{Name: "case", Quantity: 3}, {Name: "pallet", Quantity: 2}}}},
+		SSCC:          config.SSCCSource{Source: "range", RangeID: "R1", Extension: 1, CompanyPrefix: "9501101", First: 1, Last: 999},
 		ManualStation: &config.ManualStation{Scanner: &sc, Ack: "\x06", Nak: "\x15"}}
 }
 
