@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"strings"
 	"log/slog"
 	"sync"
 	"time"
@@ -249,7 +250,7 @@ func (s *Sim) shiftLocked() {
 		r := readLabel(l)
 		if !r.NoRead {
 			s.mu.Lock()
-			c.Label = r.Data
+			c.Label = strings.Trim(r.Data, "\x1d")
 			s.mu.Unlock()
 		}
 		s.o.Scanner.Send(r)

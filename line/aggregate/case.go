@@ -257,9 +257,11 @@ func (a *Aggregator) checkCase(ctx context.Context, seq uint64, r caseRead) *cas
 		}
 	}
 	n := len(r.read.Codes)
+	var partial *journal.Actor
 	a.mu.Lock()
-	st := a.stations["case"]
-	partial := st.partial
+	if st := a.stations["case"]; st != nil {
+		partial = st.partial
+	}
 	a.mu.Unlock()
 	switch {
 	case n > lvl.Quantity:
