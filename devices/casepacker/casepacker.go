@@ -20,8 +20,8 @@ import (
 	"context"
 	"errors"
 	"image"
-	"strings"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
