@@ -204,6 +204,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	if err := a.ensureRange(ctx); err != nil {
 		a.alarm(api.SeverityFault, "aggregation", err.Error())
 	}
+	a.resume(ctx)
 	loops := []func(context.Context){a.reportLoop, a.idLoop}
 	if a.o.Case != nil {
 		loops = append(loops, a.caseStation)
@@ -239,6 +240,49 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		a.log.Warn("aggregation: closing devices", "err", err)
 	}
 	return nil
+}
+
+// resume picks up the parents left open by a previous run (a restart or a
+// crash): an inline case opened but not closed went on without its verdict
+// (the gate sent it to the rework lane): its code is scrapped; an open
+// pallet or manual parent is still being built: the station continues it.
+func (a *Aggregator) resume(ctx context.Context) {
+	id, _ := a.o.Line.State()
+	if id == "" {
+		return
+	}
+	var open []journal.Parent
+	_ = a.j.Parents(id, func(p journal.Parent) error {
+		if p.State == journal.ParentOpen {
+			open = append(open, p)
+		}
+		return nil
+	})
+	for _, p := range open {
+		switch p.Station {
+		case "case":
+			if p.Commissioned() {
+				continue
+			}
+			err := a.j.Aggregate(ctx, func(t *journal.AggTx) error {
+				return t.Void(p.Code, "controller restarted before the case was decided: the case went to the rework lane", journal.Actor{})
+			})
+			if err != nil {
+				a.log.Error("aggregation resume: void case", "code", p.Code, "err", err)
+			}
+		default:
+			a.mu.Lock()
+			if st := a.stations[p.Station]; st != nil && st.open == "" {
+				st.open = p.Code
+				if p.Station == "manual" {
+					st.mode = p.Level
+				}
+				st.awaitLabel = len(p.Children) == p.Capacity
+			}
+			a.mu.Unlock()
+			a.log.Info("aggregation resume", "station", p.Station, "code", p.Code, "children", len(p.Children))
+		}
+	}
 }
 
 func (a *Aggregator) alarm(sev, source, text string) {

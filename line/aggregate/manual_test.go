@@ -173,3 +173,51 @@ func TestManualStationHandheld(t *testing.T) {
 		t.Fatalf("refusal without a message: %+v", r)
 	}
 }
+
+// TestResumeAfterRestart: parents left open by a crashed controller: the
+// inline case (decided by no one: the gate sent it to rework) is voided,
+// its code scrapped; the manual station continues its open case.
+func TestResumeAfterRestart(t *testing.T) {
+	j, serials := journalWithUnits(t, 3)
+	ctx := context.Background()
+	if err := j.ImportSSCCRange(ctx, journal.SSCCRange{ID: "R1", Extension: 1, CompanyPrefix: "9501101", First: 1, Last: 999}); err != nil {
+		t.Fatal(err)
+	}
+	inline, err := j.OpenParent(ctx, journal.ParentSpec{Batch: "B1", Level: "case", ChildLevel: journal.UnitLevel, Capacity: 3, Station: "case", Kind: journal.IDSSCC}, journal.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual, err := j.OpenParent(ctx, journal.ParentSpec{Batch: "B1", Level: "case", ChildLevel: journal.UnitLevel, Capacity: 3, Station: "manual", Kind: journal.IDSSCC}, journal.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddChildren(ctx, manual.Code, serials[:1], journal.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := manualConfig("/dev/null")
+	cfg.ManualStation = nil
+	a, err := aggregate.New(aggregate.Options{Config: cfg, Journal: j, Line: fixedLine{"B1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(rctx) }()
+	waitFor(t, 5*time.Second, "the manual station resumed", func() bool {
+		st, _ := a.Station(ctx, "manual")
+		return st.Open != nil
+	})
+	cancel()
+	<-done
+	if p, _ := j.Parent(inline.Code); p.State != journal.ParentVoid {
+		t.Fatalf("inline case left open by the crash is %s, want void", p.State)
+	}
+	st, _ := a.Station(ctx, "manual")
+	if st.Open.Code != manual.Code || st.Open.Count != 1 {
+		t.Fatalf("manual station resumed %+v", st.Open)
+	}
+	// the next scan continues it
+	if r, _ := a.Scan(ctx, "manual", serials[1], api.Actor{User: "olga", Role: "operator"}); !r.OK || r.Parent.Count != 2 {
+		t.Fatalf("scan after resume: %+v", r)
+	}
+}
