@@ -223,7 +223,13 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	}
 	if l.Aggregator != nil {
 		ok, err := demoAggregation(ctx, l, rep.Batch.ID, e.stdout)
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil && !*headless:
+			// interrupted while the operators finished the end of line:
+			// the operator page was up; the journal keeps the batch
+			fmt.Fprintln(e.stderr, "serialine demo: interrupted while finishing the aggregation")
+			return exitOK
+		case err != nil:
 			fmt.Fprintln(e.stderr, "serialine demo: aggregation:", err)
 			return exitFailure
 		}
