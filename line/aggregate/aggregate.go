@@ -143,8 +143,11 @@ type Aggregator struct {
 	units    UnitActor
 }
 
-// station is one station's state (guarded by Aggregator.mu).
+// station is one station's state (guarded by Aggregator.mu). busy
+// serializes the station's work (scans from its scanner, the HMI and a
+// handheld; commands): one scan is decided before the next is looked at.
 type station struct {
+	busy       sync.Mutex
 	name       string
 	mode       string // manual: case, pallet, rework-remove, rework-add
 	link       string
@@ -277,7 +280,7 @@ func (a *Aggregator) resume(ctx context.Context) {
 				if p.Station == "manual" {
 					st.mode = p.Level
 				}
-				st.awaitLabel = len(p.Children) == p.Capacity
+				// a full one gets its label (again) at the next scan
 			}
 			a.mu.Unlock()
 			a.log.Info("aggregation resume", "station", p.Station, "code", p.Code, "children", len(p.Children))
@@ -329,6 +332,18 @@ func (a *Aggregator) connect(ctx context.Context, st, dev string, b devices.Back
 		a.setLink(st, api.LinkUp)
 	}
 	return err
+}
+
+// lockStation takes a station's busy lock (no-op for an unknown station).
+func (a *Aggregator) lockStation(name string) func() {
+	a.mu.Lock()
+	st := a.stations[name]
+	a.mu.Unlock()
+	if st == nil {
+		return func() {}
+	}
+	st.busy.Lock()
+	return st.busy.Unlock
 }
 
 func (a *Aggregator) setLink(st, link string) {

@@ -110,10 +110,14 @@ func (a *Aggregator) Scan(ctx context.Context, stName, code string, by api.Actor
 	case stName == "pallet":
 		res = a.palletScan(ctx, code, actor)
 	case mode == ModeRemove || mode == ModeAdd:
+		unlock := a.lockStation(stName)
 		res = a.reworkScan(ctx, code, mode, actor)
+		unlock()
 		a.setLast(stName, res)
 	default:
+		unlock := a.lockStation(stName)
 		res = a.buildScan(ctx, stName, code, actor)
+		unlock()
 		a.setLast(stName, res)
 	}
 	return res, nil
@@ -217,6 +221,8 @@ func (a *Aggregator) StationCommand(ctx context.Context, stName string, cmd api.
 	if st == nil {
 		return api.StationState{}, fmt.Errorf("no station %q: %w", stName, api.ErrNotFound)
 	}
+	unlock := a.lockStation(stName)
+	defer unlock()
 	switch cmd.Command {
 	case "mode":
 		if stName != "manual" {

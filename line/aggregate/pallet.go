@@ -61,6 +61,7 @@ func (a *Aggregator) setLast(st string, r api.ScanResult) {
 
 // palletScan handles one scan at the pallet station.
 func (a *Aggregator) palletScan(ctx context.Context, code string, by journal.Actor) api.ScanResult {
+	defer a.lockStation("pallet")()
 	res := a.buildScan(ctx, "pallet", code, by)
 	a.setLast("pallet", res)
 	return res
@@ -93,6 +94,19 @@ func (a *Aggregator) buildScan(ctx context.Context, stName, code string, by jour
 	sc := classify(code, b.GTIN)
 	if sc.err != nil {
 		return fail("%q: %v", code, sc.err)
+	}
+	if open != "" && !await {
+		// A full parent whose label did not print (labeller down, a
+		// restart): print it now, the scan waits for it.
+		if p, err := a.j.Parent(open); err == nil && len(p.Children) >= p.Capacity {
+			a.finishParent(ctx, stName, p, b)
+			a.mu.Lock()
+			await = st.awaitLabel
+			a.mu.Unlock()
+			if !await {
+				return fail("%s %s is full and its label could not be printed: check the labeller", lvl.Name, hri(open))
+			}
+		}
 	}
 	if await {
 		if sc.parent == open {

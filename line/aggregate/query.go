@@ -215,6 +215,7 @@ func (a *Aggregator) relabel(ctx context.Context, old, reason string, by journal
 	if !ok {
 		return api.AggParent{}, fmt.Errorf("level %s unknown for GTIN %s: %w", p.Level, b.GTIN, api.ErrRefused)
 	}
+	defer a.lockStation("manual")()
 	a.mu.Lock()
 	st := a.stations["manual"]
 	if st.open != "" {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer/labelsim"
+	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision/casecam"
 )
 
@@ -143,8 +145,37 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 		}
 		fmt.Fprintf(out, "aggregation: rework case %d rebuilt at the manual station as %s (%d packs)\n", c.Seq, code, added)
 	}
+	// Cases closed in the journal but on no pallet (the palletiser lost
+	// them: a restart of the line) are put on the pallet by hand.
+	var loose []string
+	_ = l.Journal.Parents(batch, func(p journal.Parent) error {
+		if p.State == journal.ParentClosed && p.Level == l.Config.Aggregation.Products[0].Levels[0].Name && p.In == "" {
+			loose = append(loose, p.Code)
+		}
+		return nil
+	})
+	if err := until(ctx, 3*time.Second, "pallet scans processed", func() bool {
+		st, _ := a.Station(ctx, "pallet")
+		return !st.AwaitLabel
+	}); err != nil {
+		if err2 := palletLabelByHand(ctx, l); err2 != nil {
+			return api.AggReconciliation{}, err
+		}
+	}
+	for _, code := range loose {
+		if p, err := l.Journal.Parent(code); err != nil || p.In != "" {
+			continue // stacked meanwhile
+		}
+		if r, err := a.Scan(ctx, "pallet", code, Operator); err != nil || !r.OK {
+			return api.AggReconciliation{}, fmt.Errorf("case %s onto the pallet by hand: %v %v", code, r.Message, err)
+		}
+		if err := palletLabelByHand(ctx, l); err != nil {
+			return api.AggReconciliation{}, err
+		}
+		fmt.Fprintf(out, "aggregation: case %s put on the pallet by hand\n", code)
+	}
 	// The last pallet.
-	if err := until(ctx, 20*time.Second, "pallet scans processed", func() bool {
+	if err := until(ctx, 3*time.Second, "pallet scans processed", func() bool {
 		st, _ := a.Station(ctx, "pallet")
 		return !st.AwaitLabel
 	}); err != nil {
@@ -163,7 +194,7 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 	}
 	rec, err := a.FinishAggregation(ctx, batch, Supervisor, *supervisorSig("end of batch aggregation"))
 	if err != nil {
-		return rec, fmt.Errorf("finish aggregation: %w", err)
+		return rec, fmt.Errorf("finish aggregation: %w (%s)", err, strings.Join(rec.Problems, "; "))
 	}
 	return rec, nil
 }

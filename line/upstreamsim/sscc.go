@@ -1,6 +1,8 @@
 package upstreamsim
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,7 +23,8 @@ type ssccState struct {
 }
 
 // SSCCCompanyPrefix is the GS1 company prefix of the SSCCs the simulated
-// site server issues (extension digit 0); serial references count up from 1.
+// site server issues (extension digit 0); serial references count up from
+// a random start.
 const SSCCCompanyPrefix = "9501101"
 
 // IssuedSSCCs returns the SSCCs issued, in order.
@@ -55,6 +58,12 @@ func (s *Server) handleSSCCRequest(w http.ResponseWriter, r *http.Request) {
 	st := &s.sscc
 	if st.requests == nil {
 		st.requests, st.returns, st.out = map[string]upstream.SSCCPool{}, map[string]upstream.ReturnReply{}, map[string]bool{}
+		// A server restarted with a fresh state (a test's) must still not
+		// issue what it issued before: start the serial references at a
+		// random point of the 9-digit space.
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		st.next = binary.BigEndian.Uint64(b[:]) % 800_000_000
 	}
 	p, ok := st.requests[req.RequestID]
 	if !ok {
