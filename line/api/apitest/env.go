@@ -53,6 +53,8 @@ type EnvOptions struct {
 	Wrap func(*Fake) api.Controller
 	// Now is the clock of the user store (session expiry); nil = time.Now.
 	Now func() time.Time
+	// Aggregation is passed to api.Options.Aggregation.
+	Aggregation api.Aggregation
 }
 
 // GTIN is the fake line's product.
@@ -80,7 +82,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.Wrap != nil {
 		ctrl = o.Wrap(e.Fake)
 	}
-	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat}
+	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat, Aggregation: o.Aggregation}
 	var uiHandler http.Handler
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { uiHandler.ServeHTTP(w, r) })
 	if o.UI != nil {
