@@ -25,7 +25,9 @@ func (r *recAgg) note(by api.Actor, sig *api.Signature) {
 	r.mu.Unlock()
 }
 
-func (r *recAgg) AggStatus(context.Context) (api.AggStatus, error) { return api.AggStatus{Enabled: true}, nil }
+func (r *recAgg) AggStatus(context.Context) (api.AggStatus, error) {
+	return api.AggStatus{Enabled: true}, nil
+}
 func (r *recAgg) AggLookup(_ context.Context, code string) (api.AggLookup, error) {
 	if code == "nope" {
 		return api.AggLookup{}, api.ErrNotFound
