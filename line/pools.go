@@ -251,6 +251,8 @@ func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
 			return nil
 		}
 		return err
+	case OutboxSSCCReturn:
+		return c.forwardSSCCReturn(ctx, it)
 	}
 	c.log.Error("unknown outbox kind; dropped", "id", it.ID, "kind", it.Kind)
 	return nil

@@ -266,6 +266,21 @@ func TestAggregationLine(t *testing.T) {
 		t.Fatalf("lookup of a pallet: %d units, %v", pl.Units, err)
 	}
 	checkEPCIS(t, l)
+	// The SSCCs not drawn went back to the site server with the finish.
+	pools, err := l.Journal.IDPools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := 0
+	for _, p := range pools {
+		returned += p.Returned
+		if p.Available != 0 {
+			t.Errorf("SSCC pool %s: %d left after the finish", p.ID, p.Available)
+		}
+	}
+	if got := len(l.Upstream.ReturnedSSCCs()); returned == 0 || got != returned {
+		t.Fatalf("%d SSCCs returned in the journal, the site server received %d", returned, got)
+	}
 }
 
 // labelPalletByHand: when the pallet station waits for a pallet label that

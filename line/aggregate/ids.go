@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/serialine/serialine/line/api"
@@ -42,7 +43,7 @@ func (a *Aggregator) ensureRange(ctx context.Context) error {
 // the request id is durable before the request goes out, like serials.
 func (a *Aggregator) idLoop(ctx context.Context) {
 	s := a.o.Config.SSCC
-	if s.Source != "upstream" || a.o.Upstream == nil {
+	if a.o.Upstream == nil {
 		return
 	}
 	size, low := s.RequestSize, s.LowWater
@@ -52,12 +53,33 @@ func (a *Aggregator) idLoop(ctx context.Context) {
 	if low <= 0 {
 		low = 50
 	}
+	// Serials of case GTINs (levels identified by GTIN + serial) come from
+	// the site server's serial service, like the units'.
+	var caseGTINs []string
+	if _, ok := a.o.Upstream.(serialUpstream); ok {
+		for _, p := range a.o.Config.Products {
+			for _, l := range p.Levels {
+				if l.ID == "sgtin" && !slices.Contains(caseGTINs, l.GTIN) {
+					caseGTINs = append(caseGTINs, l.GTIN)
+				}
+			}
+		}
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if n, err := a.j.IDLevel(journal.IDSSCC, ""); err == nil && n < low {
-			if err := a.requestSSCCs(ctx, size); err != nil && ctx.Err() == nil {
-				a.alarm(api.SeverityWarning, "aggregation", "SSCC pool: "+err.Error())
+		if s.Source == "upstream" {
+			if n, err := a.j.IDLevel(journal.IDSSCC, ""); err == nil && n < low {
+				if err := a.requestSSCCs(ctx, size); err != nil && ctx.Err() == nil {
+					a.alarm(api.SeverityWarning, "aggregation", "SSCC pool: "+err.Error())
+				}
+			}
+		}
+		for _, g := range caseGTINs {
+			if n, err := a.j.IDLevel(journal.IDSGTIN, g); err == nil && n < low {
+				if err := a.requestCaseSerials(ctx, g, size); err != nil && ctx.Err() == nil {
+					a.alarm(api.SeverityWarning, "aggregation", "case serial pool "+g+": "+err.Error())
+				}
 			}
 		}
 		select {
@@ -94,6 +116,42 @@ func (a *Aggregator) requestSSCCs(ctx context.Context, n int) error {
 	}
 	if err == nil {
 		a.log.Info("SSCC pool imported", "pool", p.ID, "ssccs", len(p.SSCCs))
+	}
+	return err
+}
+
+// serialUpstream is the site server's serial service (*upstream.Client):
+// serials for a case GTIN (levels identified by GTIN + serial).
+type serialUpstream interface {
+	RequestSerialsWithID(ctx context.Context, id, gtin string, n int) (upstream.Pool, error)
+}
+
+// requestCaseSerials asks the site server for serials of a case GTIN and
+// imports them as an ID pool (request id durable first, as for SSCCs).
+func (a *Aggregator) requestCaseSerials(ctx context.Context, gtin string, n int) error {
+	su := a.o.Upstream.(serialUpstream)
+	id, err := a.j.PendingIDRequest(journal.IDSGTIN, gtin)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		id = upstream.NewRequestID()
+		if err := a.j.SetPendingIDRequest(ctx, journal.IDSGTIN, gtin, id); err != nil {
+			return err
+		}
+	}
+	p, err := su.RequestSerialsWithID(ctx, id, gtin, n)
+	if err != nil {
+		if !upstream.IsTransient(err) {
+			_ = a.j.ClearPendingIDRequest(context.WithoutCancel(ctx), journal.IDSGTIN, gtin, id)
+		}
+		return fmt.Errorf("request %d serials: %w", n, err)
+	}
+	err = a.j.ImportIDPool(ctx, journal.IDPool{ID: p.ID, Kind: journal.IDSGTIN, GTIN: gtin, Codes: p.Serials, RequestID: id})
+	var pe *journal.PoolError
+	if errors.As(err, &pe) {
+		_ = a.j.ClearPendingIDRequest(context.WithoutCancel(ctx), journal.IDSGTIN, gtin, id)
+		return fmt.Errorf("case serial pool %s refused: %w", p.ID, err)
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/line/upstream"
+	"github.com/serialine/serialine/line/upstreamsim"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -219,5 +222,62 @@ func TestResumeAfterRestart(t *testing.T) {
 	// the next scan continues it
 	if r, _ := a.Scan(ctx, "manual", serials[1], api.Actor{User: "olga", Role: "operator"}); !r.OK || r.Parent.Count != 2 {
 		t.Fatalf("scan after resume: %+v", r)
+	}
+}
+
+// TestCaseGTINSerialsFromSiteServer: a case level identified by its own
+// GTIN + serial: the serials come from the site server (the serial
+// service, kept with a durable request id), a manual case closes under
+// that code and its EPCIS commissioning carries the batch's lot and expiry.
+func TestCaseGTINSerialsFromSiteServer(t *testing.T) {
+	j, serials := journalWithUnits(t, 2)
+	ctx := context.Background()
+	sim, err := upstreamsim.Start(upstreamsim.Options{Token: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	up, err := upstream.New(upstream.Options{BaseURL: sim.URL(), Token: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const caseGTIN = "19501101530000"
+	cfg := config.Aggregation{Enabled: true,
+		Products: []config.Product{{GTIN: testGTIN, Levels: []config.Level{{Name: "case", Quantity: 2, ID: "sgtin", GTIN: caseGTIN}}}},
+		SSCC:     config.SSCCSource{Source: "upstream", RequestSize: 10, LowWater: 5}}
+	a, err := aggregate.New(aggregate.Options{Config: cfg, Journal: j, Line: fixedLine{"B1"}, Upstream: up,
+		Identity: config.Line{CompanyPrefixLen: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "case serials imported", func() bool {
+		n, _ := j.IDLevel(journal.IDSGTIN, caseGTIN)
+		return n > 0
+	})
+	op := api.Actor{User: "olga", Role: "operator"}
+	for _, s := range serials[:2] {
+		if r, err := a.Scan(ctx, "manual", s, op); err != nil || !r.OK {
+			t.Fatalf("scan %s: %+v %v", s, r, err)
+		}
+	}
+	st, _ := a.Station(ctx, "manual")
+	code := st.Last.Parent.Code
+	if st.Last.Parent.State != "closed" || !strings.HasPrefix(code, "01"+caseGTIN+"21") {
+		t.Fatalf("case %+v", st.Last.Parent)
+	}
+	// the batch ends: its events go to the outbox as EPCIS
+	b, _ := j.Batch("B1")
+	n, err := a.Report(ctx, b)
+	if err != nil || n != 2 {
+		t.Fatalf("report: %d %v", n, err)
+	}
+	items, _ := j.OutboxPending(ctx, 0)
+	doc := string(items[len(items)-1].Payload)
+	if !strings.Contains(doc, "urn:epc:id:sgtin:9501101.1"+caseGTIN[8:13]) || !strings.Contains(doc, `"cbvmda:lotNumber":"L1"`) {
+		t.Fatalf("EPCIS of an SGTIN case:\n%s", doc)
 	}
 }

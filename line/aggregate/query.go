@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/store/journal"
@@ -392,6 +393,15 @@ func (a *Aggregator) FinishAggregation(ctx context.Context, batch string, by api
 			if _, err := a.units.UnitAction(ctx, s, api.UnitDecommission, "orphan at batch end: in no case (batch policy)", by); err != nil {
 				return rec, fmt.Errorf("decommission orphan %s: %w", s, err)
 			}
+		}
+	}
+	if s := a.o.Config.SSCC; s.Source == "upstream" && s.ReturnUnused {
+		// The SSCCs left go back with the message that tells the site
+		// server, in one transaction (forwarded by the line's outbox).
+		if _, err := a.j.TakeUnusedIDsWithOutbox(ctx, journal.IDSSCC, "", 0, line.OutboxSSCCReturn, func(codes []string) ([]byte, error) {
+			return json.Marshal(line.SSCCReturnPayload{SSCCs: codes})
+		}); err != nil {
+			return rec, fmt.Errorf("return unused SSCCs: %w", wrap(err))
 		}
 	}
 	data, _ := json.Marshal(sig)

@@ -91,6 +91,9 @@ type SSCCSource struct {
 	// the level below which more are asked for (defaults 200 and 50).
 	RequestSize int `yaml:"request_size"`
 	LowWater    int `yaml:"low_water"`
+	// ReturnUnused (source upstream) gives the SSCCs not drawn back to the
+	// site server when a batch's aggregation is finished.
+	ReturnUnused bool `yaml:"return_unused"`
 }
 
 // CaseStation is the inline case aggregation station: a case line PLC

@@ -132,7 +132,7 @@ func (l *Line) startCaseLine(ao AggregateOptions, cfg *config.Config, log *slog.
 	l.Printer.OnPrint(cl.Packer.Print)
 	l.PLC.OnGate(cl.Packer.Gate)
 
-	sscc := config.SSCCSource{Source: "upstream", RequestSize: 100, LowWater: 30}
+	sscc := config.SSCCSource{Source: "upstream", RequestSize: 100, LowWater: 30, ReturnUnused: true}
 	if ao.SSCC != nil {
 		sscc = *ao.SSCC
 	}

@@ -383,3 +383,38 @@ func TestAggCodecCorruption(t *testing.T) {
 		t.Fatalf("event round trip: %+v %v", got, err)
 	}
 }
+
+func TestTakeUnusedIDsWithOutbox(t *testing.T) {
+	j := openTest(t, nil)
+	aggSetup(t, j, 1)
+	ctx := context.Background()
+	var codes []string
+	for i := range 4 {
+		s, _ := RangeSSCC(7, "0614141", uint64(i+1))
+		codes = append(codes, s)
+	}
+	if err := j.ImportIDPool(ctx, IDPool{ID: "L1", Kind: IDSSCC, Codes: codes}); err != nil {
+		t.Fatal(err)
+	}
+	p := mustOpen(t, j, caseSpec(2)) // takes codes[0] (lists before ranges)
+	var got []string
+	out, err := j.TakeUnusedIDsWithOutbox(ctx, IDSSCC, "", 0, "sscc-return", func(c []string) ([]byte, error) {
+		got = c
+		return []byte(strings.Join(c, ",")), nil
+	})
+	if err != nil || len(out) != 3 || !slices.Equal(got, codes[1:]) || p.Code != SSCCCode(codes[0]) {
+		t.Fatalf("returned %v (payload %v), opened %s: %v", out, got, p.Code, err)
+	}
+	items, _ := j.OutboxPending(ctx, 0)
+	if len(items) != 1 || items[0].Kind != "sscc-return" {
+		t.Fatalf("outbox %+v", items)
+	}
+	pools, _ := j.IDPools()
+	if pools[1].Returned != 3 || pools[1].Available != 0 {
+		t.Fatalf("pool after return: %+v", pools[1])
+	}
+	// a returned code is never taken again, nor imported again
+	if err := j.ImportIDPool(ctx, IDPool{ID: "L2", Kind: IDSSCC, Codes: codes[1:2]}); !errors.Is(err, ErrPoolRefused) {
+		t.Fatalf("returned SSCC imported again: %v", err)
+	}
+}
