@@ -26,7 +26,7 @@ import (
 //     commissioned once and decommissioned only after, and the replay ends
 //     where the parents are (packed children);
 //   - the reporting cursor is not beyond the log.
-func verifyAgg(tx *bolt.Tx, add func(format string, args ...any)) {
+func verifyAgg(tx *bolt.Tx, rep *VerifyReport, add func(format string, args ...any)) {
 	for _, b := range aggBuckets {
 		if tx.Bucket(b) == nil {
 			return
@@ -113,6 +113,10 @@ func verifyAgg(tx *bolt.Tx, add func(format string, args ...any)) {
 		}
 		pr := r.p
 		parents[code] = &vParent{r: pr, packedBy: map[string]bool{}}
+		if rep.Parents == nil {
+			rep.Parents = map[string]int{}
+		}
+		rep.Parents[pr.level+" "+pr.state.String()]++
 		batch, ok := batchIDs[pr.batch]
 		if !ok {
 			add("parent %s: batch index %d unknown", code, pr.batch)
@@ -218,6 +222,7 @@ func verifyAgg(tx *bolt.Tx, add func(format string, args ...any)) {
 			return nil
 		})
 	})
+	rep.IDsAvail = nAvail
 	if nAvailList != nAvail {
 		add("%d codes in available lists but %d available records", nAvailList, nAvail)
 	}
@@ -238,13 +243,14 @@ func verifyAgg(tx *bolt.Tx, add func(format string, args ...any)) {
 	// Replay each batch's event log.
 	where := map[string]string{} // child -> parent it is packed in (replay)
 	evb := tx.Bucket(bktAggEvents)
-	rep := tx.Bucket(bktAggRep)
+	repb := tx.Bucket(bktAggRep)
 	_ = evb.ForEachBucket(func(name []byte) error {
 		batch := string(name)
 		var lastSeq uint64
 		_ = evb.Bucket(name).ForEach(func(k, v []byte) error {
 			seq := binary.BigEndian.Uint64(k)
 			lastSeq = seq
+			rep.AggEvents++
 			ev, err := decodeAggEvent(batch, seq, v)
 			if err != nil {
 				add("%v", err)
@@ -291,7 +297,7 @@ func verifyAgg(tx *bolt.Tx, add func(format string, args ...any)) {
 			}
 			return nil
 		})
-		if v := rep.Get(name); len(v) == 8 && binary.BigEndian.Uint64(v) > lastSeq {
+		if v := repb.Get(name); len(v) == 8 && binary.BigEndian.Uint64(v) > lastSeq {
 			add("batch %s: aggregation events reported up to %d, log ends at %d", batch, binary.BigEndian.Uint64(v), lastSeq)
 		}
 		return nil
