@@ -68,6 +68,16 @@ func (a *Aggregator) idLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
+		if a.idle() {
+			// the batch's aggregation is finished (its unused codes may just
+			// have gone back): the next batch tops the pools up
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		if s.Source == "upstream" {
 			if n, err := a.j.IDLevel(journal.IDSSCC, ""); err == nil && n < low {
 				if err := a.requestSSCCs(ctx, size); err != nil && ctx.Err() == nil {
@@ -154,4 +164,17 @@ func (a *Aggregator) requestCaseSerials(ctx context.Context, gtin string, n int)
 		return fmt.Errorf("case serial pool %s refused: %w", p.ID, err)
 	}
 	return err
+}
+
+// idle reports whether the line's current batch has its aggregation
+// finished (no code is needed until the next batch).
+func (a *Aggregator) idle() bool {
+	id, _ := a.o.Line.State()
+	if id == "" {
+		return true
+	}
+	a.mu.Lock()
+	done := a.finished[id] != nil
+	a.mu.Unlock()
+	return done
 }
