@@ -299,6 +299,8 @@ func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
 			return err // outcome unknown for some: the whole item is sent again
 		}
 		return c.noteRefusedReturns(ctx, p, res.Refused)
+	case OutboxSSCCReturn:
+		return c.forwardSSCCReturn(ctx, it)
 	}
 	c.log.Error("unknown outbox kind; dropped", "id", it.ID, "kind", it.Kind)
 	return nil

@@ -96,13 +96,22 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var users *auth.Service // the operator API's users, for PackTags logins
+	agg, err := runAggregator(ctx, &wg, cfg, j, ctrl, up, e.logger)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run: aggregation:", err)
+		return exitUsage
+	}
 	if cfg.API.Listen != "" {
 		usersPath := cfg.API.UsersFile
 		if usersPath == "" {
 			usersPath = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
 		}
-		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
-			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts})
+		so := hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
+			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts}
+		if agg != nil {
+			so.Aggregation = agg
+		}
+		st, err := hmi.NewStack(ctx, so)
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
 			return exitFailure

@@ -55,6 +55,9 @@ type Config struct {
 	// Shift is how a shift runs on the line: line clearance checklist,
 	// command reason codes, unit action policy, language (shift.go).
 	Shift Shift `yaml:"shift"`
+	// Aggregation packs units into cases and pallets (aggregation.go); off
+	// by default.
+	Aggregation Aggregation `yaml:"aggregation"`
 }
 
 // PackTags configures the OPC UA PackTags server (OPC 30050 PackML model,
@@ -582,6 +585,7 @@ func (c Config) Validate() configs.Problems {
 	if c.PackTags.Enabled && c.PackTags.Commands && c.API.Listen == "" {
 		p.Add("packtags.commands", "needs api.listen (the OPC UA logins are the operator API's users)")
 	}
+	p.Merge("aggregation", c.Aggregation.Validate())
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}

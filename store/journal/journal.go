@@ -88,7 +88,7 @@ func Open(path string, o *Options) (*Journal, error) {
 		j.recovery = RecoveryReport{At: opt.Now().UTC(), Skipped: true}
 	} else {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range allBuckets {
+			for _, b := range append(allBuckets[:len(allBuckets):len(allBuckets)], aggBuckets...) {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}

@@ -277,6 +277,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
 		}
 		return nil
 	})
+	verifyAgg(tx, &rep, add)
 	if err := ctx.Err(); err != nil {
 		add("verify interrupted: %v", err)
 	}
