@@ -34,23 +34,41 @@ func DefaultTiming() Timing {
 	}
 }
 
-// ValidateDurations reports every duration that is not > 0. Backoff is
-// left for the caller to merge under "backoff" (Backoff.Validate), so it
-// can keep its place among the caller's own problems.
+// MinInterval is the shortest polling or writing interval a PLC config
+// may set (poll_interval, heartbeat_interval, confirm_poll): 1ms already
+// reads a PLC a thousand times a second; shorter only loads the PLC and
+// the line PC.
+const MinInterval = time.Millisecond
+
+// ValidateDurations reports every duration that is not > 0, and the
+// intervals (heartbeat_interval, confirm_poll) below MinInterval. Backoff
+// is left for the caller to merge under "backoff" (Backoff.Validate), so
+// it can keep its place among the caller's own problems.
 func (t Timing) ValidateDurations() configs.Problems {
 	var p configs.Problems
 	for _, d := range []struct {
-		name string
-		d    time.Duration
+		name     string
+		d        time.Duration
+		interval bool
 	}{
-		{"heartbeat_interval", t.HeartbeatInterval},
-		{"heartbeat_timeout", t.HeartbeatTimeout},
-		{"confirm_window", t.ConfirmWindow},
-		{"confirm_poll", t.ConfirmPoll},
+		{"heartbeat_interval", t.HeartbeatInterval, true},
+		{"heartbeat_timeout", t.HeartbeatTimeout, false},
+		{"confirm_window", t.ConfirmWindow, false},
+		{"confirm_poll", t.ConfirmPoll, true},
 	} {
-		if d.d <= 0 {
+		switch {
+		case d.d <= 0:
 			p.Add(d.name, "must be > 0")
+		case d.interval:
+			CheckInterval(&p, d.name, d.d)
 		}
 	}
 	return p
+}
+
+// CheckInterval reports an interval below MinInterval.
+func CheckInterval(p *configs.Problems, name string, d time.Duration) {
+	if d > 0 && d < MinInterval {
+		p.Add(name, "must be >= %s (got %s: a shorter interval only loads the PLC and the line PC)", MinInterval, d)
+	}
 }

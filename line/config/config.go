@@ -206,8 +206,13 @@ type Printer struct {
 	Enqueue string `yaml:"enqueue"`
 	// ClearOnConnect clears records left in the printer at connect.
 	ClearOnConnect bool `yaml:"clear_on_connect"`
-	// ReplyTimeout bounds each command's reply.
+	// ReplyTimeout bounds each command's reply (default 1s).
 	ReplyTimeout time.Duration `yaml:"reply_timeout"`
+	// KeepAlive is the silence after which the printer's state is asked
+	// (GST), so that a hung printer is found while the line is idle
+	// (default 500ms; keep_alive + reply_timeout must fit in
+	// MaxHangDetection).
+	KeepAlive time.Duration `yaml:"keep_alive"`
 	// Backoff is the reconnect policy.
 	Backoff devices.Backoff `yaml:"backoff"`
 }
@@ -259,7 +264,8 @@ func Defaults() Config {
 		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
 			DrainTimeout: 5 * time.Second, ConfirmRejects: true, MaxConfirmers: 64},
 		Devices: Devices{
-			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: 2 * time.Second, Backoff: devices.DefaultBackoff()},
+			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: time.Second, KeepAlive: 500 * time.Millisecond,
+				Backoff: devices.DefaultBackoff()},
 			Camera:  Camera{Backoff: devices.DefaultBackoff()},
 		},
 	}
@@ -433,6 +439,7 @@ func (c Config) Validate() configs.Problems {
 	if (c.API.CertFile == "") != (c.API.KeyFile == "") {
 		p.Add("api.cert_file", "cert_file and key_file go together")
 	}
+	p = append(p, c.limitProblems()...) // limits.go
 	return p
 }
 

@@ -76,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultCommandTimeout bounds a command's answer when none is configured.
+const DefaultCommandTimeout = 2 * time.Second
+
 // DefaultKeepAliveCommand asks the reader its type: answered at once,
 // changes nothing.
 const DefaultKeepAliveCommand = "GET DEVICE.TYPE"
@@ -99,7 +102,7 @@ func New(o Options) *Client {
 		o.Format = DefaultFormat()
 	}
 	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = 2 * time.Second
+		o.CommandTimeout = DefaultCommandTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -304,6 +307,14 @@ func (c Config) Validate() configs.Problems {
 		link.ValidateCommandText(&p, "keep_alive_command", c.KeepAliveCommand)
 	}
 	return p
+}
+
+// EffectiveCommandTimeout is the command timeout the driver runs with.
+func (c Config) EffectiveCommandTimeout() time.Duration {
+	if c.CommandTimeout == 0 {
+		return DefaultCommandTimeout
+	}
+	return c.CommandTimeout
 }
 
 // EffectiveKeepAlive is the keep-alive the driver runs with (0: none, in

@@ -117,6 +117,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultCommandTimeout bounds a command's answer when none is configured.
+const DefaultCommandTimeout = 2 * time.Second
+
 // DefaultKeepAliveCommand is the default probe. Whether a reader knows it
 // or answers "ER,KEYENCE,00", the reply shows it is alive; set
 // Config.KeepAliveCommand to a command your reader documents if you prefer.
@@ -137,7 +140,7 @@ func New(o Options) *Client {
 		o.Format = DefaultFormat()
 	}
 	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = 2 * time.Second
+		o.CommandTimeout = DefaultCommandTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -265,6 +268,14 @@ type Config struct {
 	KeepAlive time.Duration `yaml:"keep_alive"`
 	// KeepAliveCommand is the probe (default KEYENCE; any reply counts).
 	KeepAliveCommand string `yaml:"keep_alive_command"`
+}
+
+// EffectiveCommandTimeout is the command timeout the driver runs with.
+func (c Config) EffectiveCommandTimeout() time.Duration {
+	if c.CommandTimeout == 0 {
+		return DefaultCommandTimeout
+	}
+	return c.CommandTimeout
 }
 
 // EffectiveKeepAlive is the keep-alive the driver runs with.
