@@ -128,7 +128,7 @@ type Controller struct {
 	comm      pendingSteps
 
 	rejMu sync.Mutex
-	rejBy map[string]int // current batch: rejected and uncertain units by reason
+	rejBy map[string]int // current batch: Rejected units by reason
 
 	// epcisMu serializes the batch-end EPCIS documents (emitEPCIS) with
 	// supervisors' unit actions (UnitAction), so a step after the batch end
@@ -248,9 +248,9 @@ func (c *Controller) loadCurrent() error {
 	c.cur.Store(r)
 	c.commissioned.Store(int64(b.Counters.Commissioned))
 	rej := map[string]int{}
-	if b.Counters.Rejected+b.Counters.Uncertain > 0 {
+	if b.Counters.Rejected > 0 {
 		if err := c.j.Units(b.ID, func(u journal.Unit) error {
-			if u.State == journal.Rejected || u.State == journal.Uncertain {
+			if u.State == journal.Rejected { // rejected_by: Rejected units only
 				rej[u.Reason.String()]++
 			}
 			return nil
@@ -262,7 +262,8 @@ func (c *Controller) loadCurrent() error {
 	return nil
 }
 
-// countReject counts a rejected or uncertain unit of the current batch.
+// countReject counts a Rejected unit of the current batch by reason
+// (rejected_by). Uncertain units are not rejects and are not counted here.
 func (c *Controller) countReject(reason journal.Reason) {
 	c.rejMu.Lock()
 	if c.rejBy == nil {
