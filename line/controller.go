@@ -140,6 +140,8 @@ type Controller struct {
 	// request; the pending request id per GTIN is in the journal
 	// (SetPendingRequest) until the pool it asked for is imported.
 	poolReqMu sync.Mutex
+
+	obx outboxForwarder // outbox.go: one forwarding pass at a time
 }
 
 type stateSnap struct {

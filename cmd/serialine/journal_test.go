@@ -137,3 +137,38 @@ func TestJournalCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// journal verify names every outbox item the forwarder cannot decode
+// (kept in the outbox, never sent) and fails.
+func TestJournalVerifyOutboxPayloads(t *testing.T) {
+	path := journalFixture(t)
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, it := range []struct{ kind, payload string }{
+		{"epcis", `{"type":"EPCISDocument"}`},
+		{"return", `{"gtin":"09501101530003","serials":["A4"]}`},
+		{"return", `{"gtin":"09501101530003","serials":"A4"}`},
+		{"fax", `{}`},
+	} {
+		if _, err := j.OutboxPut(ctx, it.kind, []byte(it.payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	code, out, _ := runJournal(t, "verify", "--db", path)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailure, out)
+	}
+	for _, want := range []string{
+		"VIOLATION: outbox item 3 (return): payload cannot be decoded (kept in the outbox: it cannot be sent): return: json: cannot unmarshal",
+		`VIOLATION: outbox item 4 (fax): payload cannot be decoded (kept in the outbox: it cannot be sent): unknown outbox kind "fax"`,
+		"FAIL: 2 violation(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -246,7 +246,7 @@ func TestRunPackTagsConfig(t *testing.T) {
 		{"no listen", "packtags:\n  enabled: true\n", false, []string{"packtags.listen: must be set when enabled"}},
 		{"bad listen", "packtags:\n  enabled: true\n  listen: nowhere\n", false, []string{`packtags.listen: "nowhere" is not host:port`}},
 		{"unknown key", "packtags:\n  enabled: true\n  port: 4841\n", false, []string{"packtags.port: field port not found"}},
-		{"scalar", "packtags: yes\n", false, []string{"line 95: packtags: cannot unmarshal !!str `yes` into config.PackTags"}},
+		{"scalar", "packtags: yes\n", false, []string{"line 98: packtags: cannot unmarshal !!str `yes` into config.PackTags"}},
 		{"with config problems", "packtags:\n  enabled: true\n  interval: -1s\n", false, []string{"packtags.interval: must be >= 0", "packtags.listen: must be set when enabled"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

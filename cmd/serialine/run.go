@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -134,5 +135,20 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
 		return exitFailure
 	}
+	drainOutbox(e, ctrl, cfg.Upstream.ShutdownDrain)
 	return exitOK
+}
+
+// drainOutbox gives the outbox up to wait to reach the site server once
+// the line has stopped, and says what is left (it stays in the journal and
+// goes out at the next start).
+func drainOutbox(e env, ctrl *line.Controller, wait time.Duration) line.OutboxLeft {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	left := ctrl.DrainOutbox(ctx)
+	fmt.Fprintln(e.stdout, left)
+	if left.Items() > 0 {
+		e.logger.Warn("outbox not empty at shutdown", "items", left.Items(), "err", left.Err)
+	}
+	return left
 }

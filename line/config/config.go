@@ -129,6 +129,10 @@ type Upstream struct {
 	Attempts int `yaml:"attempts"`
 	// ForwardInterval is how often the outbox is retried while upstream is down.
 	ForwardInterval time.Duration `yaml:"forward_interval"`
+	// ShutdownDrain bounds how long `serialine run` keeps sending the outbox
+	// at shutdown before it reports what is left (default 10s; 0 = only
+	// report).
+	ShutdownDrain time.Duration `yaml:"shutdown_drain"`
 }
 
 // Pools are the local serial pool rules.
@@ -258,7 +262,7 @@ type API struct {
 func Defaults() Config {
 	return Config{
 		Line:     Line{CompanyPrefixLen: 7},
-		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second},
+		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second, ShutdownDrain: 10 * time.Second},
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
 			CheckInterval: time.Second},
 		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
@@ -372,6 +376,9 @@ func (c Config) Validate() configs.Problems {
 	}
 	if u.ForwardInterval <= 0 {
 		p.Add("upstream.forward_interval", "must be > 0")
+	}
+	if u.ShutdownDrain < 0 {
+		p.Add("upstream.shutdown_drain", "must be >= 0 (0 = report what is left without sending)")
 	}
 	// pools
 	po := c.Pools

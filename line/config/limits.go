@@ -24,7 +24,7 @@ const (
 	// outbox retry period while the site server is down).
 	MinForwardInterval = 100 * time.Millisecond
 	// MinPackTagsInterval is the shortest packtags.interval.
-	MinPackTagsInterval = 100 * time.Millisecond
+	MinPackTagsInterval = 10 * time.Millisecond
 )
 
 // HangDetection is the longest a hung printer goes unnoticed: silence
