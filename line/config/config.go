@@ -270,7 +270,7 @@ func Defaults() Config {
 		Devices: Devices{
 			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: time.Second, KeepAlive: 500 * time.Millisecond,
 				Backoff: devices.DefaultBackoff()},
-			Camera:  Camera{Backoff: devices.DefaultBackoff()},
+			Camera: Camera{Backoff: devices.DefaultBackoff()},
 		},
 	}
 }

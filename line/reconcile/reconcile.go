@@ -123,9 +123,9 @@ type Report struct {
 	RejectsByReason map[string]int `json:"rejects_by_reason"`
 	// UncertainByReason counts Uncertain units by reason.
 	UncertainByReason map[string]int `json:"uncertain_by_reason"`
-	Shifts          []Shift        `json:"shifts"`
-	Differences     []Difference   `json:"differences"`
-	Signatures      []Signature    `json:"signatures,omitempty"`
+	Shifts            []Shift        `json:"shifts"`
+	Differences       []Difference   `json:"differences"`
+	Signatures        []Signature    `json:"signatures,omitempty"`
 }
 
 // Shifts cuts the day into shifts at the given local times of day ("06:00",
