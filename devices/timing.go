@@ -21,6 +21,21 @@ type Timing struct {
 	ConfirmPoll time.Duration `yaml:"confirm_poll"`
 	// Backoff is the reconnect policy.
 	Backoff Backoff `yaml:"backoff"`
+	// GateResults says what the PLC reports back about the products at
+	// its reject gate (NextGateResult): "every" (default when empty):
+	// every product's result, and a unit is commissioned only once the
+	// gate reports its product passed; "rejects": only reject
+	// confirmations, each awaited for ConfirmWindow after the verdict
+	// write; "none": nothing. See GateResultsEvery.
+	GateResults string `yaml:"gate_results"`
+}
+
+// GateMode is GateResults with the default applied.
+func (t Timing) GateMode() string {
+	if t.GateResults == "" {
+		return GateResultsEvery
+	}
+	return t.GateResults
 }
 
 // DefaultTiming is the timing of the default PLC configs: heartbeat every
@@ -62,6 +77,11 @@ func (t Timing) ValidateDurations() configs.Problems {
 		case d.interval:
 			CheckInterval(&p, d.name, d.d)
 		}
+	}
+	switch t.GateResults {
+	case "", GateResultsEvery, GateResultsRejects, GateResultsNone:
+	default:
+		p.Add("gate_results", "must be %q, %q or %q, got %q", GateResultsEvery, GateResultsRejects, GateResultsNone, t.GateResults)
 	}
 	return p
 }

@@ -59,6 +59,8 @@ type Stats struct {
 	VerdictRequests uint64
 	// VerdictRetries: DecideBatch re-sends after a failed request.
 	VerdictRetries uint64
+	// GateReads: reads of the confirmation table for NextGateResult.
+	GateReads uint64
 }
 
 // Client is one Modbus PLC. NextTrigger must be called from one goroutine
@@ -98,6 +100,8 @@ type Client struct {
 	primeMu sync.Mutex // one Connect at a time primes the trigger state
 
 	gc *gateConn // Config.GateConnection; nil otherwise
+
+	gr *gateReader // NextGateResult; nil with gate_results "none"
 }
 
 // event is one poller result for NextTrigger: a trigger or an error.
@@ -129,6 +133,7 @@ func New(cfg Config, o Options) (*Client, error) {
 		c.seqExt.Width = uint(cfg.Registers.CounterWidth)
 	}
 	c.wd.Timeout = cfg.HeartbeatTimeout
+	c.gr = newGateReader(cfg.GateResults)
 	return c, nil
 }
 
@@ -462,6 +467,12 @@ func (c *Client) poller(ctx context.Context) {
 			}
 		}
 		c.pending = c.pending[:0]
+		if gerr := c.pollGate(now); gerr != nil {
+			if !send(event{err: gerr}) {
+				return
+			}
+			continue
+		}
 		if err != nil { // stalled: report on entry and every HeartbeatTimeout
 			if c.stallSince.IsZero() || now.Sub(c.stallSince) >= c.cfg.HeartbeatTimeout {
 				c.stallSince = now
@@ -557,6 +568,9 @@ func (c *Client) take(s Snapshot, now time.Time) error {
 		}
 		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: now})
 		c.missed = 0
+		if c.gr != nil && c.gr.mode == devices.GateResultsEvery {
+			c.gr.tracker.Expect(seq)
+		}
 	}
 	return nil
 }
@@ -588,6 +602,9 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 		return w.drop(fmt.Sprintf("write verdict for product %d (register %d)", seq, addr), err)
 	}
 	w.ok()
+	if reject {
+		c.confirmRejects([]devices.Verdict{{Seq: seq, Reject: true}})
+	}
 	return nil
 }
 
@@ -622,6 +639,7 @@ func (c *Client) DecideBatch(ctx context.Context, vs []devices.Verdict) error {
 	if err := ctx.Err(); err != nil {
 		return undelivered(0, err)
 	}
+	defer c.confirmRejects(vs)
 	w := c.lockWire()
 	defer w.unlock()
 	next, err := writeVerdicts(w, ws, 0)
@@ -720,12 +738,17 @@ func (c *Client) readSlot(addr uint16) (uint32, uint16, error) {
 	if err != nil {
 		return 0, 0, w.drop("decode confirmation slot", err)
 	}
-	seq, code, err := DecodeSlot(r, c.cfg.Registers.WordOrder, devices.GateUnconfirmed)
+	seq, v, err := DecodeSlot(r, c.cfg.Registers.WordOrder, 0xffff)
+	if err == nil {
+		var res int
+		res, _, err = devices.DecodeGateResult(uint64(v))
+		v = uint16(res)
+	}
 	if err != nil {
 		return 0, 0, w.drop(fmt.Sprintf("decode confirmation slot %d", addr), err)
 	}
 	w.ok()
-	return seq, code, nil
+	return seq, v, nil
 }
 
 // SetOutputs writes the interlock outputs (line stop, stack light, horn);

@@ -191,6 +191,10 @@ func (m RegisterMap) PDU(addr uint16) uint16 { return m.pdu(addr) }
 // request carries (Modbus Application Protocol V1.1b3, 6.12).
 const maxWriteRegs = 123
 
+// maxReadRegs is the most registers one Read Holding Registers (FC 3)
+// request returns (Modbus Application Protocol V1.1b3, 6.3).
+const maxReadRegs = 125
+
 // VerdictWrite is one Write Multiple Registers request of a verdict batch:
 // consecutive decision slots starting at PDU address Addr.
 type VerdictWrite struct {

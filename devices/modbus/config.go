@@ -66,13 +66,17 @@ type RegisterMap struct {
 	// is written, and executes an FC 16 request whole or not at all.
 	Decisions uint16 `yaml:"decisions"`
 	// Confirmations is the first register of the gate result table (read):
-	// Slots slots of 3 registers [seq (2 words), result] with result
-	// 0 pending, 1 passed, 2 pushed off and confirmed, 3 reject fired but
-	// not confirmed by the sensor.
+	// Slots slots of 3 registers [seq (2 words), result] for product seq in
+	// slot seq mod Slots, written by the PLC when the product has passed
+	// the gate. Result bits 0..3: 0 pending, 1 passed, 2 pushed off and
+	// confirmed, 3 pushed off but not confirmed by the sensor; bit 4
+	// (devices.GateNoVerdict) set when the product reached the gate
+	// without a verdict (fail-safe reject).
 	Confirmations uint16 `yaml:"confirmations"`
-	// Slots is the number of decision/confirmation slots; it must exceed
-	// the number of products between the trigger point and the end of the
-	// confirmation window (1..41).
+	// Slots is the number of decision/confirmation slots (1..2000); it
+	// must exceed the number of products between the trigger point and
+	// the gate, plus those that pass the gate between two reads of the
+	// confirmation table (confirm_poll).
 	Slots int `yaml:"slots"`
 	// LineStop is the line-stop/hold request register (written, 0/1).
 	LineStop uint16 `yaml:"line_stop"`
@@ -153,8 +157,8 @@ func (m RegisterMap) Validate() configs.Problems {
 	if m.SeqRingLen < 0 || m.SeqRingLen > 58 {
 		p.Add("seq_ring_len", "must be 0..58 (0 = no ring), got %d", m.SeqRingLen)
 	}
-	if m.Slots < 1 || m.Slots > 41 {
-		p.Add("slots", "must be 1..41, got %d", m.Slots)
+	if m.Slots < 1 || m.Slots > maxSlots {
+		p.Add("slots", "must be 1..%d, got %d", maxSlots, m.Slots)
 	}
 	spans := m.spans()
 	for _, s := range spans {
@@ -183,6 +187,9 @@ func (m RegisterMap) Validate() configs.Problems {
 	}
 	return p
 }
+
+// maxSlots bounds RegisterMap.Slots (two tables of 3 registers a slot).
+const maxSlots = 2000
 
 // pdu converts a map address to the protocol address.
 func (m RegisterMap) pdu(addr uint16) uint16 {

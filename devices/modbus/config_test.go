@@ -67,7 +67,7 @@ func TestConfigReportsEveryProblemWithPath(t *testing.T) {
 		"timeout: must be > 0",
 		"confirm_window: must be > 0",
 		"backoff.multiplier: must be >= 1",
-		"registers.slots: must be 1..41, got 0",
+		"registers.slots: must be 1..2000, got 0",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -63,6 +63,7 @@ const (
 	hSeq = iota + 1
 	hPresent
 	hHeartbeat
+	hConfirm0 = 1000 // + slot index: confirmation slot nodes (gate read-back)
 )
 
 type conn struct {
@@ -100,6 +101,14 @@ type Client struct {
 	present  bool
 	localSeq uint64
 
+	// gate read-back (NextTrigger's goroutine, but rejects and gq)
+	gateMode  string
+	tracker   devices.GateTracker
+	rejects   devices.RejectWatch
+	confSlots map[uint64]devices.GateSlot // slot index -> last value seen
+	gq        *devices.GateQueue
+	closedCh  chan struct{} // closed by Close
+
 	hbCancel context.CancelFunc
 	hbDone   chan struct{}
 }
@@ -130,6 +139,11 @@ func New(cfg Config, o Options) (*Client, error) {
 	c.counter.Width = uint(m.SeqWidth)
 	c.seqExt.Width = uint(m.SeqWidth)
 	c.wd.Timeout = cfg.HeartbeatTimeout
+	c.gateMode = cfg.GateMode()
+	c.tracker.SeqBits, c.rejects.SeqBits = 56, 56
+	c.confSlots = map[uint64]devices.GateSlot{}
+	c.gq = devices.NewGateQueue()
+	c.closedCh = make(chan struct{})
 	return c, nil
 }
 
@@ -255,6 +269,11 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		mk(c.nodes.present, hPresent)
 	}
 	mk(c.nodes.hb, hHeartbeat)
+	if c.gateMode != devices.GateResultsNone {
+		for i := range c.cfg.Nodes.Slots {
+			mk(c.slotNode(c.cfg.Nodes.Confirmations, uint64(i)), hConfirm0+uint32(i))
+		}
+	}
 	res, err := sub.Monitor(ctx, ua.TimestampsToReturnNeither, items...)
 	if err == nil {
 		for i, r := range res.Results {
@@ -556,6 +575,9 @@ func (c *Client) NextTrigger(ctx context.Context) (devices.Trigger, error) {
 			if cur != cn {
 				continue // dropped by another call (heartbeat writer, Decide…): reconnect
 			}
+			if c.gateMode == devices.GateResultsRejects {
+				c.takeGate(c.now()) // confirm windows that ended
+			}
 			if c.wd.Check(c.now()) {
 				return devices.Trigger{}, fmt.Errorf("%s: %w (unchanged for more than %s)", c, devices.ErrHeartbeatStalled, c.cfg.HeartbeatTimeout)
 			}
@@ -584,8 +606,19 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 		}
 	}
 	stalled := c.wd.Check(now)
+	gate := false
 	for _, it := range dcn.MonitoredItems {
 		if it.Value == nil || it.Value.Value == nil {
+			continue
+		}
+		if it.ClientHandle >= hConfirm0 {
+			v, err := Uint(it.Value.Value.Value(), 64)
+			if err != nil {
+				return c.fail(cl, "decode confirmation slot", err)
+			}
+			seq, code := UnpackSlot(v)
+			c.confSlots[uint64(it.ClientHandle-hConfirm0)] = devices.GateSlot{Seq: seq, Value: uint64(code)}
+			gate = true
 			continue
 		}
 		switch it.ClientHandle {
@@ -617,6 +650,7 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 				}
 				c.pending = append(c.pending, devices.Trigger{Seq: c.localSeq, Missed: c.missed, At: now})
 				c.missed = 0
+				c.expect(c.localSeq)
 				continue
 			}
 			// with a sequence id, "present and the id moved" is a product,
@@ -644,12 +678,73 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 			}
 			c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed + delta - 1, At: now})
 			c.missed = 0
+			c.expect(seq)
+		}
+	}
+	if gate || len(c.pending) > 0 {
+		if err := c.takeGate(now); err != nil {
+			return c.fail(cl, "gate results", err)
 		}
 	}
 	if stalled {
 		return fmt.Errorf("%s: %w (unchanged for more than %s)", c, devices.ErrHeartbeatStalled, c.cfg.HeartbeatTimeout)
 	}
 	return nil
+}
+
+// expect records a trigger for the gate read-back (mode every).
+func (c *Client) expect(seq uint64) {
+	if c.gateMode == devices.GateResultsEvery {
+		c.tracker.Expect(seq)
+	}
+}
+
+// takeGate turns the confirmation slots seen so far into gate results.
+func (c *Client) takeGate(now time.Time) error {
+	n := uint64(c.cfg.Nodes.Slots)
+	switch c.gateMode {
+	case devices.GateResultsEvery:
+		rs, err := c.tracker.Take(now, func(seq uint64) (devices.GateSlot, error) { return c.confSlots[seq%n], nil })
+		c.gq.Push(rs...)
+		return err
+	case devices.GateResultsRejects:
+		c.gq.Push(c.rejects.Check(now, func(seq uint64) (devices.GateSlot, bool) {
+			s, ok := c.confSlots[seq%n]
+			return s, ok
+		})...)
+	}
+	return nil
+}
+
+// NextGateResult returns what the reject gate did to the next product, as
+// the PLC's confirmation slot nodes report it (monitored with the
+// triggers, so results come while NextTrigger is being called): in mode
+// "every" every product seen at the trigger point, in sequence order, each
+// exactly once (products whose slot was overwritten before a notification
+// showed it are counted in the next result's Missed); in mode "rejects" the
+// products given a reject verdict, each once, as GateUnconfirmed when no
+// result showed within ConfirmWindow of the verdict write.
+//
+// Errors: ErrClosed (closed, or mode "none"), ctx.Err().
+func (c *Client) NextGateResult(ctx context.Context) (devices.GateResult, error) {
+	if c.gateMode == devices.GateResultsNone {
+		return devices.GateResult{}, fmt.Errorf("%s: gate_results %q: %w", c, devices.GateResultsNone, devices.ErrClosed)
+	}
+	return c.gq.Next(ctx, c.closedCh)
+}
+
+// confirmRejects registers reject verdicts for read-back (mode rejects).
+func (c *Client) confirmRejects(vs []devices.Verdict) {
+	if c.gateMode != devices.GateResultsRejects {
+		return
+	}
+	var seqs []uint64
+	for _, v := range vs {
+		if v.Reject {
+			seqs = append(seqs, v.Seq)
+		}
+	}
+	c.rejects.Add(c.now().Add(c.cfg.ConfirmWindow), seqs...)
 }
 
 func (c *Client) onSeq(v uint64, stalled bool, now time.Time) {
@@ -688,6 +783,7 @@ func (c *Client) onSeq(v uint64, stalled bool, now time.Time) {
 		seq := c.seqExt.Extend((v - (k - 1)) & mask)
 		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: now})
 		c.missed = 0
+		c.expect(seq)
 	}
 }
 
@@ -711,6 +807,7 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 	}
 	n := c.slotNode(c.cfg.Nodes.Decisions, seq)
 	c.countVerdictRequest(false)
+	c.confirmRejects([]devices.Verdict{{Seq: seq, Reject: reject}})
 	if err := c.write(ctx, cl, []*ua.NodeID{n}, []any{PackSlot(seq, v)}); err != nil {
 		return c.fail(cl, fmt.Sprintf("write verdict for product %d (%s)", seq, n), err)
 	}
@@ -741,6 +838,7 @@ func (c *Client) countVerdictRequest(retry bool) {
 // ErrDisconnected and the cause (an OPC UA status is reachable with
 // errors.As ua.StatusCode).
 func (c *Client) DecideBatch(ctx context.Context, vs []devices.Verdict) error {
+	c.confirmRejects(vs)
 	pending := vs
 	var lastErr error
 	for attempt := 0; len(pending) > 0 && attempt < 2; attempt++ {
@@ -835,8 +933,12 @@ func (c *Client) Confirm(ctx context.Context, seq uint64) (bool, error) {
 			return false, err
 		}
 		got, cd := UnpackSlot(v)
-		code = cd
-		return got == seq&(1<<56-1) && cd != devices.GatePending, nil
+		res, _, err := devices.DecodeGateResult(uint64(cd))
+		if err != nil {
+			return false, err
+		}
+		code = uint8(res)
+		return got == seq&(1<<56-1) && res != devices.GatePending, nil
 	})
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -884,6 +986,7 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	}
 	c.closed = true
+	close(c.closedCh)
 	cancel, done := c.hbCancel, c.hbDone
 	c.mu.Unlock()
 	if cancel != nil {

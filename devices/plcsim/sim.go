@@ -379,11 +379,12 @@ func (s *Sim) stepLocked(in beltSlot) []string {
 	if len(s.gateHooks) > 0 {
 		s.gateOut = append(s.gateOut, r)
 	}
-	slot := modbus.EncodeSlot(uint32(out.seq), uint16(r.Result), s.regs.WordOrder)
+	code := devices.EncodeGateResult(r.Result, v == devices.VerdictNone)
+	slot := modbus.EncodeSlot(uint32(out.seq), code, s.regs.WordOrder)
 	a := s.regs.SlotPDU(s.regs.Confirmations, out.seq)
 	copy(s.bank[a:a+3], slot[:])
 	ui := out.seq % uint64(s.nodes.Slots)
-	s.confirmUA[ui] = opcua.PackSlot(out.seq, uint8(r.Result))
+	s.confirmUA[ui] = opcua.PackSlot(out.seq, uint8(code))
 	return []string{fmt.Sprintf(s.nodes.Confirmations, ui)}
 }
 

@@ -25,7 +25,9 @@
 //	          Rejected    Uncertain   Uncertain      Rejected*
 //	          Uncertain
 //
-//	(* only by a person; Rejected, Sampled, Returned, Uncertain are final)
+//	Rejected ──► Uncertain  (gate-mismatch only: the gate let it pass)
+//
+//	(* only by a person; Sampled, Returned, Uncertain are final)
 //
 // Precisely (CanTransition):
 //
@@ -34,7 +36,10 @@
 //	Printed      -> Verified, Rejected, Uncertain
 //	Verified     -> Commissioned, Rejected, Uncertain
 //	Commissioned -> Sampled, Rejected       (only by a person, not a system actor)
-//	Rejected, Sampled, Returned, Uncertain: final
+//	Sampled, Returned, Uncertain: final
+//	Rejected     -> Uncertain only with reason gate-mismatch, by a system
+//	                actor: the gate's read-back says the product passed
+//	                although its verdict was reject (GateMismatch)
 //	Rejected     -> Rejected  only as the annotation reject-not-confirmed:
 //	                once, by a system actor, after the original reason
 //	                (IsAnnotation); state and counters do not change

@@ -85,6 +85,10 @@ var legal = [numStates][numStates]bool{
 	Printed:      {Verified: true, Rejected: true, Uncertain: true},
 	Verified:     {Commissioned: true, Rejected: true, Uncertain: true},
 	Commissioned: {Sampled: true, Rejected: true},
+	// Rejected -> Uncertain only when the gate reports that the product
+	// passed although its verdict was reject (reason gate-mismatch, by the
+	// system): see GateMismatch.
+	Rejected: {Uncertain: true},
 }
 
 // CanTransition reports whether the state machine allows from -> to
@@ -115,12 +119,16 @@ const (
 	ReasonQASample                         // QA sample pull
 	ReasonFault                            // any other device or controller fault
 	ReasonOther                            // anything else (Detail says what)
+	ReasonLateVerdict                      // the verdict could not reach the PLC before the product reached the gate: sent as reject, the gate pushes it off
+	ReasonGateMismatch                     // the gate's read-back contradicts the journal's verdict (pass pushed off, or reject passed)
+	ReasonGateUnknown                      // the gate result of the product could not be read back
 	numReasons
 )
 
 var reasonNames = [...]string{
 	"", "no-read", "mismatch", "low-grade", "missed-print", "reject-not-confirmed", "manual",
 	"printer-fault", "queue-cleared", "recovery", "batch-end", "qa-sample", "fault", "other",
+	"late-verdict", "gate-mismatch", "gate-unknown",
 }
 
 func (r Reason) String() string {
@@ -219,6 +227,15 @@ func IsAnnotation(from State, prev Reason, c Change) bool {
 		c.Actor.IsSystem() && prev != ReasonRejectNotConfirmed
 }
 
+// GateMismatch reports whether c, applied to a unit in state from, is the
+// one step out of Rejected: Rejected -> Uncertain with reason gate-mismatch
+// by a system actor, written when the PLC's gate read-back says the product
+// passed the gate although its verdict was reject. The journal then no
+// longer claims the pack was pushed off.
+func GateMismatch(from State, c Change) bool {
+	return from == Rejected && c.To == Uncertain && c.Reason == ReasonGateMismatch && c.Actor.IsSystem()
+}
+
 // checkChange applies the rules beyond the transition table: which targets
 // need a reason and which need a person. prev is the reason of the unit's
 // last step.
@@ -232,6 +249,10 @@ func checkChange(from State, prev Reason, c Change) error {
 	}
 	if !CanTransition(from, c.To) {
 		return &TransitionError{Serial: c.Serial, From: from, To: c.To, Msg: "not allowed by the state machine"}
+	}
+	if from == Rejected && !GateMismatch(from, c) {
+		return &TransitionError{Serial: c.Serial, From: from, To: c.To,
+			Msg: "a rejected unit becomes uncertain only when the gate reports it passed (gate-mismatch, by the system)"}
 	}
 	if !c.Reason.Valid() {
 		return &TransitionError{Serial: c.Serial, From: from, To: c.To, Msg: fmt.Sprintf("unknown reason %d", c.Reason)}

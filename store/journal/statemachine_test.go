@@ -16,6 +16,7 @@ var modelLegal = map[string]bool{
 	"printed>verified": true, "printed>rejected": true, "printed>uncertain": true,
 	"verified>commissioned": true, "verified>rejected": true, "verified>uncertain": true,
 	"commissioned>sampled": true, "commissioned>rejected": true,
+	"rejected>uncertain": true, // only gate-mismatch by the system (modelAllows)
 }
 
 func modelAllows(from State, prev Reason, c Change) bool {
@@ -23,6 +24,9 @@ func modelAllows(from State, prev Reason, c Change) bool {
 		return c.Reason == ReasonRejectNotConfirmed && c.Actor.User != "ann" && prev != ReasonRejectNotConfirmed
 	}
 	if !modelLegal[from.String()+">"+c.To.String()] {
+		return false
+	}
+	if from == Rejected && (c.Reason != ReasonGateMismatch || c.Actor.User == "ann") {
 		return false
 	}
 	if (c.To == Rejected || c.To == Returned || c.To == Uncertain) && c.Reason == ReasonNone {
@@ -70,7 +74,7 @@ func runStateMachine(t *testing.T, j *Journal, ops []byte) {
 	for _, u := range us {
 		model[u.Serial], hist[u.Serial] = Drawn, 1
 	}
-	reasons := []Reason{ReasonNone, ReasonNoRead, ReasonManual, ReasonLowGrade, ReasonRecovery, ReasonRejectNotConfirmed}
+	reasons := []Reason{ReasonNone, ReasonNoRead, ReasonManual, ReasonLowGrade, ReasonRecovery, ReasonRejectNotConfirmed, ReasonGateMismatch, ReasonLateVerdict}
 	actors := []Actor{{}, ActorCamera, {User: "ann", Role: "supervisor"}}
 	accepted := 0
 	defer func() { t.Logf("%d groups accepted", accepted) }()

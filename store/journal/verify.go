@@ -308,6 +308,9 @@ func checkHistory(steps []Step) error {
 		if !CanTransition(from, s.State) {
 			return fmt.Errorf("history step %d: illegal %s -> %s", i, from, s.State)
 		}
+		if from == Rejected && !GateMismatch(from, Change{To: s.State, Reason: s.Reason, Actor: s.Actor}) {
+			return fmt.Errorf("history step %d: rejected -> %s other than gate-mismatch by the system", i, s.State)
+		}
 		switch s.State {
 		case Rejected, Returned, Uncertain:
 			if s.Reason == ReasonNone {

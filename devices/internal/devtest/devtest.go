@@ -169,3 +169,70 @@ func CheckLifecycle(t testing.TB, ctx context.Context, cl Lifecycle) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// GatePLC is the part of a PLC client CheckGateResults drives.
+type GatePLC interface {
+	TriggerSource
+	DecideBatch(ctx context.Context, vs []devices.Verdict) error
+	NextGateResult(ctx context.Context) (devices.GateResult, error)
+}
+
+// GateSim is the part of the PLC simulator CheckGateResults drives.
+type GateSim interface {
+	Produce(n int) []uint64
+	Flush()
+}
+
+// GateWant is one expected gate result.
+type GateWant struct {
+	Result    int
+	NoVerdict bool
+}
+
+// CheckGateResults lets len(verdicts) products enter, writes verdicts[i]
+// for product i (nil = none: it reaches the gate without one), moves them
+// all through the gate and checks that cl reports want (in order, one
+// result per product in mode "every"; want lists only those reported).
+// NextTrigger keeps being called meanwhile, as the line does.
+func CheckGateResults(t testing.TB, ctx context.Context, sim GateSim, cl GatePLC, verdicts []*bool, want []GateWant) {
+	t.Helper()
+	seqs := sim.Produce(len(verdicts))
+	got, _ := Collect(t, ctx, cl, len(seqs))
+	WantSeqs(t, got, seqs)
+	var vs []devices.Verdict
+	for i, v := range verdicts {
+		if v != nil {
+			vs = append(vs, devices.Verdict{Seq: seqs[i], Reject: *v})
+		}
+	}
+	if err := cl.DecideBatch(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	sim.Flush()
+	// An OPC UA client takes its notifications while NextTrigger runs:
+	// keep calling it (no trigger comes) until the results are read.
+	tctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for tctx.Err() == nil {
+			cl.NextTrigger(tctx)
+		}
+	}()
+	defer func() { stop(); <-done }()
+	k := 0
+	for i := range seqs {
+		if v := verdicts[i]; len(want) < len(seqs) && (v == nil || !*v) {
+			continue // mode rejects: only the rejects are reported
+		}
+		r, err := cl.NextGateResult(ctx)
+		if err != nil {
+			t.Fatalf("NextGateResult: %v", err)
+		}
+		w := want[k]
+		k++
+		if r.Seq != seqs[i] || r.Result != w.Result || r.NoVerdict != w.NoVerdict || r.Missed != 0 {
+			t.Fatalf("gate result %d: %+v, want product %d result %d no-verdict %v", k, r, seqs[i], w.Result, w.NoVerdict)
+		}
+	}
+}
