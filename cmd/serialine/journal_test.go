@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,6 +170,40 @@ func TestJournalVerifyOutboxPayloads(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// journal verify on a damaged file (truncated, a page overwritten) fails
+// with a message naming the damage; it does not crash.
+func TestJournalVerifyDamagedFile(t *testing.T) {
+	good, err := os.ReadFile(journalFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", good[:3*4096], "bbolt file structure"},
+		{"root page overwritten", func() []byte {
+			d := append([]byte(nil), good...)
+			for i := 2 * 4096; i < 3*4096; i++ {
+				d[i] = 0xA5
+			}
+			return d
+		}(), "journal"},
+		{"not a journal", bytes.Repeat([]byte("serialine"), 2000), "invalid database"},
+	} {
+		path := filepath.Join(dir, c.name+".db")
+		if err := os.WriteFile(path, c.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := runJournal(t, "verify", "--db", path)
+		if code != exitFailure || !strings.Contains(out+errs, c.want) {
+			t.Errorf("%s: exit %d, want %d with %q\nstdout: %s\nstderr: %s", c.name, code, exitFailure, c.want, out, errs)
 		}
 	}
 }
