@@ -659,6 +659,9 @@ func (c *Client) State(ctx context.Context) (state, text string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	if m.Fields[0] == "" {
+		return "", "", fmt.Errorf("%w: GST reply %q carries no state", printer.ErrProtocol, m.String())
+	}
 	return m.Fields[0], m.field(1), nil
 }
 
