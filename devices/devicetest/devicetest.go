@@ -211,3 +211,46 @@ func Proxy(addr string) Handler {
 		<-done
 	}
 }
+
+// SerialLine is the receiving side of a serial line as go.bug.st/serial
+// presents it: Read hands out data in the chunks the script asks for (each
+// script byte is a chunk length; 0 means a read that timed out, which
+// go.bug.st/serial reports as (0, nil) — never twice in a row, so the data
+// always comes), then io.EOF. Wrap it with serialport.Wrap as the drivers
+// do. Writes are discarded.
+type SerialLine struct {
+	data     []byte
+	script   []byte
+	step     int
+	timedOut bool
+}
+
+// NewSerialLine returns a SerialLine delivering data in chunks per script
+// (an empty script delivers everything at once).
+func NewSerialLine(data, script []byte) *SerialLine {
+	return &SerialLine{data: data, script: script}
+}
+
+func (s *SerialLine) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	n := len(s.data)
+	if len(s.script) > 0 {
+		n = int(s.script[s.step%len(s.script)])
+		s.step++
+		if n == 0 && !s.timedOut {
+			s.timedOut = true
+			return 0, nil // the port's read timeout
+		}
+		n = max(n, 1)
+	}
+	s.timedOut = false
+	n = min(n, len(p), len(s.data))
+	copy(p, s.data[:n])
+	s.data = s.data[n:]
+	return n, nil
+}
+
+func (s *SerialLine) Write(p []byte) (int, error) { return len(p), nil }
+func (s *SerialLine) Close() error                { return nil }
