@@ -167,7 +167,7 @@ func BenchmarkEnqueueAck(b *testing.B) {
 func BenchmarkLine1200PerMin(b *testing.B) {
 	so := printersim.Options{
 		QueueCap: 16, AckDelay: 5 * time.Millisecond, AckJitter: 45 * time.Millisecond,
-		PrintDelay: 10 * time.Millisecond, PrintJitter: 5 * time.Millisecond, NoData: printersim.NoDataWarn,
+		PrintTime: 10 * time.Millisecond, NoData: printersim.NoDataWarn,
 	}
 	var missed uint64
 	var lat []time.Duration

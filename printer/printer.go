@@ -123,3 +123,12 @@ type Driver interface {
 	// Close closes the connection; Next returns ErrClosed afterwards.
 	Close(ctx context.Context) error
 }
+
+// BatchEnqueuer is implemented by drivers that can send several records
+// before the first acknowledgement comes back (tij.Client: pipelined
+// commands). The Queue uses it when it has more than one record to send:
+// a group then costs one reply latency instead of one per record.
+// errs[i] is record i's result with Driver.Enqueue's meaning.
+type BatchEnqueuer interface {
+	EnqueueBatch(ctx context.Context, rs []Record) (errs []error)
+}

@@ -277,7 +277,9 @@ func (q *Queue) report(ctx context.Context, outs []Outcome) error {
 	return nil
 }
 
-// fill tops the printer queue up to Depth.
+// fill tops the printer queue up to Depth. Records go out one Enqueue at a
+// time, or, with a BatchEnqueuer driver, every record ready in one
+// pipelined group.
 func (q *Queue) fill(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -285,6 +287,7 @@ func (q *Queue) fill(ctx context.Context) error {
 	if q.capacity > 0 && q.capacity < depth {
 		depth = q.capacity
 	}
+	be, batch := q.d.(BatchEnqueuer)
 	for !q.held.Load() && len(q.flight) < depth {
 		if len(q.pending) == 0 {
 			need := depth - len(q.flight)
@@ -304,43 +307,80 @@ func (q *Queue) fill(ctx context.Context) error {
 			}
 			q.pending = append(q.pending, recs...)
 		}
-		r := q.pending[0]
-		q.pending = q.pending[1:]
+		n := 1
+		if batch {
+			n = min(len(q.pending), depth-len(q.flight))
+		}
+		group := q.pending[:n:n]
+		q.pending = q.pending[n:]
 		sent := q.o.Now()
-		// The record goes in flight before the send: a print event for it
-		// may be read while Enqueue waits for the acknowledgement.
-		q.flight = append(q.flight, inflight{id: r.ID, sentAt: sent})
+		// The records go in flight before the send: a print event for one
+		// may be read while the driver waits for the acknowledgements.
+		for _, r := range group {
+			q.flight = append(q.flight, inflight{id: r.ID, sentAt: sent})
+		}
 		q.statsMu.Lock()
-		q.stats.Sent++
+		q.stats.Sent += uint64(n)
 		q.statsMu.Unlock()
-		err := q.d.Enqueue(ctx, r)
+		var errs []error
+		if batch && n > 1 {
+			errs = be.EnqueueBatch(ctx, group)
+		} else {
+			errs = []error{q.d.Enqueue(ctx, group[0])}
+		}
+		if stop, err := q.settleSends(ctx, group, errs); stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleSends applies the drivers' answers to a group of records just
+// sent, in order (see Driver.Enqueue for what each error means). It
+// reports whether fill must stop, and with which error.
+func (q *Queue) settleSends(ctx context.Context, group []Record, errs []error) (bool, error) {
+	var outs []Outcome
+	var full []int // outs refused for a full queue
+	refused := false
+	for i, r := range group {
+		err := errs[i]
 		if err == nil {
-			q.publishLocked()
 			continue
 		}
 		if ctx.Err() != nil {
-			// Run is being stopped: the record stays in flight like every
-			// other record sent (InFlight lists it), instead of being
+			// Run is being stopped: the records stay in flight like every
+			// other record sent (InFlight lists them), instead of being
 			// resolved through a journal write made with a dead context.
-			// The next Run resolves it: by its print, or as uncertain when
-			// the connection (dropped by the cancelled command) is gone.
+			// The next Run resolves them: by their print, or as uncertain
+			// when the connection (dropped by the cancelled command) is
+			// gone.
 			q.publishLocked()
-			return ctx.Err()
+			return true, ctx.Err()
 		}
 		q.removeFlight(r.ID)
-		if errors.Is(err, ErrNotConnected) || errors.Is(err, ErrClosed) {
+		switch {
+		case errors.Is(err, ErrNotConnected) || errors.Is(err, ErrClosed):
 			// Nothing was written (Driver contract): the record goes back to
-			// the front of the unsent ones and is sent after a reconnect —
-			// it never reached the printer, so that is not a re-send. Run's
-			// Next reports the missing connection.
-			q.pending = append([]Record{r}, q.pending...)
+			// the unsent ones and is sent after a reconnect — it never
+			// reached the printer, so that is not a re-send. Run's Next
+			// reports the missing connection.
+			back := []Record{r}
+			for k := i + 1; k < len(group); k++ {
+				if errors.Is(errs[k], ErrNotConnected) || errors.Is(errs[k], ErrClosed) {
+					q.removeFlight(group[k].ID)
+					back = append(back, group[k])
+				}
+			}
+			q.pending = append(back, q.pending...)
 			q.statsMu.Lock()
-			q.stats.Sent--
+			q.stats.Sent -= uint64(len(back))
 			q.statsMu.Unlock()
+			if err := q.report(ctx, outs); err != nil {
+				return true, err
+			}
 			q.publishLocked()
-			return nil
-		}
-		if errors.Is(err, ErrRefused) || errors.Is(err, ErrQueueFull) {
+			return true, nil
+		case errors.Is(err, ErrRefused) || errors.Is(err, ErrQueueFull):
 			// The printer does not hold it. On queue full, keep no more
 			// records in the printer than it held now.
 			o := outcome(CauseRefused, r.ID, err.Error())
@@ -351,19 +391,33 @@ func (q *Queue) fill(ctx context.Context) error {
 				// pool.
 				o.Alarm = AlarmHold
 			}
-			if errors.Is(err, ErrQueueFull) && len(q.flight) > 0 {
-				q.capacity = len(q.flight)
-				o.Detail += fmt.Sprintf(" (keeping %d records in the printer from now on)", q.capacity)
+			if errors.Is(err, ErrQueueFull) {
+				full = append(full, len(outs))
 			}
-			if rerr := q.report(ctx, []Outcome{o}); rerr != nil {
-				return rerr
-			}
-			return q.reconcileLocked(ctx, Event{})
+			outs = append(outs, o)
+			refused = true
+		default:
+			outs = append(outs, outcome(CauseSendFailed, r.ID, err.Error()))
 		}
-		o := outcome(CauseSendFailed, r.ID, err.Error())
-		return q.report(ctx, []Outcome{o})
 	}
-	return nil
+	if len(full) > 0 && len(q.flight) > 0 {
+		// The printer holds what is still in flight and no more.
+		q.capacity = len(q.flight)
+		for _, k := range full {
+			outs[k].Detail += fmt.Sprintf(" (keeping %d records in the printer from now on)", q.capacity)
+		}
+	}
+	if err := q.report(ctx, outs); err != nil {
+		return true, err
+	}
+	if refused {
+		return true, q.reconcileLocked(ctx, Event{})
+	}
+	if len(outs) > 0 {
+		return true, nil // send failed: the connection is gone, Run's Next reports it
+	}
+	q.publishLocked()
+	return false, nil
 }
 
 func (q *Queue) removeFlight(id string) {

@@ -263,10 +263,11 @@ func TestQueueKeepsDepthAndPrintsInOrder(t *testing.T) {
 }
 
 func TestQueueRefusedWhenPrinterQueueSmaller(t *testing.T) {
-	// The printer holds 2; the controller wants 4: the third record is
-	// refused (ERR|QFULL), returned and never re-sent.
+	// The printer holds 2; the controller wants 4: the records beyond the
+	// second (sent pipelined, one group) are refused (ERR|QFULL), returned
+	// and never re-sent.
 	l := startLine(t, printersim.Options{QueueCap: 2}, tij.Options{}, printer.QueueOptions{Depth: 4}, 10)
-	l.rec.wait(t, "a refusal", func(r *recorder) bool { return r.count(printer.ResultReturned) == 1 })
+	l.rec.wait(t, "a refusal", func(r *recorder) bool { return r.count(printer.ResultReturned) >= 1 })
 	if res, c := l.rec.final(serial(3)); res != printer.ResultReturned || c != printer.CauseRefused {
 		t.Errorf("%s: %v/%v, want returned/refused", serial(3), res, c)
 	}
@@ -419,15 +420,18 @@ func (r *recorder) setLimit(n int) {
 }
 
 func TestQueueSendFailedOnTimeout(t *testing.T) {
-	// The reply to the record comes after the driver's timeout: unknown
-	// whether the printer holds it -> uncertain, hold, connection closed.
+	// The replies to the records come after the driver's timeout: unknown
+	// whether the printer holds them -> uncertain, hold, connection closed.
+	// The two records went out pipelined in one group, so both are unknown.
 	l := startLine(t, printersim.Options{}, tij.Options{ReplyTimeout: 50 * time.Millisecond}, printer.QueueOptions{Depth: 2}, 0)
 	l.sim.SetLateAck(1, 2*time.Second)
 	l.rec.setLimit(2)
 	l.q.Kick()
-	l.rec.wait(t, "send failed", func(r *recorder) bool { return len(r.states[serial(1)]) == 1 })
-	if res, c := l.rec.final(serial(1)); res != printer.ResultUncertain || c != printer.CauseSendFailed {
-		t.Errorf("%s: %v/%v, want uncertain/send-failed", serial(1), res, c)
+	l.rec.wait(t, "send failed", func(r *recorder) bool { return len(r.states[serial(1)]) == 1 && len(r.states[serial(2)]) == 1 })
+	for _, sn := range []string{serial(1), serial(2)} {
+		if res, c := l.rec.final(sn); res != printer.ResultUncertain || c != printer.CauseSendFailed {
+			t.Errorf("%s: %v/%v, want uncertain/send-failed", sn, res, c)
+		}
 	}
 	if err := <-l.run; !errors.Is(err, printer.ErrDisconnected) {
 		t.Errorf("Run: %v, want ErrDisconnected", err)
@@ -435,17 +439,6 @@ func TestQueueSendFailedOnTimeout(t *testing.T) {
 	l.run <- nil
 	if !l.q.Held() {
 		t.Error("send failure must hold")
-	}
-	// SN00002 was journaled as queued with SN00001 but never sent: at
-	// batch end Release returns it.
-	if res, _ := l.rec.final(serial(2)); res != printer.ResultNone {
-		t.Errorf("%s resolved before Release: %v", serial(2), res)
-	}
-	if err := l.q.Release(l.ctx); err != nil {
-		t.Fatal(err)
-	}
-	if res, c := l.rec.final(serial(2)); res != printer.ResultReturned || c != printer.CauseNotSent {
-		t.Errorf("%s: %v/%v, want returned/not-sent", serial(2), res, c)
 	}
 }
 
@@ -634,22 +627,61 @@ func TestQueueCounterOnlyDuplicate(t *testing.T) {
 	}
 }
 
+// TestQueueNotSentReturnedAtRelease: serials journaled as queued but never
+// written to the printer (the driver was closed before they could be) go
+// back to the unsent ones, and Release at batch end returns them.
+func TestQueueNotSentReturnedAtRelease(t *testing.T) {
+	l := startLine(t, printersim.Options{}, tij.Options{}, printer.QueueOptions{Depth: 3}, 0)
+	l.stop()
+	if err := <-l.run; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := l.drv.Close(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.rec.setLimit(3)
+	rctx, cancel := context.WithCancel(l.ctx)
+	go func() { l.run <- l.q.Run(rctx) }()
+	l.rec.wait(t, "queued", func(r *recorder) bool { return len(r.queued) == 3 })
+	cancel()
+	if err := <-l.run; err != nil && !errors.Is(err, printer.ErrClosed) {
+		t.Fatalf("Run: %v", err)
+	}
+	l.run <- nil
+	if n := l.sim.Stats().Accepted; n != 0 {
+		t.Fatalf("printer took %d records from a closed driver", n)
+	}
+	if err := l.q.Release(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if res, c := l.rec.final(serial(i)); res != printer.ResultReturned || c != printer.CauseNotSent {
+			t.Errorf("%s: %v/%v, want returned/not-sent", serial(i), res, c)
+		}
+	}
+}
+
 // A refusal that is not "queue full" (here the driver does not know the
 // printer's QFULL code) means the printer rejects the data or is not
-// ready: the record is returned and the queue holds, instead of sending
+// ready: the records are returned and the queue holds, instead of sending
 // (and returning) one serial after another.
 func TestQueueOtherRefusalHolds(t *testing.T) {
 	l := startLine(t, printersim.Options{QueueCap: 2}, tij.Options{Codes: tij.Codes{QueueFull: []string{"FULL?"}}}, printer.QueueOptions{Depth: 4}, 10)
-	l.rec.wait(t, "a refusal", func(r *recorder) bool { return r.count(printer.ResultReturned) == 1 })
+	l.rec.wait(t, "a refusal", func(r *recorder) bool { return r.count(printer.ResultReturned) >= 1 })
 	if res, c := l.rec.final(serial(3)); res != printer.ResultReturned || c != printer.CauseRefused {
 		t.Errorf("%s: %v/%v, want returned/refused", serial(3), res, c)
 	}
 	if !l.rec.hasAlarm(printer.CauseRefused, printer.AlarmHold) || !l.q.Held() {
 		t.Errorf("refusal must hold: held %v alarms %v", l.q.Held(), l.rec.alarms)
 	}
-	// The hold was set before the outcome was reported: nothing more is sent.
-	if st := l.q.Stats(); st.Sent != 3 {
-		t.Errorf("sent %d records, want 3 (two held, one refused)", st.Sent)
+	// The four records went out in one pipelined group: two held, two
+	// refused; the hold was set before the outcomes were reported, so
+	// nothing more is sent.
+	if st := l.q.Stats(); st.Sent != 4 {
+		t.Errorf("sent %d records, want 4 (two held, two refused)", st.Sent)
+	}
+	if res, c := l.rec.final(serial(4)); res != printer.ResultReturned || c != printer.CauseRefused {
+		t.Errorf("%s: %v/%v, want returned/refused", serial(4), res, c)
 	}
 }
 

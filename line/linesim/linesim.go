@@ -196,7 +196,7 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	co := camerasim.Options{Logger: log.With("sim", "camera")}
 	if o.Realistic {
 		po.AckDelay, po.AckJitter = 2*time.Millisecond, 8*time.Millisecond
-		po.PrintDelay, po.PrintJitter = 10*time.Millisecond, 5*time.Millisecond
+		po.PrintTime = printTime(o.Rate)
 		co.Latency = 5 * time.Millisecond
 	}
 	if l.Printer, err = printersim.Start(po); err != nil {
@@ -315,4 +315,19 @@ func (l *Line) Close() error {
 	errs = append(errs, l.errs...)
 	l.errMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// The simulated conveyor's geometry: products every productPitchMM, each
+// carrying a code codeWidthMM wide. The conveyor speed follows the line
+// rate (pitch × rate), so a code takes codeWidthMM/productPitchMM of the
+// product interval to pass under the print head.
+const (
+	productPitchMM = 120.0
+	codeWidthMM    = 12.0
+)
+
+// printTime is how long the print head takes for one code at rate
+// products per second.
+func printTime(rate float64) time.Duration {
+	return printersim.PrintTimeAt(codeWidthMM, productPitchMM*rate)
 }

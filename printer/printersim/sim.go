@@ -73,6 +73,8 @@ type Printed struct {
 	Counter uint64
 	// Fields are all the record's fields.
 	Fields map[string]string
+
+	seed uint64 // defect pattern seed
 }
 
 // Options configure a Server. Durations are zero (instant) by default, so
@@ -85,10 +87,17 @@ type Options struct {
 	// QueueCap bounds the record queue; records beyond it are refused
 	// with ERR|QFULL| (default 16).
 	QueueCap int
-	// AckDelay and AckJitter delay every reply by AckDelay + [0, AckJitter).
+	// AckDelay and AckJitter are the reply latency: each reply leaves
+	// AckDelay + [0, AckJitter) after its command arrived, in command order
+	// (commands are executed on arrival; a client may send several before
+	// reading the replies, as the TIJ driver's pipelined enqueue does).
 	AckDelay, AckJitter time.Duration
-	// PrintDelay and PrintJitter delay print-complete after print-start.
-	PrintDelay, PrintJitter time.Duration
+	// PrintTime is how long a code takes to pass under the print head: the
+	// code's width divided by the conveyor speed (see PrintTimeAt). The
+	// head prints from the trigger (PRS) to PrintTime later (PRC); a
+	// product that arrives while it is still printing passes unprinted
+	// (a missed print, reported as ERS|W|OVERLAP). 0 = instantaneous.
+	PrintTime time.Duration
 	// PhotoEye, if > 0, triggers a print every PhotoEye on its own.
 	PhotoEye time.Duration
 	// NoData is the policy for a trigger with an empty queue: "warn"
@@ -141,7 +150,8 @@ type Stats struct {
 	Accepted   uint64 // records taken into the queue (JDI/SLI, ZPL labels)
 	Refused    uint64 // records refused with ERR|QFULL|
 	Printed    uint64 // records printed
-	Missed     uint64 // triggers that printed nothing (empty queue, or printer stopped)
+	Missed     uint64 // triggers that printed nothing (empty queue, head still printing, printer stopped)
+	Overlaps   uint64 // of Missed: the head was still printing the previous code
 	Duplicates uint64 // print-completes sent twice (DuplicateAckRate)
 	Wrong      uint64 // prints of the second record instead of the head (WrongRecordRate)
 	Cleared    uint64 // records dropped by CQI, ~JA or a fault with FaultClearsQueue
@@ -154,10 +164,6 @@ type record struct {
 	img    image.Image // a received bitmap (ZPL ^GF) instead of data
 }
 
-type trigger struct {
-	seq uint64
-}
-
 // Server is a running simulated printer.
 type Server struct {
 	o      Options
@@ -167,9 +173,11 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	trig   chan trigger
+	later  chan delayed // messages due later (print-completes), in order
+	render chan Printed // prints on their way to the OnPrint callbacks
 
 	mu        sync.Mutex
+	busyUntil time.Time // the head prints until then
 	rnd       *rand.Rand
 	conns     map[*simConn]struct{} // text-protocol connections
 	zconns    map[*simConn]struct{} // ZPL connections
@@ -251,7 +259,7 @@ func Start(o Options) (*Server, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"AckDelay", o.AckDelay}, {"AckJitter", o.AckJitter}, {"PrintDelay", o.PrintDelay}, {"PrintJitter", o.PrintJitter},
+	}{{"AckDelay", o.AckDelay}, {"AckJitter", o.AckJitter}, {"PrintTime", o.PrintTime},
 		{"PhotoEye", o.PhotoEye}, {"LateAckDelay", o.LateAckDelay}} {
 		if d.v < 0 {
 			return nil, fmt.Errorf("%w: %s %v: must be >= 0", ErrBadOptions, d.name, d.v)
@@ -302,7 +310,8 @@ func Start(o Options) (*Server, error) {
 	}
 	s := &Server{
 		o: o, layout: tij.DefaultLayout(),
-		trig:    make(chan trigger, 1<<16),
+		later:   make(chan delayed, 1<<16),
+		render:  make(chan Printed, 1<<16),
 		rnd:     rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		conns:   map[*simConn]struct{}{},
 		zconns:  map[*simConn]struct{}{},
@@ -328,9 +337,10 @@ func Start(o Options) (*Server, error) {
 		s.zln = zln
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.accept(ln, s.conns, s.serveTIJ)
-	go s.engine()
+	go s.delayer()
+	go s.renderer()
 	if s.zln != nil {
 		s.wg.Add(1)
 		go s.accept(s.zln, s.zconns, s.serveZPL)
@@ -367,20 +377,29 @@ func (s *Server) Close() error {
 }
 
 // OnPrint registers fn to receive every printed record, in print order,
-// from the printer's engine goroutine (fn must not block for long).
+// from the printer's output goroutine (after rendering, which never delays
+// the printing itself; fn must not block for long).
 func (s *Server) OnPrint(fn func(Printed)) {
 	s.mu.Lock()
 	s.onPrint = append(s.onPrint, fn)
 	s.unlock()
 }
 
-// Print is the photo-eye: product seq passes the print head. It never
-// blocks; triggers are handled in order by the engine goroutine.
-func (s *Server) Print(seq uint64) {
-	select {
-	case s.trig <- trigger{seq: seq}:
-	case <-s.ctx.Done():
+// Print is the photo-eye: product seq passes the print head now. The
+// printer prints the next queued record on it, or — when it cannot (empty
+// queue, head still printing the previous code, printer stopped) — the
+// product passes unprinted and the printer reports a missed print. A
+// record is never printed late on a later product. Print never blocks on
+// the clients or the renderer.
+func (s *Server) Print(seq uint64) { s.printOne(seq, time.Now()) }
+
+// PrintTimeAt is the time a code codeWidthMM wide takes to pass under the
+// head of a conveyor moving speedMMs (Options.PrintTime).
+func PrintTimeAt(codeWidthMM, speedMMs float64) time.Duration {
+	if speedMMs <= 0 {
+		return 0
 	}
+	return time.Duration(codeWidthMM / speedMMs * float64(time.Second))
 }
 
 // Disconnect drops every client connection (the printer keeps its queue).
@@ -597,19 +616,6 @@ func (s *Server) photoEye() {
 	}
 }
 
-// engine prints on triggers, one at a time, in order.
-func (s *Server) engine() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case t := <-s.trig:
-			s.printOne(t)
-		}
-	}
-}
-
 func (s *Server) layoutFields(counter uint64, id string) []string {
 	n := max(s.layout.Counter, s.layout.RecordID) + 1
 	f := make([]string, n)
@@ -622,21 +628,37 @@ func (s *Server) layoutFields(counter uint64, id string) []string {
 	return f
 }
 
-func (s *Server) printOne(t trigger) {
+// missLocked reports a product that passed the head unprinted.
+func (s *Server) missLocked(code, text string) {
+	s.stats.Missed++
+	s.broadcastLocked(tij.Message{Name: tij.AsyncError, Fields: []string{"W", code, text}})
+}
+
+func (s *Server) printOne(seq uint64, now time.Time) {
 	s.mu.Lock()
-	if s.state != "RUNNING" || s.zplFlags.stopped() || s.zplPaused {
-		// A stopped printer prints nothing; the product passes blank.
-		s.stats.Missed++
+	switch {
+	case s.ctx.Err() != nil:
 		s.unlock()
 		return
-	}
-	if len(s.queue) == 0 {
-		s.stats.Missed++
+	case s.state != "RUNNING" || s.zplFlags.stopped() || s.zplPaused:
+		// A stopped printer prints nothing; the product passes blank.
+		s.missLocked("NOPRINT", "printer not running: product not printed")
+		s.unlock()
+		return
+	case now.Before(s.busyUntil):
+		s.stats.Overlaps++
+		s.missLocked("OVERLAP", "print go while printing: product not printed")
+		s.unlock()
+		return
+	case len(s.queue) == 0:
 		switch s.o.NoData {
 		case NoDataWarn:
-			s.broadcastLocked(tij.Message{Name: tij.AsyncError, Fields: []string{"W", FaultNoData, "no data"}})
+			s.missLocked(FaultNoData, "no data")
 		case NoDataFail:
+			s.stats.Missed++
 			s.faultLocked(FaultNoData, faultText[FaultNoData])
+		default:
+			s.stats.Missed++
 		}
 		s.unlock()
 		return
@@ -651,6 +673,7 @@ func (s *Server) printOne(t trigger) {
 	s.counter++
 	counter := s.counter
 	s.stats.Printed++
+	s.busyUntil = now.Add(s.o.PrintTime)
 	s.broadcastLocked(tij.Message{Name: tij.AsyncPrintStart, Fields: s.layoutFields(counter, r.id)})
 	dup := s.o.DuplicateAckRate > 0 && s.rnd.Float64() < s.o.DuplicateAckRate
 	var defects []Defect
@@ -659,38 +682,6 @@ func (s *Server) printOne(t trigger) {
 			Kind:     s.o.DefectKinds[s.rnd.IntN(len(s.o.DefectKinds))],
 			Severity: s.rnd.Float64() * s.o.MaxDefectSeverity,
 		})
-	}
-	seed := s.rnd.Uint64()
-	cbs := s.onPrint
-	s.unlock()
-
-	if len(cbs) > 0 {
-		p := Printed{Seq: t.seq, RecordID: r.id, Data: r.data, Counter: counter, Fields: r.fields, Defects: defects}
-		if r.img != nil {
-			p.Image = ApplyDefects(r.img, defects, seed)
-		} else if p.Data != "" {
-			img, err := s.o.Render(p.Data)
-			if err != nil {
-				s.o.Logger.Warn("printersim: render", "record", r.id, "err", err)
-			} else {
-				p.Image = ApplyDefects(img, defects, seed)
-			}
-		}
-		for _, fn := range cbs {
-			fn(p)
-		}
-	}
-	if !s.sleep(s.jitter(s.o.PrintDelay, s.o.PrintJitter)) {
-		return
-	}
-
-	s.mu.Lock()
-	defer s.unlock()
-	prc := tij.Message{Name: tij.AsyncPrintComplete, Fields: s.layoutFields(counter, r.id)}
-	s.broadcastLocked(prc)
-	if dup {
-		s.stats.Duplicates++
-		s.broadcastLocked(prc)
 	}
 	if s.o.InkCapacity > 0 {
 		if s.ink > 0 {
@@ -702,6 +693,97 @@ func (s *Server) printOne(t trigger) {
 		case s.ink <= s.o.InkLowAt && !s.inkWarned:
 			s.inkWarned = true
 			s.warnLocked(FaultInkLow, "ink low")
+		}
+	}
+	seed := s.rnd.Uint64()
+	out := len(s.onPrint) > 0
+	if s.o.PrintTime <= 0 {
+		s.completeLocked(counter, r.id, dup)
+	}
+	s.unlock()
+	if s.o.PrintTime > 0 {
+		s.schedule(now.Add(s.o.PrintTime), func() {
+			s.mu.Lock()
+			s.completeLocked(counter, r.id, dup)
+			s.unlock()
+		})
+	}
+	if out {
+		p := Printed{Seq: seq, RecordID: r.id, Data: r.data, Counter: counter, Fields: r.fields, Defects: defects, Image: r.img, seed: seed}
+		select {
+		case s.render <- p:
+		case <-s.ctx.Done():
+		}
+	}
+}
+
+// completeLocked sends the print-complete (twice for a duplicate ack).
+func (s *Server) completeLocked(counter uint64, id string, dup bool) {
+	prc := tij.Message{Name: tij.AsyncPrintComplete, Fields: s.layoutFields(counter, id)}
+	s.broadcastLocked(prc)
+	if dup {
+		s.stats.Duplicates++
+		s.broadcastLocked(prc)
+	}
+}
+
+// delayed is a function due at a time (print-complete at the end of a
+// print).
+type delayed struct {
+	due time.Time
+	fn  func()
+}
+
+// schedule runs fn at due on the delayer goroutine (in the order
+// scheduled; callers schedule in due order).
+func (s *Server) schedule(due time.Time, fn func()) {
+	select {
+	case s.later <- delayed{due: due, fn: fn}:
+	case <-s.ctx.Done():
+	}
+}
+
+func (s *Server) delayer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case d := <-s.later:
+			if !s.sleep(time.Until(d.due)) {
+				return
+			}
+			d.fn()
+		}
+	}
+}
+
+// renderer renders each print (with its defects) and hands it to the
+// OnPrint callbacks, in print order, off the printing path.
+func (s *Server) renderer() {
+	defer s.wg.Done()
+	for {
+		var p Printed
+		select {
+		case <-s.ctx.Done():
+			return
+		case p = <-s.render:
+		}
+		if p.Image != nil {
+			p.Image = ApplyDefects(p.Image, p.Defects, p.seed)
+		} else if p.Data != "" {
+			img, err := s.o.Render(p.Data)
+			if err != nil {
+				s.o.Logger.Warn("printersim: render", "record", p.RecordID, "err", err)
+			} else {
+				p.Image = ApplyDefects(img, p.Defects, p.seed)
+			}
+		}
+		s.mu.Lock()
+		cbs := s.onPrint
+		s.mu.Unlock()
+		for _, fn := range cbs {
+			fn(p)
 		}
 	}
 }
@@ -724,6 +806,20 @@ func (s *Server) serveTIJ(c *simConn) {
 	nc := c.nc
 	buf := make([]byte, 0, 4096)
 	rb := make([]byte, 4096)
+	// Replies leave after their latency, in command order, from their own
+	// goroutine: commands keep being read and executed meanwhile.
+	replies := make(chan delayed, 4096)
+	done := make(chan struct{})
+	defer func() { close(replies); <-done }()
+	go func() {
+		defer close(done)
+		for d := range replies {
+			if s.sleep(time.Until(d.due)) {
+				d.fn()
+			}
+		}
+	}()
+	var last time.Time // due time of the last reply queued
 	for {
 		n, err := nc.Read(rb)
 		if err != nil {
@@ -740,17 +836,28 @@ func (s *Server) serveTIJ(c *simConn) {
 			if strings.TrimSpace(line) == "" {
 				continue
 			}
-			reply := s.handleTIJ(c, line)
+			now := time.Now()
+			reply := []byte(s.handleTIJ(c, line).String() + "\r")
 			d := s.jitter(s.o.AckDelay, s.o.AckJitter)
 			s.mu.Lock()
 			if s.o.LateAckRate > 0 && s.rnd.Float64() < s.o.LateAckRate {
 				d += s.o.LateAckDelay // read under s.mu: SetLateAck changes it
 			}
 			s.unlock()
-			if !s.sleep(d) {
+			due := now.Add(d)
+			if due.Before(last) {
+				due = last // replies never overtake each other
+			}
+			if d <= 0 && !last.After(now) {
+				c.write(reply)
+				continue
+			}
+			last = due
+			select {
+			case replies <- delayed{due: due, fn: func() { c.write(reply) }}:
+			case <-s.ctx.Done():
 				return
 			}
-			c.write([]byte(reply.String() + "\r"))
 		}
 		if len(buf) > tij.MaxLine {
 			c.write([]byte("ERR|TOOLONG|line too long|\r"))

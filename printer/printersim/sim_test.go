@@ -175,7 +175,7 @@ func TestStartValidates(t *testing.T) {
 		{LateAckRate: 0.5},
 		{QueueCap: -1},
 		{AckDelay: -time.Millisecond},
-		{PrintJitter: -time.Millisecond},
+		{PrintTime: -time.Millisecond},
 		{Addr: "256.0.0.1:0"},
 	} {
 		if s, err := printersim.Start(o); err == nil {

@@ -150,12 +150,12 @@ func New(o Options) (*Client, error) {
 // hands replies to the single waiting command.
 type conn struct {
 	rwc     io.ReadWriteCloser
-	replies chan Message  // 1-buffered; only written while waiting is set
+	replies chan Message  // maxPipeline-buffered; written only for commands waiting
 	done    chan struct{} // closed when the reader ends
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
-	waiting bool // a command was written and its reply not yet read
+	waiting int // commands written whose replies are not yet read
 	events  []printer.Event
 	signal  chan struct{} // 1-buffered: events appended
 	err     error         // why the reader ended
@@ -220,7 +220,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Lock()
 	c.gate.Connected()
 	c.mu.Unlock()
-	cn := &conn{rwc: rwc, replies: make(chan Message, 1), done: make(chan struct{}), signal: make(chan struct{}, 1), born: time.Now()}
+	cn := &conn{rwc: rwc, replies: make(chan Message, maxPipeline), done: make(chan struct{}), signal: make(chan struct{}, 1), born: time.Now()}
 	cn.wg.Add(1)
 	go c.read(cn)
 	c.mu.Lock()
@@ -417,8 +417,10 @@ func (c *Client) read(cn *conn) {
 		// unsolicited or repeated reply would otherwise be taken as the
 		// answer to the next command (e.g. an ACK for a refused record).
 		cn.mu.Lock()
-		waiting := cn.waiting
-		cn.waiting = false
+		waiting := cn.waiting > 0
+		if waiting {
+			cn.waiting--
+		}
 		cn.mu.Unlock()
 		if !waiting {
 			c.garbage()
@@ -426,7 +428,7 @@ func (c *Client) read(cn *conn) {
 			return
 		}
 		valid()
-		cn.replies <- m // never blocks: 1-buffered, emptied by the waiting command
+		cn.replies <- m // never blocks: room for every command waiting
 	}
 }
 
@@ -497,13 +499,20 @@ func (c *Client) roundTripThen(ctx context.Context, cn *conn, cmd Command, drop 
 		return Message{}, err
 	}
 	cn.mu.Lock()
-	cn.waiting = true
+	cn.waiting++
 	cn.mu.Unlock()
 	if _, err := cn.rwc.Write(c.wbuf); err != nil {
 		err = fmt.Errorf("%w: write %s: %w", printer.ErrDisconnected, cmd.Name, err)
 		drop(cn, err)
 		return Message{}, err
 	}
+	return c.awaitReply(ctx, cn, cmd, drop)
+}
+
+// awaitReply waits ReplyTimeout for the next reply on cn (the reply to
+// cmd: replies come in command order). Any failure but an error reply
+// closes the connection with drop.
+func (c *Client) awaitReply(ctx context.Context, cn *conn, cmd Command, drop func(*conn, error)) (Message, error) {
 	t := time.NewTimer(c.o.ReplyTimeout)
 	defer t.Stop()
 	select {
@@ -575,6 +584,88 @@ func (c *Client) RecordCommand(r printer.Record) Command {
 		cmd.Args = append(cmd.Args, k+"="+r.Fields[k])
 	}
 	return cmd
+}
+
+// maxPipeline is the most commands EnqueueBatch writes before reading their
+// replies.
+const maxPipeline = 256
+
+// EnqueueBatch queues several records, pipelined: the commands of up to
+// 256 records are written at once and their replies read afterwards, in
+// order (the text protocol answers commands in the order received), so a
+// batch costs one reply latency instead of one per record. errs[i] is
+// record i's result with Enqueue's meaning: nil held; ErrQueueFull or a
+// *printer.ReplyError refused (ErrRefused too for a record whose field
+// values cannot be sent: it is not written); ErrNotConnected / ErrClosed
+// nothing sent; ErrTimeout / ErrDisconnected / ctx
+// errors unknown (the connection is closed: the record and those after it
+// are unknown).
+func (c *Client) EnqueueBatch(ctx context.Context, rs []printer.Record) []error {
+	errs := make([]error, len(rs))
+	for start := 0; start < len(rs); start += maxPipeline {
+		end := min(len(rs), start+maxPipeline)
+		if c.enqueuePipelined(ctx, rs[start:end], errs[start:end]) {
+			for i := end; i < len(rs); i++ {
+				errs[i] = fmt.Errorf("tij: %s not sent: %w", c.o.Enqueue, printer.ErrNotConnected)
+			}
+			break
+		}
+	}
+	return errs
+}
+
+// enqueuePipelined sends one pipelined group; it reports whether the
+// connection is gone (the rest must not be sent).
+func (c *Client) enqueuePipelined(ctx context.Context, rs []printer.Record, errs []error) (gone bool) {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	cn, err := c.current()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return true
+	}
+	c.wbuf = c.wbuf[:0]
+	var sent []int
+	for i, r := range rs {
+		cmd := c.RecordCommand(r)
+		n := len(c.wbuf)
+		var aerr error
+		c.wbuf, aerr = cmd.Append(c.wbuf, c.o.NoTrailingSeparator)
+		if aerr != nil {
+			c.wbuf = c.wbuf[:n]
+			errs[i] = fmt.Errorf("tij: record %s not sent: %w: %w", r.ID, printer.ErrRefused, aerr)
+			continue
+		}
+		sent = append(sent, i)
+	}
+	if len(sent) == 0 {
+		return false
+	}
+	cn.mu.Lock()
+	cn.waiting += len(sent)
+	cn.mu.Unlock()
+	if _, err := cn.rwc.Write(c.wbuf); err != nil {
+		err = fmt.Errorf("%w: write %s: %w", printer.ErrDisconnected, c.o.Enqueue, err)
+		c.dropConn(cn, err)
+		for _, i := range sent {
+			errs[i] = err
+		}
+		return true
+	}
+	cmd := Command{Name: c.o.Enqueue}
+	for k, i := range sent {
+		m, err := c.awaitReply(ctx, cn, cmd, c.dropConn)
+		if err != nil {
+			for _, j := range sent[k:] {
+				errs[j] = err
+			}
+			return true
+		}
+		errs[i] = ReplyErr(cmd.Name, m, c.o.Codes)
+	}
+	return false
 }
 
 // Enqueue queues r with allocation (JDI or SLI) and waits for the ACK.

@@ -192,7 +192,9 @@ func DefaultLayout() Layout { return Layout{Counter: 0, RecordID: 1} }
 type Codes struct {
 	// QueueFull are ERR codes meaning "queue full" (default "QFULL").
 	QueueFull []string
-	// Missed are ERS codes meaning "triggered with no data" (default "NODATA").
+	// Missed are ERS codes meaning a product passed the print head without
+	// being printed: triggered with no data, or while the head was still
+	// printing the previous code (default "NODATA", "OVERLAP", "NOPRINT").
 	Missed []string
 	// QueueCleared are ERS codes meaning "queue cleared" (default "QCLR").
 	QueueCleared []string
@@ -203,7 +205,7 @@ func (c Codes) withDefaults() Codes {
 		c.QueueFull = []string{"QFULL"}
 	}
 	if c.Missed == nil {
-		c.Missed = []string{"NODATA"}
+		c.Missed = []string{"NODATA", "OVERLAP", "NOPRINT"}
 	}
 	if c.QueueCleared == nil {
 		c.QueueCleared = []string{"QCLR"}
