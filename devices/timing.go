@@ -39,11 +39,12 @@ func (t Timing) GateMode() string {
 }
 
 // DefaultTiming is the timing of the default PLC configs: heartbeat every
-// 250ms, stalled after 2s, confirmation within 2s polled every 10ms,
-// DefaultBackoff.
+// 250ms, stalled after 1.5s (so a stalled PLC is found within the line's
+// 2s hang bound, line/config.MaxHangDetection, with either protocol),
+// confirmation within 2s polled every 10ms, DefaultBackoff.
 func DefaultTiming() Timing {
 	return Timing{
-		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 1500 * time.Millisecond,
 		ConfirmWindow: 2 * time.Second, ConfirmPoll: 10 * time.Millisecond,
 		Backoff: DefaultBackoff(),
 	}
