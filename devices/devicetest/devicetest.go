@@ -4,6 +4,8 @@
 package devicetest
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -254,3 +256,22 @@ func (s *SerialLine) Read(p []byte) (int, error) {
 
 func (s *SerialLine) Write(p []byte) (int, error) { return len(p), nil }
 func (s *SerialLine) Close() error                { return nil }
+
+// Attempts adapts a driver's Connect for WantBackoff: each call connects
+// with ctx, and an error that is none of kinds (errors.Is) fails the test.
+func Attempts(t testing.TB, ctx context.Context, connect func(context.Context) error, kinds ...error) func() error {
+	return func() error {
+		t.Helper()
+		err := connect(ctx)
+		if err == nil {
+			return nil
+		}
+		for _, k := range kinds {
+			if errors.Is(err, k) {
+				return err
+			}
+		}
+		t.Fatalf("connect: %v, want an error wrapping one of %v", err, kinds)
+		return err
+	}
+}

@@ -32,13 +32,7 @@ func TestBackoffResetsOnlyAfterValidReply(t *testing.T) {
 	}
 	defer cl.Close(context.Background())
 	ctx := ctxT(t)
-	connect := func() error {
-		err := cl.Connect(ctx)
-		if err != nil && !errors.Is(err, devices.ErrDisconnected) {
-			t.Fatalf("Connect: %v", err)
-		}
-		return err
-	}
+	connect := devicetest.Attempts(t, ctx, cl.Connect, devices.ErrDisconnected)
 	devicetest.WantBackoff(t, port, clk, connect, time.Second, 2*time.Second, 4*time.Second)
 	port.Become(devicetest.Silent()) // answers nothing: each request times out
 	devicetest.WantBackoff(t, port, clk, connect, 4*time.Second)

@@ -2,7 +2,6 @@ package opcua_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -25,13 +24,7 @@ func TestBackoffResetsOnlyAfterValidReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close(context.Background())
-	connect := func() error {
-		err := cl.Connect(t.Context())
-		if err != nil && !errors.Is(err, devices.ErrDisconnected) {
-			t.Fatalf("Connect: %v", err)
-		}
-		return err
-	}
+	connect := devicetest.Attempts(t, t.Context(), cl.Connect, devices.ErrDisconnected)
 	devicetest.WantBackoff(t, port, clk, connect, time.Second, 2*time.Second)
 	port.Become(devicetest.Silent())
 	devicetest.WantBackoff(t, port, clk, connect, 4*time.Second)

@@ -3,7 +3,6 @@ package tij_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"testing"
 	"time"
@@ -42,13 +41,7 @@ func TestBackoffResetsOnlyAfterValidReply(t *testing.T) {
 	}
 	defer c.Close(context.Background())
 	ctx := context.Background()
-	connect := func() error {
-		err := c.Connect(ctx)
-		if err != nil && !errors.Is(err, printer.ErrDisconnected) && !errors.Is(err, printer.ErrProtocol) {
-			t.Fatalf("Connect: %v, want ErrDisconnected or ErrProtocol", err)
-		}
-		return err
-	}
+	connect := devicetest.Attempts(t, ctx, c.Connect, printer.ErrDisconnected, printer.ErrProtocol)
 	devicetest.WantBackoff(t, port, clk, connect, time.Second, 2*time.Second, 4*time.Second, 4*time.Second)
 	// A printer answers on the port now: Connect succeeds and the valid
 	// replies reset the backoff.

@@ -2,7 +2,6 @@ package zpl_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -26,13 +25,7 @@ func TestBackoffResetsOnlyAfterValidReply(t *testing.T) {
 	}
 	defer c.Close(context.Background())
 	ctx := context.Background()
-	connect := func() error {
-		err := c.Connect(ctx)
-		if err != nil && !errors.Is(err, printer.ErrDisconnected) && !errors.Is(err, printer.ErrProtocol) {
-			t.Fatalf("Connect: %v", err)
-		}
-		return err
-	}
+	connect := devicetest.Attempts(t, ctx, c.Connect, printer.ErrDisconnected, printer.ErrProtocol)
 	devicetest.WantBackoff(t, port, clk, connect, time.Second, 2*time.Second, 4*time.Second, 4*time.Second)
 
 	// A printer on the port: its ~HS answer resets the backoff.

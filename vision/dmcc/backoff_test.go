@@ -2,7 +2,6 @@ package dmcc_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -22,13 +21,7 @@ func TestBackoffResetsOnlyAfterValidReply(t *testing.T) {
 	b := devices.Backoff{Initial: time.Second, Max: 4 * time.Second, Multiplier: 2}
 	c := dmcc.New(dmcc.Options{Addr: port.Addr(), Extended: true, Now: clk.Now, Backoff: &b, CommandTimeout: 100 * time.Millisecond})
 	defer c.Close(context.Background())
-	connect := func() error {
-		err := c.Connect(context.Background())
-		if err != nil && !errors.Is(err, vision.ErrDisconnected) && !errors.Is(err, vision.ErrGarbled) {
-			t.Fatalf("Connect: %v", err)
-		}
-		return err
-	}
+	connect := devicetest.Attempts(t, t.Context(), c.Connect, vision.ErrDisconnected, vision.ErrGarbled)
 	devicetest.WantBackoff(t, port, clk, connect, time.Second, 2*time.Second)
 	port.Become(devicetest.Garbage([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))) // no frame: the answer never comes
 	devicetest.WantBackoff(t, port, clk, connect, 4*time.Second)

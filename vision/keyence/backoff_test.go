@@ -2,7 +2,6 @@ package keyence_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -22,13 +21,7 @@ func TestBackoffResetsOnlyAfterValidReply(t *testing.T) {
 	b := devices.Backoff{Initial: time.Second, Max: 4 * time.Second, Multiplier: 2}
 	c := keyence.New(keyence.Options{Addr: port.Addr(), Now: clk.Now, Backoff: &b, CommandTimeout: 100 * time.Millisecond})
 	defer c.Close(context.Background())
-	connect := func() error {
-		err := c.Connect(context.Background())
-		if err != nil && !errors.Is(err, vision.ErrDisconnected) && !errors.Is(err, vision.ErrGarbled) {
-			t.Fatalf("Connect: %v", err)
-		}
-		return err
-	}
+	connect := devicetest.Attempts(t, t.Context(), c.Connect, vision.ErrDisconnected, vision.ErrGarbled)
 	devicetest.WantBackoff(t, port, clk, connect, time.Second, 2*time.Second, 4*time.Second, 4*time.Second)
 
 	sim, err := camerasim.New(camerasim.Options{Protocol: camerasim.Keyence, Addr: "127.0.0.1:0"})
