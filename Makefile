@@ -8,6 +8,8 @@ APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver
 # Commands whose presence tells that the APT packages above are installed.
 APT_CMDS := zint ZXingReader dmtxread chromium
 OPCUA_SECSERVER := devices/opcua/testdata/secserver
+OPENSCS_SERVER := line/upstream/openscs/testdata/scsserver
+PACKTAGS_NODECLIENT := line/packtags/testdata/nodeclient
 
 .PHONY: all build test vet fmtcheck race bench soak demo tools clean
 
@@ -46,6 +48,10 @@ tools:
 	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
 	@# node-opcua-server: the third-party OPC UA server (Basic256Sha256) the OPC UA client is tested against.
 	@[ -d $(OPCUA_SECSERVER)/node_modules ] || npm ci --prefix $(OPCUA_SECSERVER) --no-audit --no-fund --loglevel=error
+	@# node-opcua Open-SCS server: the independent implementation the Open-SCS client's method calls are tested against.
+	@[ -d $(OPENSCS_SERVER)/node_modules ] || npm ci --prefix $(OPENSCS_SERVER) --no-audit --no-fund --loglevel=error
+	@# node-opcua-client: the third-party OPC UA client that browses the PackTags (OPC 30050) server.
+	@[ -d $(PACKTAGS_NODECLIENT)/node_modules ] || npm ci --prefix $(PACKTAGS_NODECLIENT) --no-audit --no-fund --loglevel=error
 
 clean:
 	rm -rf bin

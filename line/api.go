@@ -42,9 +42,9 @@ func (c *Controller) Status(ctx context.Context) (api.Status, error) {
 		return api.Status{}, err
 	}
 	c.mu.Lock()
-	id, st := c.batchID, c.state
+	id, st, mode := c.batchID, c.state, c.mode
 	c.mu.Unlock()
-	s := api.Status{Line: c.cfg.Line.Name, State: string(st), RatePerMin: c.rate.perMinute(c.now()),
+	s := api.Status{Line: c.cfg.Line.Name, State: string(st), UnitMode: mode.String(), RatePerMin: c.rate.perMinute(c.now()),
 		PrinterQueue: len(c.q.InFlight()), InFlight: int(c.open.Load()), ActiveAlarms: c.ActiveCount(), At: c.now()}
 	if id != "" {
 		b, err := c.Batch(ctx, id)
@@ -233,7 +233,8 @@ func (c *Controller) toUnit(u journal.Unit) api.Unit {
 	au := api.Unit{Serial: u.Serial, GTIN: u.GTIN, Batch: u.Batch, State: u.State.String(), Reason: u.Reason.String(),
 		Seq: u.Seq, ReadData: u.ReadData}
 	if u.Grade != nil {
-		au.Grade = float64(u.Grade.Overall)
+		g := float64(u.Grade.Overall)
+		au.Grade = &g
 		if u.Grade.Param != "" {
 			au.GradeParams = map[string]float64{u.Grade.Param: float64(u.Grade.ParamGrade)}
 		}
@@ -395,6 +396,11 @@ func (c *Controller) ReconcileReport(ctx context.Context, id string) (reconcile.
 		sh = reconcile.Shifts{}
 	}
 	rep := reconcile.Build(b, units, sh, c.now())
+	if rs, err := c.j.ReturnRefusals(); err == nil {
+		rep.AddReturnRefusals(rs)
+	} else {
+		return reconcile.Report{}, wrapJournal(err)
+	}
 	if s := c.signature(id); s != nil {
 		rep.Signatures = append(rep.Signatures, reconcile.Signature{User: s.User, Role: s.Role, Meaning: s.Meaning, Reason: s.Reason, At: s.At,
 			Digest: c.signedDigest(ctx, id)})

@@ -12,7 +12,9 @@ import (
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/epcis/capture"
 	"github.com/serialine/serialine/line/upstream"
+	"github.com/serialine/serialine/line/upstream/openscs"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/printer/tij"
@@ -95,35 +97,93 @@ func NewDrivers(cfg config.Config, log *slog.Logger, now func() time.Time) (Driv
 	return d, nil
 }
 
-// NewUpstream builds the site-server client of a validated config; nil
-// (and no error) when no upstream URL is configured.
-func NewUpstream(cfg config.Config, log *slog.Logger) (*upstream.Client, error) {
+// NewUpstream builds the site-server driver from cfg.Upstream: the HTTP
+// client or the Open-SCS client (upstream.driver), with EPCIS documents
+// going to the driver or to an EPCIS 2.0 capture interface
+// (upstream.events; with open-scs the documents then go to both, the
+// Open-SCS server needing the state changes). nil when no site server is configured (an offline
+// line fed by pools imported by hand).
+func NewUpstream(cfg config.Config, log *slog.Logger) (Upstream, error) {
 	u := cfg.Upstream
-	if u.URL == "" {
+	if !u.Configured() {
 		return nil, nil
 	}
-	token := u.Token
-	if u.TokenFile != "" {
-		b, err := os.ReadFile(u.TokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("upstream.token_file: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
+	var site interface {
+		upstream.SerialSource
+		upstream.EventSink
 	}
-	var tc *tls.Config
-	if u.CAFile != "" {
-		pem, err := os.ReadFile(u.CAFile)
+	switch u.Kind() {
+	case config.DriverOpenSCS:
+		c, err := openscs.New(*u.OpenSCS, openscs.Options{Line: cfg.Line.Name, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("upstream.ca_file: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("upstream.ca_file %s: no PEM certificate found", u.CAFile)
+		site = c
+	default:
+		token, err := readToken("upstream.token_file", u.Token, u.TokenFile)
+		if err != nil {
+			return nil, err
 		}
-		tc = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tc, err := caConfig("upstream.ca_file", u.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		c, err := upstream.New(upstream.Options{BaseURL: u.URL, Token: token, Line: cfg.Line.Name, TLS: tc, Timeout: u.Timeout,
+			Retry: upstream.Retry{Attempts: u.Attempts}, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		site = c
 	}
-	return upstream.New(upstream.Options{BaseURL: u.URL, Token: token, Line: cfg.Line.Name, TLS: tc, Timeout: u.Timeout,
-		Retry: upstream.Retry{Attempts: u.Attempts}, Logger: log})
+	if u.Events != config.EventsCapture {
+		return site, nil
+	}
+	token, err := readToken("upstream.capture.token_file", u.Capture.Token, u.Capture.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := caConfig("upstream.capture.ca_file", u.Capture.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := capture.New(capture.Options{URL: u.Capture.URL, Token: token, TLS: tc, Timeout: u.Timeout,
+		PollInterval: u.Capture.PollInterval, JobTimeout: u.Capture.JobTimeout})
+	if err != nil {
+		return nil, err
+	}
+	var events upstream.EventSink = cc
+	if u.Kind() == config.DriverOpenSCS {
+		// The Open-SCS site server must learn the serials' state changes
+		// too (commissioned, scrapped…): documents go to both.
+		events = upstream.Tee{cc, site}
+	}
+	return upstream.Split{Serials: site, Events: events}, nil
+}
+
+func readToken(path, token, file string) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func caConfig(path, file string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no PEM certificate found", path, file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // message is the GS1 message printed on the unit with serial: (01) GTIN,

@@ -26,6 +26,7 @@ import (
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 	"github.com/serialine/serialine/printer/tij"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
@@ -69,6 +70,9 @@ type run struct {
 type Controller struct {
 	api.AlarmBook
 
+	// prefixes gives the GS1 Company Prefix length of a GTIN (EPCs).
+	prefixes gcp.Lookup
+
 	o   Options
 	cfg config.Config
 	j   *journal.Journal
@@ -82,6 +86,7 @@ type Controller struct {
 	mu        sync.Mutex
 	batchID   string
 	state     packml.State
+	mode      packml.UnitMode // unit mode (mode.go): no serialised production outside Production
 	actCancel context.CancelFunc
 	running   bool
 	runCtx    context.Context
@@ -105,11 +110,17 @@ type Controller struct {
 	drawn []journal.Unit
 
 	nextID       atomic.Uint64
-	open         atomic.Int64 // units fed to the printer, not final yet
+	open         atomic.Int64 // units fed to the printer whose outcome is not durable yet
 	commissioned atomic.Int64
-	confirming   atomic.Int64
-	confirmSem   chan struct{}
 	wg           sync.WaitGroup
+
+	// the gate (see cycle.go)
+	gateMode  string       // what the PLC reports back: devices.GateResults*
+	gateCh    chan any     // decider and gate reader -> gate loop
+	atGate    atomic.Int64 // products whose gate result the gate loop waits for
+	lastTrig  atomic.Uint64
+	pitch     atomic.Int64 // time between products at the trigger point (ns, averaged)
+	lastEvent atomic.Int64 // unix ns of the last trigger or printer report the cycle loop took
 
 	devMu sync.Mutex
 	devs  map[string]*api.Device
@@ -181,7 +192,8 @@ func New(o Options) (*Controller, error) {
 		outboxKick: make(chan struct{}, 1),
 		completeCh: make(chan struct{}, 1),
 		plcUp:      make(chan struct{}),
-		confirmSem: make(chan struct{}, o.Config.Cycle.MaxConfirmers),
+		gateCh:     make(chan any, 4096),
+		gateMode:   plcGateMode(o.Config),
 		devs:       map[string]*api.Device{},
 		signed:     map[string]*api.Signature{},
 		stateCh:    make(chan struct{}),
@@ -209,7 +221,7 @@ func New(o Options) (*Controller, error) {
 		{Name: "plc", Kind: o.Config.Devices.PLC.Protocol},
 		{Name: "printer", Kind: o.Config.Devices.Printer.Driver},
 		{Name: "camera", Kind: o.Config.Devices.Camera.Driver},
-		{Name: "upstream", Kind: "http"},
+		{Name: "upstream", Kind: o.Config.Upstream.Kind()},
 	} {
 		d.Link, d.Since = api.LinkDown, c.now()
 		if d.Name == "upstream" && o.Upstream == nil {
@@ -218,10 +230,28 @@ func New(o Options) (*Controller, error) {
 		dd := d
 		c.devs[d.Name] = &dd
 	}
+	if c.prefixes, err = o.Config.Line.Prefixes(); err != nil {
+		return nil, fmt.Errorf("line: %w", err)
+	}
 	if err := c.loadCurrent(); err != nil {
 		return nil, err
 	}
+	if err := c.loadMode(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// plcGateMode is what the configured PLC reports about its gate
+// (devices.GateResults*).
+func plcGateMode(cfg config.Config) string {
+	switch {
+	case cfg.Devices.PLC.Modbus != nil:
+		return cfg.Devices.PLC.Modbus.GateMode()
+	case cfg.Devices.PLC.OPCUA != nil:
+		return cfg.Devices.PLC.OPCUA.GateMode()
+	}
+	return devices.GateResultsEvery
 }
 
 // loadCurrent picks the journal's newest batch as the current one.
@@ -275,6 +305,17 @@ func (c *Controller) countReject(reason journal.Reason) {
 	c.rejMu.Unlock()
 }
 
+// uncountReject takes back countReject for a Rejected unit of the current
+// batch that is no longer counted under reason (annotated, or made
+// Uncertain when the gate disagreed).
+func (c *Controller) uncountReject(reason journal.Reason) {
+	c.rejMu.Lock()
+	if c.rejBy[reason.String()] > 0 {
+		c.rejBy[reason.String()]--
+	}
+	c.rejMu.Unlock()
+}
+
 // annotateNotConfirmed writes the journal annotation reject-not-confirmed
 // on a rejected unit whose reject the gate's sensor did not confirm (the
 // product may have passed the gate): the unit stays Rejected, its history
@@ -296,11 +337,7 @@ func (c *Controller) annotateNotConfirmed(ctx context.Context, serial string, ca
 		return
 	}
 	if r := c.currentRun(); r != nil && r.def.ID == u.Batch {
-		c.rejMu.Lock()
-		if c.rejBy[u.Reason.String()] > 0 {
-			c.rejBy[u.Reason.String()]--
-		}
-		c.rejMu.Unlock()
+		c.uncountReject(u.Reason)
 		c.countReject(journal.ReasonRejectNotConfirmed)
 	}
 }
@@ -377,8 +414,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.alarm(api.SeverityWarning, "journal", fmt.Sprintf("journal recovered after an interruption: %d drawn serials returned, %d in-flight units uncertain",
 			len(rep.Returned), len(rep.Uncertain)))
 	}
-	loops := []func(context.Context){c.cycleLoop, c.committer, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
-		c.printerLoop, c.poolLoop, c.outboxLoop}
+	loops := []func(context.Context){c.cycleLoop, c.committer, c.gateLoop, c.gateReadLoop, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
+		c.printerLoop, c.poolLoop, c.outboxLoop, c.healthLoop}
 	loops = append(loops, func(ctx context.Context) {
 		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
 			return
@@ -473,6 +510,10 @@ func (c *Controller) printerLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// Nothing goes to the printer until the line has stopped and
+		// resumed: which product gets which print is known again then.
+		c.q.Hold()
+		c.send(ctx, evPrinterGap{})
 		c.setLink("printer", api.LinkDown, fmt.Sprint(err))
 		c.alarm(api.SeverityFault, "printer", fmt.Sprintf("printer stopped: %v", err))
 		c.requestHold("printer: " + fmt.Sprint(err))
@@ -523,6 +564,9 @@ func (c *Controller) commandOpt(ctx context.Context, id string, cmd packml.Comma
 	}
 	to, err := packml.Next(c.state, cmd)
 	if err != nil {
+		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
+	}
+	if err := c.mode.Permits(cmd); err != nil {
 		return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
 	}
 	if cmd == packml.CmdStart || cmd == packml.CmdUnhold || cmd == packml.CmdUnsuspend {
@@ -688,6 +732,7 @@ func (c *Controller) act(ctx context.Context, s packml.State) error {
 		c.q.Hold()
 		c.drain(ctx)
 		c.outputs(ctx, true, devices.LightAmber, false)
+		c.quiesce(ctx)
 		c.resync(ctx)
 		return nil
 	case packml.Completing, packml.Stopping:
@@ -750,9 +795,10 @@ func (c *Controller) primePrinter(ctx context.Context) {
 	}
 }
 
-// drain waits (up to Cycle.DrainTimeout) until no unit is in flight and no
-// reject confirmation is pending. The conveyor keeps running meanwhile so
-// the units in flight reach the camera and the gate.
+// drain waits (up to Cycle.DrainTimeout) until no unit is in flight: every
+// unit decided and its product through the gate (its gate result read
+// back), and the printer holding no record. The conveyor keeps running
+// meanwhile so the units in flight reach the camera and the gate.
 func (c *Controller) drain(ctx context.Context) {
 	deadline := c.now().Add(c.cfg.Cycle.DrainTimeout)
 	t := time.NewTicker(10 * time.Millisecond)
@@ -766,13 +812,31 @@ func (c *Controller) drain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if n == 0 && c.confirming.Load() == 0 && len(c.q.InFlight()) == 0 {
+		if n == 0 && c.atGate.Load() == 0 && len(c.q.InFlight()) == 0 {
 			return
 		}
 		if !c.now().Before(deadline) {
-			c.log.Warn("drain timed out", "units_open", n, "confirming", c.confirming.Load(), "printer_inflight", len(c.q.InFlight()))
+			c.log.Warn("drain timed out", "units_open", n, "at_gate", c.atGate.Load(), "printer_inflight", len(c.q.InFlight()))
 			return
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// quiesce waits, once the line is told to stop, until the last products'
+// triggers and printer reports have come in (none for a fifth of the
+// pairing window, at most 2 s): realigning the streams before that would
+// pair a late report with a product after the restart.
+func (c *Controller) quiesce(ctx context.Context) {
+	quiet := c.cfg.Cycle.PairWindow / 5
+	deadline := c.now().Add(2 * time.Second)
+	t := time.NewTicker(quiet / 4)
+	defer t.Stop()
+	for c.now().Before(deadline) && c.now().Sub(time.Unix(0, c.lastEvent.Load())) < quiet {
 		select {
 		case <-ctx.Done():
 			return
@@ -802,7 +866,7 @@ func (c *Controller) holdLoop(ctx context.Context) {
 			id, st := c.batchID, c.state
 			c.mu.Unlock()
 			switch st {
-			case packml.Execute:
+			case packml.Execute, packml.Suspended: // OPC 30050: SuspendedToHolding
 				if err := c.command(ctx, id, packml.CmdHold, journal.ActorSystem, why); err != nil {
 					c.log.Warn("system hold refused", "reason", why, "err", err)
 				}

@@ -8,41 +8,64 @@ package line
 //	  → printer queue → print complete            onOutcome    (printer.Queue → cycle loop)
 //	  → PLC trigger (product seq) paired in order plcLoop → cycleLoop.pair
 //	  → camera read → verifier decision           cameraLoop   (→ cycle loop)
-//	  → decision commit: Printed+Verified (pass) or Printed+Rejected (fail), one
-//	    group-committed journal transaction for every unit ready at that moment
-//	  → verdicts to the PLC, one batched write    decider (sendVerdicts: DecideBatch,
-//	    per durable group (Decide per unit for    consecutive slots in one request)
-//	    drivers without DecideBatch)
-//	  → pass: Commissioned (piggybacked on the next commit, or its own after
-//	    commissionedLinger on a quiet line)
-//	  → fail: gate confirmation read (Confirm)    confirmer
-//	  → pass verdict write failed, not refused by  resolveUnknownPass
-//	    the PLC (reply lost?): overwrite with a
-//	    reject, read the gate result: pushed off
-//	    → Rejected, passed → Commissioned, none →
-//	    Uncertain + hold
+//	  → the product's deadline: its verdict must  cycleLoop, decider (lateness)
+//	    be in the PLC before the product reaches
+//	    the gate (cycle.gate_travel minus
+//	    cycle.verdict_margin); a verdict that
+//	    cannot make it is a reject (late-verdict)
+//	  → decision commit: Printed+Verified (pass) or Printed+Rejected (fail,
+//	    late), one group-committed journal transaction for every unit ready
+//	    at that moment                            committer
+//	  → verdicts to the PLC, one batched write    decider (sendVerdicts: DecideBatch)
+//	  → the gate's read-back of every product     gateLoop (PLC NextGateResult)
+//	    (devices gate_results "every"):
+//	      pass verdict + passed     → Commissioned
+//	      pass verdict + pushed off → Uncertain (gate-mismatch), alarm, hold
+//	      reject + pushed off       → confirmed (stays Rejected)
+//	      reject + not confirmed    → annotation reject-not-confirmed, alarm, hold
+//	      reject + passed           → Uncertain (gate-mismatch), alarm, hold
+//	      no result read back       → Uncertain (gate-unknown), alarm, hold
+//	    ("rejects": only rejects are read back, a pass verdict delivered
+//	    before its deadline is Commissioned; "none": nothing is read back)
+//	  → pass verdict write failed, not refused by the PLC (reply lost?):
+//	    overwritten with a reject, the gate's result says what happened:
+//	    passed → Commissioned, pushed off → Rejected, none → Uncertain
 //
 // Ordering rules kept here: Queued is durable before the record leaves for
 // the printer; the unit's verdict (Verified or Rejected) is durable before
-// the verdict goes to the PLC; a serial is sent to the printer once, ever.
-// Crash anywhere: the journal's recovery returns Drawn units and makes every
-// sent-but-undecided unit Uncertain.
+// the verdict goes to the PLC; a serial is sent to the printer once, ever;
+// a unit is Commissioned only when its product passed the gate with a pass
+// verdict (or, without read-back, its pass verdict reached the PLC in
+// time). Crash anywhere: the journal's recovery returns Drawn units and
+// makes every sent-but-undecided unit (Verified included: its product's
+// gate result is unknown) Uncertain.
 //
 // Pairing prints with PLC triggers: the printer prints the next queued
 // record when the product passes its photo-eye, and the PLC counts the same
 // product, so the k-th print (or missed print) of a run belongs to the k-th
-// trigger. Both streams are queued and paired in order; a trigger reporting
-// Missed products makes the next Missed prints unverifiable (their products
-// got no verdict; the gate rejects them fail-safe) and their units become
-// uncertain. Every hold realigns the two streams: prints still waiting for
-// their trigger become uncertain, and their triggers, should they come
-// later (a PLC link loss holds them back), are recognised by their product
-// seq (up to the last seq seen plus the prints resolved) and dropped.
+// trigger. Both streams are queued and paired in order; products the PLC
+// counted but the controller could not follow (Trigger.Missed) keep their
+// place in the trigger stream, and the prints paired with them are
+// unverifiable (their products got no verdict; the gate rejects them
+// fail-safe): their units become uncertain. Pairing also checks time: a printer report more than
+// cycle.pair_window after the trigger it would pair with means reports
+// were lost or held up (a stall): pairing goes on by count, but the units
+// paired until the next realignment are uncertain (their products get no
+// verdict) and the line holds. After a printer link loss the prints
+// reported before it pair as usual and the products after them get no
+// verdict (their triggers are stale). Every hold realigns the two streams
+// once the line has stopped and the last reports have come in: prints
+// still waiting for their trigger become uncertain, and their triggers,
+// should they come later (a PLC link loss holds them back), are recognised
+// by their product seq (up to the last seq seen plus the prints resolved)
+// and dropped.
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -65,6 +88,7 @@ type unit struct {
 	printedAt time.Time
 	seq       uint64 // PLC product sequence id once paired
 	paired    bool
+	trigAt    time.Time // when the PLC trigger of its product was seen
 	dec       *vision.Decision
 	blank     bool // placeholder for a missed print (no serial)
 }
@@ -80,6 +104,13 @@ type (
 	evResync struct{ done chan struct{} }
 	// evDrain reports, on done, how many units are still open.
 	evDrain struct{ done chan int }
+	// evPrinterGap: the printer connection was lost. The prints it
+	// reported before are paired with the next triggers as usual; the
+	// products after them pass the print head unreported (printed or
+	// not) until the line has stopped and the streams are realigned
+	// (evResync): their triggers are stale, and prints reported on a new
+	// connection meanwhile are not paired.
+	evPrinterGap struct{}
 	// evResolveAll makes every open unit uncertain (abort, batch end).
 	evResolveAll struct {
 		why  string
@@ -93,6 +124,19 @@ type commitItem struct {
 	blank   bool
 	seq     uint64
 	readyAt time.Time
+	// due and dueSeq are the product's deadline: its verdict must be in
+	// the PLC before due (zero: no time bound) and before the PLC has
+	// counted product dueSeq at the trigger point (0: no product bound).
+	due    time.Time
+	dueSeq uint64
+	// late: the deadline had passed when the verdict was ready; the unit
+	// is journaled Rejected (late-verdict) and a reject goes to the PLC.
+	late bool
+}
+
+// reject reports whether the item's verdict is a reject.
+func (it commitItem) reject() bool {
+	return it.blank || it.late || it.u.dec.Outcome != vision.Pass
 }
 
 // group is one journal transaction's worth of work for the committer.
@@ -239,7 +283,9 @@ func (c *Controller) send(ctx context.Context, ev any) {
 	}
 }
 
-// plcLoop reads triggers and hands them to the cycle loop.
+// plcLoop reads triggers and hands them to the cycle loop. It keeps the
+// newest product seq seen and the product pitch (time between products)
+// for the products-based verdict deadline.
 func (c *Controller) plcLoop(ctx context.Context) {
 	if err := c.connectPLC(ctx); err != nil {
 		return
@@ -250,6 +296,8 @@ func (c *Controller) plcLoop(ctx context.Context) {
 		c.outputs(ctx, true, devices.LightAmber, false)
 	}
 	stalled := false
+	var prevAt time.Time
+	var prevSeq uint64
 	for {
 		t, err := c.o.PLC.NextTrigger(ctx)
 		if ctx.Err() != nil {
@@ -281,8 +329,56 @@ func (c *Controller) plcLoop(ctx context.Context) {
 			c.Clear("plc")
 		}
 		c.setLink("plc", api.LinkUp, "")
+		if t.Seq < prevSeq {
+			prevAt, prevSeq = time.Time{}, 0 // PLC restart: new numbering
+			c.lastTrig.Store(t.Seq)
+		}
+		if !prevAt.IsZero() && t.At.After(prevAt) && t.Seq > prevSeq {
+			// one sample per poll: the time since the last poll over the
+			// products it brought (an exponential average over ~8 polls)
+			sample := float64(t.At.Sub(prevAt)) / float64(t.Seq-prevSeq)
+			old := float64(c.pitch.Load())
+			if old == 0 {
+				old = sample
+			}
+			c.pitch.Store(int64(old + (sample-old)/8))
+		}
+		if t.At.After(prevAt) || prevAt.IsZero() {
+			prevAt, prevSeq = t.At, t.Seq
+		}
+		if t.Seq > c.lastTrig.Load() {
+			c.lastTrig.Store(t.Seq)
+		}
 		c.send(ctx, evTrigger{t})
 	}
+}
+
+// deadline is when product t's verdict must be in the PLC: the gate travel
+// (as a time from the trigger, and/or as products: the product reaches the
+// gate when the PLC counts the product gate_travel products behind it),
+// minus the verdict margin (as products: the margin over the pitch
+// between products, rounded up).
+func (c *Controller) deadline(t devices.Trigger) (due time.Time, dueSeq uint64) {
+	gt, margin := c.cfg.Cycle.GateTravel, c.cfg.Cycle.VerdictMargin
+	if gt.Time > 0 {
+		due = t.At.Add(gt.Time - margin)
+	}
+	if gt.Products > 0 {
+		mp := uint64(1)
+		if p := c.pitch.Load(); p > 0 {
+			mp += uint64(math.Ceil(float64(margin) / float64(p)))
+		}
+		dueSeq = t.Seq // the gate is closer than the margin at this speed: always late
+		if mp < uint64(gt.Products) {
+			dueSeq = t.Seq + uint64(gt.Products) - mp
+		}
+	}
+	return due, dueSeq
+}
+
+// lateAt reports whether the item's deadline has passed at now.
+func (c *Controller) lateAt(it commitItem, now time.Time) bool {
+	return (!it.due.IsZero() && !now.Before(it.due)) || (it.dueSeq != 0 && c.lastTrig.Load() >= it.dueSeq)
 }
 
 // cameraLoop reads camera results, lets the verifier decide, and hands the
@@ -331,11 +427,13 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		units    = map[uint64]*unit{}
 		bySerial = map[string]*unit{}
 		printedQ []*unit
-		trigQ    []devices.Trigger
-		skip     uint64 // prints to drop: their triggers were missed
+		trigQ    []devices.Trigger // Seq 0: a product the PLC counted but the controller could not follow (Trigger.Missed)
 		ready    []commitItem
 		changes  []journal.Change
 		flushes  []chan struct{}
+		stale    int  // triggers dropped as stale since the last alarm
+		gap      bool // printer link lost: prints after it are unreported until the next resync
+		distrust bool // prints and triggers out of step: no unit is paired for sure until the next resync
 	)
 	// Realignment by counters after a resync: lastSeq is the last PLC
 	// product seq seen; staleUpTo the highest seq of a product that passed
@@ -346,6 +444,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 	var lastSeq, staleUpTo uint64
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	window := c.cfg.Cycle.PairWindow
 
 	resolve := func(u *unit, to journal.State, reason journal.Reason, detail string) {
 		delete(units, u.id)
@@ -356,30 +455,72 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		changes = append(changes, journal.Change{Serial: u.serial, To: to, Reason: reason, Detail: detail})
 		c.open.Add(-1)
 	}
+	// tryReady hands a unit to the committer once it is printed, paired and
+	// decided. A unit whose deadline has passed is a late reject.
 	tryReady := func(u *unit) {
-		if u.printed && u.paired && u.dec != nil {
-			delete(units, u.id)
-			delete(bySerial, u.serial)
-			ready = append(ready, commitItem{u: u, seq: u.seq, readyAt: c.now()})
+		if !u.printed || !u.paired || u.dec == nil {
+			return
 		}
+		delete(units, u.id)
+		delete(bySerial, u.serial)
+		now := c.now()
+		it := commitItem{u: u, seq: u.seq, readyAt: now}
+		it.due, it.dueSeq = c.deadline(devices.Trigger{Seq: u.seq, At: u.trigAt})
+		it.late = c.lateAt(it, now)
+		ready = append(ready, it)
+	}
+	// staleTrigger drops a trigger no print was reported for: its product
+	// gets no verdict (the gate rejects it fail-safe).
+	staleTrigger := func(t devices.Trigger) {
+		stale++
+		c.log.Debug("stale trigger dropped", "seq", t.Seq, "at", t.At)
 	}
 	pair := func() {
-		for skip > 0 && len(printedQ) > 0 {
-			u := printedQ[0]
-			printedQ = printedQ[1:]
-			skip--
-			if !u.blank {
-				resolve(u, journal.Uncertain, journal.ReasonFault, "PLC trigger missed: product got no verdict (gate rejects fail-safe)")
+		defer func() {
+			if gap && len(printedQ) == 0 {
+				// The prints reported before the printer link was lost
+				// have their triggers: the products after them passed
+				// the head unreported. They get no verdict (the gate
+				// rejects them fail-safe); no print is paired with them.
+				for _, t := range trigQ {
+					staleTrigger(t)
+				}
+				trigQ = trigQ[:0]
 			}
-		}
+		}()
 		for len(trigQ) > 0 && len(printedQ) > 0 {
 			t, u := trigQ[0], printedQ[0]
+			if t.Seq == 0 {
+				// a product the controller could not follow: its print
+				// got no verdict (the gate rejects it fail-safe)
+				trigQ, printedQ = trigQ[1:], printedQ[1:]
+				if !u.blank {
+					resolve(u, journal.Uncertain, journal.ReasonFault, "PLC trigger missed: product got no verdict (gate rejects fail-safe)")
+				}
+				continue
+			}
+			if !distrust && u.printedAt.Sub(t.At) > window {
+				// A printer report this much later than the trigger it
+				// would pair with: reports were lost or held up (a stall),
+				// and which product got which print cannot be told for
+				// sure. Pairing goes on by count, but no unit is trusted
+				// to its product until the line has stopped and the
+				// streams are realigned.
+				distrust = true
+				c.alarm(api.SeverityFault, "printer", fmt.Sprintf("Printer reports and PLC triggers are out of step (a print reported %s after the product's trigger): the line holds to realign them; the units printed meanwhile are uncertain",
+					u.printedAt.Sub(t.At).Round(time.Millisecond)))
+				c.requestHold("printer reports and PLC triggers out of step")
+			}
 			trigQ, printedQ = trigQ[1:], printedQ[1:]
 			if u.blank {
 				ready = append(ready, commitItem{blank: true, seq: t.Seq, readyAt: c.now()})
 				continue
 			}
-			u.seq, u.paired = t.Seq, true
+			if distrust {
+				resolve(u, journal.Uncertain, journal.ReasonFault, "printer reports and PLC triggers out of step: the unit's product is not known for sure (gate rejects fail-safe)")
+				continue
+			}
+			u.seq, u.paired, u.trigAt = t.Seq, true, t.At
 			tryReady(u)
 		}
 	}
@@ -423,13 +564,23 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 					bySerial[u.serial] = u
 				}
 			case evOutcomes:
+				c.lastEvent.Store(c.now().UnixNano())
 				for _, o := range e.outs {
 					c.handleOutcome(o)
-					if o.Cause == printer.CauseMissed || o.Cause == printer.CauseUnknownAck {
-						// A product passed the printer: blank, or printed with a
-						// record already resolved. Either way it gets no pass
-						// verdict, and the print stays paired with its trigger.
-						printedQ = append(printedQ, &unit{blank: true})
+					// when the driver received the printer's report
+					at := o.Event.At
+					if at.IsZero() {
+						at = c.now()
+					}
+					if o.ExtraProduct() {
+						// A product passed the printer: blank, printed with a
+						// record already resolved, or printed a second time.
+						// Either way it gets no pass verdict, and the print
+						// stays paired with its trigger (after a printer link
+						// loss its trigger is stale).
+						if !gap {
+							printedQ = append(printedQ, &unit{blank: true, printedAt: at})
+						}
 						continue
 					}
 					if o.Serial == "" {
@@ -445,7 +596,13 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 						if u.printed {
 							continue
 						}
-						u.printed, u.printedAt = true, c.now()
+						u.printed, u.printedAt = true, at
+						if gap {
+							// reported on the new connection after a link
+							// loss: its product's trigger is stale
+							resolve(u, journal.Uncertain, journal.ReasonFault, "printed after the printer link was lost, before the line was realigned: product got no verdict (gate rejects fail-safe)")
+							continue
+						}
 						printedQ = append(printedQ, u)
 					case printer.ResultUncertain:
 						resolve(u, journal.Uncertain, printerReason(o), o.String())
@@ -455,6 +612,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				}
 				pair()
 			case evTrigger:
+				c.lastEvent.Store(c.now().UnixNano())
 				switch {
 				case e.t.Seq <= lastSeq:
 					// The PLC's product count went back (PLC restart):
@@ -470,17 +628,30 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 					e.t.Missed = e.t.Seq - staleUpTo - 1
 				}
 				lastSeq = e.t.Seq
-				skip += e.t.Missed
 				if e.t.Missed > 0 {
 					c.alarm(api.SeverityWarning, "plc", fmt.Sprintf("%d product(s) passed without a trigger the controller could follow", e.t.Missed))
+					// their prints come in their place in the print stream
+					for range min(e.t.Missed, uint64(c.cfg.Cycle.MaxTriggerBacklog)) {
+						trigQ = append(trigQ, devices.Trigger{At: e.t.At})
+					}
 				}
 				trigQ = append(trigQ, e.t)
+				if n := len(trigQ) - c.cfg.Cycle.MaxTriggerBacklog; n > 0 {
+					for _, t := range trigQ[:n] {
+						staleTrigger(t)
+					}
+					trigQ = append(trigQ[:0], trigQ[n:]...)
+				}
 				pair()
 			case evDecision:
 				for _, d := range e.ds {
 					decide(d)
 				}
+			case evPrinterGap:
+				gap = true
+				pair()
 			case evResync:
+				gap, distrust = false, false
 				for _, u := range printedQ {
 					if !u.blank {
 						resolve(u, journal.Uncertain, journal.ReasonFault, "print not matched to any PLC trigger before the line stopped")
@@ -490,7 +661,12 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				// blank) still owes its trigger: the next seqs after the
 				// last one seen. Those triggers are dropped when they come.
 				staleUpTo = max(staleUpTo, lastSeq) + uint64(len(printedQ))
-				printedQ, trigQ, skip = nil, nil, 0
+				for _, t := range trigQ {
+					if t.Seq != 0 {
+						staleTrigger(t)
+					}
+				}
+				printedQ, trigQ = nil, nil
 				close(e.done)
 			case evDrain:
 				e.done <- len(units) + len(ready)
@@ -498,24 +674,43 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				for _, u := range units {
 					resolve(u, journal.Uncertain, journal.ReasonFault, e.why)
 				}
-				printedQ, trigQ, skip = nil, nil, 0
+				printedQ, trigQ = nil, nil
 				flushes = append(flushes, e.done)
 			}
 		case <-tick.C:
 			now := c.now()
+			if stale > 0 {
+				c.alarm(api.SeverityWarning, "printer", fmt.Sprintf("%d product(s) reached the print head without a report from the printer: they got no verdict and are rejected at the gate", stale))
+				stale = 0
+			}
 			for _, u := range units {
-				if u.printed && u.dec == nil && now.Sub(u.printedAt) > c.cfg.Cycle.DecisionDeadline {
-					if r := c.currentRun(); r != nil {
-						if d, ok := r.ver.Timeout(u.id); ok {
-							decide(d)
-							continue
-						}
-					}
-					dd := vision.Decision{Seq: u.id, Serial: u.serial, Outcome: vision.Reject, Reason: vision.ReasonLate,
-						Detail: "no camera result before the decision deadline", At: now}
-					u.dec = &dd
-					tryReady(u)
+				if u.dec != nil {
+					continue
 				}
+				late := false
+				if u.paired {
+					due, dueSeq := c.deadline(devices.Trigger{Seq: u.seq, At: u.trigAt})
+					late = c.lateAt(commitItem{due: due, dueSeq: dueSeq}, now)
+				}
+				if !late && !(u.printed && now.Sub(u.printedAt) > c.cfg.Cycle.DecisionDeadline) {
+					continue
+				}
+				if r := c.currentRun(); r != nil && !late {
+					if d, ok := r.ver.Timeout(u.id); ok {
+						decide(d)
+						continue
+					}
+				}
+				dd := vision.Decision{Seq: u.id, Serial: u.serial, Outcome: vision.Reject, Reason: vision.ReasonLate,
+					Detail: "no camera result before the decision deadline", At: now}
+				if late {
+					dd.Detail = "no camera result before the product's verdict deadline at the gate"
+					if r := c.currentRun(); r != nil {
+						r.ver.Timeout(u.id)
+					}
+				}
+				u.dec = &dd
+				tryReady(u)
 			}
 			c.m.SetQueueDepth(metrics.QueueInFlight, len(units))
 		}
@@ -704,10 +899,14 @@ func (c *Controller) failGroup(g *group, err error) {
 const commissionedLinger = 5 * time.Millisecond
 
 // decider sends each durable group's verdicts to the PLC, in order, and
-// starts reject confirmations. A pass verdict whose write failed is
-// Rejected only when the PLC clearly refused it (verdictRefused); otherwise
-// it may have reached the PLC, and resolveUnknownPass asks the gate.
+// hands them to the gate loop, which settles each unit by what the gate
+// did to its product. A pass verdict whose deadline passed while its group
+// was being committed is sent as a reject (late-verdict). A pass verdict
+// whose write failed is Rejected only when the PLC clearly refused it
+// (verdictRefused); otherwise it may have reached the PLC: it is
+// overwritten with a reject and the gate's result decides.
 func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
+	lateRun := 0 // late verdicts in a row
 	for {
 		var g *group
 		select {
@@ -715,39 +914,94 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 			return
 		case g = <-dq:
 		}
-		errs := c.sendVerdicts(ctx, g.items)
 		now := c.now()
-		for i, it := range g.items {
-			reject := it.blank || it.u.dec.Outcome != vision.Pass
-			err := errs[i]
-			c.m.ObserveCycle(now.Sub(it.readyAt))
-			c.recordLatency(now.Sub(it.readyAt), now.Sub(readAt(it)))
-			if it.blank {
-				continue
+		converted := make([]bool, len(g.items))
+		for i := range g.items {
+			it := &g.items[i]
+			if !it.reject() && c.lateAt(*it, now) {
+				it.late, converted[i] = true, true
 			}
-			if err != nil {
+		}
+		errs := c.sendVerdicts(ctx, g.items)
+		done := c.now()
+		var sent []sentVerdict
+		var lastLate commitItem
+		for i, it := range g.items {
+			c.m.ObserveCycle(done.Sub(it.readyAt))
+			c.recordLatency(done.Sub(it.readyAt), done.Sub(readAt(it)))
+			v := sentVerdict{seq: it.seq, kind: verdictBlank}
+			if !it.blank {
+				v.serial, v.kind = it.u.serial, verdictPass
+				if it.reject() {
+					v.kind = verdictReject
+				}
+				if it.late {
+					lateRun++
+					lastLate = it
+				} else {
+					lateRun = 0
+				}
+			}
+			if converted[i] {
+				c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonLateVerdict, Actor: journal.ActorSystem,
+					Detail: "pass verdict ready after the product's deadline at the gate (journal commit too slow): sent as a reject"})
+			}
+			if err := errs[i]; err != nil {
 				c.setLink("plc", api.LinkConnecting, err.Error())
 				c.alarm(api.SeverityFault, "plc", fmt.Sprintf("verdict for product %d not delivered: %v", it.seq, err))
 				c.requestHold("PLC verdict not delivered")
-				if !reject {
+				if v.kind == verdictPass {
 					if verdictRefused(err) {
 						// The PLC answered and did not execute the write: the
 						// product has no verdict, the gate rejects it fail-safe.
-						c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault,
+						c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Rejected, Reason: journal.ReasonFault, Actor: journal.ActorPLC,
 							Detail: "pass verdict refused by the PLC: the gate rejects fail-safe"})
+						v.kind = verdictReject
 					} else {
 						// The write may have reached the PLC (lost reply):
-						// the verdict is unknown; ask the gate.
-						c.resolveUnknownPass(ctx, it.u.serial, it.seq, err)
+						// overwrite it with a reject; the gate result says
+						// what happened.
+						if werr := c.o.PLC.DecideBatch(ctx, []devices.Verdict{{Seq: it.seq, Reject: true}}); werr != nil {
+							c.log.Warn("reject overwrite of an unknown pass verdict failed", "seq", it.seq, "err", werr)
+						}
+						v.kind = verdictUnknown
 					}
+				}
+			} else if v.kind == verdictPass && c.gateMode != devices.GateResultsEvery {
+				// The PLC reports no pass results: a pass verdict that
+				// reached it before the product's deadline is taken as
+				// the product having passed.
+				if c.lateAt(it, done) {
+					c.open.Add(-1)
+					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Uncertain, Reason: journal.ReasonGateUnknown, Actor: journal.ActorPLC,
+						Detail: "pass verdict reached the PLC after the product's deadline; the PLC reports no pass results"})
+					c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d): its pass verdict reached the PLC late and the PLC does not report what the gate did: find the pack (in the reject bin or on the line) and close out the unit", it.u.serial, it.seq))
+					c.requestHold("verdict reached the PLC late")
+				} else {
+					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
 				}
 				continue
 			}
-			if !reject {
-				c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
-			} else if c.cfg.Cycle.ConfirmRejects {
-				c.startConfirm(ctx, it.u.serial, it.seq)
+			switch {
+			case c.gateMode == devices.GateResultsNone && v.kind == verdictUnknown:
+				c.open.Add(-1)
+				c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateUnknown, Actor: journal.ActorPLC,
+					Detail: "pass verdict delivery unknown and no gate read-back"})
+				c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d): verdict delivery unknown and the PLC does not report what the gate did: find the pack and close out the unit", v.serial, v.seq))
+				c.requestHold("PLC verdict delivery unknown")
+			case c.gateMode == devices.GateResultsNone:
+			default:
+				sent = append(sent, v)
 			}
+		}
+		if lateRun >= c.cfg.Cycle.MaxLateVerdicts {
+			c.alarm(api.SeverityFault, "line", fmt.Sprintf("%d verdicts in a row could not reach the PLC before their products reached the gate (last: unit %s, product %d); they were rejected. Check the camera result time, the journal disk and the controller's load, then unhold",
+				lateRun, lastLate.u.serial, lastLate.seq))
+			c.requestHold("late verdicts")
+			lateRun = 0
+		}
+		if len(sent) > 0 {
+			c.gateSend(ctx, evSent{sent})
 		}
 		if len(g.flushes) > 0 {
 			// Make the pending Commissioned steps durable before the
@@ -764,43 +1018,17 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 	}
 }
 
-// verdictBatcher is implemented by PLC drivers that write several verdicts
-// in one request (devices/modbus and devices/opcua: DecideBatch; see
-// devices.VerdictError for which verdicts failed).
-type verdictBatcher interface {
-	DecideBatch(ctx context.Context, vs []devices.Verdict) error
-}
-
-// sendVerdicts writes the verdicts of a durable group to the PLC, in order
-// (one batched write when the driver supports it, else one Decide per
-// unit), and returns each item's delivery error (nil = delivered). A
-// failed verdict is sent once more (the driver reconnects first; rewriting
-// a slot with the same verdict is idempotent, so a write whose reply was
-// lost does no harm): DecideBatch does that itself, Decide here.
+// sendVerdicts writes the verdicts of a durable group to the PLC, in order,
+// in one DecideBatch (the driver uses as few requests as its map allows and
+// retries a failed request once) and returns each item's delivery error
+// (nil = delivered).
 func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem) []error {
 	errs := make([]error, len(items))
-	reject := func(it commitItem) bool { return it.blank || it.u.dec.Outcome != vision.Pass }
-	b, ok := c.o.PLC.(verdictBatcher)
-	if !ok || len(items) == 1 {
-		for i, it := range items {
-			errs[i] = c.o.PLC.Decide(ctx, it.seq, reject(it))
-		}
-		for i, it := range items {
-			if errs[i] != nil && ctx.Err() == nil && !errors.Is(errs[i], devices.ErrClosed) && !errors.Is(errs[i], devices.ErrNotConnected) {
-				if err := c.o.PLC.Decide(ctx, it.seq, reject(it)); err == nil {
-					errs[i] = nil
-				} else {
-					errs[i] = errors.Join(err, fmt.Errorf("first attempt: %w", errs[i]))
-				}
-			}
-		}
-		return errs
-	}
 	vs := make([]devices.Verdict, len(items))
 	for i, it := range items {
-		vs[i] = devices.Verdict{Seq: it.seq, Reject: reject(it)}
+		vs[i] = devices.Verdict{Seq: it.seq, Reject: it.reject()}
 	}
-	err := b.DecideBatch(ctx, vs)
+	err := c.o.PLC.DecideBatch(ctx, vs)
 	if err == nil {
 		return errs
 	}
@@ -823,9 +1051,281 @@ func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem) []err
 	return errs
 }
 
-// pendingSteps are journal steps due after their verdict reached the PLC
-// (Commissioned, or Rejected when the verdict could not be delivered),
-// collected by the decider and committed with the next transaction.
+// verdictKind is what the PLC was told about a product.
+type verdictKind uint8
+
+const (
+	verdictPass    verdictKind = iota + 1 // accept (unit Verified)
+	verdictReject                         // reject (unit Rejected)
+	verdictUnknown                        // a pass whose delivery is unknown, overwritten with a reject (unit Verified)
+	verdictBlank                          // no unit: a product that passed the printer without a code
+)
+
+// sentVerdict is one product whose verdict went to the PLC and whose gate
+// result the gate loop waits for.
+type sentVerdict struct {
+	serial string // "" for a blank product
+	seq    uint64
+	kind   verdictKind
+}
+
+// gate loop events.
+type (
+	evSent       struct{ vs []sentVerdict }
+	evGateResult struct{ r devices.GateResult }
+	// evGateResolveAll settles every product still waiting as unknown
+	// (batch end) and reports on done once its steps are durable.
+	evGateResolveAll struct {
+		why  string
+		done chan struct{}
+	}
+)
+
+// gateSend hands an event to the gate loop.
+func (c *Controller) gateSend(ctx context.Context, ev any) {
+	select {
+	case c.gateCh <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// gateReadLoop reads the PLC's gate results (devices gate_results "every"
+// or "rejects") and hands them to the gate loop.
+func (c *Controller) gateReadLoop(ctx context.Context) {
+	if c.gateMode == devices.GateResultsNone {
+		return
+	}
+	select {
+	case <-c.plcUp:
+	case <-ctx.Done():
+		return
+	}
+	for {
+		r, err := c.o.PLC.NextGateResult(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, devices.ErrClosed) {
+				c.log.Warn("PLC gate results: reader stopped", "err", err)
+				return
+			}
+			c.log.Warn("PLC gate results", "err", err)
+			t := time.NewTimer(100 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		c.gateSend(ctx, evGateResult{r})
+	}
+}
+
+// seqHeap is a min-heap of product seqs.
+type seqHeap []uint64
+
+func (h seqHeap) Len() int           { return len(h) }
+func (h seqHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h seqHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *seqHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
+func (h *seqHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// maxEarly bounds the gate results kept for products whose verdict has
+// not been handed to the gate loop yet.
+const maxEarly = 4096
+
+// gateLoop owns the products between their verdict and their gate result
+// and settles each unit by what the gate did (see the table at the top of
+// this file). Results come in product order: a product still waiting when
+// a later product's result arrives lost its own (Uncertain, gate-unknown).
+func (c *Controller) gateLoop(ctx context.Context) {
+	pending := map[uint64]sentVerdict{}
+	var order seqHeap
+	early := map[uint64]devices.GateResult{} // results ahead of their evSent
+	var earlyQ []uint64
+	var lastResult uint64
+	units := 0 // pending products carrying a unit (blank ones do not hold a drain)
+	setCount := func() { c.atGate.Store(int64(units)) }
+	take := func(s uint64) (sentVerdict, bool) {
+		v, ok := pending[s]
+		if ok {
+			delete(pending, s)
+			if v.kind != verdictBlank {
+				units--
+			}
+		}
+		return v, ok
+	}
+	lost := func(why string, upTo uint64, all bool) {
+		var vs []sentVerdict
+		for order.Len() > 0 && (all || order[0] < upTo) {
+			if v, ok := take(heap.Pop(&order).(uint64)); ok {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) > 0 {
+			c.settleLost(ctx, vs, why)
+		}
+	}
+	for {
+		var ev any
+		select {
+		case <-ctx.Done():
+			return
+		case ev = <-c.gateCh:
+		}
+		switch e := ev.(type) {
+		case evSent:
+			for _, v := range e.vs {
+				if r, ok := early[v.seq]; ok {
+					delete(early, v.seq)
+					c.settle(ctx, v, r)
+					continue
+				}
+				if _, dup := pending[v.seq]; !dup && v.kind != verdictBlank {
+					units++
+				}
+				pending[v.seq] = v
+				heap.Push(&order, v.seq)
+			}
+		case evGateResult:
+			r := e.r
+			if r.Seq < lastResult {
+				// The PLC's numbering started again (restart): products of
+				// the old numbering will not report any more.
+				lost(fmt.Sprintf("the PLC's product numbering restarted (gate result for product %d after %d)", r.Seq, lastResult), 0, true)
+			}
+			lastResult = r.Seq
+			lost(fmt.Sprintf("gate result not read back from the PLC (results of products up to %d overwritten before they were read)", r.Seq), r.Seq, false)
+			if v, ok := take(r.Seq); ok {
+				c.settle(ctx, v, r)
+				break
+			}
+			// No verdict handed over (yet): keep the result for when it
+			// comes; a product the controller never gave a verdict (a
+			// stale trigger, before the batch) is forgotten unseen.
+			early[r.Seq] = r
+			earlyQ = append(earlyQ, r.Seq)
+			if len(earlyQ) > maxEarly {
+				old := earlyQ[0]
+				earlyQ = earlyQ[1:]
+				if r, ok := early[old]; ok {
+					delete(early, old)
+					if r.Result == devices.GatePassed {
+						c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Product %d passed the gate although the controller never sent it a pass verdict: check the PLC's verdict table and find the pack", old))
+						c.requestHold("gate passed a product without a pass verdict")
+					}
+				}
+			}
+		case evGateResolveAll:
+			lost(e.why, 0, true)
+			if ch, _ := c.comm.take(); len(ch) > 0 {
+				c.applySteps(ctx, ch)
+			}
+			close(e.done)
+		}
+		setCount()
+		c.comm.wake()
+	}
+}
+
+// settle journals what the gate did to one product (the table at the top
+// of this file).
+func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateResult) {
+	pushed := r.PushedOff()
+	how := r.String()
+	switch v.kind {
+	case verdictPass:
+		if !pushed {
+			c.comm.add(journal.Change{Serial: v.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
+			return
+		}
+		c.open.Add(-1)
+		c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateMismatch, Actor: journal.ActorPLC,
+			Detail: truncate("pass verdict sent, but "+how, 120)})
+		c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d) had a pass verdict but the gate pushed it off (%s): find the pack in the reject bin, then close out the unit", v.serial, v.seq, how))
+		c.requestHold("gate result contradicts the verdict")
+	case verdictUnknown:
+		if !pushed {
+			c.log.Warn("pass verdict delivery unknown; the product passed the gate", "serial", v.serial, "seq", v.seq)
+			c.comm.add(journal.Change{Serial: v.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
+			return
+		}
+		c.comm.add(journal.Change{Serial: v.serial, To: journal.Rejected, Reason: journal.ReasonFault, Actor: journal.ActorPLC,
+			Detail: "pass verdict delivery unknown; overwritten with a reject: the gate pushed the product off"})
+	case verdictReject:
+		switch {
+		case !pushed:
+			c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateMismatch, Actor: journal.ActorPLC,
+				Detail: truncate("reject verdict sent, but "+how, 120)})
+			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d) was to be rejected but passed the gate: the pack is on its way out with this serial. Stop it downstream and close out the unit", v.serial, v.seq))
+			c.requestHold("gate passed a rejected product")
+		case r.Result == devices.GateUnconfirmed:
+			c.rejectNotConfirmed(ctx, v, errors.New("the confirmation sensor did not see it pushed off"))
+		}
+	case verdictBlank:
+		if !pushed {
+			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Product %d passed the gate without a printed code: find it downstream", v.seq))
+			c.requestHold("gate passed a product without a code")
+		}
+	}
+}
+
+// settleLost journals products whose gate result will not come.
+func (c *Controller) settleLost(ctx context.Context, vs []sentVerdict, why string) {
+	var first sentVerdict
+	n := 0
+	for _, v := range vs {
+		switch v.kind {
+		case verdictPass, verdictUnknown:
+			c.open.Add(-1)
+			c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateUnknown, Actor: journal.ActorPLC,
+				Detail: truncate(why, 120)})
+		case verdictReject:
+			c.rejectNotConfirmed(ctx, v, errors.New(why))
+			continue
+		default:
+			continue
+		}
+		if n == 0 {
+			first = v
+		}
+		n++
+	}
+	if n > 0 {
+		c.alarm(api.SeverityFault, "plc", fmt.Sprintf("%d unit(s) with a pass verdict have no gate result (first: unit %s, product %d): %s. Their fate is unknown: they are uncertain and will be decommissioned",
+			n, first.serial, first.seq, why))
+		c.requestHold("gate results lost")
+	}
+}
+
+// rejectNotConfirmed records that the gate did not confirm a reject: the
+// unit keeps its reject (annotation reject-not-confirmed), the audit trail
+// and an alarm say so, and the line holds.
+func (c *Controller) rejectNotConfirmed(ctx context.Context, v sentVerdict, cause error) {
+	c.log.Error("reject not confirmed", "serial", v.serial, "seq", v.seq, "err", cause)
+	c.annotateNotConfirmed(ctx, v.serial, cause)
+	if aerr := c.j.AppendAudit(ctx, journal.AuditEntry{Who: "plc", Role: "system", Action: "unit.reject-not-confirmed",
+		Reason: journal.ReasonRejectNotConfirmed.String() + ": " + cause.Error(), Before: v.serial + ": rejected", After: v.serial + ": rejected (not confirmed)"}); aerr != nil {
+		c.log.Error("audit reject-not-confirmed", "err", aerr)
+	}
+	c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Reject gate did not confirm unit %s (product %d): %v. Find the pack in the reject bin and close out the alarm", v.serial, v.seq, cause))
+	c.requestHold("reject not confirmed")
+}
+
+// pendingSteps are journal steps due after a verdict reached the PLC or
+// its product the gate (Commissioned, Rejected when the verdict could not
+// be delivered or came too late, Uncertain on a gate mismatch), collected
+// by the decider and the gate loop and committed with the next
+// transaction.
 type pendingSteps struct {
 	mu   sync.Mutex
 	ch   []journal.Change
@@ -880,11 +1380,20 @@ func readAt(it commitItem) time.Time {
 }
 
 // verdictChanges are the journal steps of a unit whose verdict is ready:
-// Printed (with its PLC seq) then Verified or Rejected.
+// Printed (with its PLC seq) then Verified or Rejected (late-verdict when
+// its deadline had passed).
 func verdictChanges(it commitItem) []journal.Change {
 	u, d := it.u, it.u.dec
 	out := []journal.Change{{Serial: u.serial, To: journal.Printed, Seq: it.seq, Actor: journal.ActorPrinter, At: u.printedAt}}
 	g := gradeOf(d)
+	if it.late {
+		detail := "verdict ready after the product's deadline at the gate: sent as a reject"
+		if d.Outcome != vision.Pass {
+			detail += " (camera: " + string(d.Reason) + ")"
+		}
+		return append(out, journal.Change{Serial: u.serial, To: journal.Rejected, Grade: g, Actor: journal.ActorSystem,
+			Reason: journal.ReasonLateVerdict, Detail: truncate(detail, 120)})
+	}
 	if d.Outcome == vision.Pass {
 		return append(out, journal.Change{Serial: u.serial, To: journal.Verified, Grade: g, Actor: journal.ActorCamera})
 	}
@@ -959,94 +1468,6 @@ func (c *Controller) countDurable(changes []journal.Change, commissioned int) {
 			c.requestComplete()
 		}
 	}
-}
-
-// goConfirmer runs fn in its own goroutine once a confirmer slot is free
-// (bounded by Cycle.MaxConfirmers, counted in confirming so a drain waits
-// for it, owned by Run's wait group). It returns without running fn when
-// ctx ends first.
-func (c *Controller) goConfirmer(ctx context.Context, fn func()) {
-	select {
-	case c.confirmSem <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	c.confirming.Add(1)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer func() { <-c.confirmSem; c.confirming.Add(-1) }()
-		fn()
-	}()
-}
-
-// startConfirm waits for the gate's confirmation of a reject in its own
-// goroutine (bounded by Cycle.MaxConfirmers; owned by Run's wait group).
-func (c *Controller) startConfirm(ctx context.Context, serial string, seq uint64) {
-	c.goConfirmer(ctx, func() {
-		ok, err := c.o.PLC.Confirm(ctx, seq)
-		if ctx.Err() != nil {
-			return
-		}
-		if ok {
-			return
-		}
-		if err == nil {
-			err = errors.New("product passed the gate")
-		}
-		msg := fmt.Sprintf("reject of unit %s (product %d) not confirmed: %v", serial, seq, err)
-		c.log.Error("reject not confirmed", "serial", serial, "seq", seq, "err", err)
-		c.annotateNotConfirmed(ctx, serial, err)
-		if aerr := c.j.AppendAudit(ctx, journal.AuditEntry{Who: "plc", Role: "system", Action: "unit.reject-not-confirmed",
-			Reason: journal.ReasonRejectNotConfirmed.String() + ": " + err.Error(), Before: serial + ": rejected", After: serial + ": rejected (not confirmed)"}); aerr != nil {
-			c.log.Error("audit reject-not-confirmed", "err", aerr)
-		}
-		c.alarm(api.SeverityFault, "plc", msg)
-		c.requestHold("reject not confirmed")
-	})
-}
-
-// resolveUnknownPass settles a unit whose pass verdict may or may not have
-// reached the PLC (the write failed without a clear refusal: a lost reply,
-// a timeout after the request left). Journaling it Rejected would be wrong
-// if the PLC applied the pass and the pack shipped. So: overwrite the slot
-// with a reject (idempotent per product; if it lands before the product
-// reaches the gate, the pack is pushed off), then read the gate result:
-// pushed off → Rejected (fault); passed → Commissioned (it left with its
-// pass verdict); no answer → Uncertain (alarm and hold: a person finds the
-// pack). Runs in its own goroutine like a reject confirmation (bounded by
-// Cycle.MaxConfirmers, counted in confirming so a drain waits for it,
-// owned by Run's wait group). On shutdown the unit stays Verified and the
-// journal's recovery makes it Uncertain.
-func (c *Controller) resolveUnknownPass(ctx context.Context, serial string, seq uint64, cause error) {
-	c.goConfirmer(ctx, func() {
-		werr := c.o.PLC.Decide(ctx, seq, true)
-		pushed, err := c.o.PLC.Confirm(ctx, seq)
-		if ctx.Err() != nil {
-			return
-		}
-		var ch journal.Change
-		switch {
-		case err == nil && pushed:
-			ch = journal.Change{Serial: serial, To: journal.Rejected, Reason: journal.ReasonFault, Actor: journal.ActorPLC,
-				Detail: "pass verdict delivery unknown; overwritten with a reject: the gate pushed the product off"}
-		case err == nil:
-			c.log.Warn("pass verdict delivery unknown; the product passed the gate", "serial", serial, "seq", seq, "cause", cause)
-			ch = journal.Change{Serial: serial, To: journal.Commissioned, Actor: journal.ActorPLC}
-		default:
-			if werr != nil {
-				err = errors.Join(err, fmt.Errorf("reject overwrite: %w", werr))
-			}
-			c.log.Error("verdict delivery unknown and gate result unknown", "serial", serial, "seq", seq, "cause", cause, "err", err)
-			ch = journal.Change{Serial: serial, To: journal.Uncertain, Reason: journal.ReasonFault, Actor: journal.ActorPLC,
-				Detail: truncate("verdict delivery unknown, gate result unknown: "+err.Error(), 120)}
-			c.open.Add(-1) // countDurable does not count Uncertain as leaving the line
-			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("unit %s (product %d): verdict delivery and gate result unknown: find the pack", serial, seq))
-			c.requestHold("PLC verdict delivery unknown")
-		}
-		c.comm.add(ch)
-		c.comm.wake()
-	})
 }
 
 // record builds a printer record for serial from the batch template.

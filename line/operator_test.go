@@ -97,7 +97,7 @@ func TestOperatorFlows(t *testing.T) {
 	}
 	for _, q := range []string{u.Serial, "]d2" + u.ElementString, m.Bracketed(), dl} {
 		got, err := c.Unit(ctx, q)
-		if err != nil || got.Serial != u.Serial || got.State != "commissioned" || got.Seq == 0 || got.Grade == 0 {
+		if err != nil || got.Serial != u.Serial || got.State != "commissioned" || got.Seq == 0 || got.Grade == nil {
 			t.Errorf("Unit(%q) = %+v, %v", q, got, err)
 		}
 	}

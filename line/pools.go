@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/serialine/serialine/line/api"
@@ -27,6 +28,8 @@ const (
 type returnPayload struct {
 	GTIN    string   `json:"gtin"`
 	Serials []string `json:"serials"`
+	// Batch whose end returned them ("" in items written before it was kept).
+	Batch string `json:"batch,omitempty"`
 }
 
 // poolLevel is the number of available serials for the current batch's GTIN.
@@ -99,7 +102,7 @@ func (c *Controller) replenish(ctx context.Context, gtin string) error {
 			c.log.Warn("clear pending pool request", "gtin", gtin, "id", id, "err", err)
 		}
 	}
-	p, err := c.o.Upstream.RequestSerialsWithID(ctx, id, gtin, c.cfg.Pools.RequestSize)
+	p, err := c.o.Upstream.RequestPool(ctx, c.poolRequest(id, gtin))
 	if err != nil {
 		if !upstream.IsTransient(err) && ctx.Err() == nil {
 			done() // refused: a new request gets a new id
@@ -126,6 +129,43 @@ func (c *Controller) replenish(ctx context.Context, gtin string) error {
 	}
 	c.log.Info("serial pool imported", "pool", p.ID, "gtin", gtin, "serials", len(p.Serials))
 	return nil
+}
+
+// poolRequest is the request for one pool of gtin with id: the batch's
+// lot and id (the order) go with it when the current batch is of gtin.
+func (c *Controller) poolRequest(id, gtin string) upstream.PoolRequest {
+	r := upstream.PoolRequest{ID: id, GTIN: gtin, Count: c.cfg.Pools.RequestSize}
+	if run := c.currentRun(); run != nil && run.def.GTIN == gtin {
+		r.Lot, r.Order = run.def.Lot, run.def.ID
+	}
+	return r
+}
+
+// healthLoop asks the site server every upstream.health_interval whether it
+// answers: the link state shown for "upstream" is this check's, not only
+// the last pool request's or outbox delivery's.
+func (c *Controller) healthLoop(ctx context.Context) {
+	if c.o.Upstream == nil {
+		return
+	}
+	t := time.NewTicker(c.cfg.Upstream.HealthInterval)
+	defer t.Stop()
+	for {
+		err := c.o.Upstream.Health(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			c.setLink("upstream", api.LinkDown, err.Error())
+		} else {
+			c.setLink("upstream", api.LinkUp, "")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // poolLoop keeps the local pool of the current batch's GTIN above the low
@@ -225,14 +265,49 @@ func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUndecodable, err)
 		}
-		err = c.o.Upstream.ReturnSerials(ctx, p.GTIN, p.Serials)
-		if errors.Is(err, upstream.ErrRejected) {
-			c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("site server refused returned serials: %v", err))
-			return nil
+		// The outbox id is the return's idempotency key: a resend after a
+		// lost reply or a restart asks the same question.
+		res, err := c.o.Upstream.ReturnSerials(ctx, fmt.Sprintf("return-%d", it.ID), p.GTIN, p.Serials)
+		if err != nil && !upstream.IsTransient(err) && len(res.Accepted)+len(res.Refused) == 0 && ctx.Err() == nil {
+			// Refused as a whole (not serial by serial): every serial is refused.
+			for _, s := range p.Serials {
+				res.Refused = append(res.Refused, upstream.Refusal{Serial: s, Code: "refused", Message: err.Error()})
+			}
+			err = nil
 		}
-		return err
+		if err != nil {
+			return err // outcome unknown for some: the whole item is sent again
+		}
+		return c.noteRefusedReturns(ctx, p, res.Refused)
 	}
 	return fmt.Errorf("%w: unknown kind %q", errUndecodable, it.Kind)
+}
+
+// noteRefusedReturns records the serials of a return the site server would
+// not take back (journal, for the reconciliation and audit) and raises one
+// alarm listing them. The accepted ones are back upstream.
+func (c *Controller) noteRefusedReturns(ctx context.Context, p returnPayload, refused []upstream.Refusal) error {
+	if len(refused) == 0 {
+		return nil
+	}
+	rs := make([]journal.ReturnRefusal, len(refused))
+	list := make([]string, 0, min(len(refused), 20))
+	for i, r := range refused {
+		rs[i] = journal.ReturnRefusal{Serial: r.Serial, GTIN: p.GTIN, Batch: p.Batch, Code: r.Code, Message: r.Message}
+		if i < 20 {
+			list = append(list, r.Serial)
+		}
+	}
+	if err := c.j.RecordReturnRefusals(ctx, rs); err != nil {
+		return fmt.Errorf("record refused returns: %w", err)
+	}
+	more := ""
+	if len(refused) > len(list) {
+		more = fmt.Sprintf(" and %d more", len(refused)-len(list))
+	}
+	c.alarm(api.SeverityFault, "upstream-return", fmt.Sprintf("site server refused %d of %d returned serials of %s (%s): %s%s",
+		len(refused), len(p.Serials), p.GTIN, refused[0].Message, strings.Join(list, ", "), more))
+	return nil
 }
 
 // finishBatch ends a batch (Completing, Stopping, Aborting): everything
@@ -277,6 +352,15 @@ func (c *Controller) finishBatch(ctx context.Context, s packml.State) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Products whose gate result has not come: unknown (uncertain, or
+	// rejects not confirmed); wait until those steps are durable.
+	gdone := make(chan struct{})
+	c.gateSend(ctx, evGateResolveAll{why: why + ": no gate result read back", done: gdone})
+	select {
+	case <-gdone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	// Anything the journal still has in flight (should be nothing).
 	var left []journal.Change
 	err := c.j.Units(id, func(u journal.Unit) error {
@@ -308,7 +392,7 @@ func (c *Controller) finishBatch(ctx context.Context, s packml.State) error {
 			// the site server).
 			gtin := r.def.GTIN
 			if _, err := c.j.TakeUnusedWithOutbox(ctx, gtin, lvl, outboxReturn, func(serials []string) ([]byte, error) {
-				return json.Marshal(returnPayload{GTIN: gtin, Serials: serials})
+				return json.Marshal(returnPayload{GTIN: gtin, Serials: serials, Batch: id})
 			}); err != nil {
 				return fmt.Errorf("take unused serials: %w", err)
 			}
@@ -340,7 +424,7 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	}
 	// EPCIS eventTimeZoneOffset is the line's local offset at the event.
 	at = at.In(c.loc)
-	var comm, samp, decomm, unsent []string
+	var comm, samp, destroy, decomm, scrap, unsent []string
 	err = c.j.Units(r.def.ID, func(u journal.Unit) error {
 		switch u.State {
 		case journal.Commissioned:
@@ -348,15 +432,31 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 		case journal.Sampled:
 			comm = append(comm, u.Serial)
 			samp = append(samp, u.Serial)
-		case journal.Rejected, journal.Uncertain:
-			decomm = append(decomm, u.Serial)
+		case journal.Rejected:
+			if !wasCommissioned(u) {
+				scrap = append(scrap, u.Serial) // label never on a saleable pack
+				break
+			}
+			// A commissioned pack pulled afterwards: it was commissioned,
+			// then destroyed or decommissioned (CBV pairs).
+			comm = append(comm, u.Serial)
+			if decommissioned(u) {
+				decomm = append(decomm, u.Serial)
+			} else {
+				destroy = append(destroy, u.Serial)
+			}
+		case journal.Uncertain:
+			// Fate unknown: never reported commissioned; the label is
+			// scrapped so the serial is never used (a pack that did ship
+			// fails verification: the safe side).
+			scrap = append(scrap, u.Serial)
 		case journal.Returned:
 			// Drawn, never printed. Never sent to a printer: back to
 			// the site server like the unused pool. Sent to a printer
 			// that said it cleared it: decommissioned, so that it is
 			// never issued again should the printer's word be wrong.
 			if wasQueued(u) {
-				decomm = append(decomm, u.Serial)
+				scrap = append(scrap, u.Serial)
 			} else {
 				unsent = append(unsent, u.Serial)
 			}
@@ -366,12 +466,13 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	if err != nil {
 		return fmt.Errorf("scan units: %w", err)
 	}
-	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+	o := c.epcisOptions()
 	eb := epcis.Batch{ID: r.def.ID, GTIN: r.def.GTIN, Lot: r.def.Lot, Expiry: r.def.Expiry}
 	for _, part := range []struct {
 		kind    epcis.Kind
 		serials []string
-	}{{epcis.Commissioning, comm}, {epcis.Sampling, samp}, {epcis.Decommissioning, decomm}} {
+	}{{epcis.Commissioning, comm}, {epcis.Sampling, samp}, {epcis.Destroying, destroy},
+		{epcis.Decommissioning, decomm}, {epcis.LabelScrapping, scrap}} {
 		docs, err := epcis.Build(part.kind, eb, part.serials, at, o)
 		if err != nil {
 			return fmt.Errorf("epcis %s: %w", part.kind, err)
@@ -383,13 +484,36 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 		}
 	}
 	if len(unsent) > 0 && c.o.Upstream != nil {
-		data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: unsent})
+		data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: unsent, Batch: r.def.ID})
 		if _, err := c.j.OutboxPut(ctx, outboxReturn, data); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
 	c.epcisDone = r.def.ID
 	return nil
+}
+
+// epcisOptions are the line's EPCIS options (EPC format, company prefixes,
+// read point and business location).
+func (c *Controller) epcisOptions() epcis.Options {
+	return epcis.Options{Prefixes: c.prefixes, EPCs: c.cfg.Line.EPCFormat, DLBase: c.cfg.Line.DLBase,
+		ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+}
+
+// wasCommissioned reports whether the unit was ever Commissioned.
+func wasCommissioned(u journal.Unit) bool {
+	for _, h := range u.History {
+		if h.State == journal.Commissioned {
+			return true
+		}
+	}
+	return false
+}
+
+// decommissioned reports whether a supervisor decommissioned the unit
+// (UnitDecommission: Rejected, detail "decommissioned …").
+func decommissioned(u journal.Unit) bool {
+	return u.State == journal.Rejected && strings.HasPrefix(u.Detail, "decommissioned")
 }
 
 // wasQueued reports whether the unit was ever sent to the printer.
@@ -417,11 +541,14 @@ func (c *Controller) lateStepDocs(ch journal.Change) ([]journal.OutboxEntry, err
 	if u.State != journal.Commissioned {
 		return nil, nil // only a commissioned unit was in the batch-end commissioning event
 	}
-	kind := epcis.Decommissioning
+	kind := epcis.Destroying
 	switch ch.To {
 	case journal.Sampled:
 		kind = epcis.Sampling
 	case journal.Rejected:
+		if strings.HasPrefix(ch.Detail, "decommissioned") {
+			kind = epcis.Decommissioning
+		}
 	default:
 		return nil, nil
 	}
@@ -439,7 +566,7 @@ func (c *Controller) lateStepDocs(ch journal.Change) ([]journal.OutboxEntry, err
 		return nil, nil
 	}
 	at := ch.At.In(c.loc)
-	o := epcis.Options{CompanyPrefixLen: c.cfg.Line.CompanyPrefixLen, ReadPoint: c.cfg.Line.ReadPoint, BizLocation: c.cfg.Line.BizLocation}
+	o := c.epcisOptions()
 	eb := epcis.Batch{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry}
 	docs, err := epcis.Build(kind, eb, []string{ch.Serial}, at, o)
 	if err != nil {

@@ -37,24 +37,34 @@ type lostReplyPLC struct {
 	lostSeq uint64
 }
 
-func (p *lostReplyPLC) Decide(ctx context.Context, seq uint64, reject bool) error {
+func (p *lostReplyPLC) DecideBatch(ctx context.Context, vs []devices.Verdict) error {
 	p.mu.Lock()
-	retry := p.lostSeq != 0 && seq == p.lostSeq
+	lost := p.lostSeq
 	p.mu.Unlock()
-	if retry {
-		return fmt.Errorf("modbus: dial 127.0.0.1:502: connection refused (simulated): %w", devices.ErrDisconnected)
+	for _, v := range vs {
+		if lost != 0 && v.Seq == lost {
+			// the link is gone: every later write for that product fails
+			return &devices.VerdictError{Undelivered: []uint64{lost},
+				Err: fmt.Errorf("modbus: dial 127.0.0.1:502: connection refused (simulated): %w", devices.ErrDisconnected)}
+		}
 	}
-	if err := p.PLC.Decide(ctx, seq, reject); err != nil || reject {
+	if err := p.PLC.DecideBatch(ctx, vs); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.passes++
-	if p.passes != p.n {
-		return nil
+	for _, v := range vs {
+		if v.Reject || p.lostSeq != 0 {
+			continue
+		}
+		p.passes++
+		if p.passes == p.n {
+			p.lostSeq = v.Seq
+			return &devices.VerdictError{Undelivered: []uint64{v.Seq},
+				Err: errors.New("modbus: read reply: i/o timeout (simulated: the write reached the PLC)")}
+		}
 	}
-	p.lostSeq = seq
-	return errors.New("modbus: read reply: i/o timeout (simulated: the write reached the PLC)")
+	return nil
 }
 
 func (p *lostReplyPLC) lost() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.lostSeq }

@@ -154,6 +154,22 @@ type Outcome struct {
 	Detail string
 }
 
+// ExtraProduct reports whether the outcome stands for a product that
+// passed the print head without carrying a print of one of the queue's
+// records in flight: a missed print, a print of a record no longer in
+// flight (unknown-ack), or a record printed a second time (a duplicate
+// print-complete with another counter). A line pairing prints with its
+// products counts it as one product.
+func (o Outcome) ExtraProduct() bool {
+	switch o.Cause {
+	case CauseMissed, CauseUnknownAck:
+		return true
+	case CauseDuplicate:
+		return o.Alarm == AlarmHold
+	}
+	return false
+}
+
 func (o Outcome) String() string {
 	s := o.Cause.String()
 	if o.Serial != "" {

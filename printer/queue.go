@@ -542,6 +542,10 @@ func (q *Queue) complete(ev Event) []Outcome {
 		}
 		o := outcome(CauseUnknownAck, "", fmt.Sprintf("print-complete for record %q not in flight", ev.RecordID))
 		o.Event, o.Counter = ev, ev.Counter
+		if ev.RecordID != "" {
+			// a repeat of this message is a duplicate, not another print
+			q.rememberPrinted(ev.RecordID, ev.Counter)
+		}
 		return []Outcome{o}
 	}
 	var outs []Outcome

@@ -501,8 +501,8 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	if u.Reason != "" {
 		fmt.Fprintf(e.stdout, " (%s)", u.Reason)
 	}
-	if u.Grade > 0 {
-		fmt.Fprintf(e.stdout, "  grade %.1f", u.Grade)
+	if u.Grade != nil {
+		fmt.Fprintf(e.stdout, "  grade %.1f", *u.Grade)
 	}
 	fmt.Fprintln(e.stdout)
 	u.Assess() // an older controller may not send saleable/warning

@@ -36,6 +36,9 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	faults := fs.Bool("faults", true, "inject realistic faults (camera, printer, PLC, site server)")
 	plc := fs.String("plc", "modbus", "protocol to the simulated PLC: modbus (Modbus TCP) or opcua (OPC UA)")
 	ptAddr := fs.String("packtags", "127.0.0.1:0", "OPC UA PackTags server (read-only PackML state and counters) address; port 0 picks a free one; \"\" = off")
+	upDriver := fs.String("upstream", "http", "site server the line talks to: http (JSON API) or open-scs (OPC 30260 Open-SCS over OPC UA)")
+	events := fs.String("events", "site", "where EPCIS documents go: site (the site server) or capture (the EPCIS 2.0 capture interface, POST /capture)")
+	epcisOut := fs.String("epcis-out", "", "directory to write every EPCIS document the simulated site server received, one file each (at the end)")
 	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
 	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +95,16 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine demo: --plc must be modbus or opcua")
 		return exitUsage
 	}
-	o := linesim.Options{DBPath: dbPath, Rate: perSec, GateDistance: gd, Realistic: true, Metrics: m, Logger: e.logger, PLCProtocol: *plc}
+	if *upDriver != "http" && *upDriver != "open-scs" {
+		fmt.Fprintln(e.stderr, "serialine demo: --upstream must be http or open-scs")
+		return exitUsage
+	}
+	if *events != "site" && *events != "capture" {
+		fmt.Fprintln(e.stderr, "serialine demo: --events must be site or capture")
+		return exitUsage
+	}
+	o := linesim.Options{DBPath: dbPath, Rate: perSec, GateDistance: gd, Realistic: true, Metrics: m, Logger: e.logger, PLCProtocol: *plc,
+		UpstreamDriver: *upDriver, Events: *events}
 	if *faults {
 		o.Faults = linesim.PrinterFaults{DefectRate: 0.02, MaxDefectSeverity: 0.9, DuplicateAckRate: 0.005}
 	}
@@ -112,11 +124,32 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	} else if u := l.Config.Devices.PLC.OPCUA; u != nil {
 		plcAddr = "opc ua " + u.Endpoint
 	}
-	fmt.Fprintf(e.stdout, "journal %s\nsite server %s · PLC %s · printer %s · camera %s\n", dbPath, l.Upstream.URL(),
+	site := l.Upstream.URL()
+	if l.OpenSCS != nil {
+		site = "open-scs " + l.OpenSCS.Endpoint()
+	}
+	fmt.Fprintf(e.stdout, "journal %s\nsite server %s · PLC %s · printer %s · camera %s\n", dbPath, site,
 		plcAddr, l.Printer.Addr(), l.Camera.Addr())
+	if *epcisOut != "" {
+		defer func() {
+			// The batch-end documents are in the outbox: let it drain
+			// (bounded) so the site server has them all.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			if left := drainOutbox(dctx, l.Journal); left > 0 {
+				fmt.Fprintf(e.stderr, "serialine demo: --epcis-out: %d outbox items not delivered yet\n", left)
+			}
+			n, err := writeEPCIS(*epcisOut, l.Upstream)
+			if err != nil {
+				fmt.Fprintln(e.stderr, "serialine demo: --epcis-out:", err)
+				return
+			}
+			fmt.Fprintf(e.stdout, "%d EPCIS documents written to %s\n", n, *epcisOut)
+		}()
+	}
 	if *ptAddr != "" {
 		pt, err := packtags.Start(ctx, packtags.Options{Source: l.Controller, Addr: *ptAddr, Interval: 500 * time.Millisecond,
-			Logger: e.logger.With("part", "packtags")})
+			Name: l.Config.Line.Name, DesignSpeed: float32(*rate), Speed: float32(*rate), Logger: e.logger.With("part", "packtags")})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine demo: packtags:", err)
 			return exitFailure

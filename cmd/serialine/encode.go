@@ -13,12 +13,14 @@ import (
 
 	"github.com/serialine/serialine/printer/datamatrix"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 )
 
 // encodeConfig is what the encode flags resolve to.
 type encodeConfig struct {
 	format  string
 	cpLen   int
+	gcp     gcp.Lookup
 	out     string
 	base    string
 	profile *gs1.Profile
@@ -35,7 +37,8 @@ func cmdEncode(ctx context.Context, e env, args []string) int {
 	var c encodeConfig
 	var profile string
 	fs.StringVar(&c.format, "format", "element", "output: element|bracketed|hri|dl|epc|png|dump|dumphex")
-	fs.IntVar(&c.cpLen, "company-prefix-length", 7, "GS1 Company Prefix length for --format epc (6..12)")
+	fs.IntVar(&c.cpLen, "company-prefix-length", 0, "GS1 Company Prefix length for --format epc (6..12); or --gcp-file")
+	gcpFile := fs.String("gcp-file", "", "GS1 GCP prefix format list (XML or JSON) giving the company prefix length for --format epc")
 	fs.StringVar(&c.out, "out", "", "output file (png: the PNG; with --batch and png: a directory for numbered files)")
 	fs.StringVar(&c.base, "dl-base", "", "Digital Link resolver base URI (default https://id.gs1.org)")
 	fs.StringVar(&profile, "profile", "", "also check a market profile (us-dscsa, eu-fmd, eu-fmd-de, …)")
@@ -46,13 +49,25 @@ func cmdEncode(ctx context.Context, e env, args []string) int {
 	fs.BoolVar(&c.batch, "batch", false, "read one input per line from stdin, write one result per line")
 	fs.BoolVar(&c.noAssoc, "no-associations", false, "skip the dictionary's required/excluded AI pairing rules")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: serialine encode [--format element|bracketed|hri|dl|epc|png|dump|dumphex] [--company-prefix-length N] [--out FILE] [--batch] DATA")
+		fmt.Fprintln(e.stderr, "usage: serialine encode [--format element|bracketed|hri|dl|epc|png|dump|dumphex] [--company-prefix-length N | --gcp-file FILE] [--out FILE] [--batch] DATA")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if *gcpFile != "" {
+		l, err := gcp.Load(*gcpFile)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine encode:", err)
+			return exitUsage
+		}
+		c.gcp = l
+	}
+	if c.format == "epc" && c.cpLen == 0 && c.gcp == nil {
+		fmt.Fprintln(e.stderr, "serialine encode: --format epc needs --company-prefix-length N or --gcp-file FILE (the GS1 Company Prefix length cannot be derived from the GTIN)")
 		return exitUsage
 	}
 	switch c.format {
@@ -177,7 +192,15 @@ func encodeOne(c *encodeConfig, enc *datamatrix.Encoder, sym *datamatrix.Symbol,
 		}
 		buf = append(buf, s...)
 	case "epc":
-		s, err := m.EPC(c.cpLen)
+		n := c.cpLen
+		if c.gcp != nil {
+			gtin, _ := m.Value("01")
+			var err error
+			if n, err = c.gcp.PrefixLength(gtin); err != nil {
+				return buf, err
+			}
+		}
+		s, err := m.EPC(n)
 		if err != nil {
 			return buf, err
 		}

@@ -27,7 +27,11 @@ func TestEncodeFormats(t *testing.T) {
 		"bracketed": in + "\n",
 	}
 	for f, want := range cases {
-		out, errs, code := runEncode(t, "", "--format", f, in)
+		args := []string{"--format", f, in}
+		if f == "epc" {
+			args = append([]string{"--company-prefix-length", "7"}, args...)
+		}
+		out, errs, code := runEncode(t, "", args...)
 		if code != exitOK || out != want {
 			t.Errorf("--format %s: code %d out %q err %q, want %q", f, code, out, errs, want)
 		}
@@ -105,5 +109,24 @@ func TestEncodeBadRenderFlags(t *testing.T) {
 	}
 	if _, errs, code := runEncode(t, "", "--format", "png", "--dpi", "600", "--module-mm", "0.5", "--out", t.TempDir()+"/a.png", in); code != exitOK {
 		t.Errorf("--dpi with --module-mm: code %d %s", code, errs)
+	}
+}
+
+// --format epc never assumes a company prefix length: without one it is a
+// usage error; with a GCP prefix format list the GTIN's prefix decides, and
+// a GTIN the list does not know is an error naming it.
+func TestEncodeEPCCompanyPrefix(t *testing.T) {
+	in := "(01)09501101530003(21)X1"
+	if _, errs, code := runEncode(t, "", "--format", "epc", in); code != exitUsage || !strings.Contains(errs, "--company-prefix-length") {
+		t.Fatalf("no length: code %d err %q", code, errs)
+	}
+	list := "../../printer/gs1/gcp/testdata/gcpprefixformatlist.xml"
+	out, errs, code := runEncode(t, "", "--format", "epc", "--gcp-file", list, in)
+	if code != exitOK || out != "urn:epc:id:sgtin:950110153.0000.X1\n" {
+		t.Fatalf("gcp file: code %d out %q err %q", code, out, errs)
+	}
+	_, errs, code = runEncode(t, "", "--format", "epc", "--gcp-file", list, "(01)04000000000013(21)X1")
+	if code == exitOK || !strings.Contains(errs, "04000000000013") {
+		t.Fatalf("unknown prefix: code %d err %q", code, errs)
 	}
 }

@@ -196,8 +196,8 @@ func TestHungPLCFound(t *testing.T) {
 			t.Logf("hung %s PLC reported as: %v", proto, err)
 			sim.signal(t, syscall.SIGCONT)
 			plcRecovers(t, plc)
-			if err := plc.Decide(t.Context(), 1, false); err != nil {
-				t.Fatalf("Decide after SIGCONT: %v", err)
+			if err := plc.DecideBatch(t.Context(), []devices.Verdict{{Seq: 1}}); err != nil {
+				t.Fatalf("a verdict after SIGCONT: %v", err)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -76,7 +77,7 @@ func readPackTags(ctx context.Context, t *testing.T, endpoint string) map[string
 	}
 	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
 	for _, tag := range packtags.Tags() {
-		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: ua.NewStringNodeID(ns, tag), AttributeID: ua.AttributeIDValue})
+		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: ua.NewStringNodeID(ns, packtags.Root+"."+tag), AttributeID: ua.AttributeIDValue})
 	}
 	resp, err := c.Read(ctx, req)
 	if err != nil {
@@ -87,7 +88,11 @@ func readPackTags(ctx context.Context, t *testing.T, endpoint string) map[string
 		if r.Status != ua.StatusOK {
 			t.Fatalf("%s: %v", packtags.Tags()[i], r.Status)
 		}
-		out[packtags.Tags()[i]] = r.Value.Value()
+		v := r.Value.Value()
+		if lt, ok := v.(*ua.LocalizedText); ok {
+			v = lt.Text
+		}
+		out[packtags.Tags()[i]] = v
 	}
 	return out
 }
@@ -128,7 +133,7 @@ func TestDemoPackTags(t *testing.T) {
 	var v map[string]any
 	for {
 		v = readPackTags(ctx, t, ep)
-		if v["PackTags.Status.StateCurrentName"] == "Complete" {
+		if v["BaseStateMachine.MachineState.ExecuteState.CurrentState"] == "Complete" {
 			break
 		}
 		select {
@@ -137,8 +142,9 @@ func TestDemoPackTags(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	good, _ := v["PackTags.Admin.ProdGoodCount"].(int32)
-	if v["PackTags.Status.StateCurrent"] != int32(17) || good < 40 || v["Serialine.BatchTarget"] != int32(40) || v["Serialine.BatchID"] == "" {
+	good, _ := v["Serialine.ProdGoodCount"].(int32)
+	if v["Serialine.StateCurrent"] != int32(17) || good < 40 || v["Serialine.BatchTarget"] != int32(40) || v["Serialine.BatchID"] == "" ||
+		v["Status.UnitModeCurrent"] != int32(1) {
 		t.Fatalf("tags after the batch: %v", v)
 	}
 	stop()
@@ -220,7 +226,7 @@ func TestRunPackTags(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if v["PackTags.Status.StateCurrentName"] != "Idle" || v["PackTags.Status.StateCurrent"] != int32(4) || v["PackTags.Status.UnitModeCurrent"] != int32(1) {
+	if v["BaseStateMachine.MachineState.ExecuteState.CurrentState"] != "Idle" || v["Serialine.StateCurrent"] != int32(4) || v["Status.UnitModeCurrent"] != int32(1) {
 		t.Fatalf("tags: %v", v)
 	}
 	stop()
@@ -246,8 +252,14 @@ func TestRunPackTagsConfig(t *testing.T) {
 		{"no listen", "packtags:\n  enabled: true\n", false, []string{"packtags.listen: must be set when enabled"}},
 		{"bad listen", "packtags:\n  enabled: true\n  listen: nowhere\n", false, []string{`packtags.listen: "nowhere" is not host:port`}},
 		{"unknown key", "packtags:\n  enabled: true\n  port: 4841\n", false, []string{"packtags.port: field port not found"}},
-		{"scalar", "packtags: yes\n", false, []string{"line 98: packtags: cannot unmarshal !!str `yes` into config.PackTags"}},
+		{"scalar", "packtags: yes\n", false, []string{"line @: packtags: cannot unmarshal !!str `yes` into config.PackTags"}},
 		{"with config problems", "packtags:\n  enabled: true\n  interval: -1s\n", false, []string{"packtags.interval: must be >= 0", "packtags.listen: must be set when enabled"}},
+		{"speeds", "packtags: {enabled: true, listen: '0.0.0.0:4841', design_speed: -1, speed: -2}\n", false,
+			[]string{"packtags.design_speed: must be >= 0", "packtags.speed: must be >= 0"}},
+		{"commands without certificate", "packtags: {enabled: true, listen: '0.0.0.0:4841', commands: true}\n", false,
+			[]string{"packtags.commands: needs cert_file and key_file"}},
+		{"key without certificate", "packtags: {enabled: true, listen: '0.0.0.0:4841', key_file: k.pem}\n", false,
+			[]string{"packtags.cert_file: cert_file and key_file go together"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := runConfig(t, dir, c.extra)
@@ -267,6 +279,11 @@ func TestRunPackTagsConfig(t *testing.T) {
 				t.Fatalf("exit %d, want %d: %s", code, exitUsage, errb.String())
 			}
 			for _, w := range c.want {
+				if strings.Contains(w, "line @:") { // the line the extra text landed on
+					data, _ := os.ReadFile(path)
+					n := strings.Count(string(data[:strings.Index(string(data), strings.TrimSpace(c.extra))]), "\n") + 1
+					w = strings.Replace(w, "line @:", fmt.Sprintf("line %d:", n), 1)
+				}
 				if !strings.Contains(errb.String(), w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
 				}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/auth"
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/hmi"
 	"github.com/serialine/serialine/line/metrics"
@@ -94,18 +95,20 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var users *auth.Service // the operator API's users, for PackTags logins
 	if cfg.API.Listen != "" {
-		users := cfg.API.UsersFile
-		if users == "" {
-			users = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
+		usersPath := cfg.API.UsersFile
+		if usersPath == "" {
+			usersPath = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
 		}
-		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: users, Logger: e.logger,
+		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
 			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != ""})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
 			return exitFailure
 		}
 		defer st.Close()
+		users = st.Auth
 		if st.FirstStart != nil {
 			fmt.Fprintf(e.stderr, "first start: user %s, one-time password %s (must be changed at first login)\n",
 				st.FirstStart.User, st.FirstStart.Password)
@@ -122,27 +125,39 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		}()
 	}
 	if pt.Enabled {
-		srv, err := packtags.Start(ctx, packtags.Options{Source: ctrl, Addr: pt.Listen, Interval: pt.Interval,
-			Logger: e.logger.With("part", "packtags")})
+		po := packtags.Options{Source: ctrl, Addr: pt.Listen, Interval: pt.Interval, Name: cfg.Line.Name,
+			DesignSpeed: float32(pt.DesignSpeed), Speed: float32(pt.Speed), Logger: e.logger.With("part", "packtags")}
+		if pt.CertFile != "" {
+			if po.Certificate, po.Key, err = packtags.LoadKeyPair(pt.CertFile, pt.KeyFile); err != nil {
+				fmt.Fprintln(e.stderr, "serialine run:", err)
+				return exitFailure
+			}
+		}
+		kind := "read-only"
+		if pt.Commands && users != nil {
+			po.Commands, po.Auth, po.Audit = ctrl, users, api.JournalAudit{J: j}
+			kind = "PackML methods for logged-in users"
+		}
+		srv, err := packtags.Start(ctx, po)
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine run: packtags:", err)
 			return exitFailure
 		}
 		defer srv.Close()
-		fmt.Fprintf(e.stdout, "PackTags (OPC UA, read-only) %s\n", srv.Endpoint())
+		fmt.Fprintf(e.stdout, "PackTags (OPC UA, %s) %s\n", kind, srv.Endpoint())
 	}
 	if err := ctrl.Run(ctx); err != nil {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
 		return exitFailure
 	}
-	drainOutbox(e, ctrl, cfg.Upstream.ShutdownDrain)
+	shutdownDrain(e, ctrl, cfg.Upstream.ShutdownDrain)
 	return exitOK
 }
 
-// drainOutbox gives the outbox up to wait to reach the site server once
+// shutdownDrain gives the outbox up to wait to reach the site server once
 // the line has stopped, and says what is left (it stays in the journal and
 // goes out at the next start).
-func drainOutbox(e env, ctrl *line.Controller, wait time.Duration) line.OutboxLeft {
+func shutdownDrain(e env, ctrl *line.Controller, wait time.Duration) line.OutboxLeft {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	left := ctrl.DrainOutbox(ctx)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/serialine/serialine/configs"
 	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 )
 
 // checkFiles checks the files and directories a config refers to, every
@@ -67,6 +68,19 @@ func checkFiles(cfg *config.Config) configs.Problems {
 	if cfg.Upstream.URL != "" {
 		readable("upstream.token_file", cfg.Upstream.TokenFile)
 		readable("upstream.ca_file", cfg.Upstream.CAFile)
+	}
+	if o := cfg.Upstream.OpenSCS; o != nil {
+		readable("upstream.open_scs.certificate", o.Certificate)
+		readable("upstream.open_scs.private_key", o.PrivateKey)
+	}
+	if cfg.Upstream.Events == "capture" {
+		readable("upstream.capture.token_file", cfg.Upstream.Capture.TokenFile)
+		readable("upstream.capture.ca_file", cfg.Upstream.Capture.CAFile)
+	}
+	if cfg.Line.GCPFile != "" {
+		if _, err := gcp.Load(cfg.Line.GCPFile); err != nil {
+			p.Add("line.gcp_file", "%v", err)
+		}
 	}
 	if cfg.API.Listen != "" {
 		readable("api.cert_file", cfg.API.CertFile)

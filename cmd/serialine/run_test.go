@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/line/epcis"
+	"github.com/serialine/serialine/line/epcis/epcistest"
 )
 
 func lineTestEnv(out, errw io.Writer) env {
@@ -61,5 +64,47 @@ func TestDemoHeadless(t *testing.T) {
 	code := cmdDemo(context.Background(), lineTestEnv(&out, &errb), []string{"--units", "60", "--rate", "1800", "--headless", "--faults=false", "--db", db})
 	if code != exitOK || !strings.Contains(out.String(), "BALANCED") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
+
+// TestDemoEPCISOut: the demo against the Open-SCS site-server sim with
+// EPCIS going to the capture interface writes every document the site
+// server received, one file each; each validates against GS1's schema and
+// the commissioning events cover exactly the commissioned units.
+func TestDemoEPCISOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	sch := epcistest.Schema(t)
+	var out, errb bytes.Buffer
+	dir := t.TempDir()
+	code := cmdDemo(context.Background(), lineTestEnv(&out, &errb), []string{"--units", "40", "--rate", "1800", "--headless",
+		"--faults=false", "--db", filepath.Join(dir, "demo.db"), "--upstream", "open-scs", "--events", "capture", "--epcis-out", filepath.Join(dir, "epcis")})
+	if code != exitOK || !strings.Contains(out.String(), "BALANCED") || !strings.Contains(out.String(), "site server open-scs opc.tcp://") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "epcis", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no EPCIS documents written: %v\n%s", err, out.String())
+	}
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epcistest.Validate(t, sch, data)
+		var d epcis.Document
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range d.Body.EventList {
+			if e.BizStep == "commissioning" {
+				n += len(e.EPCList)
+			}
+		}
+	}
+	if n != 40 {
+		t.Fatalf("commissioning events cover %d units, want the 40 commissioned", n)
 	}
 }

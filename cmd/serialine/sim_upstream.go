@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/serialine/serialine/line/upstreamsim"
+	openscssim "github.com/serialine/serialine/line/upstreamsim/openscs"
 )
 
 // cmdSimUpstream runs the reference site server standalone until interrupted.
@@ -17,6 +18,7 @@ func cmdSimUpstream(ctx context.Context, e env, args []string) int {
 	mode := fs.String("mode", "random", "serial generation: random (GS1 non-predictable) or sequential")
 	length := fs.Int("length", 12, "serial length (1..20)")
 	prefix := fs.String("prefix", "", "prefix of sequential serials")
+	scsAddr := fs.String("open-scs", "", "also serve an OPC 30260 Open-SCS site server (OPC UA) on this host:port (port 0 = a free one)")
 	setUsage(fs, e.stderr, "[flags]")
 	if code, ok := parseFlagsOnly(fs, args, e.stderr, "serialine: sim upstream: unexpected arguments %v\n"); !ok {
 		return code
@@ -33,6 +35,17 @@ func cmdSimUpstream(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	fmt.Fprintf(e.stdout, "upstream site server listening on %s\n", s.URL())
+	fmt.Fprintf(e.stdout, "EPCIS 2.0 capture interface at %s/capture\n", s.URL())
+	if *scsAddr != "" {
+		scs, err := openscssim.Start(openscssim.Options{Addr: *scsAddr, SerialLength: *length, Logger: e.logger})
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine: sim upstream: open-scs:", err)
+			s.Close()
+			return exitFailure
+		}
+		defer scs.Close()
+		fmt.Fprintf(e.stdout, "open-scs site server listening on %s\n", scs.Endpoint())
+	}
 	<-ctx.Done()
 	if err := s.Close(); err != nil {
 		fmt.Fprintln(e.stderr, "serialine: sim upstream: close:", err)

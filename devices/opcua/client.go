@@ -185,45 +185,9 @@ func selfSigned(appURI string) ([]byte, *rsa.PrivateKey, error) {
 	return der, key, err
 }
 
-// clientOptions builds the gopcua options for the endpoint (exported for
-// tests through ClientOptions).
+// clientOptions builds the gopcua options for the endpoint.
 func (c *Client) clientOptions(ctx context.Context) ([]opcua.Option, error) {
-	eps, err := opcua.GetEndpoints(ctx, c.cfg.Endpoint, opcua.DialTimeout(c.cfg.Timeout))
-	if err != nil {
-		return nil, fmt.Errorf("get endpoints: %w", err)
-	}
-	mode := ua.MessageSecurityModeFromString(c.cfg.SecurityMode)
-	ep, err := opcua.SelectEndpoint(eps, c.cfg.SecurityPolicy, mode)
-	if err != nil {
-		return nil, devices.Permanent(fmt.Errorf("server offers no endpoint with security policy %s mode %s: %w", c.cfg.SecurityPolicy, c.cfg.SecurityMode, err))
-	}
-	opts := []opcua.Option{
-		opcua.AutoReconnect(false),
-		opcua.RequestTimeout(c.cfg.Timeout),
-		opcua.DialTimeout(c.cfg.Timeout),
-		opcua.SessionTimeout(time.Minute),
-		opcua.ApplicationURI("urn:serialine:controller"),
-	}
-	tok := ua.UserTokenTypeAnonymous
-	if c.cfg.Auth == AuthUsername {
-		tok = ua.UserTokenTypeUserName
-		opts = append(opts, opcua.AuthUsername(c.cfg.Username, c.cfg.Password))
-	} else {
-		opts = append(opts, opcua.AuthAnonymous())
-	}
-	if c.cfg.SecurityPolicy != PolicyNone {
-		if c.cfg.Certificate != "" {
-			opts = append(opts, opcua.CertificateFile(c.cfg.Certificate), opcua.PrivateKeyFile(c.cfg.PrivateKey))
-		} else {
-			der, key, err := selfSigned("urn:serialine:controller")
-			if err != nil {
-				return nil, fmt.Errorf("generate client certificate: %w", err)
-			}
-			opts = append(opts, opcua.Certificate(der), opcua.PrivateKey(key))
-		}
-	}
-	opts = append(opts, opcua.SecurityFromEndpoint(ep, tok))
-	return opts, nil
+	return SessionOptions(ctx, c.cfg.Endpoint, c.cfg.Security(), c.cfg.Timeout)
 }
 
 // dial builds a connection and its subscription.
@@ -242,7 +206,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	}
 	if err := cl.Connect(ctx); err != nil {
 		cl.Close(context.WithoutCancel(ctx))
-		if refusedCredentials(err) {
+		if RefusedCredentials(err) {
 			// Retrying a wrong password or an untrusted certificate only
 			// locks the account on the PLC: the caller must fix the config.
 			return nil, devices.Permanent(fmt.Errorf("connect: %w", err))
@@ -1001,21 +965,4 @@ func (c *Client) Close(ctx context.Context) error {
 		return cn.cl.Close(ctx)
 	}
 	return nil
-}
-
-// refusedCredentials reports whether the server refused who we are (user
-// identity or application certificate) rather than failing to talk: such an
-// error does not go away by retrying.
-func refusedCredentials(err error) bool {
-	var sc ua.StatusCode
-	if !errors.As(err, &sc) {
-		return false
-	}
-	switch sc {
-	case ua.StatusBadUserAccessDenied, ua.StatusBadIdentityTokenInvalid, ua.StatusBadIdentityTokenRejected,
-		ua.StatusBadCertificateInvalid, ua.StatusBadCertificateUntrusted, ua.StatusBadCertificateRevoked,
-		ua.StatusBadSecurityChecksFailed:
-		return true
-	}
-	return false
 }

@@ -183,36 +183,19 @@ func DefaultConfig(endpoint string) Config {
 	}
 }
 
+// Security is the session security part of the config.
+func (c Config) Security() Security {
+	return Security{Policy: c.SecurityPolicy, Mode: c.SecurityMode, Certificate: c.Certificate, PrivateKey: c.PrivateKey,
+		Auth: c.Auth, Username: c.Username, Password: c.Password}
+}
+
 // Validate reports every mistake at once (paths relative to the block).
 func (c Config) Validate() configs.Problems {
 	var p configs.Problems
 	if !strings.HasPrefix(c.Endpoint, "opc.tcp://") || len(c.Endpoint) <= len("opc.tcp://") {
 		p.Add("endpoint", "must be opc.tcp://host:port, got %q", c.Endpoint)
 	}
-	switch c.SecurityPolicy {
-	case PolicyNone:
-		if c.SecurityMode != "None" {
-			p.Add("security_mode", `must be "None" with security_policy None, got %q`, c.SecurityMode)
-		}
-	case PolicyBasic256Sha256:
-		if c.SecurityMode != "Sign" && c.SecurityMode != "SignAndEncrypt" {
-			p.Add("security_mode", `must be "Sign" or "SignAndEncrypt" with Basic256Sha256, got %q`, c.SecurityMode)
-		}
-		if (c.Certificate == "") != (c.PrivateKey == "") {
-			p.Add("certificate", "certificate and private_key go together (both empty = ephemeral self-signed)")
-		}
-	default:
-		p.Add("security_policy", `must be "None" or "Basic256Sha256", got %q`, c.SecurityPolicy)
-	}
-	switch c.Auth {
-	case AuthAnonymous:
-	case AuthUsername:
-		if c.Username == "" {
-			p.Add("username", "must be set with auth username")
-		}
-	default:
-		p.Add("auth", `must be "anonymous" or "username", got %q`, c.Auth)
-	}
+	p.Merge("", c.Security().Validate())
 	pos := func(name string, d time.Duration) {
 		if d <= 0 {
 			p.Add(name, "must be > 0")

@@ -169,9 +169,10 @@ type Counters struct {
 // Status is the live snapshot streamed to the HMI.
 type Status struct {
 	Line         string      `json:"line"`
-	State        string      `json:"state"`           // PackML state of the line
-	Batch        *Batch      `json:"batch,omitempty"` // current (or last) batch; nil when none
-	RatePerMin   float64     `json:"rate_per_min"`    // good + rejected units per minute, recent
+	State        string      `json:"state"`               // PackML state of the line
+	UnitMode     string      `json:"unit_mode,omitempty"` // PackML unit mode: Production, Maintenance, Manual ("" = Production)
+	Batch        *Batch      `json:"batch,omitempty"`     // current (or last) batch; nil when none
+	RatePerMin   float64     `json:"rate_per_min"`        // good + rejected units per minute, recent
 	PrinterQueue int         `json:"printer_queue"`
 	InFlight     int         `json:"in_flight"` // units between trigger and final decision
 	Pools        []PoolLevel `json:"pools,omitempty"`
@@ -194,7 +195,7 @@ type Unit struct {
 	State         string             `json:"state"` // drawn, queued, printed, verified, commissioned, rejected, sampled, returned, uncertain
 	Reason        string             `json:"reason,omitempty"`
 	Seq           uint64             `json:"seq,omitempty"`            // PLC product id
-	Grade         float64            `json:"grade,omitempty"`          // ISO/IEC 15415 overall grade (0..4)
+	Grade         *float64           `json:"grade,omitempty"`          // ISO/IEC 15415 overall grade (0..4; 0 is an F); absent = ungraded
 	GradeParams   map[string]float64 `json:"grade_params,omitempty"`   // per parameter
 	ElementString string             `json:"element_string,omitempty"` // what was printed (GS separated)
 	ReadData      string             `json:"read_data,omitempty"`      // what the camera read

@@ -202,6 +202,7 @@ func (s *Server) routes() {
 	h("PATCH /api/v1/users/{name}", admin, "", (*Server).updateUser)
 
 	h("GET /api/v1/status", operator, "", (*Server).status)
+	h("POST /api/v1/mode", supervisor, "api.mode", (*Server).setMode)
 	h("GET /api/v1/events", operator, "", (*Server).events)
 	h("GET /api/v1/batches", operator, "", (*Server).batches)
 	h("POST /api/v1/batches", operator, "api.batch.create", (*Server).createBatch)

@@ -23,6 +23,7 @@ import (
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/serialport"
+	"github.com/serialine/serialine/line/upstream/openscs"
 	"github.com/serialine/serialine/vision/dmcc"
 	"github.com/serialine/serialine/vision/grade"
 	"github.com/serialine/serialine/vision/keyence"
@@ -53,13 +54,21 @@ type Config struct {
 	PackTags PackTags `yaml:"packtags"`
 }
 
-// PackTags configures the read-only OPC UA PackTags server. gopcua's server
-// offers security policy None only, so put it on the control network.
+// PackTags configures the OPC UA PackTags server (OPC 30050 PackML model,
+// line/packtags). gopcua's server offers message security None only, so
+// put it on the control network; with commands on, PackML methods need a
+// user name and password of the line's users, which clients encrypt with
+// the server's certificate.
 //
 //	packtags:
 //	  enabled: true
 //	  listen: 10.0.10.5:4841
 //	  interval: 1s
+//	  design_speed: 600     # units/min: Admin.MachDesignSpeed, EURange of the speeds
+//	  speed: 300            # units/min: Status.MachSpeed (the PLC's set point)
+//	  commands: true        # PackML methods (Start, Hold, …, SetUnitMode) for logged-in users
+//	  cert_file: /etc/serialine/packtags.der   # DER or PEM certificate (required with commands)
+//	  key_file: /etc/serialine/packtags.key    # PEM RSA key
 type PackTags struct {
 	// Enabled switches the PackTags server on (default off).
 	Enabled bool `yaml:"enabled"`
@@ -69,6 +78,21 @@ type PackTags struct {
 	// Interval is how often the line status is read into the tags and
 	// subscribers notified (0 = default 1s).
 	Interval time.Duration `yaml:"interval"`
+	// DesignSpeed is the line's design speed in units per minute
+	// (Admin.MachDesignSpeed); 0 = unknown.
+	DesignSpeed float64 `yaml:"design_speed"`
+	// Speed is the nominal line speed in units per minute
+	// (Status.MachSpeed); 0 = design_speed.
+	Speed float64 `yaml:"speed"`
+	// Commands serves the PackML methods (state commands, SetUnitMode) to
+	// sessions logged in with the line's users (the operator API's user
+	// file, so api.listen must be set); default off (read-only).
+	Commands bool `yaml:"commands"`
+	// CertFile and KeyFile are the server's certificate (DER or PEM) and
+	// RSA private key (PEM): clients encrypt their password with it.
+	// Required with commands.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Validate reports every problem with its path relative to the section.
@@ -76,6 +100,15 @@ func (pt PackTags) Validate() configs.Problems {
 	var p configs.Problems
 	if pt.Interval < 0 {
 		p.Add("interval", "must be >= 0")
+	}
+	if pt.DesignSpeed < 0 {
+		p.Add("design_speed", "must be >= 0 (units per minute), got %v", pt.DesignSpeed)
+	}
+	if pt.Speed < 0 {
+		p.Add("speed", "must be >= 0 (units per minute), got %v", pt.Speed)
+	}
+	if (pt.CertFile == "") != (pt.KeyFile == "") {
+		p.Add("cert_file", "cert_file and key_file go together")
 	}
 	if !pt.Enabled {
 		return p
@@ -85,6 +118,9 @@ func (pt PackTags) Validate() configs.Problems {
 	} else if _, _, err := net.SplitHostPort(pt.Listen); err != nil {
 		p.Add("listen", "%q is not host:port: %v", pt.Listen, err)
 	}
+	if pt.Commands && pt.CertFile == "" {
+		p.Add("commands", "needs cert_file and key_file (clients encrypt their password with the certificate)")
+	}
 	return p
 }
 
@@ -92,9 +128,21 @@ func (pt PackTags) Validate() configs.Problems {
 type Line struct {
 	// Name of the line (shown on the HMI, sent upstream).
 	Name string `yaml:"name"`
-	// CompanyPrefixLen is the GS1 company prefix length of the GTINs this
-	// line packs (6..12), used to build SGTIN EPCs for EPCIS.
+	// CompanyPrefixLen is one GS1 company prefix length (6..12) for every
+	// GTIN this line packs, used to build SGTIN EPCs; 0 = not set (then
+	// CompanyPrefixes or GCPFile must know each GTIN: there is no default).
 	CompanyPrefixLen int `yaml:"company_prefix_len"`
+	// CompanyPrefixes are per-product lengths: GTIN-14 -> length (6..12),
+	// tried first.
+	CompanyPrefixes map[string]int `yaml:"company_prefixes"`
+	// GCPFile is GS1's GCP prefix format list (XML or JSON), loaded at start.
+	GCPFile string `yaml:"gcp_file"`
+	// EPCFormat is "sgtin" (urn:epc:id:sgtin, default) or "dl" (GS1
+	// Digital Link URIs as EPCs).
+	EPCFormat string `yaml:"epc_format"`
+	// DLBase is the Digital Link domain for epc_format dl (default
+	// https://id.gs1.org).
+	DLBase string `yaml:"dl_base"`
 	// ReadPoint is the EPCIS readPoint (an SGLN URN), optional.
 	ReadPoint string `yaml:"read_point"`
 	// BizLocation is the EPCIS bizLocation (an SGLN URN), optional.
@@ -104,6 +152,9 @@ type Line struct {
 	Shifts []string `yaml:"shifts"`
 	// Timezone of the shift times (IANA name), default UTC.
 	Timezone string `yaml:"timezone"`
+	// DesignSpeed is the line's design speed in units per minute (PackML
+	// MachDesignSpeed); needed when cycle.gate_travel is a product count.
+	DesignSpeed float64 `yaml:"design_speed"`
 }
 
 // Journal is where the unit journal lives.
@@ -114,8 +165,20 @@ type Journal struct {
 
 // Upstream is the site server.
 type Upstream struct {
+	// Driver is "http" (the JSON API, default) or "open-scs" (OPC 30260
+	// over OPC UA, block open_scs).
+	Driver string `yaml:"driver"`
+	// OpenSCS is the Open-SCS site server (driver open-scs).
+	OpenSCS *openscs.Config `yaml:"open_scs"`
+	// Events is where EPCIS documents go: "site" (the driver, default) or
+	// "capture" (an EPCIS 2.0 repository, block capture).
+	Events string `yaml:"events"`
+	// Capture is the EPCIS 2.0 capture interface (events capture).
+	Capture Capture `yaml:"capture"`
+	// HealthInterval is how often the site server's health is checked.
+	HealthInterval time.Duration `yaml:"health_interval"`
 	// URL of the site server (https://…); "" = offline line fed by pools
-	// imported by hand.
+	// imported by hand (driver http).
 	URL string `yaml:"url"`
 	// Token is the bearer token (prefer TokenFile).
 	Token string `yaml:"token"`
@@ -166,12 +229,93 @@ type Cycle struct {
 	// camera read before it is rejected (late).
 	DecisionDeadline time.Duration `yaml:"decision_deadline"`
 	// DrainTimeout bounds how long Holding, Completing and Stopping wait
-	// for units in flight to be decided.
+	// for units in flight to be decided and to pass the gate.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
-	// ConfirmRejects waits for the gate's confirmation sensor on every reject.
-	ConfirmRejects bool `yaml:"confirm_rejects"`
-	// MaxConfirmers bounds concurrent reject confirmations.
-	MaxConfirmers int `yaml:"max_confirmers"`
+	// GateTravel is how far downstream of the trigger point (the print
+	// head) the reject gate is: the time a product takes to get there at
+	// line speed ("400ms"), or the number of products between them ("40
+	// products": the PLC's shift register length). Each product's verdict
+	// must be in the PLC by then; a verdict that cannot make it is sent as
+	// a reject (the unit becomes Rejected, reason late-verdict). Required.
+	GateTravel GateTravel `yaml:"gate_travel"`
+	// VerdictMargin is the part of the gate travel kept for the verdict
+	// write to reach the PLC (the verdict path): a verdict is late when
+	// less than this is left (default 5ms).
+	VerdictMargin time.Duration `yaml:"verdict_margin"`
+	// MaxLateVerdicts late verdicts in a row hold the line with an alarm
+	// (default 3).
+	MaxLateVerdicts int `yaml:"max_late_verdicts"`
+	// PairWindow bounds how much later than a product's PLC trigger the
+	// printer's report of it (print or missed print) may come: a later
+	// one means reports were lost or held up, so which product got which
+	// print is not certain; the line holds and the units paired until it
+	// has realigned are uncertain (default 250ms).
+	PairWindow time.Duration `yaml:"pair_window"`
+	// MaxTriggerBacklog bounds the PLC triggers waiting for their prints;
+	// beyond it the oldest are dropped as stale (default 4096).
+	MaxTriggerBacklog int `yaml:"max_trigger_backlog"`
+}
+
+// GateTravel is the distance from the trigger point to the reject gate as
+// a time at line speed or as a product count. In YAML: a duration
+// ("400ms") or "<n> products".
+type GateTravel struct {
+	// Time at line speed (0 when given as products).
+	Time time.Duration
+	// Products between trigger and gate (0 when given as a time).
+	Products int
+}
+
+// IsZero reports whether no gate travel was given.
+func (g GateTravel) IsZero() bool { return g.Time == 0 && g.Products == 0 }
+
+func (g GateTravel) String() string {
+	if g.Products > 0 {
+		return fmt.Sprintf("%d products", g.Products)
+	}
+	return g.Time.String()
+}
+
+// ParseGateTravel parses "400ms" or "40 products" ("1 product").
+func ParseGateTravel(s string) (GateTravel, error) {
+	s = strings.TrimSpace(s)
+	if f := strings.Fields(s); len(f) == 2 && (f[1] == "products" || f[1] == "product") {
+		n, err := strconv.Atoi(f[0])
+		if err != nil || n < 1 {
+			return GateTravel{}, fmt.Errorf("%q: the product count must be a whole number >= 1", s)
+		}
+		return GateTravel{Products: n}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return GateTravel{}, fmt.Errorf("%q: want a time (400ms) or a product count (40 products)", s)
+	}
+	return GateTravel{Time: d}, nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler (YAML scalars).
+func (g *GateTravel) UnmarshalText(b []byte) error {
+	v, err := ParseGateTravel(string(b))
+	if err != nil {
+		return err
+	}
+	*g = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (g GateTravel) MarshalText() ([]byte, error) { return []byte(g.String()), nil }
+
+// TimeAt is the gate travel as a time at line speed perMin units/min (the
+// Time itself when given as a time; 0 when neither is known).
+func (g GateTravel) TimeAt(perMin float64) time.Duration {
+	if g.Time > 0 {
+		return g.Time
+	}
+	if perMin <= 0 {
+		return 0
+	}
+	return time.Duration(float64(g.Products) / (perMin / 60) * float64(time.Second))
 }
 
 // Devices are the line's devices.
@@ -261,12 +405,13 @@ type API struct {
 // Defaults returns a Config with every default filled in; Load decodes over it.
 func Defaults() Config {
 	return Config{
-		Line:     Line{CompanyPrefixLen: 7},
-		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second, ShutdownDrain: 10 * time.Second},
+		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second, HealthInterval: 5 * time.Second,
+			ShutdownDrain: 10 * time.Second, Capture: Capture{PollInterval: 500 * time.Millisecond, JobTimeout: time.Minute}},
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
 			CheckInterval: time.Second},
 		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
-			DrainTimeout: 5 * time.Second, ConfirmRejects: true, MaxConfirmers: 64},
+			DrainTimeout: 5 * time.Second, VerdictMargin: 5 * time.Millisecond, MaxLateVerdicts: 3,
+			PairWindow: 250 * time.Millisecond, MaxTriggerBacklog: 4096},
 		Devices: Devices{
 			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: time.Second, KeepAlive: 500 * time.Millisecond,
 				Backoff: devices.DefaultBackoff()},
@@ -313,9 +458,8 @@ func (c Config) Validate() configs.Problems {
 	if strings.TrimSpace(c.Line.Name) == "" {
 		p.Add("line.name", "must be set")
 	}
-	if c.Line.CompanyPrefixLen < 6 || c.Line.CompanyPrefixLen > 12 {
-		p.Add("line.company_prefix_len", "must be 6..12, got %d", c.Line.CompanyPrefixLen)
-	}
+	c.validateEPCs(&p)
+	c.validateUpstreamDrivers(&p)
 	for _, f := range []struct{ path, v string }{{"line.read_point", c.Line.ReadPoint}, {"line.biz_location", c.Line.BizLocation}} {
 		if f.v == "" {
 			continue
@@ -417,8 +561,26 @@ func (c Config) Validate() configs.Problems {
 	if cy.DrainTimeout <= 0 {
 		p.Add("cycle.drain_timeout", "must be > 0")
 	}
-	if cy.MaxConfirmers < 1 {
-		p.Add("cycle.max_confirmers", "must be >= 1")
+	switch travel := cy.GateTravel.TimeAt(c.Line.DesignSpeed); {
+	case cy.GateTravel.IsZero():
+		p.Add("cycle.gate_travel", `must be set: the time from the print head to the reject gate at line speed ("400ms") or the products between them ("40 products")`)
+	case travel == 0:
+		p.Add("cycle.gate_travel", "%s: set line.design_speed (units/min) so the decision deadline and the verdict margin can be checked against it", cy.GateTravel)
+	case cy.DecisionDeadline > 0 && cy.DecisionDeadline+cy.VerdictMargin >= travel:
+		p.Add("cycle.decision_deadline", "%s plus verdict_margin %s must be shorter than the gate travel (%s = %s at %.0f units/min): a verdict decided that late cannot reach the gate",
+			cy.DecisionDeadline, cy.VerdictMargin, cy.GateTravel, travel.Round(time.Millisecond), c.Line.DesignSpeed)
+	}
+	if cy.VerdictMargin <= 0 {
+		p.Add("cycle.verdict_margin", "must be > 0")
+	}
+	if cy.MaxLateVerdicts < 1 {
+		p.Add("cycle.max_late_verdicts", "must be >= 1")
+	}
+	if cy.PairWindow <= 0 {
+		p.Add("cycle.pair_window", "must be > 0")
+	}
+	if cy.MaxTriggerBacklog < 1 {
+		p.Add("cycle.max_trigger_backlog", "must be >= 1")
 	}
 	// devices
 	p.Merge("devices.plc", c.Devices.PLC.Validate())
@@ -426,6 +588,9 @@ func (c Config) Validate() configs.Problems {
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())
 	p.Merge("packtags", c.PackTags.Validate())
+	if c.PackTags.Enabled && c.PackTags.Commands && c.API.Listen == "" {
+		p.Add("packtags.commands", "needs api.listen (the OPC UA logins are the operator API's users)")
+	}
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}

@@ -89,11 +89,11 @@ func New(o Options) (*HMI, error) {
 			}
 			return t.Local().Format("2006-01-02 15:04:05")
 		},
-		"grade": func(g float64) string {
-			if g == 0 {
-				return "–"
+		"grade": func(g *float64) string {
+			if g == nil {
+				return "ungraded" // no grade from the camera: not 0.0, which is an F
 			}
-			return fmt.Sprintf("%.1f", g)
+			return fmt.Sprintf("%.1f", *g)
 		},
 		"letter":  gradeLetter,
 		"lower":   strings.ToLower,
@@ -416,18 +416,20 @@ func (h *HMI) users(w http.ResponseWriter, r *http.Request) {
 	h.render(w, "users", http.StatusOK, p)
 }
 
-// gradeLetter maps an ISO/IEC 15415 numeric grade to its letter.
-func gradeLetter(g float64) string {
-	switch {
-	case g == 0:
+// gradeLetter maps an ISO/IEC 15415 numeric grade to its letter ("" for
+// an ungraded read).
+func gradeLetter(g *float64) string {
+	if g == nil {
 		return ""
-	case g >= 3.5:
+	}
+	switch {
+	case *g >= 3.5:
 		return "A"
-	case g >= 2.5:
+	case *g >= 2.5:
 		return "B"
-	case g >= 1.5:
+	case *g >= 1.5:
 		return "C"
-	case g >= 0.5:
+	case *g >= 0.5:
 		return "D"
 	}
 	return "F"

@@ -24,7 +24,9 @@ import (
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/upstream/openscs"
 	"github.com/serialine/serialine/line/upstreamsim"
+	openscssim "github.com/serialine/serialine/line/upstreamsim/openscs"
 	"github.com/serialine/serialine/printer/printersim"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision/camerasim"
@@ -39,7 +41,9 @@ type Options struct {
 	// Rate is products per second at the PLC (default 5 = 300/min).
 	Rate float64
 	// GateDistance is the PLC's conveyor length to the reject gate in
-	// products (default 8; at most 40 with the default register map).
+	// products (default DefaultGateDistance(Rate)). The controller's cycle.gate_travel is set to
+	// it and line.design_speed to Rate; the PLC's verdict and
+	// confirmation tables are sized for it.
 	GateDistance int
 	// Realistic turns on device delays and jitter (printer acks 2–10 ms,
 	// print 10–15 ms, camera latency 5 ms) as in the demo.
@@ -62,6 +66,14 @@ type Options struct {
 	// of starting one (Upstream is then ignored; Close leaves it running):
 	// a test restarting the controller keeps the site server's state.
 	UpstreamServer *upstreamsim.Server
+	// UpstreamDriver is "http" (default) or "open-scs": serial pools from
+	// the simulated Open-SCS site server (line/upstreamsim/openscs) over
+	// OPC UA; events then go to it too unless Events is "capture".
+	UpstreamDriver string
+	// Events is "site" (default: through the upstream driver) or
+	// "capture": EPCIS documents go to the HTTP site-server sim's EPCIS
+	// 2.0 capture interface (POST /capture, capture jobs).
+	Events string
 	// WrapPLC, when set, decorates the controller's PLC driver (tests inject
 	// faults behind the real protocol client with it); nil = none.
 	WrapPLC func(line.PLC) line.PLC
@@ -81,8 +93,10 @@ type PrinterFaults struct {
 
 // Line is a running simulated line.
 type Line struct {
-	Config     config.Config
-	Upstream   *upstreamsim.Server
+	Config   config.Config
+	Upstream *upstreamsim.Server
+	// OpenSCS is the simulated Open-SCS site server (UpstreamDriver open-scs).
+	OpenSCS    *openscssim.Server
 	PLC        *plcsim.Sim
 	Printer    *printersim.Server
 	Camera     *camerasim.Server
@@ -91,6 +105,8 @@ type Line struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	gates *gateLog
 
 	sharedUpstream bool // Upstream came from Options.UpstreamServer: not closed here
 	errMu          sync.Mutex
@@ -116,7 +132,7 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 		o.Rate = 5
 	}
 	if o.GateDistance == 0 {
-		o.GateDistance = 8
+		o.GateDistance = DefaultGateDistance(o.Rate)
 	}
 	var cfg config.Config
 	if o.Config != nil {
@@ -149,34 +165,46 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 		}
 	}
 	cfg.Upstream.URL = l.Upstream.URL()
+	if o.UpstreamDriver == config.DriverOpenSCS {
+		if l.OpenSCS, err = openscssim.Start(openscssim.Options{Logger: log.With("sim", "open-scs")}); err != nil {
+			return l, err
+		}
+		oc := openscs.DefaultConfig(l.OpenSCS.Endpoint())
+		oc.Criteria.Request = "RequestID" // the simulator deduplicates requests by it
+		cfg.Upstream.Driver, cfg.Upstream.OpenSCS = config.DriverOpenSCS, &oc
+	}
+	if o.Events == config.EventsCapture {
+		cfg.Upstream.Events, cfg.Upstream.Capture.URL = config.EventsCapture, l.Upstream.URL()
+		cfg.Upstream.Capture.Token = cfg.Upstream.Token
+		cfg.Upstream.Capture.PollInterval = 20 * time.Millisecond
+	}
 
+	fitLine(&cfg, o)
+	mb := modbus.DefaultConfig("127.0.0.1:0")
+	if cfg.Devices.PLC.Modbus != nil {
+		mb = *cfg.Devices.PLC.Modbus
+	}
+	mb.Registers = gateTables(mb.Registers, o.GateDistance, o.Rate, mb.ConfirmPoll)
+	ua := opcua.DefaultConfig("opc.tcp://127.0.0.1:0")
+	if cfg.Devices.PLC.OPCUA != nil {
+		ua = *cfg.Devices.PLC.OPCUA
+	}
+	ua.Nodes.Slots = max(ua.Nodes.Slots, mb.Registers.Slots)
 	if l.PLC, err = plcsim.New(plcsim.Options{Logger: log.With("sim", "plc"), Rate: o.Rate, GateDistance: o.GateDistance,
-		ControllerTimeout: 3 * time.Second}); err != nil {
+		ControllerTimeout: 3 * time.Second, Registers: &mb.Registers, Nodes: &ua.Nodes}); err != nil {
 		return l, err
 	}
 	switch o.PLCProtocol {
 	case "", "modbus":
-		addr, err := l.PLC.StartModbus("127.0.0.1:0")
-		if err != nil {
+		if mb.Address, err = l.PLC.StartModbus("127.0.0.1:0"); err != nil {
 			return l, err
 		}
 		cfg.Devices.PLC.Protocol = "modbus"
-		mb := modbus.DefaultConfig(addr)
-		if cfg.Devices.PLC.Modbus != nil {
-			mb = *cfg.Devices.PLC.Modbus
-			mb.Address = addr
-		}
 		cfg.Devices.PLC.Modbus = &mb
 		cfg.Devices.PLC.OPCUA = nil
 	case "opcua":
-		ep, err := l.PLC.StartOPCUA("127.0.0.1:0")
-		if err != nil {
+		if ua.Endpoint, err = l.PLC.StartOPCUA("127.0.0.1:0"); err != nil {
 			return l, err
-		}
-		ua := opcua.DefaultConfig(ep)
-		if cfg.Devices.PLC.OPCUA != nil {
-			ua = *cfg.Devices.PLC.OPCUA
-			ua.Endpoint = ep
 		}
 		cfg.Devices.PLC.Protocol = "opcua"
 		cfg.Devices.PLC.OPCUA = &ua
@@ -221,8 +249,11 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 		cfg.Devices.Camera.DMCC = &d
 	}
 	// The printer's photo-eye is the PLC's product event; each print goes
-	// under the camera.
+	// under the camera; the gate log records what happened to each product.
 	l.PLC.OnProduct(func(seq uint64) { l.Printer.Print(seq) })
+	l.gates = newGateLog()
+	l.Printer.OnPrint(l.gates.onPrint)
+	l.PLC.OnGate(l.gates.onGate)
 	cam := l.Camera
 	l.Printer.OnPrint(func(p printersim.Printed) {
 		ds := make([]camerasim.Defect, len(p.Defects))
@@ -291,6 +322,9 @@ func (l *Line) Close() error {
 	if l.Journal != nil {
 		errs = append(errs, l.Journal.Close())
 	}
+	if l.OpenSCS != nil {
+		errs = append(errs, l.OpenSCS.Close())
+	}
 	for _, c := range []interface{ Close() error }{l.Camera, l.Printer, l.PLC, l.Upstream} {
 		switch v := c.(type) {
 		case *camerasim.Server:
@@ -330,4 +364,44 @@ const (
 // products per second.
 func printTime(rate float64) time.Duration {
 	return printersim.PrintTimeAt(codeWidthMM, productPitchMM*rate)
+}
+
+// fitLine sets the config's line geometry to the simulated line's: the
+// gate travel in products and the design speed; the decision deadline is
+// kept inside the gate travel; the printer queue holds what arrives
+// during the printer's reply latency.
+func fitLine(cfg *config.Config, o Options) {
+	cfg.Cycle.GateTravel = config.GateTravel{Products: o.GateDistance}
+	cfg.Line.DesignSpeed = o.Rate * 60
+	travel := cfg.Cycle.GateTravel.TimeAt(cfg.Line.DesignSpeed)
+	if cfg.Cycle.DecisionDeadline+cfg.Cycle.VerdictMargin >= travel {
+		cfg.Cycle.DecisionDeadline = max(time.Millisecond, (travel-cfg.Cycle.VerdictMargin)*2/3)
+	}
+	cfg.Cycle.PrinterDepth = min(1024, max(cfg.Cycle.PrinterDepth, int(o.Rate*0.04)+4))
+	cfg.Cycle.DrawAhead = max(cfg.Cycle.DrawAhead, 2*cfg.Cycle.PrinterDepth)
+}
+
+// DefaultGateDistance is the simulated line's gate distance at rate
+// products/s: a quarter of a second of travel from the print head to the
+// reject gate, at least 8 products.
+func DefaultGateDistance(rate float64) int { return max(8, int(rate/4)) }
+
+// gateTables sizes the Modbus verdict and confirmation tables for a gate
+// distance products downstream at rate products/s, read every poll: room
+// for the products on their way to the gate and those passing it in a
+// second without a read (a reconnect), so no result is overwritten
+// before it is read.
+func gateTables(m modbus.RegisterMap, distance int, rate float64, poll time.Duration) modbus.RegisterMap {
+	need := min(2000, distance+int(rate*(poll.Seconds()*2+1))+8)
+	if need <= m.Slots {
+		return m
+	}
+	m.Slots = need
+	base := uint16(1000)
+	if m.Addressing == modbus.OneBased {
+		base++
+	}
+	m.Decisions = base
+	m.Confirmations = base + uint16(3*need)
+	return m
 }

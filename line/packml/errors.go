@@ -13,3 +13,14 @@ var (
 	// ErrUnknownCommand: a name that is none of the ten commands.
 	ErrUnknownCommand = errors.New("packml: unknown command")
 )
+
+// Sentinel errors of the unit modes (mode.go).
+var (
+	// ErrUnknownMode: a name or number that is none of the unit modes.
+	ErrUnknownMode = errors.New("packml: unknown unit mode")
+	// ErrModeChange: the unit mode cannot change in the current state.
+	ErrModeChange = errors.New("packml: unit mode change not allowed in this state")
+	// ErrModeForbids: the command would start serialised production
+	// outside the Production mode.
+	ErrModeForbids = errors.New("packml: command not allowed in this unit mode")
+)

@@ -10,11 +10,22 @@
 //	Execute --Complete--> Completing --SC--> Complete --Reset--> Resetting --SC--> Idle
 //	Execute --Hold--> Holding --SC--> Held --Unhold--> Unholding --SC--> Execute
 //	Execute --Suspend--> Suspending --SC--> Suspended --Unsuspend--> Unsuspending --SC--> Execute
+//	Starting, Suspending, Suspended, Unsuspending, Unholding --Hold--> Holding
 //	(stoppable states) --Stop--> Stopping --SC--> Stopped --Reset--> Resetting
 //	(any state but Aborting, Aborted) --Abort--> Aborting --SC--> Aborted --Clear--> Clearing --SC--> Stopped
 //
 // The stoppable states are every state except Stopping, Stopped, Aborting,
 // Aborted and Clearing.
+//
+// The Hold transitions out of Starting, Suspending, Suspended, Unsuspending
+// and Unholding are those of TR88.00.02-2015 as OPC 30050 (PackML) models
+// them (PackMLExecuteStateMachineType: StartingToHolding,
+// SuspendingToHolding, SuspendedToHolding, UnsuspendingToHolding,
+// UnholdingToHolding): a machine that is not producing can still be held,
+// for instance on an internal fault while it waits for material.
+//
+// Unit modes (Production, Maintenance, Manual) and their rules are in
+// mode.go.
 package packml
 
 import (
@@ -124,6 +135,11 @@ type key struct {
 var commandTable = map[key]State{
 	{Idle, CmdStart}:          Starting,
 	{Execute, CmdHold}:        Holding,
+	{Starting, CmdHold}:       Holding,
+	{Suspending, CmdHold}:     Holding,
+	{Suspended, CmdHold}:      Holding,
+	{Unsuspending, CmdHold}:   Holding,
+	{Unholding, CmdHold}:      Holding,
 	{Held, CmdUnhold}:         Unholding,
 	{Execute, CmdSuspend}:     Suspending,
 	{Suspended, CmdUnsuspend}: Unsuspending,

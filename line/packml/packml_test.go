@@ -6,18 +6,20 @@ import (
 )
 
 // expected is the whole command matrix written out by hand from
-// ISA-TR88.00.02: for each state, the state each command leads to ("" = not
+// ISA-TR88.00.02-2015 as OPC 30050 models it (the Hold transitions out of
+// Starting, Suspending, Suspended, Unsuspending and Unholding included;
+// TestOPC30050Transitions checks them against the node set): for each state, the state each command leads to ("" = not
 // allowed).
 var expected = map[State]map[Command]State{
 	Idle:         {CmdStart: Starting, CmdStop: Stopping, CmdAbort: Aborting},
-	Starting:     {CmdStop: Stopping, CmdAbort: Aborting},
+	Starting:     {CmdHold: Holding, CmdStop: Stopping, CmdAbort: Aborting},
 	Execute:      {CmdHold: Holding, CmdSuspend: Suspending, CmdComplete: Completing, CmdStop: Stopping, CmdAbort: Aborting},
 	Holding:      {CmdStop: Stopping, CmdAbort: Aborting},
 	Held:         {CmdUnhold: Unholding, CmdStop: Stopping, CmdAbort: Aborting},
-	Unholding:    {CmdStop: Stopping, CmdAbort: Aborting},
-	Suspending:   {CmdStop: Stopping, CmdAbort: Aborting},
-	Suspended:    {CmdUnsuspend: Unsuspending, CmdStop: Stopping, CmdAbort: Aborting},
-	Unsuspending: {CmdStop: Stopping, CmdAbort: Aborting},
+	Unholding:    {CmdHold: Holding, CmdStop: Stopping, CmdAbort: Aborting},
+	Suspending:   {CmdHold: Holding, CmdStop: Stopping, CmdAbort: Aborting},
+	Suspended:    {CmdHold: Holding, CmdUnsuspend: Unsuspending, CmdStop: Stopping, CmdAbort: Aborting},
+	Unsuspending: {CmdHold: Holding, CmdStop: Stopping, CmdAbort: Aborting},
 	Completing:   {CmdStop: Stopping, CmdAbort: Aborting},
 	Complete:     {CmdReset: Resetting, CmdStop: Stopping, CmdAbort: Aborting},
 	Stopping:     {CmdAbort: Aborting},

@@ -1,38 +1,41 @@
-// Package packtags exposes the line's PackML state and counters as OPC UA
-// PackTags (after OMAC PackML / ISA-TR88.00.02) for the plant's SCADA, using
-// gopcua v0.8.0's server package.
+// Package packtags serves the line's PackML state, modes and counters to
+// the plant's SCADA over OPC UA as the OPC 30050 (PackML) companion
+// specification models them, on gopcua v0.8.0's server.
 //
-// Limits of that server: security policy None only (anonymous sessions),
-// and a few lines logged with the standard log package at start. Put the
-// endpoint on the control network only, read-only by design: every node
-// is read-only; commands go through the authenticated HTTP API.
+// Address space: namespace "http://opcfoundation.org/UA/PackML/" holds the
+// specification's type model, generated from its node set (model_gen.go:
+// data types with their DataTypeDefinition, reference types, object types
+// with every instance declaration, the states and transitions of the three
+// state machines, method declarations with their arguments, the
+// PackMLObjects folder). Namespace "urn:serialine:packtags" holds the line:
+// one PackMLBaseObjectType object organized by PackMLObjects, string node
+// id "PackTags", its members named by browse path ("PackTags.Status.
+// UnitModeCurrent", "PackTags.Admin.ProdProcessedCount",
+// "PackTags.BaseStateMachine.MachineState.ExecuteState.CurrentState"),
+// every mandatory member of the types and the optional ones listed in
+// optional (address.go), plus a "Serialine" object with the line's own tags
+// (batch, printer queue, pool level, devices down). What each value means
+// is in line/README.md (PackTags).
 //
-// Nodes (namespace "urn:serialine:packtags", string node ids):
+// Commands: the state machines' methods (Start, Hold, …, Abort, Clear) and
+// SetUnitMode are served by Call for sessions logged in with a user name
+// and password of the line's users (line/auth), role-checked and audited
+// like the HTTP API (methods.go). Everything else is read-only.
 //
-//	PackTags.Status.StateCurrent        Int32   PackML state number (Execute = 6, Held = 11, …)
-//	PackTags.Status.StateCurrentName    String  PackML state name
-//	PackTags.Status.UnitModeCurrent     Int32   1 = Production
-//	PackTags.Status.CurMachSpeed        Float   units per minute (recent)
-//	PackTags.Status.MachSpeed           Float   same (no separate set-point)
-//	PackTags.Admin.ProdProcessedCount   Int32   units decided in the current batch (good + rejected)
-//	PackTags.Admin.ProdDefectiveCount   Int32   rejected units in the current batch
-//	PackTags.Admin.ProdGoodCount        Int32   commissioned units in the current batch
-//	PackTags.Admin.AlarmCount           Int32   active or unacknowledged alarms
-//	Serialine.BatchID                   String  current batch
-//	Serialine.BatchTarget               Int32   its target quantity
-//	Serialine.PrinterQueue              Int32   printer queue depth
-//	Serialine.PoolAvailable             Int32   serials available for the batch's GTIN
-//	Serialine.DevicesDown               Int32   devices whose link is not up
+// Limits of gopcua v0.8.0's server, and what this package does about them,
+// are listed in line/README.md.
 package packtags
 
 import (
 	"context"
+	"crypto/rsa"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -41,10 +44,14 @@ import (
 	"github.com/gopcua/opcua/uasc"
 
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/auth"
 )
 
-// Namespace is the OPC UA namespace URI of the PackTags nodes.
+// Namespace is the OPC UA namespace URI of the line's nodes.
 const Namespace = "urn:serialine:packtags"
+
+// PackMLNamespace is the namespace URI of the OPC 30050 type model.
+const PackMLNamespace = modelURI
 
 // StateNumber returns the PackML state number of ISA-TR88.00.02 for a
 // state name (0 = Undefined for an unknown name).
@@ -56,9 +63,26 @@ var stateNumbers = map[string]int32{
 	"Unsuspending": 14, "Resetting": 15, "Completing": 16, "Complete": 17,
 }
 
-// Source is what the PackTags read; api.Controller satisfies it.
+// Source is what the PackTags read; api.Controller satisfies it. When the
+// source also implements Alarms (api.Controller does), Admin.Alarm and
+// Admin.Warning list the active alarms.
 type Source interface {
 	Status(ctx context.Context) (api.Status, error)
+}
+
+type alarmSource interface {
+	Alarms(ctx context.Context, activeOnly bool) ([]api.Alarm, error)
+}
+
+// Commander is what the PackML methods need: api.Controller's Command, and
+// for SetUnitMode the controller's SetUnitMode (line.Controller has both).
+type Commander interface {
+	Command(ctx context.Context, id string, cmd api.Command, by api.Actor) error
+}
+
+// ModeSetter changes the unit mode (api.ModeController).
+type ModeSetter interface {
+	SetUnitMode(ctx context.Context, mode, reason string, by api.Actor) error
 }
 
 // Options configures Start.
@@ -70,8 +94,35 @@ type Options struct {
 	// Interval is how often the status is polled and subscribers are
 	// notified of changes; default 1s.
 	Interval time.Duration
+	// Name is the browse and display name of the machine object (the
+	// line's name); default "Line".
+	Name string
+	// DesignSpeed is the line's design (maximum) speed in units per
+	// minute: Admin.MachDesignSpeed and the high end of the speeds'
+	// EURange; 0 = unknown.
+	DesignSpeed float32
+	// Speed is the nominal speed the PLC runs the line at, units per
+	// minute (Status.MachSpeed); 0 = DesignSpeed.
+	Speed float32
+	// Commands, when set, serves the PackML methods; they also need Auth
+	// and Audit. Without it every Call is refused (BadNotSupported).
+	Commands Commander
+	// Auth checks the user name and password of OPC UA sessions against
+	// the line's users; sessions without them (anonymous) can read only.
+	Auth *auth.Service
+	// Audit receives an entry for every method call, accepted or refused.
+	Audit api.AuditTrail
+	// Certificate and Key (DER certificate, RSA key) let clients encrypt
+	// their password for the server (user token policy Basic256Sha256).
+	// Without them user names and passwords are not offered: a password
+	// never crosses the network in clear text.
+	Certificate []byte
+	Key         *rsa.PrivateKey
 	// Logger receives the OPC UA server's log; nil discards.
 	Logger *slog.Logger
+	// Now is the clock of alarm times and state timestamps; nil =
+	// time.Now.
+	Now func() time.Time
 }
 
 // Server is a running PackTags OPC UA server.
@@ -79,46 +130,21 @@ type Server struct {
 	o        Options
 	endpoint string
 	srv      *server.Server
-	ns       *server.NodeNameSpace
-	nodes    map[string]*server.Node
+	m        *model
 	log      *slog.Logger
 
-	mu   sync.Mutex
-	vals map[string]any
+	mu      sync.Mutex
+	vals    map[string]any // browse path -> current value
+	stamp   map[string]time.Time
+	acc     accCounts
+	batchID string // status.Batch.ID at the last refresh (for method calls)
 
-	cancel context.CancelFunc
-	done   chan struct{}
-}
+	sess *sessions
 
-type tag struct {
-	name string
-	zero any
-}
-
-var tags = []tag{
-	{"PackTags.Status.StateCurrent", int32(0)},
-	{"PackTags.Status.StateCurrentName", "Undefined"},
-	{"PackTags.Status.UnitModeCurrent", int32(1)},
-	{"PackTags.Status.CurMachSpeed", float32(0)},
-	{"PackTags.Status.MachSpeed", float32(0)},
-	{"PackTags.Admin.ProdProcessedCount", int32(0)},
-	{"PackTags.Admin.ProdDefectiveCount", int32(0)},
-	{"PackTags.Admin.ProdGoodCount", int32(0)},
-	{"PackTags.Admin.AlarmCount", int32(0)},
-	{"Serialine.BatchID", ""},
-	{"Serialine.BatchTarget", int32(0)},
-	{"Serialine.PrinterQueue", int32(0)},
-	{"Serialine.PoolAvailable", int32(0)},
-	{"Serialine.DevicesDown", int32(0)},
-}
-
-// Tags lists the node names (string node ids) served.
-func Tags() []string {
-	out := make([]string, len(tags))
-	for i, t := range tags {
-		out[i] = t.name
-	}
-	return out
+	cancel  context.CancelFunc
+	started atomic.Bool // the server is listening: tell subscribers of changes
+	done    chan struct{}
+	calls   sync.WaitGroup // method calls and logins in flight
 }
 
 type uaLog struct{ l *slog.Logger }
@@ -142,8 +168,23 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Source == nil {
 		return nil, fmt.Errorf("packtags: Options.Source is nil: %w", ErrOptions)
 	}
+	if o.Commands != nil && (o.Auth == nil || o.Audit == nil) {
+		return nil, fmt.Errorf("packtags: Options.Commands needs Auth and Audit: %w", ErrOptions)
+	}
+	if (o.Certificate == nil) != (o.Key == nil) {
+		return nil, fmt.Errorf("packtags: Options.Certificate and Key go together: %w", ErrOptions)
+	}
 	if o.Interval <= 0 {
 		o.Interval = time.Second
+	}
+	if o.Name == "" {
+		o.Name = "Line"
+	}
+	if o.Speed == 0 {
+		o.Speed = o.DesignSpeed
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	log := o.Logger
 	if log == nil {
@@ -155,12 +196,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	host, ps, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(ps)
-	s := &Server{o: o, log: log, nodes: map[string]*server.Node{}, vals: map[string]any{}, done: make(chan struct{}),
-		endpoint: "opc.tcp://" + net.JoinHostPort(host, strconv.Itoa(port))}
-	for _, t := range tags {
-		s.vals[t.name] = t.zero
-	}
-	s.srv = server.New(
+	s := &Server{o: o, log: log, vals: map[string]any{}, stamp: map[string]time.Time{}, done: make(chan struct{}),
+		endpoint: "opc.tcp://" + net.JoinHostPort(host, strconv.Itoa(port)), sess: newSessions()}
+	opts := []server.Option{
 		server.EndPoint(host, port),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
@@ -168,33 +206,30 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		server.ManufacturerName("Serialine"),
 		server.ProductName("Serialine"),
 		server.SetLogger(uaLog{log}),
-	)
-	s.ns = server.NewNodeNameSpace(s.srv, Namespace)
-	root, _ := s.srv.Namespace(0)
-	objs := s.ns.Objects()
-	root.Objects().AddRef(objs, id.HasComponent, true)
-	for _, t := range tags {
-		name := t.name
-		n := s.ns.AddNewVariableStringNode(name, func() *ua.DataValue {
-			s.mu.Lock()
-			v := s.vals[name]
-			s.mu.Unlock()
-			return server.DataValueFromValue(v)
-		})
-		// read-only, and said so to browsing clients (gopcua treats a node
-		// without access levels as writable)
-		ro := server.DataValueFromValue(uint8(ua.AccessLevelTypeCurrentRead))
-		n.SetAttribute(ua.AttributeIDAccessLevel, ro)
-		n.SetAttribute(ua.AttributeIDUserAccessLevel, ro)
-		objs.AddRef(n, id.HasComponent, true)
-		s.nodes[name] = n
 	}
+	if o.Key != nil {
+		opts = append(opts, server.Certificate(o.Certificate), server.PrivateKey(o.Key),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
+			server.EnableAuthMode(ua.UserTokenTypeUserName))
+	}
+	s.srv = server.New(opts...)
+	rt := newRefTypes()
+	s.m = &model{}
+	s.m.pk = newSpace(s.srv, modelURI, rt)
+	s.m.ln = newSpace(s.srv, Namespace, rt)
+	s.m.buildTypes(rt)
+	s.m.buildInstance(o.Name)
+	s.bindValues()
 	// Refuse every Write before the server registers its own handler
 	// (RegisterHandler keeps the first one): gopcua v0.8.0's Write lets
 	// anonymous clients overwrite nodes of the server's namespace 0 and
 	// dereferences a nil namespace for an unknown namespace index, which
 	// would crash the whole controller.
 	s.srv.RegisterHandler(id.WriteRequest_Encoding_DefaultBinary, refuseWrites)
+	s.srv.RegisterHandler(id.ActivateSessionRequest_Encoding_DefaultBinary, s.activateSession)
+	s.srv.RegisterHandler(id.CallRequest_Encoding_DefaultBinary, s.call)
+	s.srv.RegisterHandler(id.TranslateBrowsePathsToNodeIDsRequest_Encoding_DefaultBinary, s.translate)
+	s.srv.RegisterHandler(id.GetEndpointsRequest_Encoding_DefaultBinary, s.getEndpoints)
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -204,13 +239,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("packtags: start %s: %w", s.endpoint, err)
 	}
 	s.cancel = cancel
+	s.started.Store(true)
 	go s.loop(lctx)
 	log.Info("packtags OPC UA server listening", "endpoint", s.endpoint)
 	return s, nil
 }
 
 // refuseWrites answers every OPC UA Write with BadNotWritable: the
-// PackTags are read-only, commands go through the authenticated API.
+// PackTags are read-only; commands are methods.
 func refuseWrites(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
 	req, ok := r.(*ua.WriteRequest)
 	if !ok {
@@ -220,23 +256,34 @@ func refuseWrites(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, e
 	for i := range results {
 		results[i] = ua.StatusBadNotWritable
 	}
+	return &ua.WriteResponse{ResponseHeader: header(req.RequestHeader, ua.StatusOK), Results: results,
+		DiagnosticInfos: []*ua.DiagnosticInfo{}}, nil
+}
+
+func header(h *ua.RequestHeader, status ua.StatusCode) *ua.ResponseHeader {
 	var handle uint32
-	if req.RequestHeader != nil {
-		handle = req.RequestHeader.RequestHandle
+	if h != nil {
+		handle = h.RequestHandle
 	}
-	return &ua.WriteResponse{
-		ResponseHeader: &ua.ResponseHeader{Timestamp: time.Now(), RequestHandle: handle, ServiceResult: ua.StatusOK,
-			ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil)},
-		Results:         results,
-		DiagnosticInfos: []*ua.DiagnosticInfo{},
-	}, nil
+	return &ua.ResponseHeader{Timestamp: time.Now(), RequestHandle: handle, ServiceResult: status,
+		ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil)}
 }
 
 // Endpoint is the server's URL, opc.tcp://host:port.
 func (s *Server) Endpoint() string { return s.endpoint }
 
-// NodeID returns the node id of a tag (see Tags) in this server.
-func (s *Server) NodeID(tag string) *ua.NodeID { return ua.NewStringNodeID(s.ns.ID(), tag) }
+// NodeID returns the node id of a member of the machine object by its
+// browse path below it ("Status.CurMachSpeed"; "" = the machine object).
+func (s *Server) NodeID(path string) *ua.NodeID {
+	if path == "" {
+		return ua.NewStringNodeID(s.m.ln.id, Root)
+	}
+	return ua.NewStringNodeID(s.m.ln.id, Root+"."+path)
+}
+
+// Tags lists the browse paths (below the machine object) of the variables
+// whose value follows the line, in a stable order.
+func Tags() []string { return append([]string(nil), tagPaths...) }
 
 func (s *Server) loop(ctx context.Context) {
 	defer close(s.done)
@@ -254,67 +301,10 @@ func (s *Server) loop(ctx context.Context) {
 	}
 }
 
-// Refresh reads the status now, updates the tags and notifies
-// subscribers of the ones that changed. The server calls it every
-// Options.Interval; tests call it to make a change visible at once.
-func (s *Server) Refresh(ctx context.Context) error {
-	st, err := s.o.Source.Status(ctx)
-	if err != nil {
-		return fmt.Errorf("packtags: status: %w", err)
-	}
-	v := map[string]any{}
-	v["PackTags.Status.StateCurrent"] = StateNumber(st.State)
-	v["PackTags.Status.StateCurrentName"] = st.State
-	v["PackTags.Status.UnitModeCurrent"] = int32(1)
-	v["PackTags.Status.CurMachSpeed"] = float32(st.RatePerMin)
-	v["PackTags.Status.MachSpeed"] = float32(st.RatePerMin)
-	v["PackTags.Admin.AlarmCount"] = int32(st.ActiveAlarms)
-	v["Serialine.PrinterQueue"] = int32(st.PrinterQueue)
-	down := 0
-	for _, d := range st.Devices {
-		if d.Link != api.LinkUp {
-			down++
-		}
-	}
-	v["Serialine.DevicesDown"] = int32(down)
-	var good, bad, target int
-	batch, gtin := "", ""
-	if b := st.Batch; b != nil {
-		good, bad, target, batch, gtin = b.Counters.Commissioned, b.Counters.Rejected, b.Target, b.ID, b.GTIN
-	}
-	v["PackTags.Admin.ProdProcessedCount"] = int32(good + bad)
-	v["PackTags.Admin.ProdDefectiveCount"] = int32(bad)
-	v["PackTags.Admin.ProdGoodCount"] = int32(good)
-	v["Serialine.BatchID"] = batch
-	v["Serialine.BatchTarget"] = int32(target)
-	pool := 0
-	for _, p := range st.Pools {
-		if p.GTIN == gtin || (gtin == "" && len(st.Pools) == 1) {
-			pool = p.Available
-		}
-	}
-	v["Serialine.PoolAvailable"] = int32(pool)
-
-	var changed []string
-	s.mu.Lock()
-	for k, nv := range v {
-		if s.vals[k] != nv {
-			s.vals[k] = nv
-			changed = append(changed, k)
-		}
-	}
-	s.mu.Unlock()
-	if s.cancel != nil { // started: tell subscribers
-		for _, k := range changed {
-			s.srv.ChangeNotification(s.nodes[k].ID())
-		}
-	}
-	return nil
-}
-
-// Close stops the server and its poll loop. gopcua delivers change
-// notifications with a blocking send per subscription; if a stuck
-// subscriber blocks the loop, Close gives up waiting after 5s.
+// Close stops the server, its poll loop and the method calls in flight.
+// gopcua delivers change notifications with a blocking send per
+// subscription; if a stuck subscriber blocks the loop, Close gives up
+// waiting after 5s.
 func (s *Server) Close() error {
 	if s.cancel == nil {
 		return nil
@@ -328,6 +318,7 @@ func (s *Server) Close() error {
 	case <-t.C:
 		s.log.Warn("packtags: poll loop blocked in a change notification; not waiting for it")
 	}
+	s.calls.Wait()
 	return err
 }
 

@@ -125,7 +125,24 @@ type Report struct {
 	UncertainByReason map[string]int `json:"uncertain_by_reason"`
 	Shifts            []Shift        `json:"shifts"`
 	Differences       []Difference   `json:"differences"`
-	Signatures        []Signature    `json:"signatures,omitempty"`
+	// ReturnRefused are serials of the batch handed back to the site server
+	// that it would not take back (also listed among Differences as
+	// deviations: accounted for, but to be settled with the site server).
+	ReturnRefused []journal.ReturnRefusal `json:"return_refused,omitempty"`
+	Signatures    []Signature             `json:"signatures,omitempty"`
+}
+
+// AddReturnRefusals lists the refusals of this batch's returns (refusals
+// of other batches are ignored).
+func (r *Report) AddReturnRefusals(rs []journal.ReturnRefusal) {
+	for _, x := range rs {
+		if x.Batch != r.Batch.ID {
+			continue
+		}
+		r.ReturnRefused = append(r.ReturnRefused, x)
+		r.Differences = append(r.Differences, Difference{Serial: x.Serial, State: "returned",
+			Problem: fmt.Sprintf("returned to the site server, refused: %s %s", x.Code, x.Message), Deviation: true})
+	}
 }
 
 // Shifts cuts the day into shifts at the given local times of day ("06:00",

@@ -42,7 +42,9 @@ func FuzzServerReplies(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(200, []byte(`{"pool_id":"P1","request_id":"req-1","gtin":"09501101530003","serials":["A","B"]}`), "")
-	f.Add(200, []byte(`{"request_id":"req-1","accepted":2}`), "")
+	f.Add(200, []byte(`{"request_id":"ret-1","accepted":2}`), "")
+	f.Add(200, []byte(`{"request_id":"ret-1","accepted":1,"refused":[{"serial":"B","code":"unknown_serial","message":"not issued"}]}`), "")
+	f.Add(200, []byte(`{"request_id":"ret-1","accepted":1,"refused":[{"serial":"Z"}]}`), "")
 	f.Add(200, []byte(`{"pool_id":"P1","request_id":"other","gtin":"09501101530003","serials":["A"]}`), "")
 	f.Add(200, []byte(`{"pool_id":"P1","request_id":"req-1","gtin":"09501101530003","serials":[]}`), "")
 	f.Add(200, []byte(`{"pool_id":`), "")
@@ -71,11 +73,21 @@ func FuzzServerReplies(f *testing.F) {
 				t.Errorf("%s: HTTP %d: error message of %d bytes (valid UTF-8 %v)", what, st, n, utf8.ValidString(err.Error()))
 			}
 		}
-		p, err := c.RequestSerialsWithID(ctx, "req-1", "09501101530003", 10)
+		p, err := c.RequestPool(ctx, upstream.PoolRequest{ID: "req-1", GTIN: "09501101530003", Count: 10})
 		check("request", err)
 		if err == nil && (p.ID == "" || p.RequestID != "req-1" || p.GTIN != "09501101530003" || len(p.Serials) == 0 || len(p.Serials) > 10) {
 			t.Errorf("accepted a pool that is not the one asked for: %+v", p)
 		}
-		check("return", c.ReturnSerials(ctx, "09501101530003", []string{"A", "B"}))
+		res, err := c.ReturnSerials(ctx, "ret-1", "09501101530003", []string{"A", "B"})
+		check("return", err)
+		if err == nil && len(res.Accepted)+len(res.Refused) != 2 {
+			t.Errorf("return of 2 serials settled %d accepted + %d refused", len(res.Accepted), len(res.Refused))
+		}
+		for _, r := range res.Refused {
+			if r.Serial != "A" && r.Serial != "B" {
+				t.Errorf("refusal of serial %q, never returned", r.Serial)
+			}
+		}
+		check("health", c.Health(ctx))
 	})
 }

@@ -133,19 +133,19 @@ func TestOpenAPIContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ReturnSerials(ctx, gtin, p.Serials[:2]); err != nil {
-		t.Fatal(err)
+	if res, err := c.ReturnSerials(ctx, "ret-1", gtin, p.Serials[:2]); err != nil || len(res.Accepted) != 2 {
+		t.Fatal(res, err)
 	}
 	if err := c.ReportEvents(ctx, "evt-1", []byte(`{"type":"EPCISDocument","schemaVersion":"2.0"}`)); err != nil {
 		t.Fatal(err)
 	}
-	// Errors the client meets: 400 (bad GTIN), 422 (serial returned twice or
-	// never issued), 401 (wrong token), 503 (down; the client retries).
+	// Errors the client meets: 400 (bad GTIN), a refused serial (returned
+	// twice or never issued), 401 (wrong token), 503 (down; the client retries).
 	if _, err := c.RequestSerials(ctx, "09501101530004", 5); err == nil {
 		t.Error("bad GTIN accepted")
 	}
-	if err := c.ReturnSerials(ctx, gtin, p.Serials[:1]); err == nil {
-		t.Error("a serial returned twice was accepted")
+	if res, err := c.ReturnSerials(ctx, "ret-2", gtin, p.Serials[:1]); err != nil || len(res.Refused) != 1 || len(res.Accepted) != 0 {
+		t.Errorf("a serial returned twice: %+v, %v; want it refused", res, err)
 	}
 	if _, err := client(t, srv.URL, "wrong").RequestSerials(ctx, gtin, 1); err == nil {
 		t.Error("wrong token accepted")
@@ -225,7 +225,7 @@ func TestOpenAPIContract(t *testing.T) {
 			}
 		}
 	}
-	for _, code := range []int{200, 202, 400, 401, 422, 503} {
+	for _, code := range []int{200, 202, 400, 401, 503} {
 		if !statuses[code] {
 			t.Errorf("the walk never saw status %d", code)
 		}

@@ -7,6 +7,7 @@
 // Every call carries a request id (header Idempotency-Key and the request_id
 // field) generated once per logical call and reused on every retry, so a
 // retry after a lost reply gets the same pool back instead of a second one.
+// Returns are per serial (ReturnResult) and idempotent too.
 // Retries use exponential backoff with jitter (a 429/503 reply's Retry-After
 // in seconds lengthens a wait, capped at Retry.MaxDelay); 4xx replies are not
 // retried. RequestSerialsWithID lets a caller keep one request id across
@@ -50,6 +51,10 @@ type SerialRequest struct {
 	GTIN      string `json:"gtin"`
 	Count     int    `json:"count"`
 	Line      string `json:"line,omitempty"`
+	// Lot and Order select a pool on servers keeping pools per lot or
+	// production order (informational otherwise).
+	Lot   string `json:"lot,omitempty"`
+	Order string `json:"order,omitempty"`
 }
 
 // ReturnRequest is the body of POST /v1/serials/returns.
@@ -64,6 +69,9 @@ type ReturnRequest struct {
 type ReturnReply struct {
 	RequestID string `json:"request_id"`
 	Accepted  int    `json:"accepted"`
+	// Refused lists the serials not taken back (unknown, returned already),
+	// each with its reason; the others are taken.
+	Refused []Refusal `json:"refused,omitempty"`
 }
 
 // ErrorReply is the body of every non-2xx reply.
@@ -156,25 +164,26 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RequestSerials asks for n serials for gtin. The returned pool is checked to
-// belong to this request and gtin; serial validity is the journal's job
-// (ImportPool refuses a bad pool whole).
+// RequestSerials asks for n serials for gtin with a fresh request id.
 func (c *Client) RequestSerials(ctx context.Context, gtin string, n int) (Pool, error) {
-	return c.RequestSerialsWithID(ctx, c.o.NewID(), gtin, n)
+	return c.RequestPool(ctx, PoolRequest{ID: c.o.NewID(), GTIN: gtin, Count: n})
 }
 
-// RequestSerialsWithID is RequestSerials with the caller's request id. A
-// caller that keeps the id (durably) until the pool is imported, and asks
-// again with the same id after a failed call or a restart, gets the pool
-// the site server may already have issued instead of stranding it there.
-func (c *Client) RequestSerialsWithID(ctx context.Context, id, gtin string, n int) (Pool, error) {
+// RequestPool asks for r.Count serials. The returned pool is checked to
+// belong to this request and GTIN; serial validity is the journal's job
+// (ImportPool refuses a bad pool whole). A caller that keeps r.ID (durably)
+// until the pool is imported, and asks again with the same id after a
+// failed call or a restart, gets the pool the site server may already have
+// issued instead of stranding it there.
+func (c *Client) RequestPool(ctx context.Context, r PoolRequest) (Pool, error) {
+	gtin, n := r.GTIN, r.Count
 	if n <= 0 {
 		return Pool{}, fmt.Errorf("upstream: request serials: count %d must be > 0", n)
 	}
-	if id == "" {
+	if r.ID == "" {
 		return Pool{}, fmt.Errorf("upstream: request serials: empty request id")
 	}
-	req := SerialRequest{RequestID: id, GTIN: gtin, Count: n, Line: c.o.Line}
+	req := SerialRequest{RequestID: r.ID, GTIN: gtin, Count: n, Line: c.o.Line, Lot: r.Lot, Order: r.Order}
 	var p Pool
 	body, _ := json.Marshal(req) // strings and ints only: cannot fail
 	if err := c.do(ctx, "/v1/serials/requests", req.RequestID, "application/json", body, &p); err != nil {
@@ -194,19 +203,82 @@ func (c *Client) RequestSerialsWithID(ctx context.Context, id, gtin string, n in
 	return p, nil
 }
 
-// ReturnSerials hands unused serials for gtin back to the site server.
-func (c *Client) ReturnSerials(ctx context.Context, gtin string, serials []string) error {
+// ReturnSerials hands unused serials for gtin back to the site server with
+// the idempotency key id (the caller keeps it across retries: the journal
+// outbox id makes a good one). The outcome is per serial: a server that
+// refuses some (unknown, returned already) takes the others and lists the
+// refused ones; a server that refuses the whole call (422) is asked again
+// in halves until every refused serial is found (Bisect). The error is
+// non-nil only when the outcome of some serials is unknown.
+func (c *Client) ReturnSerials(ctx context.Context, id, gtin string, serials []string) (ReturnResult, error) {
 	if len(serials) == 0 {
+		return ReturnResult{}, nil
+	}
+	if id == "" {
+		return ReturnResult{}, fmt.Errorf("upstream: return serials: empty request id")
+	}
+	var refused []Refusal
+	res, err := Bisect(ctx, id, serials, func(ctx context.Context, part []string, key string) error {
+		req := ReturnRequest{RequestID: key, GTIN: gtin, Serials: part, Line: c.o.Line}
+		var rep ReturnReply
+		body, _ := json.Marshal(req) // strings only: cannot fail
+		if err := c.do(ctx, "/v1/serials/returns", key, "application/json", body, &rep); err != nil {
+			return err
+		}
+		in := make(map[string]bool, len(part))
+		for _, s := range part {
+			in[s] = true
+		}
+		for _, r := range rep.Refused {
+			if !in[r.Serial] {
+				return fmt.Errorf("%w: refusal of serial %q that was not returned", ErrBadResponse, r.Serial)
+			}
+		}
+		if rep.Accepted+len(rep.Refused) != len(part) {
+			return fmt.Errorf("%w: accepted %d + refused %d of %d", ErrBadResponse, rep.Accepted, len(rep.Refused), len(part))
+		}
+		refused = append(refused, rep.Refused...)
 		return nil
+	})
+	// Serials the server listed as refused inside a part it answered for.
+	if len(refused) > 0 {
+		out := map[string]bool{}
+		for _, r := range refused {
+			out[r.Serial] = true
+		}
+		acc := res.Accepted[:0]
+		for _, s := range res.Accepted {
+			if !out[s] {
+				acc = append(acc, s)
+			}
+		}
+		res.Accepted = acc
+		res.Refused = append(res.Refused, refused...)
 	}
-	req := ReturnRequest{RequestID: c.o.NewID(), GTIN: gtin, Serials: serials, Line: c.o.Line}
-	var rep ReturnReply
-	body, _ := json.Marshal(req) // strings only: cannot fail
-	if err := c.do(ctx, "/v1/serials/returns", req.RequestID, "application/json", body, &rep); err != nil {
-		return fmt.Errorf("upstream: return %d serials for %s: %w", len(serials), gtin, err)
+	if err != nil {
+		return res, fmt.Errorf("upstream: %s: %w", gtin, err)
 	}
-	if rep.Accepted != len(serials) {
-		return fmt.Errorf("upstream: return serials: %w: accepted %d of %d", ErrBadResponse, rep.Accepted, len(serials))
+	return res, nil
+}
+
+// Health asks the site server whether it is up (GET /v1/health, no
+// token). It is the link state the controller shows, checked periodically
+// and not only when a pool is requested.
+func (c *Client) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/health", nil)
+	if err != nil {
+		return fmt.Errorf("upstream: health: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("upstream: health: %w: %w", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("upstream: health: %w: HTTP %d: %s", ErrUnavailable, resp.StatusCode, errText(data))
 	}
 	return nil
 }

@@ -110,8 +110,8 @@ func TestIdempotentAfterLostReply(t *testing.T) {
 		t.Fatalf("events recorded = %d, want 1", n)
 	}
 	s.DropReplyNext(1)
-	if err := c.ReturnSerials(context.Background(), gtin, p.Serials[5:]); err != nil {
-		t.Fatal(err)
+	if res, err := c.ReturnSerials(context.Background(), "ret-1", gtin, p.Serials[5:]); err != nil || len(res.Accepted) != 5 {
+		t.Fatal(res, err)
 	}
 	if n := len(s.Returned(gtin)); n != 5 {
 		t.Fatalf("returned = %d, want 5", n)
@@ -138,8 +138,8 @@ func TestRejected(t *testing.T) {
 		!strings.Contains(err.Error(), "check digit") {
 		t.Fatalf("bad gtin: err = %v", err)
 	}
-	if err := c.ReturnSerials(context.Background(), gtin, []string{"NEVERISSUED"}); !errors.Is(err, upstream.ErrRejected) {
-		t.Fatalf("return unknown: err = %v", err)
+	if res, err := c.ReturnSerials(context.Background(), "ret-x", gtin, []string{"NEVERISSUED"}); err != nil || len(res.Refused) != 1 {
+		t.Fatalf("return unknown: %+v, %v; want it refused", res, err)
 	}
 	if err := c.ReportEvents(context.Background(), "x", []byte(`{"type":"nope"}`)); !errors.Is(err, upstream.ErrRejected) {
 		t.Fatalf("bad epcis: err = %v", err)
@@ -252,17 +252,17 @@ func TestRequestSerialsWithIDAcrossCalls(t *testing.T) {
 	s := start(t, upstreamsim.Options{Mode: upstreamsim.Sequential})
 	c := client(t, s.URL(), "")
 	s.DropReplyNext(4) // client() tries 4 times
-	if _, err := c.RequestSerialsWithID(t.Context(), "REQ-1", gtin, 10); !upstream.IsTransient(err) {
+	if _, err := c.RequestPool(t.Context(), upstream.PoolRequest{ID: "REQ-1", GTIN: gtin, Count: 10}); !upstream.IsTransient(err) {
 		t.Fatalf("all replies lost: err = %v, want transient", err)
 	}
-	p, err := c.RequestSerialsWithID(t.Context(), "REQ-1", gtin, 10)
+	p, err := c.RequestPool(t.Context(), upstream.PoolRequest{ID: "REQ-1", GTIN: gtin, Count: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Issued(gtin); len(got) != 10 || strings.Join(got, ",") != strings.Join(p.Serials, ",") {
 		t.Fatalf("server issued %d serials, client got %v", len(got), p.Serials)
 	}
-	if _, err := c.RequestSerialsWithID(t.Context(), "", gtin, 1); err == nil {
+	if _, err := c.RequestPool(t.Context(), upstream.PoolRequest{GTIN: gtin, Count: 1}); err == nil {
 		t.Error("empty request id accepted")
 	}
 }

@@ -84,6 +84,8 @@ type Server struct {
 	returned  map[string][]string
 	events    []Received
 	eventIDs  map[string]bool
+	jobs      map[string]captureJob
+	failCap   int
 	down      bool
 	failNext  int
 	dropNext  int
@@ -146,7 +148,7 @@ func New(o Options) (*Server, error) {
 	}
 	return &Server{o: o, issued: map[string][]string{}, seen: map[string]bool{}, next: map[string]int{},
 		requests: map[string]upstream.Pool{}, returnsBy: map[string]upstream.ReturnReply{},
-		returned: map[string][]string{}, eventIDs: map[string]bool{}}, nil
+		returned: map[string][]string{}, eventIDs: map[string]bool{}, jobs: map[string]captureJob{}}, nil
 }
 
 // URL is the base URL clients use (http://127.0.0.1:port).
@@ -166,6 +168,12 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A connection a client dialled but never sent a request on
+		// (its request was cancelled while dialling: Go's transport keeps
+		// such a connection) counts as active for 5 s: close it.
+		err = s.srv.Close()
+	}
 	s.wg.Wait()
 	return err
 }
@@ -215,6 +223,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/serials/requests", s.gate(http.HandlerFunc(s.handleRequest)))
 	mux.Handle("POST /v1/serials/returns", s.gate(http.HandlerFunc(s.handleReturn)))
 	mux.Handle("POST /v1/events", s.gate(http.HandlerFunc(s.handleEvents)))
+	// EPCIS 2.0 capture interface (REST binding): capture jobs.
+	mux.Handle("POST /capture", s.gate(http.HandlerFunc(s.handleCapture)))
+	mux.Handle("GET /capture/{id}", s.gate(http.HandlerFunc(s.handleCaptureJob)))
+	mux.Handle("OPTIONS /capture", s.gate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "OPTIONS, POST")
+		w.Header().Set("GS1-EPCIS-Version", "2.0.0")
+		w.WriteHeader(http.StatusNoContent)
+	})))
 	// Liveness needs no token (openapi.yaml: security: []).
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -401,25 +417,27 @@ func (s *Server) handleReturn(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	rep, ok := s.returnsBy[req.RequestID]
 	if !ok {
+		// Per serial: unknown ones (never issued for the GTIN, or back
+		// already) are refused and listed; the others are taken.
 		issued := map[string]bool{}
 		for _, v := range s.issued[req.GTIN] {
 			issued[v] = true
 		}
 		for _, v := range s.returned[req.GTIN] {
-			issued[v] = false // back already: a second return is an error
+			issued[v] = false // back already: a second return is refused
 		}
+		rep = upstream.ReturnReply{RequestID: req.RequestID}
 		for _, v := range req.Serials {
 			if !issued[v] {
-				s.mu.Unlock()
-				writeErr(w, http.StatusUnprocessableEntity, "unknown_serial",
-					fmt.Sprintf("serial %q was not issued for GTIN %s, or was returned already", v, req.GTIN))
-				return
+				rep.Refused = append(rep.Refused, upstream.Refusal{Serial: v, Code: "unknown_serial",
+					Message: fmt.Sprintf("serial %q was not issued for GTIN %s, or was returned already", v, req.GTIN)})
+				continue
 			}
 			issued[v] = false
+			rep.Accepted++
+			s.returned[req.GTIN] = append(s.returned[req.GTIN], v)
 		}
-		rep = upstream.ReturnReply{RequestID: req.RequestID, Accepted: len(req.Serials)}
 		s.returnsBy[req.RequestID] = rep
-		s.returned[req.GTIN] = append(s.returned[req.GTIN], req.Serials...)
 	}
 	s.replyLocked(w, http.StatusOK, rep)
 }
@@ -448,6 +466,88 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.events = append(s.events, Received{ID: id, Doc: data, At: time.Now()})
 	}
 	s.replyLocked(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": id})
+}
+
+// captureJob is one capture job of the EPCIS capture interface; it reports
+// running on its first poll (so clients must poll) and then its result.
+type captureJob struct {
+	polls   int
+	success bool
+	errors  []string
+}
+
+// FailCaptureNext makes the next n capture jobs fail (the document is not
+// kept), as a repository refusing a document would.
+func (s *Server) FailCaptureNext(n int) { s.mu.Lock(); s.failCap = n; s.mu.Unlock() }
+
+// handleCapture is POST /capture: the document is checked and kept (each
+// event id once: a resend is accepted and adds nothing), and a capture job
+// is created; 202 with its Location.
+func (s *Server) handleCapture(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/ld+json") && !strings.HasPrefix(ct, "application/json") {
+		writeErr(w, http.StatusUnsupportedMediaType, "epcisException:UnsupportedMediaType", "want application/ld+json")
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "epcisException:ValidationException", err.Error())
+		return
+	}
+	var doc struct {
+		Type string `json:"type"`
+		Body struct {
+			EventList []struct {
+				EventID string `json:"eventID"`
+			} `json:"eventList"`
+		} `json:"epcisBody"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Type != "EPCISDocument" {
+		writeErr(w, http.StatusBadRequest, "epcisException:ValidationException", "body must be an EPCIS 2.0 EPCISDocument")
+		return
+	}
+	s.mu.Lock()
+	id := fmt.Sprintf("%d", len(s.jobs)+1)
+	job := captureJob{success: true}
+	if s.failCap > 0 {
+		s.failCap--
+		job = captureJob{errors: []string{"epcisException:ValidationException: refused (simulated)"}}
+	} else {
+		key := ""
+		for _, e := range doc.Body.EventList {
+			key += e.EventID + "\x00"
+		}
+		if key == "" || !s.eventIDs["capture:"+key] {
+			s.eventIDs["capture:"+key] = true
+			s.events = append(s.events, Received{ID: "capture-" + id, Doc: data, At: time.Now()})
+		}
+	}
+	s.jobs[id] = job
+	s.mu.Unlock()
+	w.Header().Set("Location", "/capture/"+id)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// handleCaptureJob is GET /capture/{id}.
+func (s *Server) handleCaptureJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	job, ok := s.jobs[id]
+	if ok {
+		job.polls++
+		s.jobs[id] = job
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeErr(w, http.StatusNotFound, "epcisException:NoSuchResourceException", "no capture job "+id)
+		return
+	}
+	running := job.polls == 1
+	errs := []map[string]string{}
+	for _, e := range job.errors {
+		errs = append(errs, map[string]string{"type": "epcisException:ValidationException", "title": e})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"captureID": id, "running": running, "success": !running && job.success,
+		"captureErrorBehaviour": "all_or_nothing", "errors": errs})
 }
 
 func decode(r *http.Request, v any) error {

@@ -127,139 +127,177 @@ func unreserved(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
-// ParseDigitalLink parses a GS1 Digital Link URI (numeric AIs or the
-// convenience alphas such as /gtin/…/ser/…) into a message. The element
-// order is: primary key, qualifiers, then query attributes in URI order.
-// Query parameters that are not AIs are ignored, as the standard requires.
+// ParseDigitalLink parses a GS1 Digital Link URI into a message, with the
+// GS1 Barcode Syntax Engine's rules (listed in printer/README.md): numeric
+// AIs only (convenience alphas such as /gtin/ need
+// Options.PermitConvenienceAlphas), the primary key and its qualifiers in
+// the path in one of the dictionary's sequences, data attributes in the
+// query, each AI once. The element order is: primary key, qualifiers, then
+// query attributes in URI order. Query parameters whose names are not all
+// digits are not AIs and are ignored, as the standard requires.
 func ParseDigitalLink(uri string) (Message, error) { return Options{}.ParseDigitalLink(uri) }
 
 // ParseDigitalLink is ParseDigitalLink with o's validation rules.
 func (o Options) ParseDigitalLink(uri string) (Message, error) {
-	elems, err := splitDigitalLink(uri)
+	elems, err := o.splitDigitalLink(uri)
 	if err != nil {
 		return Message{}, err
 	}
 	return o.build(elems)
 }
 
-func splitDigitalLink(uri string) ([]Element, error) {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return nil, newErr("", 0, RuleDigitalLnk, "not a URI: "+err.Error())
+// uriChars are the characters a URI may contain (RFC 3986 unreserved,
+// reserved and "%").
+var uriChars = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%" {
+		t[c] = true
 	}
-	if u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "HTTP" && u.Scheme != "HTTPS" {
-		return nil, newErr("", 0, RuleDigitalLnk, "scheme must be http or https")
+	return
+}()
+
+// badDomainChars may not appear in a Digital Link URI's domain.
+const badDomainChars = "_~?#@!$&'()*+,;=%"
+
+func dlErr(ai, msg string) *Error { return newErr(ai, 0, RuleDigitalLnk, msg) }
+
+func (o Options) splitDigitalLink(uri string) ([]Element, error) {
+	for i := 0; i < len(uri); i++ {
+		if !uriChars[uri[i]] {
+			return nil, newErr("", i+1, RuleDigitalLnk, "URI contains an illegal character "+quote(uri[i:i+1]))
+		}
 	}
-	if u.Host == "" {
-		return nil, newErr("", 0, RuleDigitalLnk, "URI has no host")
+	var rest string
+	switch {
+	case strings.HasPrefix(uri, "https://"), strings.HasPrefix(uri, "HTTPS://"):
+		rest = uri[8:]
+	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "HTTP://"):
+		rest = uri[7:]
+	default:
+		return nil, dlErr("", "scheme must be http:// or https:// (all lower or all upper case)")
 	}
-	raw := u.EscapedPath()
-	segs := strings.Split(strings.Trim(raw, "/"), "/")
-	// locate the primary key: the first segment naming a key AI such that
-	// the rest of the path is AI/value pairs.
+	slash := strings.IndexByte(rest, '/')
+	if slash < 1 {
+		return nil, dlErr("", "URI has no domain and path")
+	}
+	if i := strings.IndexAny(rest[:slash], badDomainChars); i >= 0 {
+		return nil, dlErr("", "domain contains an illegal character "+quote(rest[i:i+1]))
+	}
+	path := rest[slash:]
+	if i := strings.IndexByte(path, '#'); i >= 0 {
+		path = path[:i] // the fragment is not data
+	}
+	query := ""
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path, query = path[:i], path[i+1:]
+	}
+	segs := strings.Split(path, "/")[1:] // path starts with "/"
+	// The DL path info starts at the last "/AI/value" pair, walking back
+	// from the end over known AIs, whose AI is a primary key.
 	start := -1
-	for i := 0; i+1 < len(segs); i++ {
-		ai := dlAI(segs[i])
-		d := lookupAI(ai)
-		if d == nil || !isDLKey(d) || (len(segs)-i)%2 != 0 {
-			continue
+	for i := len(segs) - 2; i >= 0; i -= 2 {
+		d := o.pathAI(segs[i])
+		if d == nil {
+			break
 		}
-		ok := true
-		for j := i; j < len(segs); j += 2 {
-			if lookupAI(dlAI(segs[j])) == nil {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if d.dlpkey {
 			start = i
 			break
 		}
 	}
 	if start < 0 {
-		return nil, newErr("", 0, RuleDigitalLnk, "no primary key AI/value pair found in the URI path")
+		return nil, dlErr("", "no GS1 Digital Link primary key AI/value pair in the URI path")
 	}
 	var elems []Element
-	key := lookupAI(dlAI(segs[start]))
+	key := o.pathAI(segs[start])
 	for j := start; j < len(segs); j += 2 {
-		ai := dlAI(segs[j])
+		d := o.pathAI(segs[j])
+		if segs[j+1] == "" {
+			return nil, dlErr(d.ai, "empty value in the URI path")
+		}
 		v, err := url.PathUnescape(segs[j+1])
 		if err != nil {
-			return nil, newErr(ai, 0, RuleDigitalLnk, "bad percent-encoding in path value")
+			return nil, dlErr(d.ai, "bad percent-encoding in path value")
 		}
-		if ai == "01" && len(v) < 14 && (len(v) == 8 || len(v) == 12 || len(v) == 13) {
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, dlErr(d.ai, "path value decodes to a NUL character")
+		}
+		if d.ai == "01" && o.PermitZeroSuppressedGTIN && (len(v) == 8 || len(v) == 12 || len(v) == 13) {
 			v = strings.Repeat("0", 14-len(v)) + v
 		}
-		if j > start && !qualifies(key, ai) {
-			return nil, newErr(ai, 0, RuleDigitalLnk, "AI is not a qualifier of key AI ("+key.ai+") or is out of order")
+		elems = append(elems, Element{AI: d.ai, Value: v})
+	}
+	if !validPathSeq(key, elems) {
+		return nil, dlErr(elems[1].AI, "AI is not a qualifier of key ("+key.ai+") or is out of order (the path's AIs must be one of the key's qualifier sequences)")
+	}
+	npath := len(elems)
+	for _, kv := range strings.Split(query, "&") {
+		name, v, hasValue := strings.Cut(kv, "=")
+		if !hasValue || name == "" || !allDigits(name) {
+			continue // a singleton or a non-AI parameter: not AI data
 		}
-		elems = append(elems, Element{AI: ai, Value: v})
+		d := lookupAI(name)
+		if d == nil {
+			return nil, dlErr(name, "unknown AI in the query parameters")
+		}
+		if v == "" {
+			return nil, dlErr(d.ai, "empty value in the query parameters")
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, dlErr(d.ai, "bad percent-encoding in query value")
+		}
+		if strings.IndexByte(val, 0) >= 0 {
+			return nil, dlErr(d.ai, "query value decodes to a NUL character")
+		}
+		if d.ai == "01" && o.PermitZeroSuppressedGTIN && (len(val) == 8 || len(val) == 12 || len(val) == 13) {
+			val = strings.Repeat("0", 14-len(val)) + val
+		}
+		elems = append(elems, Element{AI: d.ai, Value: val})
 	}
-	if err := checkQualOrder(key, elems[1:]); err != nil {
-		return nil, err
+	for i := range elems {
+		for j := 0; j < i; j++ {
+			if elems[j].AI == elems[i].AI {
+				return nil, dlErr(elems[i].AI, "AI appears twice in the URI")
+			}
+		}
 	}
-	if u.RawQuery != "" {
-		for _, kv := range strings.Split(u.RawQuery, "&") {
-			if kv == "" {
-				continue
+	for _, e := range elems[npath:] {
+		d := lookupAI(e.AI)
+		if !d.dlAttr {
+			return nil, dlErr(e.AI, "AI is not permitted as a Digital Link data attribute")
+		}
+		// an attribute that would make a valid key-qualifier sequence in
+		// the path belongs there
+		for k := 1; k <= npath; k++ {
+			seq := append(append(append([]Element(nil), elems[:k]...), e), elems[k:npath]...)
+			if validPathSeq(key, seq) {
+				return nil, dlErr(e.AI, "AI must be in the URI path as a qualifier of key ("+key.ai+"), not in the query")
 			}
-			k, v, _ := strings.Cut(kv, "=")
-			ai := dlAI(k)
-			d := lookupAI(ai)
-			if d == nil {
-				continue // not a GS1 AI: other query parameters are permitted
-			}
-			val, err := url.QueryUnescape(v)
-			if err != nil {
-				return nil, newErr(ai, 0, RuleDigitalLnk, "bad percent-encoding in query value")
-			}
-			if !d.dlAttr {
-				return nil, newErr(ai, 0, RuleDigitalLnk, "AI is not permitted as a Digital Link data attribute")
-			}
-			elems = append(elems, Element{AI: ai, Value: val})
 		}
 	}
 	return elems, nil
 }
 
-// isDLKey reports whether d may be the primary key of a Digital Link path:
-// the dictionary's dlpkey AIs, plus the GLN-based location AIs 410-413 and
-// 416 that earlier Digital Link releases (and the Solidsoft test table)
-// placed in the path.
-func isDLKey(d *aiDef) bool {
-	if d.dlpkey {
-		return true
-	}
-	switch d.ai {
-	case "410", "411", "412", "413", "416":
-		return true
-	}
-	return false
-}
-
-func dlAI(s string) string {
-	if ai, ok := shortNames[s]; ok {
-		return ai
-	}
-	return s
-}
-
-func qualifies(key *aiDef, ai string) bool {
-	for _, seq := range key.dlQuals {
-		for _, q := range seq {
-			if q == ai {
-				return true
-			}
+// pathAI resolves a path segment to an AI: numeric, or a convenience alpha
+// when o permits them.
+func (o Options) pathAI(seg string) *aiDef {
+	if o.PermitConvenienceAlphas && len(seg) >= 3 && len(seg) <= 14 && (seg[0] < '0' || seg[0] > '9') {
+		if ai, ok := shortNames[seg]; ok {
+			return lookupAI(ai)
 		}
 	}
-	return false
+	if !allDigits(seg) {
+		return nil
+	}
+	return lookupAI(seg)
 }
 
-// checkQualOrder checks that the path qualifiers follow one of the key's
-// qualifier sequences in order.
-func checkQualOrder(key *aiDef, quals []Element) error {
+// validPathSeq reports whether the path AIs (key first) follow one of the
+// key's qualifier sequences in order, each qualifier optional.
+func validPathSeq(key *aiDef, path []Element) bool {
+	quals := path[1:]
 	if len(quals) == 0 {
-		return nil
+		return true
 	}
 	for _, seq := range key.dlQuals {
 		k := 0
@@ -275,10 +313,21 @@ func checkQualOrder(key *aiDef, quals []Element) error {
 			k++
 		}
 		if ok {
-			return nil
+			return true
 		}
 	}
-	return newErr(quals[0].AI, 0, RuleDigitalLnk, "qualifiers of key ("+key.ai+") out of order")
+	return false
+}
+
+// isDLKey reports whether d may be the primary key of a Digital Link
+// path: the dictionary's dlpkey AIs (as the GS1 Syntax Engine has it).
+func isDLKey(d *aiDef) bool { return d.dlpkey }
+
+func dlAI(s string) string {
+	if ai, ok := shortNames[s]; ok {
+		return ai
+	}
+	return s
 }
 
 // sortedAIs is used by tests to compare messages regardless of order.

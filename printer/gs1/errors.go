@@ -35,6 +35,11 @@ const (
 	RuleExcludes   = "excludes"    // an AI appears with one it excludes (dictionary ex=)
 	RuleProfile    = "profile"     // a market profile's mandatory AI is missing
 	RuleDigitalLnk = "digital-link"
+	// RuleSerialRequired: a key whose serial component is optional lacks
+	// it while a digital signature (8030) is present.
+	RuleSerialRequired = "serial-required"
+	// RuleTooManyAIs: more than MaxAIs AIs in one message.
+	RuleTooManyAIs = "too-many-ais"
 )
 
 // Error describes one broken rule. AI is the Application Identifier

@@ -30,9 +30,20 @@ type Message struct {
 
 // Options tune validation. The zero value applies every rule.
 type Options struct {
-	// SkipAssociations switches off the dictionary's req= and ex= pairing
-	// rules (useful when a message is one of several carriers on an item).
+	// SkipAssociations switches off the dictionary's req= rules (useful
+	// when a message is one of several carriers on an item, whose other
+	// carriers hold the required AIs). The ex= rules stay on, as in the
+	// GS1 Syntax Engine, where AIs that exclude each other are an error
+	// whatever else the item carries.
 	SkipAssociations bool
+	// PermitConvenienceAlphas accepts the deprecated Digital Link
+	// convenience names in the URI path (/gtin/…/ser/…), as the GS1
+	// Syntax Engine does when told to; off by default, as there.
+	PermitConvenienceAlphas bool
+	// PermitZeroSuppressedGTIN accepts GTIN-8/12/13 in a Digital Link's
+	// (01) and pads them to 14 digits, as the GS1 Syntax Engine does when
+	// told to; off by default, as there.
+	PermitZeroSuppressedGTIN bool
 }
 
 // New builds a message from elements and validates it with every rule.
@@ -212,11 +223,8 @@ func splitRaw(s string, dst []Element) ([]Element, error) {
 			s = s[end:]
 			pos += end
 			if len(s) > 0 {
-				s = s[1:]
+				s = s[1:] // the separator; one at the very end is tolerated, as by the GS1 Syntax Engine
 				pos++
-				if len(s) == 0 {
-					return nil, newErr(ai, 0, RuleSyntax, "separator at end of data")
-				}
 			}
 		}
 		dst = append(dst, Element{AI: ai, Value: v})

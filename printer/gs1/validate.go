@@ -135,6 +135,9 @@ func (o Options) validate(elems []Element) error {
 	if len(elems) == 0 {
 		return newErr("", 0, RuleSyntax, "no element strings")
 	}
+	if len(elems) > MaxAIs {
+		return newErr("", 0, RuleTooManyAIs, "more than "+itoa(MaxAIs)+" AIs in one message")
+	}
 	for i := range elems {
 		e := &elems[i]
 		d := lookupAI(e.AI)
@@ -150,10 +153,34 @@ func (o Options) validate(elems []Element) error {
 			}
 		}
 	}
-	if o.SkipAssociations {
+	if err := checkDigSig(elems); err != nil {
+		return err
+	}
+	return checkAssociations(elems, !o.SkipAssociations)
+}
+
+// MaxAIs is the most AIs one message may hold (the GS1 Syntax Engine's
+// limit).
+const MaxAIs = 64
+
+// checkDigSig: with a digital signature (8030), the keys whose serial
+// component is optional — GDTI (253), GCN (255), GRAI (8003) — must carry
+// it, since the signature is over one serialised item (GS1 General
+// Specifications; the GS1 Syntax Engine's "digsig serial key" check).
+// Applied with or without the association rules.
+func checkDigSig(elems []Element) error {
+	if !hasPattern(elems, "8030", "") {
 		return nil
 	}
-	return checkAssociations(elems)
+	for _, e := range elems {
+		switch e.AI {
+		case "253", "255", "8003":
+			if min, _ := lookupAI(e.AI).lengths(); len(e.Value) == min {
+				return newErr(e.AI, 0, RuleSerialRequired, "AI ("+e.AI+") must carry its serial component when a digital signature (8030) is present")
+			}
+		}
+	}
+	return nil
 }
 
 // matchPattern reports whether ai matches a dictionary pattern such as
@@ -179,25 +206,30 @@ func hasPattern(elems []Element, pat, self string) bool {
 	return false
 }
 
-func checkAssociations(elems []Element) error {
+// checkAssociations applies the dictionary's ex= rules always and its
+// req= rules when requisites is set (as the GS1 Syntax Engine: its mutex
+// check cannot be switched off, its requisite check can).
+func checkAssociations(elems []Element, requisites bool) error {
 	for _, e := range elems {
 		d := lookupAI(e.AI)
 		for _, ex := range d.ex {
 			for _, pat := range ex {
-				if matchPattern(pat, e.AI) {
-					continue // an AI is not exclusive of itself
-				}
+				// Another AI matching the pattern is excluded, even of the
+				// same family (3101 with 3102); the AI itself is not.
 				if hasPattern(elems, pat, e.AI) {
 					return newErr(e.AI, 0, RuleExcludes, "AI ("+e.AI+") may not appear with AI ("+pat+")")
 				}
 			}
+		}
+		if !requisites {
+			continue
 		}
 		for _, req := range d.req {
 			ok := false
 			for _, group := range req {
 				all := true
 				for _, pat := range group {
-					if !hasPattern(elems, pat, "") {
+					if !hasPattern(elems, pat, e.AI) { // an AI does not satisfy its own requirement
 						all = false
 						break
 					}

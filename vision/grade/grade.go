@@ -8,6 +8,14 @@
 // one decimal, reported as grade/aperture/wavelength[/angle], e.g.
 // "1.5/08/660". EU Delegated Regulation 2016/161 art. 6(4) presumes a grade
 // of at least 1.5 compliant, which is the default Policy minimum.
+//
+// Print growth (PGH horizontal, PGV vertical) is reported but not graded:
+// ISO/IEC 15415 lists it for process control only, so it is a measured
+// value (Report.PrintGrowth, a signed fraction of the nominal module), never
+// part of a scan grade or the overall grade, and a policy cannot set a
+// minimum for it. A read the camera did not grade is "ungraded" (never
+// grade 0.0, which is an F), and an aperture or wavelength the camera did
+// not state is "-" in the ISO statement, never 00.
 package grade
 
 import (
@@ -33,16 +41,44 @@ const (
 	AN      Param = "AN"  // axial nonuniformity
 	GN      Param = "GN"  // grid nonuniformity
 	UEC     Param = "UEC" // unused error correction
-	PGH     Param = "PGH" // print growth horizontal (informative on some readers)
-	PGV     Param = "PGV" // print growth vertical (informative on some readers)
+	PGH     Param = "PGH" // print growth horizontal: measured, not graded
+	PGV     Param = "PGV" // print growth vertical: measured, not graded
 )
 
-// Params lists the graded parameters (without Overall) in the order
-// cameras usually report them; renderers use this order.
+// Graded reports whether p is a graded parameter: every one but print
+// growth (PGH, PGV), which ISO/IEC 15415 reports without a grade.
+func (p Param) Graded() bool { return p != PGH && p != PGV }
+
+// ParseGrowth parses a print growth as a camera reports it: a percentage
+// ("12%", "-8.5%") or a signed fraction of the nominal module ("+0.12",
+// "-0.085"), into the fraction; |growth| must not exceed 1 (100 %).
+func ParseGrowth(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct := strings.HasSuffix(t, "%")
+	num := strings.TrimSuffix(t, "%")
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" || math.IsNaN(v) || math.IsInf(v, 0) || strings.ContainsAny(num, "eExXpP_") {
+		return 0, fmt.Errorf("grade: print growth %q is not a number (a percentage like 12%% or a fraction like +0.12)", s)
+	}
+	if pct {
+		v /= 100
+	}
+	if v < -1 || v > 1 {
+		return 0, fmt.Errorf("grade: print growth %q is beyond ±100%%", s)
+	}
+	return v, nil
+}
+
+// FormatGrowth writes a print growth fraction as a signed percentage with
+// one decimal ("+12.0%").
+func FormatGrowth(v float64) string { return fmt.Sprintf("%+.1f%%", v*100) }
+
+// params lists the parameters (without Overall) in the order cameras
+// usually report them; renderers use this order.
 var params = [...]Param{DEC, SC, MOD, RM, FPD, AN, GN, UEC, PGH, PGV}
 
-// Params returns the known graded parameters (without Overall) in canonical
-// report order.
+// Params returns the known parameters (without Overall) in canonical
+// report order: the graded ones, then print growth (PGH, PGV).
 func Params() []Param { return append([]Param(nil), params[:]...) }
 
 // ParseParam returns the Param for an abbreviation, case-insensitive. It
@@ -148,7 +184,8 @@ type Notation struct {
 	Angle      int     // illumination angle, degrees; 0 = not stated (45° implied)
 }
 
-// ParseNotation parses "grade/aperture/wavelength[/angle]".
+// ParseNotation parses "grade/aperture/wavelength[/angle]"; "-" for an
+// aperture, wavelength or angle the camera did not state reads as 0.
 func ParseNotation(s string) (Notation, error) {
 	parts := strings.Split(strings.TrimSpace(s), "/")
 	if len(parts) < 3 || len(parts) > 4 {
@@ -163,6 +200,9 @@ func ParseNotation(s string) (Notation, error) {
 	ints := []*int{&n.Aperture, &n.Wavelength, &n.Angle}
 	names := []string{"aperture", "wavelength", "angle"}
 	for i, p := range parts[1:] {
+		if p == "-" {
+			continue // not stated
+		}
 		v, err := strconv.Atoi(p)
 		if err != nil || v < 0 || v > 9999 || p == "" || p[0] == '+' || p[0] == '-' {
 			return Notation{}, fmt.Errorf("grade: notation %q: bad %s %q", s, names[i], p)
@@ -172,9 +212,17 @@ func ParseNotation(s string) (Notation, error) {
 	return n, nil
 }
 
-// String formats the notation as "1.5/08/660" (with "/angle" when set).
+// String formats the notation as "1.5/08/660" (with "/angle" when set); an
+// aperture or wavelength that is not known (0) is "-", not a number.
 func (n Notation) String() string {
-	s := fmt.Sprintf("%.1f/%02d/%d", n.Grade, n.Aperture, n.Wavelength)
+	ap, wl := "-", "-"
+	if n.Aperture > 0 {
+		ap = fmt.Sprintf("%02d", n.Aperture)
+	}
+	if n.Wavelength > 0 {
+		wl = strconv.Itoa(n.Wavelength)
+	}
+	s := fmt.Sprintf("%.1f/%s/%s", n.Grade, ap, wl)
 	if n.Angle != 0 {
 		s += fmt.Sprintf("/%d", n.Angle)
 	}
@@ -191,8 +239,13 @@ type Report struct {
 	// Overall is the overall symbol grade, 0.0–4.0, one decimal.
 	Overall float64
 	// Params are the parameter grades (mean over scans, one decimal).
-	// Overall is not in this map.
+	// Overall and print growth are not in this map.
 	Params map[Param]float64
+	// PrintGrowth holds the measured print growth (PGH, PGV) when the
+	// camera reported it: a signed fraction of the nominal module (+0.12 =
+	// 12 % too wide), mean over the scans that measured it. It is reported
+	// only, never graded.
+	PrintGrowth map[Param]float64
 	// Scans is how many scans the grade is averaged over (≥1 when graded;
 	// 0 = no grade reported).
 	Scans int
@@ -208,8 +261,11 @@ func (r Report) Graded() bool { return r.Scans > 0 }
 func (r Report) Letter() string { return Letter(r.Overall) }
 
 // Notation returns the ISO statement "1.5/08/660" (aperture and wavelength
-// as reported; 0 when unknown).
+// as reported; "-" when unknown), or "ungraded".
 func (r Report) Notation() string {
+	if !r.Graded() {
+		return "ungraded"
+	}
 	return Notation{Grade: r.Overall, Aperture: r.Aperture, Wavelength: r.Wavelength}.String()
 }
 
@@ -245,15 +301,23 @@ func paramRank(p Param) int {
 	return len(params) + int(p[0]) // unknown names after known ones; deterministic
 }
 
-// String is a compact form: "B (3.0/08/660) SC=A MOD=B …".
+// String is a compact form: "B (3.0/08/660) SC=A MOD=B … PGH=+12.0%"
+// (print growth as measured, not graded); "ungraded" when the camera sent
+// no grade.
 func (r Report) String() string {
-	if !r.Graded() {
-		return "ungraded"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s)", r.Letter(), r.Notation())
-	for _, p := range r.sortedParams() {
-		fmt.Fprintf(&b, " %s=%s", p, Letter(r.Params[p]))
+	if !r.Graded() {
+		b.WriteString("ungraded")
+	} else {
+		fmt.Fprintf(&b, "%s (%s)", r.Letter(), r.Notation())
+		for _, p := range r.sortedParams() {
+			fmt.Fprintf(&b, " %s=%s", p, Letter(r.Params[p]))
+		}
+	}
+	for _, p := range []Param{PGH, PGV} {
+		if v, ok := r.PrintGrowth[p]; ok {
+			fmt.Fprintf(&b, " %s=%s", p, FormatGrowth(v))
+		}
 	}
 	return b.String()
 }
@@ -264,18 +328,29 @@ func Round1(v float64) float64 { return math.Round(v*10) / 10 }
 // FromScans builds a Report from per-scan parameter grades: each scan's
 // grade is its lowest parameter grade, the overall grade the mean of the
 // scan grades (one decimal); Params holds each parameter's mean over the
-// scans that graded it. It returns the zero (ungraded) Report for no scans.
+// scans that graded it. Print growth values in a scan (PGH, PGV: measured
+// fractions, see ParseGrowth) go to PrintGrowth and take no part in any
+// grade; a scan with nothing but print growth is not a graded scan. It
+// returns an ungraded Report (Scans 0) when no scan carries a grade.
 func FromScans(scans ...Scan) Report {
 	if len(scans) == 0 {
 		return Report{}
 	}
 	sum := 0.0
+	graded := 0 // scans with a grade (a scan with print growth only has none)
 	psum := map[Param]float64{}
 	pn := map[Param]int{}
+	gsum := map[Param]float64{}
+	gn := map[Param]int{}
 	for _, s := range scans {
 		low := math.Inf(1)
 		for p, v := range s {
 			if p == Overall {
+				continue
+			}
+			if !p.Graded() {
+				gsum[p] += v
+				gn[p]++
 				continue
 			}
 			if v < low {
@@ -285,13 +360,27 @@ func FromScans(scans ...Scan) Report {
 			pn[p]++
 		}
 		if math.IsInf(low, 1) {
-			low = s[Overall] // a scan with only an overall grade
+			ov, ok := s[Overall] // a scan with only an overall grade
+			if !ok {
+				continue
+			}
+			low = ov
 		}
 		sum += low
+		graded++
 	}
-	r := Report{Overall: Round1(sum / float64(len(scans))), Scans: len(scans), Params: map[Param]float64{}}
-	for p, v := range psum {
-		r.Params[p] = Round1(v / float64(pn[p]))
+	var r Report
+	if graded > 0 {
+		r = Report{Overall: Round1(sum / float64(graded)), Scans: graded, Params: map[Param]float64{}}
+		for p, v := range psum {
+			r.Params[p] = Round1(v / float64(pn[p]))
+		}
+	}
+	for p, v := range gsum {
+		if r.PrintGrowth == nil {
+			r.PrintGrowth = map[Param]float64{}
+		}
+		r.PrintGrowth[p] = v / float64(gn[p])
 	}
 	return r
 }

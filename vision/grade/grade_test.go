@@ -94,7 +94,7 @@ func TestFromScans(t *testing.T) {
 	if FromScans().Graded() {
 		t.Error("no scans must be ungraded")
 	}
-	if s := one.String(); !strings.HasPrefix(s, "C (2.0/00/0)") || !strings.Contains(s, "MOD=C") {
+	if s := one.String(); !strings.HasPrefix(s, "C (2.0/-/-)") || !strings.Contains(s, "MOD=C") {
 		t.Errorf("String = %q", s)
 	}
 }

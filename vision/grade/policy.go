@@ -73,6 +73,9 @@ func (p Policy) Evaluate(r Report) Verdict {
 	}
 	sort.Slice(keys, func(i, j int) bool { return paramRank(keys[i]) < paramRank(keys[j]) })
 	for _, k := range keys {
+		if !k.Graded() {
+			continue // print growth has no grade to hold against a minimum
+		}
 		min := p.MinParam[k]
 		got, have := r.Params[k], true
 		if k == Overall {
@@ -143,8 +146,13 @@ func (c Config) Validate() configs.Problems {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if _, err := ParseParam(k); err != nil {
-				pr.Add(path+"."+k, "unknown grade parameter (want one of ALL, DEC, SC, MOD, RM, FPD, AN, GN, UEC, PGH, PGV)")
+			q, err := ParseParam(k)
+			if err != nil {
+				pr.Add(path+"."+k, "unknown grade parameter (want one of ALL, DEC, SC, MOD, RM, FPD, AN, GN, UEC)")
+				continue
+			}
+			if !q.Graded() {
+				pr.Add(path+"."+k, "print growth is reported, not graded (ISO/IEC 15415): it cannot have a minimum")
 				continue
 			}
 			checkMin(path+"."+k, m[k])
@@ -180,7 +188,7 @@ func (c Config) Policy(profile string) Policy {
 	}
 	add := func(m map[string]float64) {
 		for k, v := range m {
-			if q, err := ParseParam(k); err == nil {
+			if q, err := ParseParam(k); err == nil && q.Graded() {
 				p.MinParam[q] = v
 			}
 		}

@@ -92,8 +92,9 @@ type Format struct {
 
 const (
 	gradeRE    = `[A-Fa-f]|[0-4](?:\.[0-9]{1,3})?`
-	notationRE = `(?:[0-4](?:\.[0-9]{1,3})?/[0-9]{1,4}/[0-9]{1,4}(?:/[0-9]{1,4})?)`
-	itemRE     = `[A-Za-z]{2,8}=(?:` + notationRE + `|` + gradeRE + `)`
+	notationRE = `(?:[0-4](?:\.[0-9]{1,3})?/(?:[0-9]{1,4}|-)/(?:[0-9]{1,4}|-)(?:/[0-9]{1,4})?)`
+	growthRE   = `[+-]?[0-9]{1,3}(?:\.[0-9]{1,4})?%?` // print growth: percentage or fraction
+	itemRE     = `[A-Za-z]{2,8}=(?:` + notationRE + `|` + growthRE + `|` + gradeRE + `)`
 )
 
 // MustCompile is Compile for a pattern fixed in the program (a driver's
@@ -164,6 +165,9 @@ func tokenRE(t token) (string, bool) {
 	case kParam:
 		if t.param == grade.Overall {
 			return `(` + notationRE + `|` + gradeRE + `)`, true
+		}
+		if !t.param.Graded() {
+			return `(` + growthRE + `)`, true
 		}
 		return `(` + gradeRE + `)`, true
 	case kGrades:
@@ -280,6 +284,20 @@ func (f *Format) Parse(line string) (vision.Result, error) {
 				overall, haveOverall = n.Grade, true
 				return nil
 			}
+		}
+		if !p.Graded() { // print growth: a measured value, kept but not graded
+			v, err := grade.ParseGrowth(s)
+			if err != nil {
+				if _, gerr := grade.ParseValue(s); gerr == nil && !strings.ContainsAny(s, "%+-") {
+					return nil // a reader that grades print growth: not a measurement, and not graded here
+				}
+				return &vision.LineError{Source: f.o.Source, Line: line, Pos: pos, Msg: fmt.Sprintf("bad %s print growth", p), Err: err}
+			}
+			if scan == nil {
+				scan = grade.Scan{}
+			}
+			scan[p] = v
+			return nil
 		}
 		v, err := grade.ParseValue(s)
 		if err != nil {
@@ -419,9 +437,12 @@ func (f *Format) Render(r vision.Result) string {
 		case kOverall:
 			b.WriteString(f.overall(r.Grade))
 		case kParam:
-			if t.param == grade.Overall {
+			switch {
+			case t.param == grade.Overall:
 				b.WriteString(f.overall(r.Grade))
-			} else {
+			case !t.param.Graded():
+				b.WriteString(grade.FormatGrowth(r.Grade.PrintGrowth[t.param]))
+			default:
 				b.WriteString(f.grade(r.Grade.Params[t.param]))
 			}
 		case kGrades:
@@ -432,6 +453,9 @@ func (f *Format) Render(r vision.Result) string {
 			for _, p := range grade.Params() {
 				if v, ok := r.Grade.Params[p]; ok {
 					items = append(items, string(p)+"="+f.grade(v))
+				}
+				if v, ok := r.Grade.PrintGrowth[p]; ok {
+					items = append(items, string(p)+"="+grade.FormatGrowth(v))
 				}
 			}
 			b.WriteString(strings.Join(items, ","))

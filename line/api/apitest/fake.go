@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/packml"
 )
 
 // Fake is an in-memory controller. The zero value is not usable; use New.
@@ -33,6 +34,7 @@ type Fake struct {
 	queue     int
 	poolShort bool
 	next      int
+	mode      packml.UnitMode // 0 = Production (see mode.go)
 }
 
 // New returns a Fake with one pool of poolSize serials for gtin and four
@@ -91,9 +93,9 @@ func (f *Fake) Produce(n, rejectEvery int) ([]string, error) {
 		serial := fmt.Sprintf("SN%07d", f.next)
 		u := api.Unit{Serial: serial, GTIN: b.GTIN, Batch: b.ID, Seq: uint64(f.next), Updated: f.now(),
 			ElementString: "01" + b.GTIN + "21" + serial + "\x1d17" + b.Expiry + "10" + b.Lot,
-			Grade:         3.5, GradeParams: map[string]float64{"SC": 4, "MOD": 3.5}}
+			Grade:         gradePtr(3.5), GradeParams: map[string]float64{"SC": 4, "MOD": 3.5}}
 		if rejectEvery > 0 && f.next%rejectEvery == 0 {
-			u.State, u.Reason, u.Grade = "rejected", "low-grade", 1.0
+			u.State, u.Reason, u.Grade = "rejected", "low-grade", gradePtr(1.0)
 			u.GradeParams = map[string]float64{"SC": 1.0, "MOD": 2.0}
 			b.Counters.Rejected++
 			if b.Counters.RejectedBy == nil {
@@ -122,9 +124,10 @@ func (f *Fake) Status(ctx context.Context) (api.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := api.Status{Line: f.line, State: "Idle", PrinterQueue: f.queue, At: f.now(),
-		Devices: slices.Clone(f.devices), ActiveAlarms: f.AlarmBook.ActiveCount()}
+		Devices: slices.Clone(f.devices), ActiveAlarms: f.AlarmBook.ActiveCount(), UnitMode: f.unitMode().String()}
 	if b := f.batches[f.current]; b != nil {
 		c := *b
+		c.Counters.Drawn = f.drawn(b)
 		st.Batch = &c
 		st.State = b.State
 		if b.State == "Execute" {
@@ -191,7 +194,7 @@ func (f *Fake) Batches(ctx context.Context, limit int) ([]api.Batch, error) {
 
 var transitions = map[string]map[string]string{ // command -> from -> to
 	api.CmdStart:     {"Idle": "Execute"},
-	api.CmdHold:      {"Execute": "Held"},
+	api.CmdHold:      {"Execute": "Held", "Suspended": "Held"},
 	api.CmdUnhold:    {"Held": "Execute"},
 	api.CmdSuspend:   {"Execute": "Suspended"},
 	api.CmdUnsuspend: {"Suspended": "Execute"},
@@ -213,6 +216,11 @@ func (f *Fake) Command(ctx context.Context, id string, cmd api.Command, by api.A
 	to, ok := transitions[cmd.Name][b.State]
 	if !ok {
 		return fmt.Errorf("%s refused in state %s: %w", cmd.Name, b.State, api.ErrInvalidState)
+	}
+	if pc, err := packml.ParseCommand(cmd.Name); err == nil {
+		if err := f.unitMode().Permits(pc); err != nil {
+			return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
+		}
 	}
 	if cmd.Name == api.CmdStart && f.queue > 0 {
 		// line clearance is never overridden
@@ -342,3 +350,5 @@ func (f *Fake) SignReconciliation(ctx context.Context, id string, sig api.Signat
 	r.Signed = &sig
 	return r, nil
 }
+
+func gradePtr(g float64) *float64 { return &g }

@@ -28,6 +28,9 @@ type Expected struct {
 	Params     map[string]float64 `json:"params"`
 	Aperture   int                `json:"aperture"`
 	Wavelength int                `json:"wavelength"`
+	// PrintGrowth is the measured print growth (PGH, PGV), reported and
+	// not graded.
+	PrintGrowth map[string]float64 `json:"print_growth"`
 }
 
 // Parser parses one input; dir is the case folder (for per-case options).
@@ -104,6 +107,18 @@ func Compare(t *testing.T, got vision.Result, want Expected) {
 	}
 	if got.NoRead != want.NoRead {
 		t.Errorf("noread %v, want %v", got.NoRead, want.NoRead)
+	}
+	gg := map[string]float64{}
+	for p, v := range got.Grade.PrintGrowth {
+		gg[string(p)] = v
+	}
+	if len(gg) != len(want.PrintGrowth) {
+		t.Errorf("print growth %v, want %v", gg, want.PrintGrowth)
+	}
+	for k, w := range want.PrintGrowth {
+		if g, ok := gg[k]; !ok || math.Abs(g-w) > 1e-9 {
+			t.Errorf("print growth %s = %v (%v), want %v", k, g, ok, w)
+		}
 	}
 	if want.Overall == nil {
 		if got.Grade.Graded() {

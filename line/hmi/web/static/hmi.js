@@ -143,18 +143,25 @@ const line = $("#line");
 
 function setK(k, v) { $$('[data-k="' + k + '"]').forEach(el => { el.textContent = v; }); }
 
-// PackML (ISA-TR88.00.02) commands offered per state; acting states
-// (Starting, Holding, Completing…) only offer Stop and Abort.
+// PackML (ISA-TR88.00.02-2015, as OPC 30050 models it) commands offered
+// per state; the other acting states (Holding, Completing, Resetting) only
+// offer Stop and Abort.
 const allowed = {
   Idle: ["start", "stop", "abort"], Execute: ["hold", "stop", "complete", "abort"], Held: ["unhold", "stop", "abort"],
-  Suspended: ["stop", "abort"], Complete: ["reset", "stop", "abort"], Stopped: ["reset", "abort"], Aborted: ["clear"],
-  Stopping: ["abort"], Aborting: [], Clearing: ["abort"],
+  Suspended: ["hold", "unsuspend", "stop", "abort"], Complete: ["reset", "stop", "abort"], Stopped: ["reset", "abort"], Aborted: ["clear"],
+  Starting: ["hold", "stop", "abort"], Suspending: ["hold", "stop", "abort"], Unsuspending: ["hold", "stop", "abort"],
+  Unholding: ["hold", "stop", "abort"], Stopping: ["abort"], Aborting: [], Clearing: ["abort"],
 };
 const acting = ["stop", "abort"];
 
-function updateButtons(state, hasBatch) {
+// Outside the Production unit mode the controller refuses what leads to
+// Execute (no serialised production).
+const producing = ["start", "unhold", "unsuspend"];
+
+function updateButtons(state, hasBatch, mode) {
   const ok = allowed[state] || acting;
-  $$("[data-cmd]").forEach(b => { b.disabled = !hasBatch || !ok.includes(b.dataset.cmd); });
+  const prod = !mode || mode === "Production";
+  $$("[data-cmd]").forEach(b => { b.disabled = !hasBatch || !ok.includes(b.dataset.cmd) || (!prod && producing.includes(b.dataset.cmd)); });
 }
 
 let refreshing = false, again = false;
@@ -166,7 +173,7 @@ async function refreshLists() {
     const [units, alarms] = await Promise.all([api("GET", "/api/v1/units?limit=8&state=commissioned,rejected,sampled,uncertain", undefined, true), api("GET", "/api/v1/alarms?active=1", undefined, true)]);
     $("#units").innerHTML = units.length ? units.map(u =>
       '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(u.state) + "</td><td>" +
-      (u.grade ? u.grade.toFixed(1) + " " + letter(u.grade) : "–") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
+      (u.grade != null ? u.grade.toFixed(1) + " " + letter(u.grade) : "ungraded") + "</td><td>" + esc(u.reason) + "</td></tr>").join("")
       : '<tr><td colspan="4" class="none">No units yet</td></tr>';
     $("#alarms").innerHTML = alarms.length ? alarms.map(a =>
       '<li class="sev-' + esc(a.severity) + (a.acked ? " acked" : "") + '"><span><b>' + esc(a.source) + "</b> " + esc(a.text) + "</span>" +
@@ -191,6 +198,7 @@ function applyStatus(st) {
   const c = (b && b.counters) || {};
   line.dataset.batch = b ? b.id : "";
   setK("state", st.state);
+  setK("unit_mode", st.unit_mode || "Production");
   const s = $("#state");
   s.className = "state s-" + String(st.state).toLowerCase();
   setK("batch.id", b ? b.id : "none");
@@ -215,7 +223,7 @@ function applyStatus(st) {
   lastRejected = c.rejected;
   $("#devices").innerHTML = (st.devices || []).map(d => '<li class="link-' + esc(d.link) + '"><b>' + esc(d.name) + "</b> <span>" + esc(d.kind) +
     "</span> <i>" + esc(d.link) + "</i>" + (d.detail ? " <small>" + esc(d.detail) + "</small>" : "") + "</li>").join("");
-  updateButtons(st.state, !!b);
+  updateButtons(st.state, !!b, st.unit_mode);
   const key = [c.commissioned, c.rejected, c.sampled, st.active_alarms, st.state].join("/");
   if (key !== lastKey) { lastKey = key; refreshLists(); }
 }
@@ -223,7 +231,8 @@ function applyStatus(st) {
 if (line) {
   const p = $("#progress");
   p.style.width = (p.dataset.pct || 0) + "%";
-  updateButtons($("#state").textContent.trim(), !!line.dataset.batch);
+  const modeEl = $('[data-k="unit_mode"]');
+  updateButtons($("#state").textContent.trim(), !!line.dataset.batch, modeEl ? modeEl.textContent.trim() : "");
   document.addEventListener("click", async ev => {
     const cmd = ev.target.closest("[data-cmd]");
     const ack = ev.target.closest("[data-ack]");
