@@ -4,9 +4,9 @@
 GO      ?= go
 PKGS    ?= ./...
 BIN     := bin/serialine
-APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver
+APT_PKGS := zint zxing-cpp-tools dmtx-utils chromium chromium-driver poppler-utils fonts-dejavu-core
 # Commands whose presence tells that the APT packages above are installed.
-APT_CMDS := zint ZXingReader dmtxread chromium
+APT_CMDS := zint ZXingReader dmtxread chromium pdftotext pdftoppm
 OPCUA_SECSERVER := devices/opcua/testdata/secserver
 OPENSCS_SERVER := line/upstream/openscs/testdata/scsserver
 PACKTAGS_NODECLIENT := line/packtags/testdata/nodeclient

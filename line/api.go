@@ -98,6 +98,7 @@ func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.A
 		return api.Batch{}, wrapJournal(err)
 	}
 	c.m.SetState(string(packml.Idle))
+	c.m.SetBatch(jd.ID, jd.GTIN, jd.Lot, jd.Expiry, def.Product)
 	c.kickPool()
 	b, err := c.j.Batch(jd.ID)
 	if err != nil {
@@ -323,10 +324,12 @@ func (c *Controller) UnitAction(ctx context.Context, serial string, action api.U
 		c.log.Error("EPCIS document for a unit action after the batch end", "serial", serial, "err", err)
 		return api.Unit{}, fmt.Errorf("unit %s %s: EPCIS document not built, nothing journaled: %w", serial, action, wrapJournal(err))
 	}
+	before, _ := c.j.Unit(serial)
 	// The step and its EPCIS document: one journal transaction.
 	if _, err := c.j.ApplyWithOutbox(ctx, []journal.Change{ch}, docs); err != nil {
 		return api.Unit{}, fmt.Errorf("unit %s %s: %w", serial, action, wrapJournal(err))
 	}
+	c.m.UnitChanged(before.State.String(), ch.To.String(), ch.Reason.String())
 	if len(docs) > 0 {
 		c.kickOutbox()
 	}
@@ -423,7 +426,10 @@ func (c *Controller) Reconciliation(ctx context.Context, id string) (api.Reconci
 		u := api.Unit{Serial: d.Serial, Batch: id, State: d.State, Reason: d.Problem}
 		out.Differences = append(out.Differences, u)
 	}
-	out.Deviations = len(rep.Deviations())
+	for _, d := range rep.Deviations() {
+		out.DeviationSerials = append(out.DeviationSerials, d.Serial)
+	}
+	out.Deviations = len(out.DeviationSerials)
 	return out, nil
 }
 

@@ -152,7 +152,8 @@ type Controller struct {
 	// (SetPendingRequest) until the pool it asked for is imported.
 	poolReqMu sync.Mutex
 
-	obx outboxForwarder // outbox.go: one forwarding pass at a time
+	obx      outboxForwarder // outbox.go: one forwarding pass at a time
+	alarmLog *alarmLog       // alarm lifecycle to the journal (alarmlog.go)
 }
 
 type stateSnap struct {
@@ -238,6 +239,9 @@ func New(o Options) (*Controller, error) {
 	}
 	if err := c.loadMode(); err != nil {
 		return nil, err
+	}
+	if err := c.initShift(); err != nil {
+		return nil, fmt.Errorf("line: alarm history: %w", err)
 	}
 	return c, nil
 }
@@ -415,7 +419,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			len(rep.Returned), len(rep.Uncertain)))
 	}
 	loops := []func(context.Context){c.cycleLoop, c.committer, c.gateLoop, c.gateReadLoop, c.drawLoop, c.plcLoop, c.actLoop, c.holdLoop,
-		c.printerLoop, c.poolLoop, c.outboxLoop, c.healthLoop}
+		c.printerLoop, c.poolLoop, c.outboxLoop, c.healthLoop, c.alarmLog.run}
 	loops = append(loops, func(ctx context.Context) {
 		if err := c.connect(ctx, "camera", c.cfg.Devices.Camera.Backoff, c.o.Camera.Connect); err != nil {
 			return
@@ -641,6 +645,7 @@ func (c *Controller) transitionLocked(ctx context.Context, to packml.State, by j
 	close(c.stateCh)
 	c.stateCh = make(chan struct{})
 	c.m.SetState(string(to))
+	c.onTransition(from, to, by)
 	c.log.Info("batch state", "batch", c.batchID, "from", from, "to", to, "by", by.String(), "reason", reason)
 	if to == packml.Execute || to == packml.Starting || to == packml.Unholding || to == packml.Unsuspending {
 		select {
@@ -719,7 +724,7 @@ func (c *Controller) act(ctx context.Context, s packml.State) error {
 			return err
 		}
 		c.resync(ctx)
-		c.Clear("line")
+		c.clearOnResume()
 		c.q.Resume()
 		select {
 		case c.drawKick <- struct{}{}:
@@ -1020,16 +1025,9 @@ func (c *Controller) setLink(name, link, detail string) {
 	c.m.SetDeviceLink(name, link == api.LinkUp)
 }
 
-// alarm raises an alarm unless the same source already has an active
-// alarm with the same text.
+// alarm raises an alarm for the condition behind text (api.Classify):
+// while that condition's alarm is active a repeat only counts.
 func (c *Controller) alarm(sev, source, text string) {
-	if as, err := c.AlarmBook.Alarms(context.Background(), true); err == nil {
-		for _, a := range as {
-			if a.Active && a.Source == source && a.Text == text {
-				return
-			}
-		}
-	}
 	c.Raise(sev, source, text, "system")
 }
 

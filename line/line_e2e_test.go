@@ -88,7 +88,7 @@ func startBatch(ctx context.Context, t testing.TB, l *linesim.Line, id, lot stri
 // and the first read a no-read: the batch's one reject goes unconfirmed.
 func missConfirmFirstReject(l *linesim.Line) {
 	f := l.PLC.Faults()
-	f.MissConfirm = true
+	f.MissConfirm, f.MissConfirmCount = true, 1
 	l.PLC.SetFaults(f)
 	l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultNoRead})
 }

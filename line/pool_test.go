@@ -181,7 +181,7 @@ func TestBadPoolRefusedWhole(t *testing.T) {
 	as, _ := c.Alarms(ctx, false)
 	found := false
 	for _, a := range as {
-		if strings.Contains(a.Text, "refused") && strings.Contains(a.Text, "BAD SERIAL") {
+		if strings.Contains(a.Text, "refused") && strings.Contains(a.Detail, "BAD SERIAL") { // plain text, the technical detail kept
 			found = true
 		}
 	}

@@ -100,7 +100,7 @@ type clientError struct {
 	msg    string
 }
 
-func (e *clientError) Error() string { return e.code + ": " + e.msg }
+func (e *clientError) Error() string { return e.msg + " [" + e.code + "]" }
 
 func (c *clientFlags) connect(ctx context.Context) (*apiClient, error) {
 	u, err := url.Parse(c.api)
@@ -231,7 +231,10 @@ func printJSON(w io.Writer, raw []byte) {
 
 const batchUsage = `usage: serialine batch [flags] COMMAND [BATCH] [flags]
 commands:
-  start|hold|unhold|suspend|unsuspend|stop|complete|abort|clear|reset BATCH [--reason TEXT]
+  start|hold|unhold|suspend|unsuspend|stop|complete|abort|clear|reset BATCH [--reason-code CODE] [--reason NOTE]
+                      hold, stop, complete and abort need a reason code (serialine batch reasons)
+  clearance BATCH --all --reason TEXT   confirm the line clearance checklist (e-signed) before start
+  reasons             the line's reason codes per command
   create --id ID --gtin GTIN --lot LOT --expiry YYMMDD --target N [--profile eu-fmd] [--template NAME]
          [--nhrn VALUE]   national number (PZN, CIP …) required by eu-fmd-de/-fr/-es/-gr/-pt/-us-ndc
   show BATCH          one batch with its counters
@@ -246,7 +249,9 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 	fs.Usage = func() { fmt.Fprintln(e.stderr, batchUsage); fs.PrintDefaults() }
 	var cf clientFlags
 	cf.register(fs)
-	reason := fs.String("reason", "", "reason recorded with a PackML command")
+	reason := fs.String("reason", "", "note recorded with a PackML command (or the clearance's signature reason)")
+	reasonCode := fs.String("reason-code", "", "reason code of hold, stop, complete or abort (see: serialine batch reasons)")
+	all := fs.Bool("all", false, "clearance: every item of the checklist was checked")
 	var def api.BatchDef
 	fs.StringVar(&def.ID, "id", "", "create: batch id")
 	fs.StringVar(&def.GTIN, "gtin", "", "create: GTIN (14 digits)")
@@ -271,9 +276,9 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 			isPackML = true
 		}
 	}
-	needBatch := isPackML || cmd == "show" || cmd == "reconciliation"
+	needBatch := isPackML || cmd == "show" || cmd == "reconciliation" || cmd == "clearance"
 	switch {
-	case !isPackML && cmd != "create" && cmd != "show" && cmd != "list" && cmd != "reconciliation":
+	case !isPackML && cmd != "create" && cmd != "show" && cmd != "list" && cmd != "reconciliation" && cmd != "clearance" && cmd != "reasons":
 		fmt.Fprintf(e.stderr, "serialine batch: unknown command %q\n%s\n", pos[0], batchUsage)
 		return exitUsage
 	case needBatch && len(pos) != 2:
@@ -291,10 +296,30 @@ func cmdBatch(ctx context.Context, e env, args []string) int {
 	var raw []byte
 	var b api.Batch
 	switch {
+	case cmd == "clearance":
+		pw := cf.password
+		if pw == "" {
+			pw = os.Getenv("SERIALINE_PASSWORD")
+		}
+		if *reason == "" {
+			*reason = "line clearance"
+		}
+		return batchClearance(ctx, e, cl, pos[1], *all, *reason, pw)
+	case cmd == "reasons":
+		var r api.Rules
+		if err = cl.do(ctx, "GET", "/api/v1/shift/rules", nil, &r, &raw); err == nil && !cf.asJSON {
+			for _, c := range []string{"hold", "stop", "complete", "abort"} {
+				fmt.Fprintf(e.stdout, "%s:\n", c)
+				for _, rc := range r.Reasons[c] {
+					fmt.Fprintf(e.stdout, "  %-16s %s\n", rc.Code, rc.Text)
+				}
+			}
+			return exitOK
+		}
 	case isPackML:
 		var body any
-		if *reason != "" {
-			body = api.CommandRequest{Reason: *reason}
+		if *reason != "" || *reasonCode != "" {
+			body = api.CommandRequest{Reason: *reason, ReasonCode: *reasonCode}
 		}
 		err = cl.do(ctx, "POST", "/api/v1/batches/"+url.PathEscape(pos[1])+"/"+cmd, body, &b, &raw)
 	case cmd == "create":
@@ -384,8 +409,31 @@ func printReconciliation(w io.Writer, r api.Reconciliation) {
 			fmt.Fprintf(w, "    %s %s %s\n", u.Serial, u.State, u.Reason)
 		}
 	}
-	if r.Signed != nil {
-		fmt.Fprintf(w, "  signed by %s (%s) %s: %s\n", r.Signed.User, r.Signed.Meaning, r.Signed.At.Format(time.RFC3339), r.Signed.Reason)
+	if rv := r.Review; rv != nil {
+		for _, sg := range rv.History {
+			state := "valid"
+			if !sg.Valid {
+				state = "VOID: the record changed since"
+			}
+			fmt.Fprintf(w, "  %s signature: %s (%s, %s) %s %s: %s — %s\n", sg.Step, signerName(sg.Signature), sg.User, sg.Role, sg.Meaning,
+				sg.At.Format(time.RFC3339), sg.Reason, state)
+		}
+		switch {
+		case rv.ChangedAfterSigning:
+			fmt.Fprintf(w, "  CHANGED AFTER SIGNING: signed drawn %d commissioned %d rejected %d sampled %d; now drawn %d commissioned %d rejected %d sampled %d\n",
+				rv.Production.Figures.Drawn, rv.Production.Figures.Commissioned, rv.Production.Figures.Rejected, rv.Production.Figures.Sampled,
+				rv.Current.Drawn, rv.Current.Commissioned, rv.Current.Rejected, rv.Current.Sampled)
+		case rv.Released:
+			fmt.Fprintln(w, "  RELEASED (production sign-off and QA release)")
+		}
+		if rv.Next != "" {
+			fmt.Fprintf(w, "  next: %s signature (serialine sign %s --step %s …)\n", rv.Next, r.Batch, rv.Next)
+		}
+		if r.TimeZone != "" {
+			fmt.Fprintf(w, "  times shown in %s (the line's time zone: see the HMI and the PDF record)\n", r.TimeZone)
+		}
+	} else if r.Signed != nil {
+		fmt.Fprintf(w, "  signed by %s (%s) %s: %s\n", signerName(*r.Signed), r.Signed.Meaning, r.Signed.At.Format(time.RFC3339), r.Signed.Reason)
 	}
 }
 
@@ -441,16 +489,27 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: serialine unit [flags] SERIAL|CODE   (CODE: element string, (01)…(21)… or Digital Link)")
+		fmt.Fprintln(e.stderr, "       serialine unit sample|reject|decommission SERIAL --reason TEXT   (e-signed with the login password)")
+		fmt.Fprintln(e.stderr, "       serialine unit closeout SERIAL --outcome found-destroyed|not-found --note TEXT --reason TEXT")
 		fs.PrintDefaults()
 	}
 	var cf clientFlags
 	cf.register(fs)
+	reason := fs.String("reason", "", "sample|reject|decommission|closeout: why")
+	outcome := fs.String("outcome", "", "closeout: found-destroyed or not-found")
+	note := fs.String("note", "", "closeout: where the pack was looked for")
+	meaning := fs.String("meaning", "", "e-signature meaning (default approved; closeout: performed)")
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
+	isAction := len(pos) == 2 && (pos[0] == "sample" || pos[0] == "reject" || pos[0] == "decommission" || pos[0] == "closeout")
+	if len(pos) != 1 && !isAction {
 		fs.Usage()
+		return exitUsage
+	}
+	if isAction && (*reason == "" || pos[0] == "closeout" && (*outcome == "" || *note == "")) {
+		fmt.Fprintln(e.stderr, "serialine unit: an action needs --reason (closeout also --outcome found-destroyed|not-found and --note)")
 		return exitUsage
 	}
 	cl, err := cf.connect(ctx)
@@ -458,6 +517,13 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 		return clientFail(e, "unit", err)
 	}
 	defer cl.close(ctx)
+	if isAction {
+		pw := cf.password
+		if pw == "" {
+			pw = os.Getenv("SERIALINE_PASSWORD")
+		}
+		return unitAction(ctx, e, cl, pos[0], pos[1], *reason, *outcome, *note, *meaning, pw, true)
+	}
 	arg := pos[0]
 	var raw []byte
 	var u *api.Unit
@@ -515,6 +581,14 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stdout, "  %s %-12s %s %s\n", h.At.Format(time.RFC3339), h.State, h.Reason, h.By)
 	}
 	return exitOK
+}
+
+// signerName is "Full Name" or the user.
+func signerName(s api.Signature) string {
+	if s.FullName != "" {
+		return s.FullName
+	}
+	return s.User
 }
 
 func clientAllDigits(s string) bool {

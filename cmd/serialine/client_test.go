@@ -131,7 +131,7 @@ func TestLoopbackHost(t *testing.T) {
 // TestClientBatchNHRN: `batch create --nhrn` carries the national number of
 // a profile that needs one; without it the API's refusal names the AI.
 func TestClientBatchNHRN(t *testing.T) {
-	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	e := apitest.NewEnv(t, apitest.EnvOptions{NoRecords: true}) // profiles chosen freely, without the product master
 	t.Setenv("SERIALINE_API", e.URL)
 	t.Setenv("SERIALINE_USER", "otto")
 	t.Setenv("SERIALINE_PASSWORD", apitest.OperatorPassword)

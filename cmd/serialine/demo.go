@@ -18,6 +18,7 @@ import (
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/line/packtags"
+	"github.com/serialine/serialine/line/records"
 )
 
 // cmdDemo runs a whole simulated line in one process on loopback: the
@@ -40,9 +41,14 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	events := fs.String("events", "site", "where EPCIS documents go: site (the site server) or capture (the EPCIS 2.0 capture interface, POST /capture)")
 	epcisOut := fs.String("epcis-out", "", "directory to write every EPCIS document the simulated site server received, one file each (at the end)")
 	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
+	interactive := fs.Bool("interactive", false, "no simulated operator: a person defines, clears, starts, holds, unholds and completes batches at the operator page; faults still happen (--faults)")
 	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
+	}
+	if *interactive && *headless {
+		fmt.Fprintln(e.stderr, "serialine demo: --interactive needs the operator page (leave out --headless)")
+		return exitUsage
 	}
 	if *units <= 0 || *rate <= 0 {
 		fmt.Fprintln(e.stderr, "serialine demo: --units and --rate must be > 0")
@@ -166,7 +172,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	defer func() { hcancel(); wg.Wait() }()
 	if !*headless && *listen != "" {
 		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: l.Controller, Journal: l.Journal,
-			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg})
+			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg,
+			Shift: l.Config.Shift, Location: lineLocation(l.Config), Shifts: l.Config.Line.Shifts})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine demo: operator page:", err)
 			return exitFailure
@@ -175,6 +182,10 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		if st.FirstStart != nil {
 			fmt.Fprintf(e.stderr, "first start: user %s, one-time password %s (must be changed at first login)\n",
 				st.FirstStart.User, st.FirstStart.Password)
+		}
+		if err := seedDemoProduct(ctx, st.Records); err != nil {
+			fmt.Fprintln(e.stderr, "serialine demo: product master:", err)
+			return exitFailure
 		}
 		ready := make(chan string, 1)
 		wg.Add(1)
@@ -198,6 +209,14 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	delay := time.Second
 	if *headless {
 		delay = 200 * time.Millisecond
+	}
+	if *interactive {
+		err := linesim.RunInteractive(ctx, l, linesim.DemoOptions{Faults: *faults, Out: e.stdout})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(e.stderr, "serialine demo:", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	rep, err := linesim.RunDemo(ctx, l, linesim.DemoOptions{Units: *units, Faults: *faults, OperatorDelay: delay, Out: e.stdout})
 	if err != nil {
@@ -261,4 +280,19 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 		}
 	}
 	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
+}
+
+// seedDemoProduct puts the demo's product into the product master (once):
+// batches set up at the operator page pick it.
+func seedDemoProduct(ctx context.Context, rs *records.Store) error {
+	if rs == nil {
+		return nil
+	}
+	if _, err := rs.Product(linesim.DemoGTIN); err == nil {
+		return nil
+	}
+	_, err := rs.SaveProduct(ctx, records.Product{GTIN: linesim.DemoGTIN, Name: "Demo tablets 500 mg 20", Profile: "eu-fmd",
+		GCPLength: 7, MinShelfLifeDays: 180, MaxBatch: 100000, Active: true, Levels: []records.Level{{Name: "unit", Quantity: 1}, {Name: "case", Quantity: 12}},
+		Reason: "demo product"}, "system", "system")
+	return err
 }

@@ -11,6 +11,7 @@
 //	serialine sim plc|printer|camera|upstream [flags]
 //	                                        run one simulator standalone
 //	serialine batch|status|unit ...         talk to a running controller's API
+//	serialine alarms|sign|report|audit|users|products ...
 package main
 
 import (
@@ -58,7 +59,13 @@ func commands() []command {
 		{"sim", "run a simulator standalone: plc, printer, camera, upstream", cmdSim},
 		{"batch", "batch commands on a running controller (start|hold|unhold|stop|complete|…)", cmdBatch},
 		{"status", "line status of a running controller", cmdStatus},
-		{"unit", "look up a unit by serial or scanned code on a running controller", cmdUnit},
+		{"unit", "look up a unit (serial or scanned code), or sample|reject|decommission|closeout it, on a running controller", cmdUnit},
+		{"alarms", "alarms of a running controller: list (attention, active, unacked, history), ack ID…, ack --all", cmdAlarms},
+		{"sign", "sign a batch record: production sign-off or QA release (e-signature)", cmdSign},
+		{"report", "download a batch record: pdf, csv, json or html", cmdReport},
+		{"audit", "the audit trail of a running controller", cmdAudit},
+		{"users", "users of a running controller: list, create, unlock, disable, enable, reset", cmdUsers},
+		{"products", "the product master: list, show, set (a new version)", cmdProducts},
 	}
 }
 

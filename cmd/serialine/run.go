@@ -102,7 +102,7 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 			usersPath = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
 		}
 		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
-			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != ""})
+			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
 			return exitFailure
@@ -166,4 +166,17 @@ func shutdownDrain(e env, ctrl *line.Controller, wait time.Duration) line.Outbox
 		e.logger.Warn("outbox not empty at shutdown", "items", left.Items(), "err", left.Err)
 	}
 	return left
+}
+
+// lineLocation is the line's time zone (line.timezone; validated), UTC
+// when unset.
+func lineLocation(cfg config.Config) *time.Location {
+	if cfg.Line.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(cfg.Line.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }

@@ -101,6 +101,9 @@ type Faults struct {
 	ModbusDrop bool
 	// MissConfirm makes the confirmation sensor miss every reject.
 	MissConfirm bool
+	// MissConfirmCount limits MissConfirm to that many rejects (0 = until
+	// cleared).
+	MissConfirmCount int
 	// StallHeartbeat freezes the PLC heartbeat.
 	StallHeartbeat bool
 }
@@ -368,6 +371,11 @@ func (s *Sim) stepLocked(in beltSlot) []string {
 		if s.faults.MissConfirm {
 			r.Result = devices.GateUnconfirmed
 			s.st.ConfirmMissed++
+			if s.faults.MissConfirmCount > 0 {
+				if s.faults.MissConfirmCount--; s.faults.MissConfirmCount == 0 {
+					s.faults.MissConfirm = false
+				}
+			}
 		} else {
 			r.Result = devices.GateRejected
 			s.st.Rejected++

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"time"
+
+	"github.com/serialine/serialine/line/records"
 )
 
 // Controller is what the API needs from the line controller. It is defined
@@ -126,6 +128,9 @@ type BatchDef struct {
 	// printed on every unit, in the AI the profile names (710-715);
 	// required by the profiles that have one (eu-fmd-de …), refused otherwise.
 	NHRN string `json:"nhrn,omitempty"`
+	// Product is the product's name from the product master (set by the
+	// API from the GTIN; not stored in the journal's batch record).
+	Product string `json:"product,omitempty"`
 }
 
 // Batch is a batch with its PackML state, counters and history.
@@ -209,6 +214,14 @@ type Unit struct {
 	// Mismatches: elements of a scanned code that differ from what was
 	// printed for this serial (lookup by code only; see CompareCode).
 	Mismatches []FieldMismatch `json:"mismatches,omitempty"`
+	// Lot, Expiry and HRI are what was printed on the pack (from the
+	// element string): the human-readable text to compare with the pack.
+	Lot    string `json:"lot,omitempty"`
+	Expiry string `json:"expiry,omitempty"`
+	HRI    string `json:"hri,omitempty"`
+	// Closeout is the supervisor's close-out of a reject the gate did not
+	// confirm, when there is one.
+	Closeout *Closeout `json:"closeout,omitempty"`
 }
 
 // UnitEvent is one state change of a unit.
@@ -259,36 +272,68 @@ const (
 	SeverityFault   = "fault"
 )
 
-// Alarm is one alarm.
+// Alarm is one alarm and its lifecycle: raised (by whom or what, when),
+// acknowledged (by whom, when), cleared when its condition cleared (by whom
+// or what, when).
 type Alarm struct {
-	ID       string    `json:"id"`
-	Severity string    `json:"severity"`
-	Source   string    `json:"source"` // "plc", "printer", "operator", …
-	Text     string    `json:"text"`
-	Raised   time.Time `json:"raised"`
-	RaisedBy string    `json:"raised_by,omitempty"`
-	Active   bool      `json:"active"` // condition still present
-	Acked    bool      `json:"acked"`
-	AckedBy  string    `json:"acked_by,omitempty"`
-	AckedAt  time.Time `json:"acked_at,omitzero"`
+	ID string `json:"id"`
+	// Code is the support code ("PRN-INK-OUT", "GATE-NOT-CONFIRMED" …):
+	// the catalogue key of its text, kept for support whatever the language.
+	Code string `json:"code"`
+	// Condition is the fault behind the alarm ("printer:ink-out",
+	// "gate:<serial>"): one active alarm per condition.
+	Condition string `json:"condition"`
+	Severity  string `json:"severity"`
+	Source    string `json:"source"` // "plc", "printer", "operator", …
+	// Text is the plain-language message with the action to take, in the
+	// reader's language.
+	Text string `json:"text"`
+	// Detail is the technical message behind it (for support).
+	Detail string            `json:"detail,omitempty"`
+	Params map[string]string `json:"params,omitempty"` // placeholders of Text (serial, device …)
+	Batch  string            `json:"batch,omitempty"`  // batch running when it was raised
+	// Latched alarms (a pack to find) clear only by a person's close-out.
+	Latched   bool      `json:"latched,omitempty"`
+	Raised    time.Time `json:"raised"`
+	RaisedBy  string    `json:"raised_by,omitempty"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	Count     int       `json:"count,omitempty"` // raises of the condition while active
+	Active    bool      `json:"active"`          // condition still present
+	Acked     bool      `json:"acked"`
+	AckedBy   string    `json:"acked_by,omitempty"`
+	AckedAt   time.Time `json:"acked_at,omitzero"`
+	Cleared   time.Time `json:"cleared,omitzero"`
+	ClearedBy string    `json:"cleared_by,omitempty"`
 }
 
-// Signature meanings.
+// Signature meanings (21 CFR 11.50(a)(3)): what a signature stands for.
 const (
-	MeaningApproved              = "approved"
-	MeaningApprovedWithDeviation = "approved-with-deviation"
+	MeaningApproved              = "approved"                // production sign-off of a batch record
+	MeaningApprovedWithDeviation = "approved-with-deviation" // … that does not balance or has deviations
 	MeaningReviewed              = "reviewed"
+	MeaningReleased              = "released"                // QA release of a batch
+	MeaningReleasedWithDeviation = "released-with-deviation" // … with deviations
+	MeaningPerformed             = "performed"               // the signer did it (line clearance, close-out, unit action)
+	MeaningHandedOver            = "handed-over"             // outgoing shift's handover note
+	MeaningAcknowledged          = "acknowledged"            // incoming shift's acknowledgement
 )
+
+// Meanings lists every signature meaning.
+func Meanings() []string {
+	return []string{MeaningApproved, MeaningApprovedWithDeviation, MeaningReviewed, MeaningReleased, MeaningReleasedWithDeviation,
+		MeaningPerformed, MeaningHandedOver, MeaningAcknowledged}
+}
 
 // Signature is an electronic signature (21 CFR Part 11): who, when, what
 // it means and why. The password check is done by the API before it
 // reaches the controller.
 type Signature struct {
-	User    string    `json:"user"`
-	Role    string    `json:"role"`
-	Meaning string    `json:"meaning"`
-	Reason  string    `json:"reason"`
-	At      time.Time `json:"at"`
+	User     string    `json:"user"`
+	FullName string    `json:"full_name,omitempty"` // printed name of the signer (21 CFR 11.50)
+	Role     string    `json:"role"`
+	Meaning  string    `json:"meaning"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
 }
 
 // Reconciliation is the serial balance of a batch:
@@ -310,7 +355,65 @@ type Reconciliation struct {
 	// Deviations counts the differences that balance but need signing as
 	// approved-with-deviation (a reject the gate did not confirm: the pack
 	// may be in the good stream); they are listed in Differences too.
-	Deviations int        `json:"deviations,omitempty"`
-	Signed     *Signature `json:"signed,omitempty"`
-	Generated  time.Time  `json:"generated"`
+	Deviations int `json:"deviations,omitempty"`
+	// DeviationSerials are the units behind Deviations (filled by the
+	// controller; a close-out "pack found and destroyed" resolves one).
+	DeviationSerials []string `json:"deviation_serials,omitempty"`
+	// Signed is the valid production sign-off (nil when none, or when the
+	// record changed after it: see Review).
+	Signed    *Signature `json:"signed,omitempty"`
+	Generated time.Time  `json:"generated"`
+	// Review is the two-step review of the batch record (set by the API
+	// when it keeps records).
+	Review *Review `json:"review,omitempty"`
+	// Closeouts are the supervisors' close-outs of rejects the gate did
+	// not confirm.
+	Closeouts []Closeout `json:"closeouts,omitempty"`
+	// TimeZone names the line's time zone, in which times are shown.
+	TimeZone string `json:"time_zone,omitempty"`
+}
+
+// Figures are the reconciliation figures a signature seals (records.Figures).
+type Figures = records.Figures
+
+// SignatureRecord is one signature of a batch record and whether it still
+// seals the record as it is.
+type SignatureRecord struct {
+	Signature
+	Step string `json:"step"` // "production" or "qa"
+	// Valid: the record has not changed since this signature.
+	Valid bool `json:"valid"`
+	// Legacy: recorded before signatures sealed the figures.
+	Legacy  bool    `json:"legacy,omitempty"`
+	Digest  string  `json:"digest"`
+	Figures Figures `json:"figures"` // as signed
+}
+
+// Review is the two-step review of a batch record: production sign-off,
+// then QA release, each its own e-signature; the batch is released only
+// when both seal the record as it is now.
+type Review struct {
+	Digest     string           `json:"digest"` // the record as it is now
+	Production *SignatureRecord `json:"production,omitempty"`
+	QA         *SignatureRecord `json:"qa,omitempty"`
+	// ChangedAfterSigning: the record changed after a signature (a later
+	// sample, manual reject, decommission or close-out); it needs signing again.
+	ChangedAfterSigning bool `json:"changed_after_signing"`
+	Released            bool `json:"released"`
+	// Next is the signature due: "production", "qa" or "" (released, or
+	// the batch is not finished).
+	Next    string            `json:"next,omitempty"`
+	Current Figures           `json:"current"`
+	History []SignatureRecord `json:"history,omitempty"`
+}
+
+// Closeout is a supervisor's close-out of a unit whose reject the gate did
+// not confirm: the pack found and destroyed, or not found (a deviation).
+type Closeout struct {
+	Serial    string    `json:"serial"`
+	Batch     string    `json:"batch"`
+	Outcome   string    `json:"outcome"` // "found-destroyed" or "not-found"
+	Note      string    `json:"note,omitempty"`
+	Signed    Signature `json:"signed"`
+	Deviation bool      `json:"deviation"`
 }

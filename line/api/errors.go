@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/serialine/serialine/line/auth"
 )
@@ -47,6 +48,26 @@ const (
 	CodeInternal          = "internal"
 )
 
+// plain makes an error chain's text readable for an operator: package
+// prefixes ("auth: ", "journal: " …) and the sentinel texts the chain ends
+// with (": bad request", ": refused" …, which the code carries) go.
+func plain(msg string) string {
+	for _, p := range []string{"auth: ", "journal: ", "line: ", "records: ", "reconcile: ", "api: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	for {
+		cut := false
+		for _, s := range []string{": bad request", ": invalid state", ": refused", ": not found", ": unavailable", ": invalid record", ": invalid input"} {
+			if strings.HasSuffix(msg, s) {
+				msg, cut = strings.TrimSuffix(msg, s), true
+			}
+		}
+		if !cut {
+			return msg
+		}
+	}
+}
+
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
@@ -73,7 +94,7 @@ func toError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	msg := err.Error()
+	msg := plain(err.Error())
 	switch {
 	case errors.Is(err, auth.ErrLocked):
 		return &Error{http.StatusForbidden, CodeLocked, msg}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/serialine/serialine/line/i18n"
 	"github.com/serialine/serialine/printer/gs1"
 )
 
@@ -35,10 +36,10 @@ func (u *Unit) Assess() {
 		if strings.HasPrefix(u.Reason, "reject-not-confirmed") {
 			u.Warning = "NOT SALEABLE: rejected, but the reject gate did not confirm it; the pack may have gone on down the line: find it and remove it"
 		} else {
-			u.Warning = "NOT SALEABLE: rejected at the line (" + u.Reason + "); a pack carrying this code in the good stream must be removed"
+			u.Warning = "NOT SALEABLE: rejected at the line (" + ReasonText(i18n.Default, u.Reason) + "); a pack carrying this code in the good stream must be removed"
 		}
 	case "uncertain":
-		u.Warning = "NOT SALEABLE: outcome uncertain (" + u.Reason + "), never commissioned; quarantine the pack"
+		u.Warning = "NOT SALEABLE: outcome uncertain (" + ReasonText(i18n.Default, u.Reason) + "), never commissioned; quarantine the pack"
 	case "sampled":
 		u.Warning = "NOT SALEABLE: pulled as a QA sample"
 	case "returned":
@@ -46,6 +47,17 @@ func (u *Unit) Assess() {
 	default:
 		u.Warning = "NOT SALEABLE: not commissioned yet (" + u.State + ")"
 	}
+}
+
+// ReasonText is a unit reason code ("late-verdict") in plain language
+// in lang, with the code kept ("… (late-verdict)"); an unknown code is
+// returned as it is.
+func ReasonText(lang, reason string) string {
+	code, _, _ := strings.Cut(reason, ":")
+	if t, ok := i18n.Lookup(lang, "ureason."+code); ok {
+		return t + " (" + code + ")"
+	}
+	return reason
 }
 
 // CompareCode compares a scanned code, element by element, with the

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -32,8 +33,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/i18n"
 	"github.com/serialine/serialine/line/metrics"
-	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/line/records"
 )
 
 //go:embed openapi.yaml
@@ -78,6 +81,19 @@ type Options struct {
 	SecureCookie bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Records are the shift's GMP records (product master, signatures,
+	// close-outs, clearances, handovers); nil = batches are set up without
+	// a product master, signed once, and the shift endpoints answer 404.
+	Records *records.Store
+	// Location is the line's time zone: times in reports and on screen are
+	// shown in it, named; nil = UTC.
+	Location *time.Location
+	// Shift are the line clearance checklist, the command reason codes
+	// and the unit action policy (defaults filled by Effective).
+	Shift config.Shift
+	// Shifts are the shift start times ("06:00", …) of the shift report;
+	// none = one shift per day.
+	Shifts []string
 }
 
 // Server is the API handler. Create it with New.
@@ -108,6 +124,10 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	o.Shift = o.Shift.Effective()
 	s := &Server{o: o, mux: http.NewServeMux(), log: o.Logger, xorigin: http.NewCrossOriginProtection()}
 	s.routes()
 	return s, nil
@@ -187,15 +207,19 @@ func (c *call) actor() Actor { return Actor{User: c.sess.User, Role: string(c.se
 
 type handler func(s *Server, c *call) error
 
+// route registers one API route.
+func (s *Server) route(pattern string, acc access, action string, fn handler) {
+	s.mux.Handle(pattern, s.wrap(acc, action, fn))
+	s.patterns = append(s.patterns, pattern)
+}
+
 func (s *Server) routes() {
 	m := s.mux
-	h := func(pattern string, acc access, action string, fn handler) {
-		m.Handle(pattern, s.wrap(acc, action, fn))
-		s.patterns = append(s.patterns, pattern)
-	}
+	h := s.route
 	h("POST /api/v1/login", anyone, "", (*Server).login)
 	h("POST /api/v1/logout", changePW, "", (*Server).logout)
 	h("GET /api/v1/session", changePW, "", (*Server).session)
+	h("PATCH /api/v1/session", changePW, "", (*Server).updateSession)
 	h("POST /api/v1/password", changePW, "", (*Server).password)
 	h("GET /api/v1/users", admin, "", (*Server).users)
 	h("POST /api/v1/users", admin, "", (*Server).createUser) // line/auth audits user changes
@@ -221,14 +245,16 @@ func (s *Server) routes() {
 	h("POST /api/v1/batches/{id}/reconciliation/sign", supervisor, "api.reconciliation.sign", (*Server).signReconciliation)
 	h("GET /api/v1/units", operator, "", (*Server).units)
 	h("GET /api/v1/units/{serial}", operator, "", (*Server).unit)
-	h("POST /api/v1/units/{serial}/action", supervisor, "api.unit.action", (*Server).unitAction)
+	h("POST /api/v1/units/{serial}/action", operator, "api.unit.action", (*Server).unitAction)
 	h("GET /api/v1/lookup", operator, "", (*Server).lookup)
 	h("GET /api/v1/devices", operator, "", (*Server).devices)
 	h("GET /api/v1/pools", operator, "", (*Server).pools)
 	h("GET /api/v1/alarms", operator, "", (*Server).alarms)
 	h("POST /api/v1/alarms", operator, "api.alarm.raise", (*Server).raiseAlarm)
 	h("POST /api/v1/alarms/{id}/ack", operator, "api.alarm.ack", (*Server).ackAlarm)
+	h("POST /api/v1/alarms/ack-all", operator, "api.alarm.ack-all", (*Server).ackAllAlarms)
 	h("GET /api/v1/audit", supervisor, "", (*Server).audit)
+	s.shiftRoutes()
 	m.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapiYAML)
@@ -399,6 +425,13 @@ func decode(c *call, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "request body: " + err.Error()}
 	}
+	// One JSON value and nothing after it: a body such as {"a":1}{"b":2}
+	// or {"a":1} trailing-garbage is refused, not half-read.
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest,
+			Message: "request body: unexpected data after the JSON value (send exactly one JSON object)"}
+	}
 	return nil
 }
 
@@ -443,8 +476,14 @@ func (s *Server) login(c *call) error {
 		return err
 	}
 	sess, err := s.o.Auth.Login(c.r.Context(), req.User, req.Password, c.r.RemoteAddr)
+	if auth.IsRefusal(err) {
+		// One answer for every refused login — unknown user, wrong
+		// password, lockout, disabled account — at every attempt, so the
+		// answer never tells whether a user exists (auth audited the cause).
+		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: auth.RefusalText}
+	}
 	if err != nil {
-		return err // auth audited the refusal
+		return err
 	}
 	http.SetCookie(c.w, &http.Cookie{Name: SessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.o.SecureCookie || c.r.TLS != nil})
@@ -465,6 +504,30 @@ func (s *Server) logout(c *call) error {
 
 func (s *Server) session(c *call) error {
 	writeJSON(c.w, http.StatusOK, c.sess)
+	return nil
+}
+
+type sessionUpdate struct {
+	Lang *string `json:"lang"`
+}
+
+// updateSession changes the session user's own settings (the language).
+func (s *Server) updateSession(c *call) error {
+	var req sessionUpdate
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if req.Lang == nil {
+		return badRequest("nothing to change: send {\"lang\": \"en\"|\"de\"}")
+	}
+	if err := s.o.Auth.SetLanguage(c.r.Context(), Token(c.r), *req.Lang); err != nil {
+		return err
+	}
+	sess, err := s.o.Auth.Peek(Token(c.r))
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, sess)
 	return nil
 }
 
@@ -496,8 +559,10 @@ func (s *Server) users(c *call) error {
 
 type createUserRequest struct {
 	Name     string `json:"name"`
+	FullName string `json:"full_name"` // required: printed with every signature
 	Role     string `json:"role"`
 	Password string `json:"password"` // temporary; changed at first login
+	Lang     string `json:"lang,omitempty"`
 }
 
 func (s *Server) createUser(c *call) error {
@@ -506,15 +571,21 @@ func (s *Server) createUser(c *call) error {
 		return err
 	}
 	c.target = req.Name
-	if err := s.o.Auth.CreateUser(c.r.Context(), c.sess, req.Name, auth.Role(req.Role), req.Password); err != nil {
+	if strings.TrimSpace(req.FullName) == "" {
+		req.FullName = req.Name // older clients; the admin can set it later
+	}
+	if err := s.o.Auth.Create(c.r.Context(), c.sess, auth.NewUser{Name: req.Name, FullName: req.FullName, Role: auth.Role(req.Role),
+		Password: req.Password, Lang: req.Lang}); err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusCreated, map[string]string{"name": req.Name, "role": req.Role}) // auth audited it
+	writeJSON(c.w, http.StatusCreated, map[string]string{"name": req.Name, "full_name": strings.TrimSpace(req.FullName), "role": req.Role}) // auth audited it
 	return nil
 }
 
 type updateUserRequest struct {
 	Role        *string `json:"role,omitempty"`
+	FullName    *string `json:"full_name,omitempty"`
+	Lang        *string `json:"lang,omitempty"`
 	Disabled    *bool   `json:"disabled,omitempty"`
 	Unlock      bool    `json:"unlock,omitempty"`
 	NewPassword *string `json:"password,omitempty"`
@@ -525,7 +596,7 @@ func (s *Server) updateUser(c *call) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	ch := auth.UserChange{Disabled: req.Disabled, Unlock: req.Unlock, NewPassword: req.NewPassword}
+	ch := auth.UserChange{Disabled: req.Disabled, Unlock: req.Unlock, NewPassword: req.NewPassword, FullName: req.FullName, Lang: req.Lang}
 	if req.Role != nil {
 		r := auth.Role(*req.Role)
 		ch.Role = &r
@@ -540,15 +611,6 @@ func (s *Server) updateUser(c *call) error {
 
 // ---- line ----
 
-func (s *Server) status(c *call) error {
-	st, err := s.o.Controller.Status(c.r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, http.StatusOK, st)
-	return nil
-}
-
 func (s *Server) batches(c *call) error {
 	limit, err := queryInt(c.r, "limit", 50, 1000)
 	if err != nil {
@@ -561,145 +623,11 @@ func (s *Server) batches(c *call) error {
 	if b == nil {
 		b = []Batch{}
 	}
-	writeJSON(c.w, http.StatusOK, b)
-	return nil
-}
-
-func (s *Server) createBatch(c *call) error {
-	var def BatchDef
-	if err := decode(c, &def); err != nil {
-		return err
-	}
-	c.target = def.ID
-	if p := checkBatchDef(def); len(p) > 0 {
-		return badRequest("batch definition: %s", strings.Join(p, "; "))
-	}
-	b, err := s.o.Controller.CreateBatch(c.r.Context(), def, c.actor())
-	if err != nil {
-		return err
-	}
-	return s.done(c, http.StatusCreated, b, "", batchAuditText(def))
-}
-
-// batchAuditText is the audit "after" text of a batch definition.
-func batchAuditText(def BatchDef) string {
-	t := fmt.Sprintf("gtin=%s lot=%s expiry=%s target=%d profile=%s", def.GTIN, def.Lot, def.Expiry, def.Target, def.Profile)
-	if def.NHRN != "" {
-		t += " nhrn=" + def.NHRN
-	}
-	return t
-}
-
-// checkBatchDef lists every problem of a batch definition, each named by
-// its field; GTIN, lot and expiry are checked as their GS1 AIs (01, 10, 17)
-// so that a batch cannot be defined that the printer could not encode.
-func checkBatchDef(def BatchDef) []string {
-	var p []string
-	if strings.TrimSpace(def.ID) == "" {
-		p = append(p, "id: required")
-	} else if len(def.ID) > 64 || strings.ContainsFunc(def.ID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		p = append(p, "id: at most 64 characters, no control characters")
-	}
-	for _, f := range []struct{ name, ai, v, missing string }{
-		{"gtin", "01", def.GTIN, "gtin: required"},
-		{"lot", "10", def.Lot, "lot: required"},
-		{"expiry", "17", def.Expiry, "expiry: required (YYMMDD)"},
-	} {
-		if f.v == "" {
-			p = append(p, f.missing)
-		} else if err := gs1.CheckValue(f.ai, f.v); err != nil {
-			p = append(p, fmt.Sprintf("%s %q: %v", f.name, f.v, err))
-		}
-	}
-	var nhrnAI string
-	if def.Profile != "" {
-		prof, err := gs1.LookupProfile(def.Profile)
-		if err != nil {
-			p = append(p, fmt.Sprintf("profile %q: %v", def.Profile, err))
-		}
-		nhrnAI = prof.NHRN
-	}
-	switch {
-	case nhrnAI != "" && def.NHRN == "":
-		p = append(p, fmt.Sprintf("nhrn: required by profile %s (AI %s)", def.Profile, nhrnAI))
-	case nhrnAI != "":
-		if err := gs1.CheckValue(nhrnAI, def.NHRN); err != nil {
-			p = append(p, fmt.Sprintf("nhrn %q (AI %s): %v", def.NHRN, nhrnAI, err))
-		}
-	case def.NHRN != "":
-		p = append(p, fmt.Sprintf("nhrn: profile %q carries no national number", def.Profile))
-	}
-	if def.Target <= 0 {
-		p = append(p, "target: must be > 0")
-	}
-	return p
-}
-
-func (s *Server) batch(c *call) error {
-	b, err := s.o.Controller.Batch(c.r.Context(), c.r.PathValue("id"))
-	if err != nil {
-		return err
+	for i := range b {
+		b[i] = s.decorateBatch(b[i])
 	}
 	writeJSON(c.w, http.StatusOK, b)
 	return nil
-}
-
-// CommandRequest is the body of a batch command (optional for commands
-// without override).
-type CommandRequest struct {
-	Reason   string `json:"reason,omitempty"`
-	Override bool   `json:"override,omitempty"`
-	// Signature is required with Override (supervisor e-signature).
-	Signature *SignatureRequest `json:"signature,omitempty"`
-}
-
-// SignatureRequest is an electronic signature in a request: the signer's
-// password re-entered, the meaning and the reason.
-type SignatureRequest struct {
-	Password string `json:"password"`
-	Meaning  string `json:"meaning"`
-	Reason   string `json:"reason"`
-}
-
-func commandHandler(cmd string) handler {
-	return func(s *Server, c *call) error {
-		var req CommandRequest
-		if c.r.ContentLength != 0 {
-			if err := decode(c, &req); err != nil {
-				return err
-			}
-		}
-		id := c.r.PathValue("id")
-		var sig Signature
-		if req.Override {
-			var err error
-			if sig, err = s.sign(c, "override of command "+cmd+" on batch "+id, req.Signature, auth.RoleSupervisor); err != nil {
-				return err
-			}
-		}
-		before := ""
-		if b, err := s.o.Controller.Batch(c.r.Context(), id); err == nil {
-			before = b.State
-		}
-		command := Command{Name: cmd, Reason: req.Reason, Override: req.Override}
-		if req.Override {
-			command.Signature = &sig
-		}
-		if err := s.o.Controller.Command(c.r.Context(), id, command, c.actor()); err != nil {
-			return err
-		}
-		after := ""
-		b, err := s.o.Controller.Batch(c.r.Context(), id)
-		if err == nil {
-			after = b.State
-		}
-		change := "state " + before + " -> " + after
-		if req.Override {
-			c.action += ".override"
-			change += " signed meaning=" + sig.Meaning
-		}
-		return s.done(c, http.StatusOK, b, req.Reason, change)
-	}
 }
 
 // sign checks an electronic signature in the request for the session's
@@ -710,11 +638,12 @@ func (s *Server) sign(c *call, subject string, sr *SignatureRequest, min auth.Ro
 			Message: "this action needs an electronic signature: signature {password, meaning, reason}"}
 	}
 	switch sr.Meaning {
-	case MeaningApproved, MeaningApprovedWithDeviation, MeaningReviewed:
+	case MeaningApproved, MeaningApprovedWithDeviation, MeaningReviewed, MeaningReleased, MeaningReleasedWithDeviation,
+		MeaningPerformed, MeaningHandedOver, MeaningAcknowledged:
 	default:
 		// the meaning is part of the signed record (21 CFR 11.50): one of
 		// the defined ones, not free text
-		err := badRequest("signature meaning %q: want %s, %s or %s", sr.Meaning, MeaningApproved, MeaningApprovedWithDeviation, MeaningReviewed)
+		err := badRequest("signature meaning %q: want one of %s", sr.Meaning, strings.Join(Meanings(), ", "))
 		if aerr := s.o.Audit.AppendAudit(c.r.Context(), auth.AuditEntry{Who: c.sess.User, Role: string(c.sess.Role),
 			Action: "auth.sign.refused", Reason: err.Error(), After: "subject=" + subject}); aerr != nil {
 			s.log.Error("audit append failed for refusal", "action", "auth.sign.refused", "err", aerr)
@@ -722,13 +651,17 @@ func (s *Server) sign(c *call, subject string, sr *SignatureRequest, min auth.Ro
 		return Signature{}, err
 	}
 	sig, err := s.o.Auth.Sign(c.r.Context(), c.sess, subject, sr.Password, sr.Meaning, sr.Reason, min)
+	if errors.Is(err, auth.ErrLocked) {
+		return Signature{}, &Error{Status: http.StatusForbidden, Code: CodeLocked,
+			Message: "signature refused: too many wrong passwords from this terminal; wait 15 minutes or ask an admin to unlock you"}
+	}
 	if errors.Is(err, auth.ErrBadCredentials) {
 		return Signature{}, &Error{Status: http.StatusForbidden, Code: CodeSignatureInvalid, Message: "signature refused: wrong password"}
 	}
 	if err != nil {
 		return Signature{}, err
 	}
-	return Signature{User: sig.User, Role: string(sig.Role), Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}, nil
+	return Signature{User: sig.User, FullName: sig.FullName, Role: string(sig.Role), Meaning: sig.Meaning, Reason: sig.Reason, At: sig.At}, nil
 }
 
 func unitQuery(r *http.Request) (UnitQuery, error) {
@@ -789,108 +722,6 @@ func (s *Server) listUnits(c *call, batch string, q UnitQuery) error {
 	return nil
 }
 
-func (s *Server) unit(c *call) error {
-	u, err := s.o.Controller.Unit(c.r.Context(), c.r.PathValue("serial"))
-	if err != nil {
-		return err
-	}
-	u.Assess()
-	writeJSON(c.w, http.StatusOK, u)
-	return nil
-}
-
-// LookupResult answers "is this code ours, and what happened to it?".
-type LookupResult struct {
-	Code     string            `json:"code"`
-	Elements map[string]string `json:"elements"` // AI -> value, as parsed
-	Ours     bool              `json:"ours"`     // the serial was drawn on this line for this GTIN
-	Unit     *Unit             `json:"unit,omitempty"`
-	Problem  string            `json:"problem,omitempty"` // why it is not ours (GTIN mismatch…)
-	// Mismatches: elements of the code that differ from what was printed
-	// for its serial (also in Unit.Mismatches).
-	Mismatches []FieldMismatch `json:"mismatches,omitempty"`
-	// Saleable: ours and commissioned; false for a rejected, uncertain,
-	// sampled, returned or not yet commissioned unit (Warning says why).
-	Saleable bool   `json:"saleable"`
-	Warning  string `json:"warning,omitempty"`
-}
-
-func (s *Server) lookup(c *call) error {
-	code := c.r.URL.Query().Get("code")
-	if code == "" {
-		return badRequest("query parameter code is required (element string, bracketed HRI or GS1 Digital Link)")
-	}
-	msg, err := gs1.Parse(code)
-	if err != nil {
-		return badRequest("code %q: %v", code, err)
-	}
-	res := LookupResult{Code: code, Elements: map[string]string{}}
-	for _, e := range msg.Elements() {
-		res.Elements[e.AI] = e.Value
-	}
-	serial, ok := msg.Value("21")
-	if !ok {
-		return badRequest("code %q has no serial number (AI 21)", code)
-	}
-	u, err := s.o.Controller.Unit(c.r.Context(), serial)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		res.Problem = "serial " + serial + " was never drawn on this line"
-	case err != nil:
-		return err
-	default:
-		gtin, _ := msg.Value("01")
-		u.Assess()
-		u.CompareCode(msg)
-		if gtin != "" && u.GTIN != "" && gtin != u.GTIN {
-			res.Problem = fmt.Sprintf("serial %s belongs to GTIN %s here, the code says GTIN %s", serial, u.GTIN, gtin)
-		} else if len(u.Mismatches) > 0 {
-			res.Problem = u.MismatchText()
-		} else {
-			res.Ours = true
-		}
-		res.Unit = &u
-		res.Mismatches = u.Mismatches
-		res.Saleable = res.Ours && u.Saleable
-		res.Warning = u.Warning
-	}
-	writeJSON(c.w, http.StatusOK, res)
-	return nil
-}
-
-// UnitActionRequest is the body of a manual unit action.
-type UnitActionRequest struct {
-	Action    UnitActionKind    `json:"action"` // reject, sample, decommission
-	Reason    string            `json:"reason"`
-	Signature *SignatureRequest `json:"signature"`
-}
-
-func (s *Server) unitAction(c *call) error {
-	var req UnitActionRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	switch req.Action {
-	case UnitReject, UnitSample, UnitDecommission:
-	default:
-		return badRequest("action %q: want reject, sample or decommission", req.Action)
-	}
-	c.action = "api.unit." + string(req.Action)
-	if strings.TrimSpace(req.Reason) == "" {
-		return badRequest("reason is required")
-	}
-	serial := c.r.PathValue("serial")
-	sig, err := s.sign(c, "manual "+string(req.Action)+" of unit "+serial, req.Signature, auth.RoleSupervisor)
-	if err != nil {
-		return err
-	}
-	u, err := s.o.Controller.UnitAction(c.r.Context(), serial, req.Action, req.Reason, c.actor())
-	if err != nil {
-		return err
-	}
-	return s.done(c, http.StatusOK, u, req.Reason, "state="+u.State+" signed meaning="+sig.Meaning)
-}
-
 func (s *Server) devices(c *call) error {
 	d, err := s.o.Controller.Devices(c.r.Context())
 	if err != nil {
@@ -916,16 +747,57 @@ func (s *Server) pools(c *call) error {
 }
 
 func (s *Server) alarms(c *call) error {
-	active := c.r.URL.Query().Get("active")
-	a, err := s.o.Controller.Alarms(c.r.Context(), active == "1" || active == "true")
+	q := c.r.URL.Query()
+	view := q.Get("view")
+	if active := q.Get("active"); view == "" && (active == "1" || active == "true") {
+		view = ViewAttention
+	}
+	if view == "" {
+		view = ViewHistory
+	}
+	limit, err := queryInt(c.r, "limit", 500, 5000)
 	if err != nil {
 		return err
 	}
-	if a == nil {
-		a = []Alarm{}
+	var a []Alarm
+	if al, ok := s.o.Controller.(AlarmLister); ok {
+		a, err = al.AlarmView(c.r.Context(), AlarmQuery{View: view, Batch: q.Get("batch"), Limit: limit})
+	} else {
+		a, err = s.o.Controller.Alarms(c.r.Context(), view != ViewHistory)
 	}
-	writeJSON(c.w, http.StatusOK, a)
+	if err != nil {
+		return err
+	}
+	lang := c.lang()
+	out := make([]Alarm, 0, len(a))
+	for _, x := range a {
+		out = append(out, x.Localize(lang))
+	}
+	writeJSON(c.w, http.StatusOK, out)
 	return nil
+}
+
+// lang is the language of the caller: the user's own, else the browser's.
+func (c *call) lang() string { return i18n.Pick(c.sess.Lang, c.r.Header.Get("Accept-Language")) }
+
+func (s *Server) ackAllAlarms(c *call) error {
+	al, ok := s.o.Controller.(AlarmLister)
+	if !ok {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "this controller has no alarm history"}
+	}
+	acked, err := al.AckAll(c.r.Context(), c.actor())
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(acked))
+	for i, a := range acked {
+		ids[i] = a.ID
+		acked[i] = a.Localize(c.lang())
+	}
+	if acked == nil {
+		acked = []Alarm{}
+	}
+	return s.done(c, http.StatusOK, acked, "", fmt.Sprintf("%d alarm(s): %s", len(ids), strings.Join(ids, " ")))
 }
 
 type raiseAlarmRequest struct {
@@ -944,7 +816,7 @@ func (s *Server) raiseAlarm(c *call) error {
 		return err
 	}
 	c.target = a.ID
-	return s.done(c, http.StatusCreated, a, req.Text, "severity="+a.Severity)
+	return s.done(c, http.StatusCreated, a.Localize(c.lang()), req.Text, "severity="+a.Severity)
 }
 
 func (s *Server) ackAlarm(c *call) error {
@@ -952,75 +824,7 @@ func (s *Server) ackAlarm(c *call) error {
 	if err != nil {
 		return err
 	}
-	return s.done(c, http.StatusOK, a, "", a.Text)
-}
-
-func (s *Server) reconciliation(c *call) error {
-	rec, err := s.o.Controller.Reconciliation(c.r.Context(), c.r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, http.StatusOK, rec)
-	return nil
-}
-
-func (s *Server) signReconciliation(c *call) error {
-	var req SignatureRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	subject := "reconciliation of batch " + c.r.PathValue("id")
-	// Check what the controller would refuse before the signature is
-	// made, so the audit trail holds no auth.sign for a signing that did
-	// not happen (21 CFR 11): the refusal is audited as auth.sign.refused.
-	if err := s.signable(c, c.r.PathValue("id"), req.Meaning); err != nil {
-		s.signRefused(c, "auth.sign.refused", subject, err)
-		return err
-	}
-	sig, err := s.sign(c, subject, &req, auth.RoleSupervisor)
-	if err != nil {
-		return err
-	}
-	rec, err := s.o.Controller.SignReconciliation(c.r.Context(), c.r.PathValue("id"), sig)
-	if err != nil {
-		// Refused after the password check (the batch changed meanwhile):
-		// the audit trail says the signature was not applied.
-		s.signRefused(c, "auth.sign.voided", subject, err)
-		return err
-	}
-	return s.done(c, http.StatusOK, rec, req.Reason, fmt.Sprintf("meaning=%s drawn=%d commissioned=%d rejected=%d sampled=%d returned=%d uncertain=%d balanced=%t",
-		sig.Meaning, rec.Drawn, rec.Commissioned, rec.Rejected, rec.Sampled, rec.Returned, rec.Uncertain, rec.Balanced))
-}
-
-// signable reports why the reconciliation of batch id cannot be signed
-// with meaning now (nil when it can): the batch must be final, not yet
-// signed, and a batch that does not balance or has deviations (rejects
-// the gate did not confirm) needs approved-with-deviation.
-func (s *Server) signable(c *call, id, meaning string) error {
-	rec, err := s.o.Controller.Reconciliation(c.r.Context(), id)
-	if err != nil {
-		return err
-	}
-	switch {
-	case !rec.Final:
-		return fmt.Errorf("batch %s is %s: sign its reconciliation once it is complete, stopped or aborted: %w", id, rec.State, ErrInvalidState)
-	case rec.Signed != nil:
-		return fmt.Errorf("reconciliation of batch %s already signed by %s: %w", id, rec.Signed.User, ErrInvalidState)
-	case meaning != MeaningApprovedWithDeviation && !rec.Balanced:
-		return fmt.Errorf("batch %s does not balance; sign with meaning %q and a reason: %w", id, MeaningApprovedWithDeviation, ErrRefused)
-	case meaning != MeaningApprovedWithDeviation && rec.Deviations > 0:
-		return fmt.Errorf("batch %s: %d reject(s) not confirmed by the gate, the packs may be in the good stream; sign with meaning %q and a reason: %w",
-			id, rec.Deviations, MeaningApprovedWithDeviation, ErrRefused)
-	}
-	return nil
-}
-
-// signRefused audits a signing that did not happen.
-func (s *Server) signRefused(c *call, action, subject string, err error) {
-	if aerr := s.o.Audit.AppendAudit(c.r.Context(), auth.AuditEntry{Who: c.sess.User, Role: string(c.sess.Role),
-		Action: action, Reason: err.Error(), After: "subject=" + subject}); aerr != nil {
-		s.log.Error("audit append failed for refusal", "action", action, "err", aerr)
-	}
+	return s.done(c, http.StatusOK, a.Localize(c.lang()), "", a.Code+": "+a.Text)
 }
 
 func (s *Server) audit(c *call) error {
@@ -1093,11 +897,12 @@ func (s *Server) events(c *call) error {
 		} else {
 			at := st.At
 			st.At = time.Time{}
-			cmp, _ := json.Marshal(st)
+			view := s.statusView(c, st)
+			cmp, _ := json.Marshal(view)
 			if string(cmp) != string(last) {
 				last = cmp
-				st.At = at
-				b, _ := json.Marshal(st)
+				view.At = at
+				b, _ := json.Marshal(view)
 				fmt.Fprintf(c.w, "event: status\ndata: %s\n\n", b)
 				lastSent = s.o.Now()
 			} else if s.o.Now().Sub(lastSent) >= s.o.Heartbeat {

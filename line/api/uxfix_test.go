@@ -54,7 +54,7 @@ func TestUnitAssess(t *testing.T) {
 	for _, tc := range []struct{ state, reason, want string }{
 		{"commissioned", "", ""},
 		{"rejected", "reject-not-confirmed", "may have gone on down the line"},
-		{"rejected", "no-read", "rejected at the line (no-read)"},
+		{"rejected", "no-read", "rejected at the line (no read: the camera could not decode the code (no-read))"},
 		{"uncertain", "recovery", "outcome uncertain"},
 		{"sampled", "", "QA sample"},
 		{"returned", "", "returned unused"},
@@ -95,7 +95,7 @@ func TestRefusedSignIsNotAuditedAsSigned(t *testing.T) {
 	if len(signed) != 1 {
 		t.Errorf("auth.sign entries: %+v, want exactly the one signing that happened", signed)
 	}
-	if len(refused) != 2 || !strings.Contains(refused[0].Reason, "is Execute") || !strings.Contains(refused[1].Reason, "already signed") {
+	if len(refused) != 2 || !strings.Contains(refused[0].Reason, "is Execute") || !strings.Contains(refused[1].Reason, "already given") {
 		t.Errorf("auth.sign.refused entries: %+v", refused)
 	}
 }

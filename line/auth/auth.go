@@ -32,8 +32,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,13 +52,17 @@ const (
 	RoleOperator   Role = "operator"
 	RoleSupervisor Role = "supervisor"
 	RoleAdmin      Role = "admin"
+	// RoleQA is quality assurance: it ranks with supervisor (may do what a
+	// supervisor may) and is the only role that may release a batch (the
+	// second step of the batch record review).
+	RoleQA Role = "qa"
 )
 
 func (r Role) rank() int {
 	switch r {
 	case RoleOperator:
 		return 1
-	case RoleSupervisor:
+	case RoleSupervisor, RoleQA:
 		return 2
 	case RoleAdmin:
 		return 3
@@ -126,7 +132,13 @@ type Options struct {
 
 // User is a stored user (without the hash).
 type User struct {
-	Name        string    `json:"name"`
+	Name string `json:"name"`
+	// FullName is the person's printed name, shown with every signature
+	// (21 CFR 11.50); "" for users created before it was asked.
+	FullName string `json:"full_name,omitempty"`
+	// Lang is the user's language for the HMI, reports and messages
+	// ("en", "de"); "" = the line's default.
+	Lang        string    `json:"lang,omitempty"`
 	Role        Role      `json:"role"`
 	MustChange  bool      `json:"must_change"`
 	Disabled    bool      `json:"disabled"`
@@ -145,7 +157,10 @@ type record struct {
 type Session struct {
 	Token      string    `json:"-"`
 	User       string    `json:"user"`
+	FullName   string    `json:"full_name,omitempty"`
+	Lang       string    `json:"lang,omitempty"`
 	Role       Role      `json:"role"`
+	Client     string    `json:"-"` // client address at login (lockouts of signatures count per address)
 	MustChange bool      `json:"must_change"`
 	Started    time.Time `json:"started"`
 	LastUsed   time.Time `json:"last_used"`
@@ -155,12 +170,13 @@ type Session struct {
 // Signature is an electronic signature: the signer re-entered the password;
 // meaning and reason say what the signature stands for.
 type Signature struct {
-	User    string
-	Role    Role
-	Meaning string
-	Reason  string
-	Subject string // the record signed
-	At      time.Time
+	User     string
+	FullName string
+	Role     Role
+	Meaning  string
+	Reason   string
+	Subject  string // the record signed
+	At       time.Time
 }
 
 // FirstStart is returned by Open when it created the first admin.
@@ -184,6 +200,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by sha256(token)
+	locks    map[lockKey]*lockState
 	// dummy is a hash to check unknown users against, so that timing does
 	// not tell whether a user exists.
 	dummy string
@@ -242,7 +259,7 @@ func Open(ctx context.Context, o Options) (*Service, *FirstStart, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: open user file %s: %w", o.Path, err)
 	}
-	s := &Service{o: o, db: db, log: log, sessions: map[string]*Session{}, hashSem: make(chan struct{}, o.MaxConcurrentHashes)}
+	s := &Service{o: o, db: db, log: log, sessions: map[string]*Session{}, locks: map[lockKey]*lockState{}, hashSem: make(chan struct{}, o.MaxConcurrentHashes)}
 	s.dummy, err = s.hash("dummy-password")
 	if err != nil {
 		db.Close()
@@ -319,12 +336,16 @@ func (s *Service) auditRefusal(ctx context.Context, e AuditEntry) {
 }
 
 func (s *Service) putNew(name string, role Role, pw string) error {
+	return s.putNewUser(name, "", "", role, pw)
+}
+
+func (s *Service) putNewUser(name, fullName, lang string, role Role, pw string) error {
 	h, err := s.hash(pw)
 	if err != nil {
 		return err
 	}
 	now := s.o.Now()
-	r := record{User: User{Name: name, Role: role, MustChange: true, Created: now, Changed: now}, Hash: h}
+	r := record{User: User{Name: name, FullName: fullName, Lang: lang, Role: role, MustChange: true, Created: now, Changed: now}, Hash: h}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if b.Get([]byte(name)) != nil {
@@ -378,15 +399,22 @@ func (s *Service) update(name string, fn func(*record) error) (record, error) {
 	return r, err
 }
 
-// verify checks name's password, counting failures and locking the account
-// after MaxFailures. action names the attempt in the audit trail
-// ("auth.login", "auth.sign"). It audits refusals itself.
+// verify checks name's password, counting failures per user and client
+// address and locking that pair after MaxFailures. action names the attempt
+// in the audit trail ("auth.login", "auth.sign"); addr is the client's
+// address (host, without port; "" when unknown). It audits refusals itself.
 //
-// The outcome is settled in one transaction against the record as it is
-// after the (slow) password check, not as it was before: attempts running
-// at the same time cannot get past a lockout that one of them triggered,
-// nor a disable or password change made meanwhile.
-func (s *Service) verify(ctx context.Context, name, pw, action, client string) (record, error) {
+// The lockout is kept per user name and client address: an anonymous
+// caller guessing passwords locks itself out for that user, never the
+// user's own terminal at another address. Every refusal costs one password
+// hash, known user or not, locked or not, so neither the answer nor its
+// timing tells them apart.
+//
+// The outcome is settled against the lockout as it is after the (slow)
+// password check, not as it was before: attempts running at the same time
+// cannot get past a lockout that one of them triggered, nor a disable or
+// password change made meanwhile.
+func (s *Service) verify(ctx context.Context, name, pw, action, addr, note string) (record, error) {
 	r, found, err := s.get(name)
 	if err != nil {
 		return record{}, err
@@ -395,24 +423,32 @@ func (s *Service) verify(ctx context.Context, name, pw, action, client string) (
 	if who == "" {
 		who = "(empty user name)"
 	}
-	refuse := func(why string, sentinel error, role string) (record, error) {
-		if aerr := s.audit(ctx, AuditEntry{Who: who, Role: role, Action: action + ".refused", Reason: why + client}); aerr != nil {
-			return record{}, errors.Join(fmt.Errorf("auth: %s: %w", name, sentinel), aerr)
-		}
-		return record{}, fmt.Errorf("auth: %s: %w", name, sentinel)
+	from := note
+	if addr != "" {
+		from = " from " + addr + note
 	}
-	lockedMsg := func(r record) string {
-		return "account locked until " + r.LockedUntil.UTC().Format(time.RFC3339)
+	refuse := func(why string, sentinel error, role string) (record, error) {
+		rerr := &refusal{cause: fmt.Errorf("auth: %s: %w", name, sentinel)}
+		if aerr := s.audit(ctx, AuditEntry{Who: who, Role: role, Action: action + ".refused", Reason: why + from}); aerr != nil {
+			return record{}, errors.Join(rerr, aerr)
+		}
+		return record{}, rerr
+	}
+	key := lockKey{user: name, addr: addr}
+	if until, locked := s.lockedUntil(key, r); locked {
+		_, _ = s.check(s.dummy, pw)
+		return refuse("account locked for this client address until "+until.UTC().Format(time.RFC3339), ErrLocked, string(r.Role))
 	}
 	if !found {
 		_, _ = s.check(s.dummy, pw)
+		if lockedNow := s.countFailure(key); lockedNow {
+			return refuse("unknown user; client address now locked for this name", ErrBadCredentials, "")
+		}
 		return refuse("unknown user", ErrBadCredentials, "")
 	}
 	if r.Disabled {
+		_, _ = s.check(s.dummy, pw)
 		return refuse("account disabled", ErrDisabled, string(r.Role))
-	}
-	if s.o.Now().Before(r.LockedUntil) {
-		return refuse(lockedMsg(r), ErrLocked, string(r.Role))
 	}
 	if s.beforeCheck != nil {
 		s.beforeCheck(name, pw)
@@ -422,76 +458,131 @@ func (s *Service) verify(ctx context.Context, name, pw, action, client string) (
 		return record{}, fmt.Errorf("auth: %s: %w", name, err)
 	}
 	checked := r.Hash
-	var outcome int // what the settling transaction decided
-	const (
-		accepted = iota
-		failed
-		lockedNow
-		lockedMeanwhile
-		disabledMeanwhile
-		changedMeanwhile
-	)
-	now := s.o.Now()
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsers)
-		v := b.Get([]byte(name))
-		if v == nil {
-			return fmt.Errorf("auth: user %q: %w", name, ErrUnknownUser)
-		}
-		r = record{}
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("auth: user %q: %w: %v", name, ErrCorrupt, err)
-		}
-		switch {
-		case r.Disabled:
-			outcome = disabledMeanwhile
-			return nil
-		case now.Before(r.LockedUntil):
-			outcome = lockedMeanwhile
-			return nil
-		case r.Hash != checked:
-			outcome = changedMeanwhile
-			return nil
-		case ok:
-			outcome = accepted
-			if r.Failures == 0 && r.LockedUntil.IsZero() {
-				return nil
-			}
-			r.Failures, r.LockedUntil = 0, time.Time{}
-		default:
-			outcome = failed
-			r.Failures++
-			if r.Failures >= s.o.MaxFailures {
-				r.LockedUntil = now.Add(s.o.LockoutFor)
-				r.Failures = 0
-				outcome = lockedNow
-			}
-		}
-		return putRecord(b, r)
-	})
+	// settle against the stored record as it is now
+	cur, found, err := s.get(name)
 	if err != nil {
 		return record{}, err
 	}
-	role := string(r.Role)
-	switch outcome {
-	case accepted:
-		return r, nil
-	case disabledMeanwhile:
+	role := string(cur.Role)
+	switch {
+	case !found:
+		return refuse("user removed during the attempt", ErrBadCredentials, role)
+	case cur.Disabled:
 		return refuse("account disabled", ErrDisabled, role)
-	case lockedMeanwhile:
-		return refuse(lockedMsg(r), ErrLocked, role)
-	case changedMeanwhile:
+	case cur.Hash != checked:
 		return refuse("password changed during the attempt", ErrBadCredentials, role)
-	case lockedNow:
-		s.dropSessions(name)
+	}
+	if until, locked := s.lockedUntil(key, cur); locked {
+		return refuse("account locked for this client address until "+until.UTC().Format(time.RFC3339), ErrLocked, role)
+	}
+	if ok {
+		s.mu.Lock()
+		delete(s.locks, key)
+		s.mu.Unlock()
+		return cur, nil
+	}
+	if s.countFailure(key) {
 		if err := s.audit(ctx, AuditEntry{Who: name, Role: role, Action: "auth.lockout",
-			Reason: fmt.Sprintf("%d consecutive failed passwords; locked for %s", s.o.MaxFailures, s.o.LockoutFor)}); err != nil {
+			Reason: fmt.Sprintf("%d consecutive failed passwords%s; locked for %s for this client address", s.o.MaxFailures, from, s.o.LockoutFor)}); err != nil {
 			return record{}, err
 		}
-		s.log.Warn("account locked", "user", name)
-		return refuse("wrong password; account now locked", ErrLocked, role)
+		s.log.Warn("account locked for a client address", "user", name, "addr", addr)
+		return refuse("wrong password; account now locked for this client address", ErrLocked, role)
 	}
-	return refuse(fmt.Sprintf("wrong password (%d of %d)", r.Failures, s.o.MaxFailures), ErrBadCredentials, role)
+	s.mu.Lock()
+	n := 0
+	if ls := s.locks[key]; ls != nil {
+		n = ls.failures
+	}
+	s.mu.Unlock()
+	return refuse(fmt.Sprintf("wrong password (%d of %d)", n, s.o.MaxFailures), ErrBadCredentials, role)
+}
+
+// lockKey is what a lockout applies to: a user name from one client address.
+type lockKey struct{ user, addr string }
+
+// lockState counts consecutive failures of one lockKey.
+type lockState struct {
+	failures int
+	until    time.Time
+}
+
+// lockedUntil reports whether key is locked now: by its own failures, or by
+// a lockout stored in the user record (files written by older versions).
+func (s *Service) lockedUntil(key lockKey, r record) (time.Time, bool) {
+	now := s.o.Now()
+	if now.Before(r.LockedUntil) {
+		return r.LockedUntil, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ls := s.locks[key]; ls != nil && now.Before(ls.until) {
+		return ls.until, true
+	}
+	return time.Time{}, false
+}
+
+// countFailure counts one failed password of key and reports whether it
+// locked key now.
+func (s *Service) countFailure(key lockKey) bool {
+	now := s.o.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.locks[key]
+	if ls == nil {
+		if len(s.locks) >= maxLockEntries {
+			s.sweepLocksLocked(now)
+		}
+		ls = &lockState{}
+		s.locks[key] = ls
+	}
+	if !ls.until.IsZero() && !now.Before(ls.until) { // an expired lockout starts afresh
+		ls.failures, ls.until = 0, time.Time{}
+	}
+	ls.failures++
+	if ls.failures >= s.o.MaxFailures {
+		ls.failures = 0
+		ls.until = now.Add(s.o.LockoutFor)
+		return true
+	}
+	return false
+}
+
+// maxLockEntries bounds the failure table: a flood of guesses for made-up
+// names from many addresses cannot grow it without limit.
+const maxLockEntries = 10000
+
+func (s *Service) sweepLocksLocked(now time.Time) {
+	for k, v := range s.locks {
+		if v.until.IsZero() || !now.Before(v.until) {
+			delete(s.locks, k)
+		}
+	}
+	for k := range s.locks { // still full: drop the oldest-looking half at random
+		if len(s.locks) < maxLockEntries/2 {
+			break
+		}
+		delete(s.locks, k)
+	}
+}
+
+// refusal is the error of a refused password (login or signature): its
+// text is the same whatever the cause — unknown user, wrong password,
+// lockout, disabled account — so that the answer does not tell whether a
+// user exists; errors.Is still finds the cause (ErrBadCredentials,
+// ErrLocked, ErrDisabled) for the audit trail and for tests.
+type refusal struct{ cause error }
+
+// RefusalText is the text of every refused login.
+const RefusalText = "user name or password not accepted (after 5 failed attempts from one terminal, logins from it are refused for 15 minutes; an admin can unlock)"
+
+func (e *refusal) Error() string { return RefusalText }
+func (e *refusal) Unwrap() error { return e.cause }
+
+// IsRefusal reports whether err is a refused password (any cause).
+func IsRefusal(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
 }
 
 func hashToken(tok string) string {
@@ -503,10 +594,8 @@ func hashToken(tok string) string {
 // address) is recorded in the audit trail. Refusals wrap ErrBadCredentials,
 // ErrLocked or ErrDisabled.
 func (s *Service) Login(ctx context.Context, name, password, client string) (Session, error) {
-	if client != "" {
-		client = " from " + client
-	}
-	r, err := s.verify(ctx, name, password, "auth.login", client)
+	addr := clientHost(client)
+	r, err := s.verify(ctx, name, password, "auth.login", addr, "")
 	if err != nil {
 		return Session{}, err
 	}
@@ -516,9 +605,13 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Ses
 	}
 	now := s.o.Now()
 	sess := &Session{Token: base64.RawURLEncoding.EncodeToString(tb), User: r.Name, Role: r.Role,
-		MustChange: r.MustChange, Started: now, LastUsed: now}
+		FullName: r.FullName, Lang: r.Lang, MustChange: r.MustChange, Started: now, LastUsed: now, Client: addr}
 	s.setExpiry(sess)
-	if err := s.audit(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.login", Reason: "login" + client}); err != nil {
+	from := ""
+	if addr != "" {
+		from = " from " + addr
+	}
+	if err := s.audit(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.login", Reason: "login" + from}); err != nil {
 		return Session{}, err
 	}
 	s.mu.Lock()
@@ -624,7 +717,7 @@ const minDistinctRunes = 4
 // wrong old password counts as a failure). It clears must-change and ends
 // the user's other sessions; the session token (if any) stays valid.
 func (s *Service) ChangePassword(ctx context.Context, token, name, oldPW, newPW string) error {
-	r, err := s.verify(ctx, name, oldPW, "auth.password.change", "")
+	r, err := s.verify(ctx, name, oldPW, "auth.password.change", s.clientOf(token), "")
 	if err != nil {
 		return err
 	}
@@ -679,13 +772,42 @@ func (s *Service) Sign(ctx context.Context, sess Session, subject, password, mea
 			Reason: fmt.Sprintf("role %s may not sign (needs %s): %s", sess.Role, min, reason), After: after})
 		return Signature{}, fmt.Errorf("auth: %s may not sign: %w", sess.Role, ErrForbidden)
 	}
-	r, err := s.verify(ctx, sess.User, password, "auth.sign", " ("+after+")")
+	r, err := s.verify(ctx, sess.User, password, "auth.sign", sess.Client, " ("+after+")")
 	if err != nil {
 		return Signature{}, err
 	}
-	sig := Signature{User: r.Name, Role: r.Role, Meaning: meaning, Reason: reason, Subject: subject, At: s.o.Now()}
+	sig := Signature{User: r.Name, FullName: r.FullName, Role: r.Role, Meaning: meaning, Reason: reason, Subject: subject, At: s.o.Now()}
 	if err := s.audit(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.sign",
 		Reason: reason, After: "meaning=" + meaning + " " + after}); err != nil {
+		return Signature{}, err
+	}
+	return sig, nil
+}
+
+// CoSign is an electronic signature by another person at the same
+// terminal (a supervisor co-signing an operator's action): user's password
+// is checked (failures count towards the lockout of user from client) and
+// the user must have at least role min. Refusals wrap the causes Sign's do.
+func (s *Service) CoSign(ctx context.Context, user, password, subject, meaning, reason string, min Role, client string) (Signature, error) {
+	after := "subject=" + subject
+	if strings.TrimSpace(meaning) == "" || strings.TrimSpace(reason) == "" {
+		return Signature{}, fmt.Errorf("auth: co-signature needs a meaning and a reason: %w", ErrInvalid)
+	}
+	r, err := s.verify(ctx, user, password, "auth.sign", clientHost(client), " (co-signature, "+after+")")
+	if err != nil {
+		return Signature{}, err
+	}
+	if !r.Role.AtLeast(min) {
+		s.auditRefusal(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.sign.refused",
+			Reason: fmt.Sprintf("role %s may not co-sign (needs %s)", r.Role, min), After: after})
+		return Signature{}, fmt.Errorf("auth: %s may not co-sign: %w", r.Role, ErrForbidden)
+	}
+	if r.MustChange {
+		return Signature{}, fmt.Errorf("auth: %s must change the password before signing: %w", r.Name, ErrPasswordChange)
+	}
+	sig := Signature{User: r.Name, FullName: r.FullName, Role: r.Role, Meaning: meaning, Reason: reason, Subject: subject, At: s.o.Now()}
+	if err := s.audit(ctx, AuditEntry{Who: r.Name, Role: string(r.Role), Action: "auth.sign",
+		Reason: reason, After: "meaning=" + meaning + " co-signature " + after}); err != nil {
 		return Signature{}, err
 	}
 	return sig, nil
@@ -705,12 +827,62 @@ func (s *Service) Users() ([]User, error) {
 		})
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	now := s.o.Now()
+	s.mu.Lock()
+	for i := range out {
+		for k, ls := range s.locks {
+			if k.user != out[i].Name {
+				continue
+			}
+			if now.Before(ls.until) && ls.until.After(out[i].LockedUntil) {
+				out[i].LockedUntil = ls.until
+			}
+			out[i].Failures = max(out[i].Failures, ls.failures)
+		}
+	}
+	s.mu.Unlock()
 	return out, err
 }
 
+// clientHost is the host part of a client address ("10.0.0.7:51234" ->
+// "10.0.0.7"); the lockout counts per host, not per connection.
+func clientHost(client string) string {
+	if h, _, err := net.SplitHostPort(client); err == nil {
+		return h
+	}
+	return client
+}
+
+// clientOf is the client address of token's session ("" when none).
+func (s *Service) clientOf(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess := s.sessions[hashToken(token)]; sess != nil {
+		return sess.Client
+	}
+	return ""
+}
+
+// NewUser is a user an admin creates.
+type NewUser struct {
+	Name     string
+	FullName string // required: shown with every signature of the user
+	Role     Role
+	Password string // temporary; changed at the first login
+	Lang     string // "" = line default
+}
+
 // CreateUser creates a user with a temporary password (must-change). by is
-// the admin's session.
+// the admin's session. The user's full name is the name; use Create to set
+// it.
 func (s *Service) CreateUser(ctx context.Context, by Session, name string, role Role, tempPW string) error {
+	return s.Create(ctx, by, NewUser{Name: name, FullName: name, Role: role, Password: tempPW})
+}
+
+// Create creates a user with a temporary password (must-change), full
+// name and language. by is the admin's session.
+func (s *Service) Create(ctx context.Context, by Session, nu NewUser) error {
+	name, role, tempPW := nu.Name, nu.Role, nu.Password
 	fail := func(err error) error {
 		s.auditRefusal(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.create.refused",
 			Reason: err.Error(), After: fmt.Sprintf("user=%s role=%s", name, role)})
@@ -723,16 +895,22 @@ func (s *Service) CreateUser(ctx context.Context, by Session, name string, role 
 		return fail(fmt.Errorf("auth: user name %q: want 1-32 letters, digits, '.', '-' or '_': %w", name, ErrInvalid))
 	}
 	if !role.Valid() {
-		return fail(fmt.Errorf("auth: role %q: want operator, supervisor or admin: %w", role, ErrInvalid))
+		return fail(fmt.Errorf("auth: role %q: want operator, supervisor, qa or admin: %w", role, ErrInvalid))
+	}
+	if err := checkFullName(nu.FullName); err != nil {
+		return fail(err)
+	}
+	if !validLang(nu.Lang) {
+		return fail(fmt.Errorf("auth: language %q: want one of %s: %w", nu.Lang, strings.Join(Languages, ", "), ErrInvalid))
 	}
 	if err := s.checkPolicy(name, tempPW); err != nil {
 		return fail(err)
 	}
-	if err := s.putNew(name, role, tempPW); err != nil {
+	if err := s.putNewUser(name, strings.TrimSpace(nu.FullName), nu.Lang, role, tempPW); err != nil {
 		return fail(err)
 	}
 	return s.audit(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.create",
-		After: fmt.Sprintf("user=%s role=%s", name, role)})
+		After: fmt.Sprintf("user=%s role=%s full_name=%q", name, role, strings.TrimSpace(nu.FullName))})
 }
 
 func validName(n string) bool {
@@ -750,6 +928,8 @@ func validName(n string) bool {
 // UserChange is an admin change to a user; nil fields stay as they are.
 type UserChange struct {
 	Role        *Role   // new role
+	FullName    *string // new full name (required non-empty)
+	Lang        *string // new language ("" = line default)
 	Disabled    *bool   // disable or enable
 	Unlock      bool    // clear lockout and failure count
 	NewPassword *string // temporary password (forces change at next login)
@@ -771,6 +951,14 @@ func (s *Service) UpdateUser(ctx context.Context, by Session, name string, c Use
 	}
 	if c.Role != nil && !c.Role.Valid() {
 		return fail(fmt.Errorf("auth: role %q: %w", *c.Role, ErrInvalid))
+	}
+	if c.FullName != nil {
+		if err := checkFullName(*c.FullName); err != nil {
+			return fail(err)
+		}
+	}
+	if c.Lang != nil && !validLang(*c.Lang) {
+		return fail(fmt.Errorf("auth: language %q: want one of %s: %w", *c.Lang, strings.Join(Languages, ", "), ErrInvalid))
 	}
 	var hash string
 	if c.NewPassword != nil {
@@ -795,6 +983,12 @@ func (s *Service) UpdateUser(ctx context.Context, by Session, name string, c Use
 		if c.Unlock {
 			r.Failures, r.LockedUntil = 0, time.Time{}
 		}
+		if c.FullName != nil {
+			r.FullName = strings.TrimSpace(*c.FullName)
+		}
+		if c.Lang != nil {
+			r.Lang = *c.Lang
+		}
 		if hash != "" {
 			r.Hash, r.MustChange, r.Changed = hash, true, s.o.Now()
 		}
@@ -807,6 +1001,24 @@ func (s *Service) UpdateUser(ctx context.Context, by Session, name string, c Use
 	if c.Role != nil || (c.Disabled != nil && *c.Disabled) || hash != "" {
 		s.dropSessions(name)
 	}
+	if c.Unlock {
+		s.mu.Lock()
+		for k := range s.locks {
+			if k.user == name {
+				delete(s.locks, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+	if c.FullName != nil || c.Lang != nil {
+		s.mu.Lock()
+		for _, v := range s.sessions {
+			if v.User == name {
+				v.FullName, v.Lang = r.FullName, r.Lang
+			}
+		}
+		s.mu.Unlock()
+	}
 	if err := s.audit(ctx, AuditEntry{Who: by.User, Role: string(by.Role), Action: "auth.user.update",
 		Before: describe(before), After: describe(after)}); err != nil {
 		return User{}, err
@@ -816,6 +1028,12 @@ func (s *Service) UpdateUser(ctx context.Context, by Session, name string, c Use
 
 func describe(u User) string {
 	parts := []string{"user=" + u.Name, "role=" + string(u.Role)}
+	if u.FullName != "" {
+		parts = append(parts, "full_name="+strconvQuote(u.FullName))
+	}
+	if u.Lang != "" {
+		parts = append(parts, "lang="+u.Lang)
+	}
 	if u.Disabled {
 		parts = append(parts, "disabled")
 	}
@@ -829,4 +1047,44 @@ func describe(u User) string {
 }
 
 // Roles lists the valid roles, lowest first.
-func Roles() []Role { return slices.Clone([]Role{RoleOperator, RoleSupervisor, RoleAdmin}) }
+func Roles() []Role { return slices.Clone([]Role{RoleOperator, RoleSupervisor, RoleQA, RoleAdmin}) }
+
+// Languages are the languages a user may choose (message catalogues of
+// line/i18n).
+var Languages = []string{"en", "de"}
+
+func validLang(l string) bool { return l == "" || slices.Contains(Languages, l) }
+
+func checkFullName(n string) error {
+	n = strings.TrimSpace(n)
+	if n == "" || utf8.RuneCountInString(n) > 80 || strings.ContainsFunc(n, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return fmt.Errorf("auth: full name %q: want 1-80 printable characters: %w", n, ErrInvalid)
+	}
+	return nil
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// SetLanguage sets the language of the user of token (any role may choose
+// its own language); lang is one of Languages or "" (line default).
+func (s *Service) SetLanguage(ctx context.Context, token, lang string) error {
+	sess, err := s.Peek(token)
+	if err != nil {
+		return err
+	}
+	if !validLang(lang) {
+		return fmt.Errorf("auth: language %q: want one of %s: %w", lang, strings.Join(Languages, ", "), ErrInvalid)
+	}
+	var before string
+	if _, err := s.update(sess.User, func(r *record) error { before = r.Lang; r.Lang = lang; return nil }); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, v := range s.sessions {
+		if v.User == sess.User {
+			v.Lang = lang
+		}
+	}
+	s.mu.Unlock()
+	return s.audit(ctx, AuditEntry{Who: sess.User, Role: string(sess.Role), Action: "auth.user.language", Before: before, After: lang})
+}

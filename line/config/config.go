@@ -52,6 +52,9 @@ type Config struct {
 	// PackTags is the read-only OPC UA PackTags server (PackML state and
 	// counters) for the plant's SCADA; off by default.
 	PackTags PackTags `yaml:"packtags"`
+	// Shift is how a shift runs on the line: line clearance checklist,
+	// command reason codes, unit action policy, language (shift.go).
+	Shift Shift `yaml:"shift"`
 }
 
 // PackTags configures the OPC UA PackTags server (OPC 30050 PackML model,
@@ -468,6 +471,7 @@ func (c Config) Validate() configs.Problems {
 			p.Add(f.path, "must be a URI (urn:epc:id:sgln:…), got %q", f.v)
 		}
 	}
+	c.Shift.validate(&p)
 	seenShift := map[string]int{}
 	for i, s := range c.Line.Shifts {
 		t, err := time.Parse("15:04", s)

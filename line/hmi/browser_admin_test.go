@@ -23,7 +23,7 @@ func TestBrowserAdminAndQA(t *testing.T) {
 	login("admin", apitest.AdminPassword)
 	b.navigate(ctx, e.URL+"/users")
 	b.waitFor(ctx, "users page", `document.querySelector("#user-form")`)
-	fill("#user-form", "#u-name", "qa.lead", "#u-role", "supervisor", "#u-password", "temp-pass-00077")
+	fill("#user-form", "#u-name", "qa.lead", "#u-fullname", "Quentin Lead", "#u-role", "supervisor", "#u-password", "temp-pass-00077")
 	b.waitFor(ctx, "user listed", `document.querySelector('#users tr[data-user="qa.lead"]') && document.querySelector("#users").textContent.includes("must change password")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-users.png"))
 	users, err := e.Auth.Users()
@@ -32,7 +32,7 @@ func TestBrowserAdminAndQA(t *testing.T) {
 	}
 	found := false
 	for _, u := range users {
-		found = found || (u.Name == "qa.lead" && u.Role == "supervisor" && u.MustChange)
+		found = found || (u.Name == "qa.lead" && u.Role == "supervisor" && u.MustChange && u.FullName == "Quentin Lead")
 	}
 	if !found {
 		t.Fatalf("users: %+v", users)

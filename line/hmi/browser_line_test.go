@@ -65,40 +65,61 @@ func TestBrowserRealLine(t *testing.T) {
 	fill("#password-form", map[string]string{"#pw-old": st.FirstStart.Password, "#pw-new": "Kestrel-Line-26", "#pw-new2": "Kestrel-Line-26"})
 	b.waitFor(ctx, "line page", `location.pathname === "/" && document.querySelector("#line")`)
 
-	// batch setup for the demo product
+	// the admin adds the demo product to the product master
+	b.navigate(ctx, srv.URL+"/products")
+	b.waitFor(ctx, "product form", `document.querySelector("#product-form")`)
+	b.fill(ctx, "#product-form", "#p-gtin", apitest.GTIN, "#p-name", "Demo tablets 20", "#p-profile", "eu-fmd", "#p-template", "",
+		"#p-gcp", "7", "#p-shelf", "180", "#p-max", "100000", "#p-levels", "unit:1, case:12", "#p-reason", "demo product CC-1")
+	b.waitFor(ctx, "product saved", `location.search.includes("gtin=") && document.querySelector("#product-versions")`)
+
+	// batch setup from the product master
 	b.navigate(ctx, srv.URL+"/batch/new")
-	b.waitFor(ctx, "batch form", `document.querySelector("#batch-form")`)
-	fill("#batch-form", map[string]string{"#b-id": "LIVE-001", "#b-gtin": apitest.GTIN, "#b-lot": "LOT7",
-		"#b-expiry": "281130", "#b-target": "5000", "#b-profile": "eu-fmd"})
+	b.waitFor(ctx, "batch form", `document.querySelector("#b-product")`)
+	b.eval(ctx, `(() => { const s = document.querySelector("#b-product"); s.value = `+js(apitest.GTIN)+`; s.dispatchEvent(new Event("change")); return true })()`, nil)
+	fill("#batch-form", map[string]string{"#b-id": "LIVE-001", "#b-lot": "LOT7", "#b-expiry": "291130", "#b-target": "5000"})
 	b.waitFor(ctx, "batch defined", `location.pathname === "/" && document.querySelector("#line").dataset.batch === "LIVE-001"`)
+	// line clearance, e-signed
+	b.waitFor(ctx, "clearance offered", `document.documentElement.dataset.live === "1" && !document.querySelector("#clearance-link").hidden`)
+	click("#clearance-link")
+	b.waitFor(ctx, "clearance form", `document.querySelector("#clearance-form")`)
+	b.eval(ctx, `document.querySelectorAll("input[name=item]").forEach(i => { i.checked = true }); true`, nil)
+	fill("#clearance-form", map[string]string{"#cl-reason": "line clearance", "#cl-password": "Kestrel-Line-26"})
 	// the controller fetches serials from the site server; Start needs the pool's minimum
-	b.waitFor(ctx, "pool filled", `parseInt(document.querySelector("#c-pool").textContent, 10) >= 100`)
+	b.waitFor(ctx, "pool filled", `location.pathname === "/" && parseInt(document.querySelector("#c-pool").textContent, 10) >= 100`)
+	b.waitFor(ctx, "start enabled", `!document.querySelector('[data-cmd="start"]').disabled`)
 	click(`[data-cmd="start"]`)
-	b.waitFor(ctx, "Execute", `document.querySelector("#state").textContent === "Execute"`)
+	b.waitFor(ctx, "Execute", `document.querySelector("#state").dataset.state === "Execute"`)
 	b.waitFor(ctx, "counters moving", `parseInt(document.querySelector("#c-good").textContent, 10) >= 20`)
 	// print defects make the camera reject some units; their reasons show up
 	b.waitFor(ctx, "rejects with reasons", `parseInt(document.querySelector("#c-rejected").textContent, 10) >= 1 && !document.querySelector("#reasons .none")`)
 	b.waitFor(ctx, "last units with grades", `document.querySelectorAll("#units tr.u-commissioned").length >= 3 && /[0-4]\.[0-9] [A-F]/.test(document.querySelector("#units").textContent)`)
-	b.eval(ctx, `document.querySelector("#cmd-reason").value = "carton magazine empty"; true`, nil)
-	click(`[data-cmd="hold"]`)
-	b.waitFor(ctx, "Held", `document.querySelector("#state").textContent === "Held"`)
+	confirm := func(cmd, code string) {
+		t.Helper()
+		click(`[data-cmd="` + cmd + `"]`)
+		b.waitFor(ctx, "confirm "+cmd, `document.querySelector("#confirm").open`)
+		b.eval(ctx, `document.querySelector("#confirm-reason").value = `+js(code)+`; true`, nil)
+		click("#confirm-ok")
+	}
+	confirm("hold", "material")
+	b.waitFor(ctx, "Held", `document.querySelector("#state").dataset.state === "Held" && document.querySelector("#held-by").textContent.includes("admin")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-real-line-held.png"))
 	click(`[data-cmd="unhold"]`)
-	b.waitFor(ctx, "Execute again", `document.querySelector("#state").textContent === "Execute"`)
-	click(`[data-cmd="complete"]`)
-	b.waitFor(ctx, "Complete", `document.querySelector("#state").textContent === "Complete"`)
+	b.waitFor(ctx, "Execute again", `document.querySelector("#state").dataset.state === "Execute"`)
+	confirm("complete", "order-short")
+	b.waitFor(ctx, "Complete", `document.querySelector("#state").dataset.state === "Complete"`)
 
 	b.navigate(ctx, srv.URL+"/reconciliation?batch=LIVE-001")
 	b.waitFor(ctx, "sign form", `document.querySelector("#sign-form")`)
 	var balance string
-	b.eval(ctx, `document.querySelector("#rec-balance").textContent`, &balance)
-	if balance != "balanced" {
+	b.eval(ctx, `document.querySelector("#rec-balance").dataset.balanced`, &balance)
+	if balance != "true" {
 		var page string
 		b.eval(ctx, `document.body.innerText`, &page)
 		t.Fatalf("reconciliation does not balance:\n%s", page)
 	}
 	fill("#sign-form", map[string]string{"#sig-meaning": "approved", "#sig-reason": "Live line shift end", "#sig-password": "Kestrel-Line-26"})
 	b.waitFor(ctx, "signed", `document.querySelector("#rec-signed") && document.querySelector("#rec-signed").textContent.includes("admin")`)
+	b.waitFor(ctx, "PDF link", `document.querySelector("#rec-pdf")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-real-line-reconciliation.png"))
 
 	// the printable report from the controller, through the API
@@ -110,8 +131,9 @@ func TestBrowserRealLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rec.Balanced || rec.Signed == nil || rec.Signed.User != "admin" || rec.Commissioned < 20 {
-		t.Fatalf("reconciliation: %+v", rec)
+	sigs := st.Records.Signatures("LIVE-001")
+	if !rec.Balanced || rec.Commissioned < 20 || len(sigs) != 1 || sigs[0].User != "admin" || sigs[0].Figures.Commissioned != rec.Commissioned {
+		t.Fatalf("reconciliation: %+v, signatures %+v", rec, sigs)
 	}
 	var recs []api.AuditRecord
 	recs, err = api.JournalAudit{J: ls.Journal}.QueryAudit(ctx, api.AuditQuery{Who: "admin", Limit: 1000})
@@ -123,7 +145,8 @@ func TestBrowserRealLine(t *testing.T) {
 		acts = append(acts, r.Action)
 	}
 	all := strings.Join(acts, " ")
-	for _, want := range []string{"auth.login", "auth.password.change", "api.batch.create", "api.batch.start", "api.batch.hold", "api.batch.unhold", "api.batch.complete", "auth.sign", "api.reconciliation.sign"} {
+	for _, want := range []string{"auth.login", "auth.password.change", "product.version", "api.product.save", "record.clearance", "api.batch.create",
+		"api.batch.start", "api.batch.hold", "api.batch.unhold", "api.batch.complete", "auth.sign", "record.signature", "api.reconciliation.sign"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit trail lacks %s: %s", want, all)
 		}

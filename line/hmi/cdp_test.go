@@ -319,11 +319,17 @@ func (c *cdp) login(ctx context.Context, base, user, pw string) {
 // page. Chromium is killed at cleanup.
 func browser(t *testing.T, ctx context.Context) *cdp {
 	t.Helper()
+	return browserSized(t, ctx, 1280, 800)
+}
+
+// browserSized is browser with a w×h viewport.
+func browserSized(t *testing.T, ctx context.Context, w, h int) *cdp {
+	t.Helper()
 	bin := reference.Tool(t, "chromium")
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-		"--hide-scrollbars", "--user-data-dir="+dir, "--window-size=1280,800", "--remote-debugging-port=0",
+		"--hide-scrollbars", "--user-data-dir="+dir, fmt.Sprintf("--window-size=%d,%d", w, h), "--lang=en-US", "--font-render-hinting=none", "--remote-debugging-port=0",
 		"--remote-debugging-address=127.0.0.1", "about:blank")
 	// /usr/bin/chromium is a wrapper script that starts the browser as its
 	// child: run it in its own process group and end the whole group.
@@ -396,7 +402,7 @@ func browser(t *testing.T, ctx context.Context) *cdp {
 	}
 	t.Cleanup(func() { ws.c.Close() })
 	c := &cdp{t: t, ws: ws}
-	if err := c.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
+	if err := c.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.call(ctx, "Page.enable", nil, nil); err != nil {
@@ -408,6 +414,14 @@ func browser(t *testing.T, ctx context.Context) *cdp {
 func (c *cdp) navigate(ctx context.Context, u string) {
 	c.t.Helper()
 	if err := c.call(ctx, "Page.navigate", map[string]any{"url": u}, nil); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// resize changes the viewport.
+func (c *cdp) resize(ctx context.Context, w, h int) {
+	c.t.Helper()
+	if err := c.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/metrics"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -33,6 +36,13 @@ type StackOptions struct {
 	// Auth overrides the user store options (Path, Audit and Logger are
 	// filled in); zero means defaults.
 	Auth auth.Options
+	// Shift are the line's shift rules (clearance checklist, reason codes,
+	// unit action policy, language); zero = the defaults.
+	Shift config.Shift
+	// Location is the line's time zone (line.timezone); nil = UTC.
+	Location *time.Location
+	// Shifts are the shift start times (line.shifts) for the shift report.
+	Shifts []string
 }
 
 // Stack is the whole operator front end: users, the JSON API and the web
@@ -47,6 +57,8 @@ type Stack struct {
 	// FirstStart is non-nil when the user file was just created: print
 	// FirstStart.Password once (it is not stored anywhere).
 	FirstStart *auth.FirstStart
+	// Records are the shift's records (product master, signatures …).
+	Records *records.Store
 }
 
 // NewStack opens the user file and builds the API and the HMI. Close it
@@ -62,18 +74,28 @@ func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger})
+	rs, err := records.Open(ctx, o.Journal, nil)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	loc := o.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger, Records: rs, Location: loc, Shift: o.Shift})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	srv, err := api.New(api.Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger,
-		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie})
+		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie, Records: rs, Location: loc, Shift: o.Shift, Shifts: o.Shifts})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	return &Stack{Handler: srv, API: srv, Auth: a, FirstStart: first}, nil
+	ui.AttachAPI(srv)
+	return &Stack{Handler: srv, API: srv, Auth: a, FirstStart: first, Records: rs}, nil
 }
 
 // Close closes the user file.

@@ -39,6 +39,9 @@ type DemoOptions struct {
 	OnProgress func(api.Status)
 }
 
+// DemoGTIN is the product the demo's batches are of.
+const DemoGTIN = "09501101530003"
+
 // Operator is the demo's operator and supervisor: the actor of its commands.
 var Operator = api.Actor{User: "demo-operator", Role: "operator"}
 
@@ -66,7 +69,7 @@ func RunDemo(ctx context.Context, l *Line, o DemoOptions) (reconcile.Report, err
 			o.BatchID = "DEMO-" + time.Now().UTC().Format("20060102-150405")
 		}
 		id = o.BatchID
-		def := api.BatchDef{ID: id, GTIN: "09501101530003", Lot: "LOT" + time.Now().UTC().Format("0601"), Expiry: "281231",
+		def := api.BatchDef{ID: id, GTIN: DemoGTIN, Lot: "LOT" + time.Now().UTC().Format("0601"), Expiry: "281231",
 			Profile: "eu-fmd", Target: o.Units}
 		if _, err := c.CreateBatch(ctx, def, Operator); err != nil {
 			return reconcile.Report{}, fmt.Errorf("demo: create batch: %w", err)
@@ -176,7 +179,7 @@ func injectFaults(ctx context.Context, l *Line, o DemoOptions) {
 		func() { l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultGarble, Data: "||:garbled line%%"}) },
 		func() {
 			f := l.PLC.Faults()
-			f.MissConfirm = true
+			f.MissConfirm, f.MissConfirmCount = true, 1
 			l.PLC.SetFaults(f)
 		},
 		func() {

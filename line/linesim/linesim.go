@@ -382,9 +382,9 @@ func fitLine(cfg *config.Config, o Options) {
 }
 
 // DefaultGateDistance is the simulated line's gate distance at rate
-// products/s: a quarter of a second of travel from the print head to the
-// reject gate, at least 8 products.
-func DefaultGateDistance(rate float64) int { return max(8, int(rate/4)) }
+// products/s: half a second of travel from the print head to the reject
+// gate, at least 8 products.
+func DefaultGateDistance(rate float64) int { return max(8, int(rate/2)) }
 
 // gateTables sizes the Modbus verdict and confirmation tables for a gate
 // distance products downstream at rate products/s, read every poll: room

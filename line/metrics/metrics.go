@@ -40,7 +40,15 @@ type Options struct {
 	// CycleBuckets are the histogram buckets (seconds) of the unit-cycle
 	// latency; default 100µs … 2.5s, exponential.
 	CycleBuckets []float64
+	// States are the PackML state names exposed as a complete state set
+	// (one series per state, 1 for the current one, 0 for the others);
+	// default the 17 states of ISA-TR88.00.02.
+	States []string
 }
+
+// packMLStates are the 17 states of ISA-TR88.00.02 (as line/packml names them).
+var packMLStates = []string{"Idle", "Starting", "Execute", "Completing", "Complete", "Resetting", "Holding", "Held",
+	"Unholding", "Suspending", "Suspended", "Unsuspending", "Stopping", "Stopped", "Aborting", "Aborted", "Clearing"}
 
 // Metrics is the set of collectors. Create it with New.
 type Metrics struct {
@@ -52,8 +60,19 @@ type Metrics struct {
 	state    *prometheus.GaugeVec
 	httpReqs *prometheus.CounterVec
 
+	alarmsRaised  *prometheus.CounterVec
+	alarmsActive  *prometheus.GaugeVec
+	alarmsUnacked prometheus.Gauge
+	batchInfo     *prometheus.GaugeVec
+	holds         *prometheus.CounterVec
+	held          prometheus.Gauge
+	unitChanges   *prometheus.CounterVec
+
 	stateMu  sync.Mutex
 	curState string // the state series set to 1
+	states   []string
+	batchMu  sync.Mutex
+	curBatch []string // label values of the batch_info series set
 }
 
 // New creates the collectors and registers them on reg. It returns an error
@@ -93,17 +112,53 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 		}, []string{"gtin"}),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "packml_state", ConstLabels: o.ConstLabels,
-			Help: "1 for the current PackML state of the line (only that state's series exists).",
+			Help: "PackML state set: one series per state, 1 for the current state of the line, 0 for the others.",
 		}, []string{"state"}),
+		alarmsRaised: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "alarms_raised_total", ConstLabels: o.ConstLabels,
+			Help: "Alarms raised, by support code and severity (a repeat of an active condition is not a new alarm).",
+		}, []string{"code", "severity"}),
+		alarmsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "alarms_active", ConstLabels: o.ConstLabels,
+			Help: "Alarms whose condition is still present, by severity.",
+		}, []string{"severity"}),
+		alarmsUnacked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "alarms_unacknowledged", ConstLabels: o.ConstLabels,
+			Help: "Alarms nobody has acknowledged yet.",
+		}),
+		batchInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "batch_info", ConstLabels: o.ConstLabels,
+			Help: "1 for the line's current batch, with its identity as labels.",
+		}, []string{"batch", "gtin", "lot", "expiry", "product"}),
+		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "holds_total", ConstLabels: o.ConstLabels,
+			Help: "Holds of the line, by who held it: system (a device fault, by its source) or person.",
+		}, []string{"by"}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "held", ConstLabels: o.ConstLabels,
+			Help: "1 while the line is held (Holding or Held), else 0.",
+		}),
+		unitChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "unit_changes_total", ConstLabels: o.ConstLabels,
+			Help: "Units moved by a person after their outcome (QA sample, manual reject, decommission, damaged pack), by from and to state.",
+		}, []string{"from", "to"}),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "api_requests_total", ConstLabels: o.ConstLabels,
 			Help: "HTTP API requests by route pattern and status code.",
 		}, []string{"route", "code"}),
 	}
-	for _, c := range []prometheus.Collector{m.units, m.cycle, m.queue, m.deviceUp, m.pool, m.state, m.httpReqs} {
+	for _, c := range []prometheus.Collector{m.units, m.cycle, m.queue, m.deviceUp, m.pool, m.state, m.httpReqs,
+		m.alarmsRaised, m.alarmsActive, m.alarmsUnacked, m.batchInfo, m.holds, m.held, m.unitChanges} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
+	}
+	m.states = o.States
+	if len(m.states) == 0 {
+		m.states = packMLStates
+	}
+	for _, st := range m.states {
+		m.state.WithLabelValues(st).Set(0)
 	}
 	return m, nil
 }
@@ -155,8 +210,9 @@ func (m *Metrics) SetPoolLevel(gtin string, available int) {
 }
 
 // SetState records the current PackML state (e.g. "Execute"): its series is
-// set to 1 and the previous state's series is removed (set first, removed
-// after, so a scrape never finds no state at all).
+// set to 1 and the previous state's to 0; every state keeps its series (a
+// complete state set), so a query sees transitions as 0 → 1 → 0. Entering
+// Holding counts a hold is done by Hold, not here.
 func (m *Metrics) SetState(state string) {
 	if m == nil {
 		return
@@ -165,9 +221,85 @@ func (m *Metrics) SetState(state string) {
 	defer m.stateMu.Unlock()
 	m.state.WithLabelValues(state).Set(1)
 	if m.curState != "" && m.curState != state {
-		m.state.DeleteLabelValues(m.curState)
+		m.state.WithLabelValues(m.curState).Set(0)
 	}
 	m.curState = state
+	if state == "Holding" || state == "Held" {
+		m.held.Set(1)
+	} else {
+		m.held.Set(0)
+	}
+}
+
+// Hold counts one hold of the line; by is "system" for a device fault or
+// "person".
+func (m *Metrics) Hold(by string) {
+	if m == nil {
+		return
+	}
+	m.holds.WithLabelValues(by).Inc()
+}
+
+// SetBatch sets the batch_info series of the current batch (replacing the
+// previous batch's).
+func (m *Metrics) SetBatch(batch, gtin, lot, expiry, product string) {
+	if m == nil {
+		return
+	}
+	m.batchMu.Lock()
+	defer m.batchMu.Unlock()
+	v := []string{batch, gtin, lot, expiry, product}
+	m.batchInfo.WithLabelValues(v...).Set(1)
+	if m.curBatch != nil && !equal(m.curBatch, v) {
+		m.batchInfo.DeleteLabelValues(m.curBatch...)
+	}
+	m.curBatch = v
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// AlarmRaised counts one raised alarm.
+func (m *Metrics) AlarmRaised(code, severity string) {
+	if m == nil {
+		return
+	}
+	m.alarmsRaised.WithLabelValues(code, severity).Inc()
+}
+
+// SetAlarmsActive sets the number of active alarms of severity.
+func (m *Metrics) SetAlarmsActive(severity string, n int) {
+	if m == nil {
+		return
+	}
+	m.alarmsActive.WithLabelValues(severity).Set(float64(n))
+}
+
+// SetAlarmsUnacked sets the number of unacknowledged alarms.
+func (m *Metrics) SetAlarmsUnacked(n int) {
+	if m == nil {
+		return
+	}
+	m.alarmsUnacked.Set(float64(n))
+}
+
+// UnitChanged counts a unit a person moved after its outcome (from, to:
+// unit states) and counts the new outcome in units_total too.
+func (m *Metrics) UnitChanged(from, to, reason string) {
+	if m == nil {
+		return
+	}
+	m.unitChanges.WithLabelValues(from, to).Inc()
+	m.units.WithLabelValues(to, reason).Inc()
 }
 
 // APIRequest counts one HTTP API request (used by line/api).

@@ -56,8 +56,11 @@ func TestMetricsExposed(t *testing.T) {
 			t.Errorf("missing %s in\n%s", want, body)
 		}
 	}
-	if strings.Contains(body, `state="Held"`) {
-		t.Errorf("old state still exposed")
+	for _, want := range []string{`serialine_packml_state{line="line-1",state="Held"} 0`, `serialine_packml_state{line="line-1",state="Aborted"} 0`,
+		`serialine_held{line="line-1"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("state set: missing %s", want)
+		}
 	}
 }
 
@@ -83,4 +86,46 @@ func TestNilSafe(t *testing.T) {
 	m.SetPoolLevel("g", 1)
 	m.SetState("Idle")
 	m.APIRequest("r", 200)
+}
+
+// TestShiftSeries: batch info, holds, alarms and after-batch unit changes.
+func TestShiftSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetBatch("B1", "09501101530003", "L1", "281231", "Aspirin 100")
+	m.SetBatch("B2", "09501101530003", "L2", "281231", "Aspirin 100")
+	m.SetState("Held")
+	m.Hold("system")
+	m.AlarmRaised("PRN-INK-OUT", "fault")
+	m.SetAlarmsActive("fault", 1)
+	m.SetAlarmsUnacked(2)
+	m.UnitChanged("commissioned", "sampled", "qa-sample")
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, want := range []string{
+		`serialine_batch_info{batch="B2",expiry="281231",gtin="09501101530003",lot="L2",product="Aspirin 100"} 1`,
+		`serialine_held 1`, `serialine_holds_total{by="system"} 1`,
+		`serialine_alarms_raised_total{code="PRN-INK-OUT",severity="fault"} 1`,
+		`serialine_alarms_active{severity="fault"} 1`, `serialine_alarms_unacknowledged 2`,
+		`serialine_unit_changes_total{from="commissioned",to="sampled"} 1`,
+		`serialine_units_total{outcome="sampled",reason="qa-sample"} 1`,
+		`serialine_packml_state{state="Held"} 1`, `serialine_packml_state{state="Execute"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s in\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `batch="B1"`) {
+		t.Error("previous batch still exposed")
+	}
 }

@@ -225,7 +225,7 @@ func TestMethodsRoleChecked(t *testing.T) {
 	}
 	n := 0
 	e.Journal.Audit(ctx, journal.AuditFilter{Action: "auth.login*"}, func(a journal.AuditEntry) error {
-		if strings.Contains(a.Reason, "OPC UA 127.0.0.1:") {
+		if strings.Contains(a.Reason, "OPC UA 127.0.0.1") {
 			n++
 		}
 		return nil

@@ -82,7 +82,11 @@ type Shift struct {
 // 11: who, what it means, when, why). The password check happens before
 // (line/auth); this is the record.
 type Signature struct {
-	User    string    `json:"user"`
+	User     string `json:"user"`
+	FullName string `json:"full_name,omitempty"`
+	// Step is the review step: "production" (sign-off) or "qa" (release);
+	// "" in records written before the two-step review.
+	Step    string    `json:"step,omitempty"`
 	Role    string    `json:"role"`
 	Meaning string    `json:"meaning"` // e.g. "reviewed and approved"
 	Reason  string    `json:"reason,omitempty"`

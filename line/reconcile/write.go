@@ -112,7 +112,7 @@ var page = template.Must(template.New("report").Parse(`<!doctype html>
 body{font:14px/1.4 sans-serif;margin:2em;color:#000}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #444;padding:3px 8px;text-align:left}
 .ok{color:#060}.bad{color:#a00;font-weight:bold}.sig{margin-top:3em;border-top:1px solid #000;width:22em}
-@media print{button{display:none}}
+@media print{.noprint{display:none}}
 </style></head><body>
 <h1>Batch reconciliation {{.Batch.ID}}</h1>
 <p>GTIN {{.Batch.GTIN}} · lot {{.Batch.Lot}} · expiry {{.Batch.Expiry}} · profile {{.Batch.Profile}} ·
@@ -138,10 +138,10 @@ sampled {{.Counts.Sampled}} + returned {{.Counts.Returned}} + uncertain {{.Count
 {{range .Differences}}<tr><td>{{.Serial}}</td><td>{{.State}}</td><td>{{.Problem}}</td></tr>
 {{end}}</table>{{else}}<p>None.</p>{{end}}
 <h2>Signatures</h2>
-{{range .Signatures}}<p>Signed by <b>{{.User}}</b> ({{.Role}}) — {{.Meaning}}{{if .Reason}}: {{.Reason}}{{end}} —
+{{range .Signatures}}<p>Signed by <b>{{if .FullName}}{{.FullName}} ({{.User}}){{else}}{{.User}}{{end}}</b> ({{.Role}}{{if .Step}}, {{.Step}}{{end}}) — {{.Meaning}}{{if .Reason}}: {{.Reason}}{{end}} —
 {{.At.Format "2006-01-02 15:04:05 MST"}}<br><small>report digest {{.Digest}}</small></p>
 {{else}}<div class="sig">Supervisor signature, date</div>{{end}}
-<button onclick="print()">Print</button>
+<p class="noprint"><small>Print this page with the browser (Ctrl+P), or download the batch record as PDF (format=pdf).</small></p>
 </body></html>
 `))
 

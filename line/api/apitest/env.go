@@ -13,6 +13,8 @@ import (
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -24,11 +26,13 @@ const (
 	AdminPassword      = "kestrel-pass-01"
 	SupervisorPassword = "super-pass-0002"
 	OperatorPassword   = "oper-pass-00003"
+	QAPassword         = "qual-pass-00004"
 )
 
 // Env is a running API on loopback over a fresh journal (for the audit
-// trail), a fresh user file and a Fake controller, with three users logged
-// in: "admin", "sam" (supervisor) and "otto" (operator). At cleanup it
+// trail and the shift records, with Product in the product master), a
+// fresh user file and a Fake controller, with four users logged in:
+// "admin", "sam" (supervisor), "otto" (operator) and "quinn" (qa). At cleanup it
 // closes everything and fails the test unless journal verify is clean.
 type Env struct {
 	URL     string
@@ -37,6 +41,7 @@ type Env struct {
 	Journal *journal.Journal
 	Auth    *auth.Service
 	Fake    *Fake
+	Records *records.Store
 	// Tokens by user name.
 	Tokens map[string]string
 }
@@ -53,7 +58,16 @@ type EnvOptions struct {
 	Wrap func(*Fake) api.Controller
 	// Now is the clock of the user store (session expiry); nil = time.Now.
 	Now func() time.Time
+	// Shift are the line's shift rules; nil = relaxed test rules (no line
+	// clearance, no reason codes), &config.Shift{} = the shipped defaults.
+	Shift *config.Shift
+	// NoRecords runs the API without the shift records (no product master).
+	NoRecords bool
 }
+
+// Product is the product master entry Env creates for GTIN.
+var Product = records.Product{GTIN: GTIN, Name: "Paracetamol 500 mg 20 tablets", Profile: "eu-fmd", Template: "serial-std",
+	GCPLength: 7, MinShelfLifeDays: 90, MaxBatch: 100000, Active: true, Reason: "test product"}
 
 // GTIN is the fake line's product.
 const GTIN = "09501101530003"
@@ -73,6 +87,19 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e := &Env{Journal: j, Auth: a, Fake: New(nil, GTIN, 10000), Tokens: map[string]string{}}
+	shift := config.Shift{Clearance: []config.ChecklistItem{}, Reasons: map[string][]config.ReasonCode{}}
+	if o.Shift != nil {
+		shift = *o.Shift
+	}
+	if !o.NoRecords {
+		e.Records, err = records.Open(ctx, j, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Records.SaveProduct(ctx, Product, "admin", "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if o.StatusInterval == 0 {
 		o.StatusInterval = 10 * time.Millisecond
 	}
@@ -80,7 +107,8 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.Wrap != nil {
 		ctrl = o.Wrap(e.Fake)
 	}
-	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat}
+	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat,
+		Records: e.Records, Shift: shift}
 	var uiHandler http.Handler
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { uiHandler.ServeHTTP(w, r) })
 	if o.UI != nil {
@@ -108,8 +136,9 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	tok := e.Login(t, first.User, first.Password)
 	e.MustDo(t, tok, "POST", "/api/v1/password", map[string]string{"old": first.Password, "new": AdminPassword}, http.StatusOK, nil)
 	e.Tokens["admin"] = tok
-	for _, u := range []struct{ name, role, pw string }{{"sam", "supervisor", SupervisorPassword}, {"otto", "operator", OperatorPassword}} {
-		e.MustDo(t, tok, "POST", "/api/v1/users", map[string]string{"name": u.name, "role": u.role, "password": "temporary-" + u.pw}, http.StatusCreated, nil)
+	for _, u := range []struct{ name, full, role, pw string }{{"sam", "Samuel Brandt", "supervisor", SupervisorPassword},
+		{"otto", "Otto Keller", "operator", OperatorPassword}, {"quinn", "Quinn Adler", "qa", QAPassword}} {
+		e.MustDo(t, tok, "POST", "/api/v1/users", map[string]string{"name": u.name, "full_name": u.full, "role": u.role, "password": "temporary-" + u.pw}, http.StatusCreated, nil)
 		ut := e.Login(t, u.name, "temporary-"+u.pw)
 		e.MustDo(t, ut, "POST", "/api/v1/password", map[string]string{"old": "temporary-" + u.pw, "new": u.pw}, http.StatusOK, nil)
 		e.Tokens[u.name] = ut

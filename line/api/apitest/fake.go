@@ -13,6 +13,8 @@ import (
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/line/reconcile"
+	"github.com/serialine/serialine/store/journal"
 )
 
 // Fake is an in-memory controller. The zero value is not usable; use New.
@@ -46,6 +48,7 @@ func New(now func() time.Time, gtin string, poolSize int) *Fake {
 	f := &Fake{now: now, line: "line-1", batches: map[string]*api.Batch{}, bySer: map[string]int{},
 		pools: map[string]int{gtin: poolSize}, sigs: map[string]*api.Signature{}}
 	f.AlarmBook.Now = now
+	f.AlarmBook.BatchOf = func() string { f.mu.Lock(); defer f.mu.Unlock(); return f.current }
 	for _, d := range []struct{ n, k string }{{"plc", "modbus"}, {"printer", "tij"}, {"camera", "dmcc"}, {"upstream", "http"}} {
 		f.devices = append(f.devices, api.Device{Name: d.n, Kind: d.k, Link: api.LinkUp, Since: now()})
 	}
@@ -112,6 +115,36 @@ func (f *Fake) Produce(n, rejectEvery int) ([]string, error) {
 		out = append(out, serial)
 	}
 	return out, nil
+}
+
+// MarkNotConfirmed makes serial a reject the gate did not confirm (reason
+// reject-not-confirmed) and raises its latched alarm, as the controller
+// does when the gate's sensor misses a reject.
+func (f *Fake) MarkNotConfirmed(serial string) error {
+	f.mu.Lock()
+	i, ok := f.bySer[serial]
+	if !ok {
+		f.mu.Unlock()
+		return fmt.Errorf("unit %q: %w", serial, api.ErrNotFound)
+	}
+	u := &f.units[i]
+	b := f.batches[u.Batch]
+	if u.State == "commissioned" {
+		b.Counters.Commissioned--
+		b.Counters.Rejected++
+	} else if b.Counters.RejectedBy[u.Reason] > 0 {
+		b.Counters.RejectedBy[u.Reason]--
+	}
+	if b.Counters.RejectedBy == nil {
+		b.Counters.RejectedBy = map[string]int{}
+	}
+	b.Counters.RejectedBy["reject-not-confirmed"]++
+	u.State, u.Reason = "rejected", "reject-not-confirmed"
+	u.History = append(u.History, api.UnitEvent{State: "rejected", Reason: "reject-not-confirmed: product passed the gate", By: "plc(system)", At: f.now()})
+	seq := u.Seq
+	f.mu.Unlock()
+	f.Raise(api.SeverityFault, "plc", fmt.Sprintf("reject of unit %s (product %d) not confirmed: product passed the gate", serial, seq), "system")
+	return nil
 }
 
 func (f *Fake) drawn(b *api.Batch) int {
@@ -329,6 +362,14 @@ func (f *Fake) reconciliation(id string) (api.Reconciliation, error) {
 		Commissioned: c.Commissioned, Rejected: c.Rejected, Sampled: c.Sampled, Returned: c.Returned,
 		Uncertain: c.Uncertain, RejectedBy: c.RejectedBy, Signed: f.sigs[id], Generated: f.now()}
 	r.Balanced = r.Drawn == r.Commissioned+r.Rejected+r.Sampled+r.Returned+r.Uncertain
+	for _, u := range f.units {
+		if u.Batch == id && u.State == "rejected" && u.Reason == "reject-not-confirmed" {
+			r.DeviationSerials = append(r.DeviationSerials, u.Serial)
+			r.Differences = append(r.Differences, api.Unit{Serial: u.Serial, Batch: id, State: u.State,
+				Reason: "reject not confirmed by the gate: the pack may be in the good stream (deviation)"})
+		}
+	}
+	r.Deviations = len(r.DeviationSerials)
 	return r, nil
 }
 
@@ -352,3 +393,26 @@ func (f *Fake) SignReconciliation(ctx context.Context, id string, sig api.Signat
 }
 
 func gradePtr(g float64) *float64 { return &g }
+// ReportingFake is a Fake that also writes reconciliation reports
+// (api.Reporter), built from the Fake's counters: for tests of the report
+// downloads (PDF, CSV, JSON, HTML).
+type ReportingFake struct{ *Fake }
+
+// ReconcileReport implements api.Reporter.
+func (f ReportingFake) ReconcileReport(ctx context.Context, id string) (reconcile.Report, error) {
+	b, err := f.Batch(ctx, id)
+	if err != nil {
+		return reconcile.Report{}, err
+	}
+	jb := journal.Batch{BatchDef: journal.BatchDef{ID: b.ID, GTIN: b.GTIN, Lot: b.Lot, Expiry: b.Expiry, Profile: b.Profile, Target: b.Target}, State: b.State}
+	r := reconcile.Build(jb, nil, reconcile.Shifts{}, f.now())
+	k := b.Counters
+	r.Counts = reconcile.Counts{Drawn: k.Commissioned + k.Rejected + k.Sampled + k.Returned + k.Uncertain, Commissioned: k.Commissioned,
+		Rejected: k.Rejected, Sampled: k.Sampled, Returned: k.Returned, Uncertain: k.Uncertain}
+	for reason, n := range k.RejectedBy {
+		r.RejectsByReason[reason] = n
+	}
+	r.Differences = nil
+	r.Balanced = true
+	return r, nil
+}
