@@ -1,6 +1,7 @@
 package line
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,18 +27,49 @@ type ssccReturner interface {
 	ReturnSSCCs(ctx context.Context, ssccs []string) error
 }
 
-// forwardSSCCReturn sends one OutboxSSCCReturn item.
-func (c *Controller) forwardSSCCReturn(ctx context.Context, it journal.OutboxItem) error {
+// decodeSSCCReturn decodes an OutboxSSCCReturn payload strictly: at
+// least one SSCC, no unknown fields, nothing after the object.
+func decodeSSCCReturn(payload []byte) (SSCCReturnPayload, error) {
 	var p SSCCReturnPayload
-	if err := json.Unmarshal(it.Payload, &p); err != nil {
-		c.log.Error("outbox item undecodable; dropped", "id", it.ID, "err", err)
-		return nil
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("sscc return: %w", err)
 	}
-	r, ok := c.o.Upstream.(ssccReturner)
+	if dec.More() {
+		return p, errors.New("sscc return: data after the JSON object")
+	}
+	if len(p.SSCCs) == 0 {
+		return p, errors.New("sscc return: no SSCCs")
+	}
+	return p, nil
+}
+
+// ssccReturnerOf finds the SSCC return service of the line's upstream (the
+// site server client itself or the serial source of an upstream.Split).
+func ssccReturnerOf(up Upstream) (ssccReturner, bool) {
+	switch u := up.(type) {
+	case ssccReturner:
+		return u, true
+	case upstream.Split:
+		r, ok := u.Serials.(ssccReturner)
+		return r, ok
+	}
+	return nil, false
+}
+
+// forwardSSCCReturn sends one OutboxSSCCReturn item. An undecodable item
+// is kept (errUndecodable), never acknowledged.
+func (c *Controller) forwardSSCCReturn(ctx context.Context, it journal.OutboxItem) error {
+	p, err := decodeSSCCReturn(it.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUndecodable, err)
+	}
+	r, ok := ssccReturnerOf(c.o.Upstream)
 	if !ok {
 		return fmt.Errorf("outbox item %d: the site server client cannot return SSCCs", it.ID)
 	}
-	err := r.ReturnSSCCs(ctx, p.SSCCs)
+	err = r.ReturnSSCCs(ctx, p.SSCCs)
 	if errors.Is(err, upstream.ErrRejected) {
 		c.alarm(api.SeverityFault, "upstream", fmt.Sprintf("site server refused returned SSCCs: %v", err))
 		return nil

@@ -130,6 +130,11 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer func() {
+		// What the site server has not taken yet goes out now, in a
+		// bounded wait; what is left stays in the journal.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.Config.Upstream.ShutdownDrain)
+		fmt.Fprintln(e.stdout, l.Controller.DrainOutbox(dctx))
+		cancel()
 		if err := l.Close(); err != nil {
 			e.logger.Warn("demo shutdown", "err", err)
 		}
@@ -152,8 +157,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 			// (bounded) so the site server has them all.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 			defer cancel()
-			if left := drainOutbox(dctx, l.Journal); left > 0 {
-				fmt.Fprintf(e.stderr, "serialine demo: --epcis-out: %d outbox items not delivered yet\n", left)
+			if left := l.Controller.DrainOutbox(dctx); left.Items() > 0 {
+				fmt.Fprintf(e.stderr, "serialine demo: --epcis-out: %s\n", left)
 			}
 			n, err := writeEPCIS(*epcisOut, l.Upstream)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -55,7 +56,9 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine journal verify: --db FILE is required (no arguments)")
 		return exitUsage
 	}
-	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
+	// The outbox payloads are checked with the line's rules: an item the
+	// forwarder cannot decode stays in the outbox unsent, and is named here.
+	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger, CheckOutbox: line.CheckOutboxItem})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", journalOpenErr(*db, err))
 		return exitFailure

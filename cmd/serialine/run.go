@@ -159,7 +159,22 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
 		return exitFailure
 	}
+	shutdownDrain(e, ctrl, cfg.Upstream.ShutdownDrain)
 	return exitOK
+}
+
+// shutdownDrain gives the outbox up to wait to reach the site server once
+// the line has stopped, and says what is left (it stays in the journal and
+// goes out at the next start).
+func shutdownDrain(e env, ctrl *line.Controller, wait time.Duration) line.OutboxLeft {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	left := ctrl.DrainOutbox(ctx)
+	fmt.Fprintln(e.stdout, left)
+	if left.Items() > 0 {
+		e.logger.Warn("outbox not empty at shutdown", "items", left.Items(), "err", left.Err)
+	}
+	return left
 }
 
 // lineLocation is the line's time zone (line.timezone; validated), UTC
