@@ -3,6 +3,8 @@ package devices_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -128,6 +130,81 @@ func TestGate(t *testing.T) {
 		g.Succeeded()
 		if ok, _ := g.Allow(); !ok || g.Failures() != 0 {
 			t.Fatal("success must reset the gate")
+		}
+	})
+}
+
+// A connection that opens and ends without a valid reply is a failed
+// attempt; one that produced a valid reply may be reopened at once; only a
+// valid reply resets the backoff.
+func TestGateResetsOnlyOnValidReply(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := devices.Gate{Backoff: devices.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}}
+		for i, want := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
+			g.Connected() // the port accepts ...
+			g.Dropped()   // ... and the connection ends without a valid reply
+			ok, wait := g.Allow()
+			if ok || wait != want*time.Millisecond || g.Failures() != i+1 {
+				t.Fatalf("garbage connection %d: allow %v wait %s failures %d, want wait %s", i+1, ok, wait, g.Failures(), want*time.Millisecond)
+			}
+			time.Sleep(wait)
+		}
+		g.Connected()
+		g.Failed() // garbage on the connection
+		g.Dropped()
+		if g.Failures() != 7 {
+			t.Fatalf("Failed then Dropped counted %d failures, want 7 (once)", g.Failures())
+		}
+		time.Sleep(time.Second)
+		g.Connected()
+		g.Succeeded()
+		g.Dropped()
+		if ok, _ := g.Allow(); !ok || g.Failures() != 0 {
+			t.Fatalf("after a valid reply: allow %v failures %d", ok, g.Failures())
+		}
+		// A proven connection that later gets garbage: back off again.
+		g.Connected()
+		g.Succeeded()
+		g.Failed()
+		if ok, wait := g.Allow(); ok || wait != 100*time.Millisecond {
+			t.Fatalf("garbage after a valid reply: allow %v wait %s", ok, wait)
+		}
+	})
+}
+
+// Retry waits exactly the wait a RetryAfter error carries.
+func TestRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := devices.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}
+		start := time.Now()
+		var at []time.Duration
+		var notified []time.Duration
+		err := devices.Retry(context.Background(), b, func(context.Context) error {
+			at = append(at, time.Since(start))
+			if len(at) < 3 {
+				return devices.RetryAfter(fmt.Errorf("backing off: %w", devices.ErrDisconnected), 700*time.Millisecond)
+			}
+			return nil
+		}, func(_ int, err error, wait time.Duration) {
+			notified = append(notified, wait)
+			if !errors.Is(err, devices.ErrDisconnected) {
+				t.Errorf("RetryAfter hides the cause: %v", err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []time.Duration{0, 700 * time.Millisecond, 1400 * time.Millisecond}; !slices.Equal(at, want) {
+			t.Fatalf("attempts at %v, want %v", at, want)
+		}
+		if want := []time.Duration{700 * time.Millisecond, 700 * time.Millisecond}; !slices.Equal(notified, want) {
+			t.Fatalf("notified waits %v, want %v", notified, want)
+		}
+		if d, ok := devices.RetryWait(fmt.Errorf("x: %w", devices.RetryAfter(devices.ErrDisconnected, time.Second))); !ok || d != time.Second {
+			t.Fatalf("RetryWait through wrapping: %s %v", d, ok)
+		}
+		if devices.RetryAfter(nil, time.Second) != nil {
+			t.Fatal("RetryAfter(nil) must be nil")
 		}
 	})
 }

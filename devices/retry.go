@@ -106,12 +106,43 @@ func IsPermanent(err error) bool {
 // (1-based), its error and the wait before the next attempt.
 type RetryNotify func(attempt int, err error, wait time.Duration)
 
+type retryAfterError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable no earlier than wait from now: Retry
+// waits exactly wait before its next attempt instead of its own schedule.
+// A driver's Connect returns it while the driver's Gate does not allow a
+// new attempt yet (its last connection failed before a valid reply), so a
+// caller that restarts Retry after every lost connection still follows the
+// driver's one backoff.
+func RetryAfter(err error, wait time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err: err, wait: max(wait, 0)}
+}
+
+// RetryWait reports the wait carried by a RetryAfter error in err's chain.
+func RetryWait(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.wait, true
+	}
+	return 0, false
+}
+
 // Retry runs op until it succeeds, returns a Permanent error, the policy's
-// MaxAttempts is used up, or ctx ends; between attempts it waits per b.
-// It returns nil on success, the permanent error (unwrapped), the last
-// error after MaxAttempts, or ctx.Err() joined with the last error when the
-// context ends. notify may be nil. This is the one reconnect wrapper every
-// driver uses (Connect, or any idempotent operation).
+// MaxAttempts is used up, or ctx ends; between attempts it waits per b, or
+// exactly the wait of a RetryAfter error. It returns nil on success, the
+// permanent error (unwrapped), the last error after MaxAttempts, or
+// ctx.Err() joined with the last error when the context ends. notify may be
+// nil. This is the one reconnect wrapper every driver uses (Connect, or any
+// idempotent operation).
 func Retry(ctx context.Context, b Backoff, op func(context.Context) error, notify RetryNotify) error {
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -130,7 +161,10 @@ func Retry(ctx context.Context, b Backoff, op func(context.Context) error, notif
 		if b.MaxAttempts > 0 && attempt >= b.MaxAttempts {
 			return last
 		}
-		wait := b.jittered(b.Delay(attempt))
+		wait, ok := RetryWait(err)
+		if !ok {
+			wait = b.jittered(b.Delay(attempt))
+		}
 		if notify != nil {
 			notify(attempt, err, wait)
 		}
@@ -144,10 +178,28 @@ func Retry(ctx context.Context, b Backoff, op func(context.Context) error, notif
 	}
 }
 
-// Gate rate-limits reconnect attempts made from calls that must not block
-// for long (Decide, Confirm, SetOutputs): Allow says whether a new attempt
-// may be made now; Failed/Succeeded advance or reset the backoff. Not safe
-// for concurrent use; drivers hold their own lock.
+// Gate is the backoff state of one device connection across reconnects,
+// and rate-limits the attempts: Allow says whether a new attempt may be
+// made now; Failed, Connected, Succeeded and Dropped record what happened.
+//
+// The backoff resets only after a valid protocol reply (Succeeded), never
+// because a transport connection opened: a port that accepts connections
+// and answers garbage (or nothing) keeps the backoff growing, one attempt
+// per connection, instead of being reconnected at the rate of its failures.
+// The rules:
+//
+//   - Failed: a dial failed, or the device sent something that is not its
+//     protocol (garbage): the next attempt waits the next backoff step.
+//   - Connected: a transport connection opened; it is an attempt still to
+//     be judged.
+//   - Succeeded: a valid protocol reply arrived (an error reply of the
+//     protocol, such as a Modbus exception, counts: the device is there):
+//     the backoff resets.
+//   - Dropped: the connection ended (timeout, EOF, I/O error). It counts as
+//     a failed attempt only when no valid reply came on it since
+//     Connected; a connection that worked may be reopened at once.
+//
+// Not safe for concurrent use; drivers hold their own lock.
 type Gate struct {
 	// Backoff is the policy.
 	Backoff Backoff
@@ -156,6 +208,7 @@ type Gate struct {
 
 	failures int
 	next     time.Time
+	pending  bool // connected, no valid reply yet
 }
 
 func (g *Gate) now() time.Time {
@@ -177,14 +230,32 @@ func (g *Gate) Allow() (bool, time.Duration) {
 	return true, 0
 }
 
-// Failed records a failed attempt.
+// Failed records a failed attempt: a dial that failed, or garbage from the
+// device.
 func (g *Gate) Failed() {
+	g.pending = false
 	g.failures++
 	g.next = g.now().Add(g.Backoff.jittered(g.Backoff.Delay(g.failures)))
 }
 
-// Succeeded resets the backoff.
-func (g *Gate) Succeeded() { g.failures = 0 }
+// Connected records that a transport connection opened. It does not reset
+// the backoff: only a valid reply on it does (Succeeded).
+func (g *Gate) Connected() { g.pending = true }
+
+// Succeeded records a valid protocol reply: the backoff resets.
+func (g *Gate) Succeeded() {
+	g.pending = false
+	g.failures = 0
+}
+
+// Dropped records that the connection ended. Without a valid reply since
+// Connected it is a failed attempt (the backoff grows); after one, the next
+// attempt may be made at once.
+func (g *Gate) Dropped() {
+	if g.pending {
+		g.Failed()
+	}
+}
 
 // Failures is the number of consecutive failed attempts.
 func (g *Gate) Failures() int { return g.failures }

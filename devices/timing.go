@@ -39,32 +39,44 @@ func (t Timing) GateMode() string {
 }
 
 // DefaultTiming is the timing of the default PLC configs: heartbeat every
-// 250ms, stalled after 2s, confirmation within 2s polled every 10ms,
-// DefaultBackoff.
+// 250ms, stalled after 1.5s (so a stalled PLC is found within the line's
+// 2s hang bound, line/config.MaxHangDetection, with either protocol),
+// confirmation within 2s polled every 10ms, DefaultBackoff.
 func DefaultTiming() Timing {
 	return Timing{
-		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
+		HeartbeatInterval: 250 * time.Millisecond, HeartbeatTimeout: 1500 * time.Millisecond,
 		ConfirmWindow: 2 * time.Second, ConfirmPoll: 10 * time.Millisecond,
 		Backoff: DefaultBackoff(),
 	}
 }
 
-// ValidateDurations reports every duration that is not > 0. Backoff is
-// left for the caller to merge under "backoff" (Backoff.Validate), so it
-// can keep its place among the caller's own problems.
+// MinInterval is the shortest polling or writing interval a PLC config
+// may set (poll_interval, heartbeat_interval, confirm_poll): 1ms already
+// reads a PLC a thousand times a second; shorter only loads the PLC and
+// the line PC.
+const MinInterval = time.Millisecond
+
+// ValidateDurations reports every duration that is not > 0, and the
+// intervals (heartbeat_interval, confirm_poll) below MinInterval. Backoff
+// is left for the caller to merge under "backoff" (Backoff.Validate), so
+// it can keep its place among the caller's own problems.
 func (t Timing) ValidateDurations() configs.Problems {
 	var p configs.Problems
 	for _, d := range []struct {
-		name string
-		d    time.Duration
+		name     string
+		d        time.Duration
+		interval bool
 	}{
-		{"heartbeat_interval", t.HeartbeatInterval},
-		{"heartbeat_timeout", t.HeartbeatTimeout},
-		{"confirm_window", t.ConfirmWindow},
-		{"confirm_poll", t.ConfirmPoll},
+		{"heartbeat_interval", t.HeartbeatInterval, true},
+		{"heartbeat_timeout", t.HeartbeatTimeout, false},
+		{"confirm_window", t.ConfirmWindow, false},
+		{"confirm_poll", t.ConfirmPoll, true},
 	} {
-		if d.d <= 0 {
+		switch {
+		case d.d <= 0:
 			p.Add(d.name, "must be > 0")
+		case d.interval:
+			CheckInterval(&p, d.name, d.d)
 		}
 	}
 	switch t.GateResults {
@@ -73,4 +85,11 @@ func (t Timing) ValidateDurations() configs.Problems {
 		p.Add("gate_results", "must be %q, %q or %q, got %q", GateResultsEvery, GateResultsRejects, GateResultsNone, t.GateResults)
 	}
 	return p
+}
+
+// CheckInterval reports an interval below MinInterval.
+func CheckInterval(p *configs.Problems, name string, d time.Duration) {
+	if d > 0 && d < MinInterval {
+		p.Add(name, "must be >= %s (got %s: a shorter interval only loads the PLC and the line PC)", MinInterval, d)
+	}
 }

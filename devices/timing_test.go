@@ -32,4 +32,15 @@ func TestTimingInlineKeysAndValidation(t *testing.T) {
 	if g := strings.Join(got, "\n"); g != want {
 		t.Fatalf("problems:\n%s\nwant:\n%s", g, want)
 	}
+	got = got[:0]
+	tm := devices.DefaultTiming()
+	tm.HeartbeatInterval, tm.ConfirmPoll = 10*time.Microsecond, time.Nanosecond
+	for _, p := range tm.ValidateDurations() {
+		got = append(got, p.String())
+	}
+	want = "heartbeat_interval: must be >= 1ms (got 10µs: a shorter interval only loads the PLC and the line PC)\n" +
+		"confirm_poll: must be >= 1ms (got 1ns: a shorter interval only loads the PLC and the line PC)"
+	if g := strings.Join(got, "\n"); g != want {
+		t.Fatalf("intervals below the minimum:\n%s\nwant:\n%s", g, want)
+	}
 }

@@ -62,8 +62,10 @@ func NewDrivers(cfg config.Config, log *slog.Logger, now func() time.Time) (Driv
 	for k := range pc.Fields {
 		fields = append(fields, k)
 	}
+	pb := pc.Backoff
 	to := tij.Options{Addr: pc.Address, Job: pc.Job, Fields: fields, IDField: pc.IDField, Enqueue: pc.Enqueue,
-		ClearOnConnect: pc.ClearOnConnect, ReplyTimeout: pc.ReplyTimeout, Logger: log.With("device", "printer"), Now: now}
+		ClearOnConnect: pc.ClearOnConnect, ReplyTimeout: pc.ReplyTimeout, KeepAlive: pc.KeepAlive, Backoff: &pb,
+		Logger: log.With("device", "printer"), Now: now}
 	if pc.Serial != nil {
 		to.Dial = tij.SerialDial(*pc.Serial)
 	}
@@ -78,14 +80,16 @@ func NewDrivers(cfg config.Config, log *slog.Logger, now func() time.Time) (Driv
 		if err != nil {
 			return Drivers{}, fmt.Errorf("devices.camera.dmcc: %w", err)
 		}
-		o.Logger, o.Now = log.With("device", "camera"), now
+		cb := dc.Camera.Backoff
+		o.Logger, o.Now, o.Backoff = log.With("device", "camera"), now, &cb
 		d.Camera = dmcc.New(o)
 	case "keyence":
 		o, err := dc.Camera.Keyence.Options()
 		if err != nil {
 			return Drivers{}, fmt.Errorf("devices.camera.keyence: %w", err)
 		}
-		o.Logger, o.Now = log.With("device", "camera"), now
+		cb := dc.Camera.Backoff
+		o.Logger, o.Now, o.Backoff = log.With("device", "camera"), now, &cb
 		d.Camera = keyence.New(o)
 	default:
 		return Drivers{}, fmt.Errorf("devices.camera.driver %q", dc.Camera.Driver)

@@ -154,7 +154,7 @@ type Controller struct {
 	host      hostState // disk and clock checks (host.go)
 
 	rejMu sync.Mutex
-	rejBy map[string]int // current batch: rejected and uncertain units by reason
+	rejBy map[string]int // current batch: Rejected units by reason
 
 	// epcisMu serializes the batch-end EPCIS documents (emitEPCIS) with
 	// supervisors' unit actions (UnitAction), so a step after the batch end
@@ -167,7 +167,8 @@ type Controller struct {
 	// (SetPendingRequest) until the pool it asked for is imported.
 	poolReqMu sync.Mutex
 
-	alarmLog *alarmLog // alarm lifecycle to the journal (alarmlog.go)
+	obx      outboxForwarder // outbox.go: one forwarding pass at a time
+	alarmLog *alarmLog       // alarm lifecycle to the journal (alarmlog.go)
 }
 
 type stateSnap struct {
@@ -298,9 +299,9 @@ func (c *Controller) loadCurrent() error {
 	c.cur.Store(r)
 	c.commissioned.Store(int64(b.Counters.Commissioned))
 	rej := map[string]int{}
-	if b.Counters.Rejected+b.Counters.Uncertain > 0 {
+	if b.Counters.Rejected > 0 {
 		if err := c.j.Units(b.ID, func(u journal.Unit) error {
-			if u.State == journal.Rejected || u.State == journal.Uncertain {
+			if u.State == journal.Rejected { // rejected_by: Rejected units only
 				rej[u.Reason.String()]++
 			}
 			return nil
@@ -312,13 +313,25 @@ func (c *Controller) loadCurrent() error {
 	return nil
 }
 
-// countReject counts a rejected or uncertain unit of the current batch.
+// countReject counts a Rejected unit of the current batch by reason
+// (rejected_by). Uncertain units are not rejects and are not counted here.
 func (c *Controller) countReject(reason journal.Reason) {
 	c.rejMu.Lock()
 	if c.rejBy == nil {
 		c.rejBy = map[string]int{}
 	}
 	c.rejBy[reason.String()]++
+	c.rejMu.Unlock()
+}
+
+// uncountReject takes back countReject for a Rejected unit of the current
+// batch that is no longer counted under reason (annotated, or made
+// Uncertain when the gate disagreed).
+func (c *Controller) uncountReject(reason journal.Reason) {
+	c.rejMu.Lock()
+	if c.rejBy[reason.String()] > 0 {
+		c.rejBy[reason.String()]--
+	}
 	c.rejMu.Unlock()
 }
 
@@ -343,11 +356,7 @@ func (c *Controller) annotateNotConfirmed(ctx context.Context, serial string, ca
 		return
 	}
 	if r := c.currentRun(); r != nil && r.def.ID == u.Batch {
-		c.rejMu.Lock()
-		if c.rejBy[u.Reason.String()] > 0 {
-			c.rejBy[u.Reason.String()]--
-		}
-		c.rejMu.Unlock()
+		c.uncountReject(u.Reason)
 		c.countReject(journal.ReasonRejectNotConfirmed)
 	}
 }

@@ -1264,6 +1264,9 @@ func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateRe
 	case verdictReject:
 		switch {
 		case !pushed:
+			if u, err := c.j.Unit(v.serial); err == nil && u.State == journal.Rejected {
+				c.uncountReject(u.Reason) // no longer a reject
+			}
 			c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateMismatch, Actor: journal.ActorPLC,
 				Detail: truncate("reject verdict sent, but "+how, 120)})
 			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d) was to be rejected but passed the gate: the pack is on its way out with this serial. Stop it downstream and close out the unit", v.serial, v.seq))
@@ -1458,7 +1461,6 @@ func (c *Controller) countDurable(changes []journal.Change, commissioned int) {
 			c.rate.add(c.now())
 		case journal.Uncertain:
 			c.m.Unit(metrics.OutcomeUncertain, ch.Reason.String())
-			c.countReject(ch.Reason)
 		case journal.Returned:
 			c.m.Unit(metrics.OutcomeReturned, ch.Reason.String())
 		}

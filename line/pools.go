@@ -235,34 +235,15 @@ func (c *Controller) outboxLoop(ctx context.Context) {
 		case <-t.C:
 		case <-c.outboxKick:
 		}
-		for ctx.Err() == nil {
-			items, err := c.j.OutboxPending(ctx, 50)
-			if err != nil {
-				c.log.Warn("outbox read", "err", err)
-				break
+		sent, err := c.forwardOutbox(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.setLink("upstream", api.LinkDown, err.Error())
+				c.log.Warn("outbox forward", "err", err)
 			}
-			c.m.SetQueueDepth(metrics.QueueOutbox, len(items))
-			if len(items) == 0 {
-				break
-			}
-			sent := 0
-			for _, it := range items {
-				if err := c.forward(ctx, it); err != nil {
-					if ctx.Err() == nil {
-						c.setLink("upstream", api.LinkDown, err.Error())
-						c.log.Warn("outbox forward", "id", it.ID, "kind", it.Kind, "err", err)
-					}
-					break
-				}
-				if err := c.j.OutboxAck(ctx, it.ID); err != nil {
-					c.log.Warn("outbox ack", "id", it.ID, "err", err)
-					break
-				}
-				sent++
-			}
-			if sent < len(items) {
-				break
-			}
+			continue
+		}
+		if sent > 0 { // the site server took them
 			c.setLink("upstream", api.LinkUp, "")
 		}
 	}
@@ -280,10 +261,9 @@ func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
 		}
 		return err
 	case outboxReturn:
-		var p returnPayload
-		if err := json.Unmarshal(it.Payload, &p); err != nil {
-			c.log.Error("outbox item undecodable; dropped", "id", it.ID, "err", err)
-			return nil
+		p, err := decodeReturn(it.Payload)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUndecodable, err)
 		}
 		// The outbox id is the return's idempotency key: a resend after a
 		// lost reply or a restart asks the same question.
@@ -299,9 +279,10 @@ func (c *Controller) forward(ctx context.Context, it journal.OutboxItem) error {
 			return err // outcome unknown for some: the whole item is sent again
 		}
 		return c.noteRefusedReturns(ctx, p, res.Refused)
+	case OutboxSSCCReturn:
+		return c.forwardSSCCReturn(ctx, it)
 	}
-	c.log.Error("unknown outbox kind; dropped", "id", it.ID, "kind", it.Kind)
-	return nil
+	return fmt.Errorf("%w: unknown kind %q", errUndecodable, it.Kind)
 }
 
 // noteRefusedReturns records the serials of a return the site server would

@@ -488,7 +488,7 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("unit", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: serialine unit [flags] SERIAL|CODE   (CODE: element string, (01)…(21)… or Digital Link)")
+		fmt.Fprintln(e.stderr, "usage: serialine unit [flags] SERIAL|CODE   (CODE: element string, (01)…(21)…, Digital Link; or a case/pallet SSCC (00)…: its contents)")
 		fmt.Fprintln(e.stderr, "       serialine unit sample|reject|decommission SERIAL --reason TEXT   (e-signed with the login password)")
 		fmt.Fprintln(e.stderr, "       serialine unit closeout SERIAL --outcome found-destroyed|not-found --note TEXT --reason TEXT")
 		fs.PrintDefaults()
@@ -525,6 +525,12 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 		return unitAction(ctx, e, cl, pos[0], pos[1], *reason, *outcome, *note, *meaning, pw, true)
 	}
 	arg := pos[0]
+	if isParentCode(arg) {
+		if err := printParentLookup(ctx, cl, e.stdout, arg, cf.asJSON); err != nil {
+			return clientFail(e, "unit", err)
+		}
+		return exitOK
+	}
 	var raw []byte
 	var u *api.Unit
 	isCode := strings.HasPrefix(arg, "(") || strings.HasPrefix(arg, "]") || strings.Contains(arg, "://") ||
@@ -580,6 +586,7 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 	for _, h := range u.History {
 		fmt.Fprintf(e.stdout, "  %s %-12s %s %s\n", h.At.Format(time.RFC3339), h.State, h.Reason, h.By)
 	}
+	printUnitChain(ctx, cl, e.stdout, u.Serial)
 	return exitOK
 }
 

@@ -42,6 +42,9 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	epcisOut := fs.String("epcis-out", "", "directory to write every EPCIS document the simulated site server received, one file each (at the end)")
 	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
 	interactive := fs.Bool("interactive", false, "no simulated operator: a person defines, clears, starts, holds, unholds and completes batches at the operator page; faults still happen (--faults)")
+	aggregateFlag := fs.String("aggregate", "on", "aggregation at the end of the line (case packer, aggregation camera, case labeller, scanners, palletiser, manual station): on or off")
+	caseSize := fs.Int("case-size", 20, "packs per case (with --aggregate on)")
+	palletSize := fs.Int("pallet-size", 5, "cases per pallet (with --aggregate on)")
 	setUsage(fs, e.stderr, "[flags]")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
@@ -97,6 +100,10 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine demo:", err)
 		return exitFailure
 	}
+	if *aggregateFlag != "on" && *aggregateFlag != "off" {
+		fmt.Fprintln(e.stderr, "serialine demo: --aggregate must be on or off")
+		return exitUsage
+	}
 	if *plc != "modbus" && *plc != "opcua" {
 		fmt.Fprintln(e.stderr, "serialine demo: --plc must be modbus or opcua")
 		return exitUsage
@@ -114,12 +121,20 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	if *faults {
 		o.Faults = linesim.PrinterFaults{DefectRate: 0.02, MaxDefectSeverity: 0.9, DuplicateAckRate: 0.005}
 	}
+	if *aggregateFlag == "on" {
+		o.Aggregate = &linesim.AggregateOptions{CaseSize: *caseSize, PalletSize: *palletSize}
+	}
 	l, err := linesim.Start(ctx, o)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "serialine demo:", err)
 		return exitFailure
 	}
 	defer func() {
+		// What the site server has not taken yet goes out now, in a
+		// bounded wait; what is left stays in the journal.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.Config.Upstream.ShutdownDrain)
+		fmt.Fprintln(e.stdout, l.Controller.DrainOutbox(dctx))
+		cancel()
 		if err := l.Close(); err != nil {
 			e.logger.Warn("demo shutdown", "err", err)
 		}
@@ -142,8 +157,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 			// (bounded) so the site server has them all.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 			defer cancel()
-			if left := drainOutbox(dctx, l.Journal); left > 0 {
-				fmt.Fprintf(e.stderr, "serialine demo: --epcis-out: %d outbox items not delivered yet\n", left)
+			if left := l.Controller.DrainOutbox(dctx); left.Items() > 0 {
+				fmt.Fprintf(e.stderr, "serialine demo: --epcis-out: %s\n", left)
 			}
 			n, err := writeEPCIS(*epcisOut, l.Upstream)
 			if err != nil {
@@ -152,6 +167,11 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 			}
 			fmt.Fprintf(e.stdout, "%d EPCIS documents written to %s\n", n, *epcisOut)
 		}()
+	}
+	if c := l.Config.Aggregation.CaseStation; c != nil {
+		fmt.Fprintf(e.stdout, "case line: PLC modbus %s · aggregation camera %s · case labeller %s · label scanner %s · palletiser scanner %s · pallet labeller %s · manual labeller %s\n",
+			c.PLC.Address, c.Camera.DMCC.Address, c.Labeller.Address, c.Scanner.DMCC.Address, l.Config.Aggregation.PalletStation.Scanner.Keyence.Address,
+			l.Config.Aggregation.PalletStation.Labeller.Address, l.Config.Aggregation.ManualStation.Labeller.Address)
 	}
 	if *ptAddr != "" {
 		pt, err := packtags.Start(ctx, packtags.Options{Source: l.Controller, Addr: *ptAddr, Interval: 500 * time.Millisecond,
@@ -171,9 +191,13 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	hctx, hcancel := context.WithCancel(ctx)
 	defer func() { hcancel(); wg.Wait() }()
 	if !*headless && *listen != "" {
-		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: l.Controller, Journal: l.Journal,
+		so := hmi.StackOptions{Controller: l.Controller, Journal: l.Journal,
 			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg,
-			Shift: l.Config.Shift, Location: lineLocation(l.Config), Shifts: l.Config.Line.Shifts})
+			Shift: l.Config.Shift, Location: lineLocation(l.Config), Shifts: l.Config.Line.Shifts}
+		if l.Aggregator != nil {
+			so.Aggregation = l.Aggregator
+		}
+		st, err := hmi.NewStack(ctx, so)
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine demo: operator page:", err)
 			return exitFailure
@@ -218,6 +242,12 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		}
 		return exitOK
 	}
+	if *faults && l.Cases != nil {
+		fctx, fcancel := context.WithCancel(ctx)
+		defer fcancel()
+		wg.Add(1)
+		go func() { defer wg.Done(); linesim.InjectCaseFaults(fctx, l, 10*time.Second) }()
+	}
 	rep, err := linesim.RunDemo(ctx, l, linesim.DemoOptions{Units: *units, Faults: *faults, OperatorDelay: delay, Out: e.stdout})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -241,11 +271,29 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		p50, p99 := percentiles(lat)
 		fmt.Fprintf(e.stdout, "  controller-added latency (verdict inputs in -> journal commit -> verdict at the PLC): p50 %v  p99 %v\n", p50, p99)
 	}
+	balanced := rep.Err() == nil
 	if err := rep.Err(); err != nil {
 		fmt.Fprintln(e.stdout, "  NOT BALANCED:", err)
+	} else {
+		fmt.Fprintln(e.stdout, "  BALANCED")
+	}
+	if l.Aggregator != nil {
+		ok, err := demoAggregation(ctx, l, rep.Batch.ID, e.stdout)
+		switch {
+		case err != nil && ctx.Err() != nil && !*headless:
+			// interrupted while the operators finished the end of line:
+			// the operator page was up; the journal keeps the batch
+			fmt.Fprintln(e.stderr, "serialine demo: interrupted while finishing the aggregation")
+			return exitOK
+		case err != nil:
+			fmt.Fprintln(e.stderr, "serialine demo: aggregation:", err)
+			return exitFailure
+		}
+		balanced = balanced && ok
+	}
+	if !balanced {
 		return exitFailure
 	}
-	fmt.Fprintln(e.stdout, "  BALANCED")
 	if !*headless && *listen != "" {
 		fmt.Fprintln(e.stdout, "batch complete; the operator page stays up until Ctrl-C (sign the reconciliation there)")
 		<-ctx.Done()

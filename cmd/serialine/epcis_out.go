@@ -1,34 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"time"
 
 	"github.com/serialine/serialine/line/upstreamsim"
-	"github.com/serialine/serialine/store/journal"
 )
-
-// drainOutbox waits until the journal's outbox is empty or ctx ends and
-// returns how many items are left.
-func drainOutbox(ctx context.Context, j *journal.Journal) int {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		items, err := j.OutboxPending(ctx, 1000)
-		if err == nil && len(items) == 0 {
-			return 0
-		}
-		select {
-		case <-ctx.Done():
-			return len(items)
-		case <-t.C:
-		}
-	}
-}
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 

@@ -11,6 +11,7 @@ import (
 
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -83,7 +84,9 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 	if *archive != "" {
 		return verifyArchive(ctx, e, *archive, *db)
 	}
-	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger})
+	// The outbox payloads are checked with the line's rules: an item the
+	// forwarder cannot decode stays in the outbox unsent, and is named here.
+	j, err := journal.Open(*db, &journal.Options{ReadOnly: true, Logger: e.logger, CheckOutbox: line.CheckOutboxItem})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", journalOpenErr(*db, err))
 		return exitFailure
@@ -106,6 +109,9 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 			fmt.Fprintf(w, "batch %s (gtin %s lot %s, state %q): %d drawn: commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d, in flight %d\n",
 				b.ID, b.GTIN, b.Lot, b.State, c.Total(), c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.InFlight())
 		}
+	}
+	if len(rep.Parents) > 0 || rep.AggEvents > 0 {
+		fmt.Fprintf(w, "aggregation: parents %v, parent codes available %d, events %d\n", rep.Parents, rep.IDsAvail, rep.AggEvents)
 	}
 	fmt.Fprintf(w, "checked in %s\n", rep.Duration.Round(time.Millisecond))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,6 +135,75 @@ func TestJournalCommandErrors(t *testing.T) {
 		code, _, errs := runJournal(t, tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.want) {
 			t.Errorf("journal %v: code %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+}
+
+// journal verify names every outbox item the forwarder cannot decode
+// (kept in the outbox, never sent) and fails.
+func TestJournalVerifyOutboxPayloads(t *testing.T) {
+	path := journalFixture(t)
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, it := range []struct{ kind, payload string }{
+		{"epcis", `{"type":"EPCISDocument"}`},
+		{"return", `{"gtin":"09501101530003","serials":["A4"]}`},
+		{"return", `{"gtin":"09501101530003","serials":"A4"}`},
+		{"fax", `{}`},
+	} {
+		if _, err := j.OutboxPut(ctx, it.kind, []byte(it.payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	code, out, _ := runJournal(t, "verify", "--db", path)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailure, out)
+	}
+	for _, want := range []string{
+		"VIOLATION: outbox item 3 (return): payload cannot be decoded (kept in the outbox: it cannot be sent): return: json: cannot unmarshal",
+		`VIOLATION: outbox item 4 (fax): payload cannot be decoded (kept in the outbox: it cannot be sent): unknown outbox kind "fax"`,
+		"FAIL: 2 violation(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// journal verify on a damaged file (truncated, a page overwritten) fails
+// with a message naming the damage; it does not crash.
+func TestJournalVerifyDamagedFile(t *testing.T) {
+	good, err := os.ReadFile(journalFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", good[:3*4096], "bbolt file structure"},
+		{"root page overwritten", func() []byte {
+			d := append([]byte(nil), good...)
+			for i := 2 * 4096; i < 3*4096; i++ {
+				d[i] = 0xA5
+			}
+			return d
+		}(), "journal"},
+		{"not a journal", bytes.Repeat([]byte("serialine"), 2000), "invalid database"},
+	} {
+		path := filepath.Join(dir, c.name+".db")
+		if err := os.WriteFile(path, c.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := runJournal(t, "verify", "--db", path)
+		if code != exitFailure || !strings.Contains(out+errs, c.want) {
+			t.Errorf("%s: exit %d, want %d with %q\nstdout: %s\nstderr: %s", c.name, code, exitFailure, c.want, out, errs)
 		}
 	}
 }

@@ -120,13 +120,22 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	wg.Add(1)
 	go func() { defer wg.Done(); warnOnReload(ctx, e.logger) }()
 	var users *auth.Service // the operator API's users, for PackTags logins
+	agg, err := runAggregator(ctx, &wg, cfg, j, ctrl, up, e.logger)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine run: aggregation:", err)
+		return exitUsage
+	}
 	if cfg.API.Listen != "" {
 		usersPath := cfg.API.UsersFile
 		if usersPath == "" {
 			usersPath = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
 		}
-		st, err := hmi.NewStack(ctx, hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
-			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts})
+		so := hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
+			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts}
+		if agg != nil {
+			so.Aggregation = agg
+		}
+		st, err := hmi.NewStack(ctx, so)
 		if err != nil {
 			fmt.Fprintln(e.stderr, "serialine run: operator API:", err)
 			return exitFailure
@@ -174,7 +183,22 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "serialine run:", err)
 		return exitFailure
 	}
+	shutdownDrain(e, ctrl, cfg.Upstream.ShutdownDrain)
 	return exitOK
+}
+
+// shutdownDrain gives the outbox up to wait to reach the site server once
+// the line has stopped, and says what is left (it stays in the journal and
+// goes out at the next start).
+func shutdownDrain(e env, ctrl *line.Controller, wait time.Duration) line.OutboxLeft {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	left := ctrl.DrainOutbox(ctx)
+	fmt.Fprintln(e.stdout, left)
+	if left.Items() > 0 {
+		e.logger.Warn("outbox not empty at shutdown", "items", left.Items(), "err", left.Err)
+	}
+	return left
 }
 
 // lineLocation is the line's time zone (line.timezone; validated), UTC

@@ -187,7 +187,7 @@ func (c *Client) dialLocked() error {
 		return fmt.Errorf("%s: connect: %w: %w", c.cfg, devices.ErrDisconnected, err)
 	}
 	c.h, c.mb, c.connected = h, mb, true
-	c.gate.Succeeded()
+	c.gate.Connected() // the backoff resets on the first valid reply, not here
 	if c.everConn {
 		c.stats.Reconnects++
 		c.log.Info("plc reconnected", "plc", c.cfg.String())
@@ -196,9 +196,11 @@ func (c *Client) dialLocked() error {
 	return nil
 }
 
-// dropLocked closes the handler after any error (late-reply trap).
+// dropLocked closes the handler after any error (late-reply trap) and
+// tells the backoff gate what the error says about the PLC (judge).
 func (c *Client) dropLocked(op string, err error) error {
 	c.stats.Errors++
+	judge(&c.gate, err)
 	if c.h != nil {
 		c.h.Close()
 	}
@@ -218,10 +220,24 @@ func (c *Client) ensureLocked() error {
 	if c.connected {
 		return nil
 	}
-	if ok, wait := c.gate.Allow(); !ok {
-		return fmt.Errorf("%s: %w (next reconnect attempt in %s)", c.cfg, devices.ErrDisconnected, wait)
+	if err := c.backoffLocked("reconnect"); err != nil {
+		return err
 	}
 	return c.dialLocked()
+}
+
+// backoffLocked refuses an attempt the backoff gate does not allow yet
+// (devices.RetryAfter wrapping ErrDisconnected, so devices.Retry waits for
+// the gate); nil while connected.
+func (c *Client) backoffLocked(op string) error {
+	if c.connected {
+		return nil
+	}
+	if ok, wait := c.gate.Allow(); !ok {
+		return devices.RetryAfter(fmt.Errorf("%s: %s: %w (backing off after %d failed attempt(s) without a valid reply; next attempt in %s)",
+			c.cfg, op, devices.ErrDisconnected, c.gate.Failures(), wait), wait)
+	}
+	return nil
 }
 
 // Connect dials the PLC (one attempt), reads the trigger block once to
@@ -239,6 +255,10 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.closed {
 		c.mu.Unlock()
 		return devices.ErrClosed
+	}
+	if err := c.backoffLocked("connect"); err != nil {
+		c.mu.Unlock()
+		return err
 	}
 	if err := c.dialLocked(); err != nil {
 		c.mu.Unlock()
@@ -313,6 +333,8 @@ func (c *Client) heartbeat(ctx context.Context) {
 			c.hbOut++
 			if _, err := c.mb.WriteSingleRegister(c.cfg.Registers.pdu(c.cfg.Registers.ControllerHeartbeat), c.hbOut); err != nil {
 				c.dropLocked("write controller heartbeat", err)
+			} else {
+				c.gate.Succeeded()
 			}
 		}
 		c.mu.Unlock()
@@ -346,6 +368,7 @@ func (c *Client) poll() (Snapshot, error) {
 	if err != nil {
 		return s, c.dropLocked("decode trigger block", err)
 	}
+	c.gate.Succeeded()
 	return s, nil
 }
 
@@ -426,20 +449,8 @@ func (c *Client) poller(ctx context.Context) {
 		c.mu.Lock()
 		conn := c.connected
 		c.mu.Unlock()
-		if !conn {
-			err := devices.Retry(ctx, c.cfg.Backoff, func(context.Context) error {
-				c.mu.Lock()
-				defer c.mu.Unlock()
-				if c.closed {
-					return devices.Permanent(devices.ErrClosed)
-				}
-				return c.dialLocked()
-			}, func(n int, err error, wait time.Duration) {
-				c.log.Warn("plc reconnect failed", "plc", c.cfg.String(), "attempt", n, "retry_in", wait, "err", err)
-			})
-			if err != nil {
-				return // closed
-			}
+		if !conn && !c.reconnect(ctx) {
+			return // closed
 		}
 		s, err := c.poll()
 		if err != nil {
@@ -471,6 +482,41 @@ func (c *Client) poller(ctx context.Context) {
 			}
 		} else {
 			c.stallSince = time.Time{}
+		}
+	}
+}
+
+// reconnect dials the PLC again, each attempt when the backoff gate allows
+// it, until connected; false once ctx ends or the client is closed.
+func (c *Client) reconnect(ctx context.Context) bool {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false
+		}
+		if c.connected { // the heartbeat writer or a Decide got there first
+			c.mu.Unlock()
+			return true
+		}
+		ok, wait := c.gate.Allow()
+		if ok {
+			err := c.dialLocked()
+			n := c.gate.Failures()
+			c.mu.Unlock()
+			if err == nil {
+				return true
+			}
+			c.log.Warn("plc reconnect failed", "plc", c.cfg.String(), "attempt", n, "err", err)
+			continue
+		}
+		c.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
 		}
 	}
 }
@@ -555,6 +601,7 @@ func (c *Client) Decide(ctx context.Context, seq uint64, reject bool) error {
 	if _, err := w.mb().WriteMultipleRegisters(addr, 3, RegBytes(slot[:])); err != nil {
 		return w.drop(fmt.Sprintf("write verdict for product %d (register %d)", seq, addr), err)
 	}
+	w.ok()
 	if reject {
 		c.confirmRejects([]devices.Verdict{{Seq: seq, Reject: true}})
 	}
@@ -623,6 +670,7 @@ func writeVerdicts(w wire, ws []VerdictWrite, from int) (int, error) {
 		if _, err := w.mb().WriteMultipleRegisters(v.Addr, uint16(len(v.Regs)), RegBytes(v.Regs)); err != nil {
 			return i, w.drop(fmt.Sprintf("write verdicts for products %d..%d (registers %d+%d)", v.Seqs[0], v.Seqs[len(v.Seqs)-1], v.Addr, len(v.Regs)), err)
 		}
+		w.ok()
 	}
 	return len(ws), nil
 }
@@ -699,6 +747,7 @@ func (c *Client) readSlot(addr uint16) (uint32, uint16, error) {
 	if err != nil {
 		return 0, 0, w.drop(fmt.Sprintf("decode confirmation slot %d", addr), err)
 	}
+	w.ok()
 	return seq, v, nil
 }
 
@@ -728,6 +777,7 @@ func (c *Client) SetOutputs(ctx context.Context, o devices.Outputs) error {
 		if _, err := c.mb.WriteMultipleRegisters(m.pdu(m.LineStop), 3, RegBytes(vals)); err != nil {
 			return c.dropLocked("write outputs", err)
 		}
+		c.gate.Succeeded()
 		return nil
 	}
 	for _, w := range []struct {
@@ -738,6 +788,7 @@ func (c *Client) SetOutputs(ctx context.Context, o devices.Outputs) error {
 		if _, err := c.mb.WriteSingleRegister(m.pdu(w.a), w.v); err != nil {
 			return c.dropLocked("write "+w.name, err)
 		}
+		c.gate.Succeeded()
 	}
 	return nil
 }

@@ -270,6 +270,7 @@ func (c Config) Validate() configs.Problems {
 	}
 	pos("timeout", c.Timeout)
 	pos("poll_interval", c.PollInterval)
+	devices.CheckInterval(&p, "poll_interval", c.PollInterval)
 	p.Merge("", c.ValidateDurations())
 	if c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= c.PollInterval {
 		p.Add("heartbeat_timeout", "must be longer than poll_interval (%s)", c.PollInterval)

@@ -39,7 +39,7 @@ func (g *gateConn) dialLocked(c *Client) error {
 		return fmt.Errorf("%s: gate connection: connect: %w: %w", c.cfg, devices.ErrDisconnected, err)
 	}
 	g.h, g.mb, g.connected = t, gb.NewClient(t), true
-	g.gate.Succeeded()
+	g.gate.Connected() // the backoff resets on the first valid reply, not here
 	if g.everConn {
 		g.stats.Reconnects++
 		c.log.Info("plc gate connection reconnected", "plc", c.cfg.String())
@@ -50,6 +50,7 @@ func (g *gateConn) dialLocked(c *Client) error {
 
 func (g *gateConn) dropLocked(c *Client, op string, err error) error {
 	g.stats.Errors++
+	judge(&g.gate, err)
 	if g.h != nil {
 		g.h.Close()
 	}
@@ -69,7 +70,8 @@ func (g *gateConn) ensureLocked(c *Client) error {
 		return nil
 	}
 	if ok, wait := g.gate.Allow(); !ok {
-		return fmt.Errorf("%s: gate connection: %w (next reconnect attempt in %s)", c.cfg, devices.ErrDisconnected, wait)
+		return devices.RetryAfter(fmt.Errorf("%s: gate connection: %w (backing off after %d failed attempt(s) without a valid reply; next attempt in %s)",
+			c.cfg, devices.ErrDisconnected, g.gate.Failures(), wait), wait)
 	}
 	return g.dialLocked(c)
 }
@@ -124,6 +126,15 @@ func (w wire) mb() gb.Client {
 		return w.g.mb
 	}
 	return w.c.mb
+}
+
+// ok records a valid reply on the wire: its backoff resets.
+func (w wire) ok() {
+	if w.g != nil {
+		w.g.gate.Succeeded()
+		return
+	}
+	w.c.gate.Succeeded()
 }
 
 // drop closes the connection after a failed request.

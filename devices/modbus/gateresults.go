@@ -154,5 +154,6 @@ func (c *Client) readSlots(first, count uint64) (map[uint64]devices.GateSlot, er
 		done += k
 	}
 	c.stats.GateReads++
+	c.gate.Succeeded()
 	return out, nil
 }

@@ -280,6 +280,9 @@ func (c *Client) connectLocked(ctx context.Context) error {
 	if c.cn != nil {
 		return nil
 	}
+	if err := c.backoffLocked("connect"); err != nil {
+		return err
+	}
 	cn, err := c.dial(ctx)
 	if err != nil {
 		c.gate.Failed()
@@ -289,6 +292,9 @@ func (c *Client) connectLocked(ctx context.Context) error {
 		return fmt.Errorf("%s: %w: %w", c, devices.ErrDisconnected, err)
 	}
 	c.cn = cn
+	// The session, subscription and monitored items were all answered:
+	// valid replies, so the backoff resets.
+	c.gate.Connected()
 	c.gate.Succeeded()
 	if c.everConn {
 		c.stats.Reconnects++
@@ -300,6 +306,7 @@ func (c *Client) connectLocked(ctx context.Context) error {
 
 func (c *Client) dropLocked(op string, err error) error {
 	c.stats.Errors++
+	c.gate.Dropped()
 	if c.cn != nil {
 		cn := c.cn
 		c.cn = nil
@@ -322,14 +329,25 @@ func (c *Client) ensureLocked(ctx context.Context) error {
 	if c.cn != nil {
 		return nil
 	}
-	if ok, wait := c.gate.Allow(); !ok {
-		return fmt.Errorf("%s: %w (next reconnect attempt in %s)", c, devices.ErrDisconnected, wait)
-	}
 	err := c.connectLocked(ctx)
 	if devices.IsPermanent(err) {
 		return errors.Unwrap(err)
 	}
 	return err
+}
+
+// backoffLocked refuses an attempt the backoff gate does not allow yet
+// (devices.RetryAfter wrapping ErrDisconnected, so devices.Retry waits for
+// the gate); nil while connected.
+func (c *Client) backoffLocked(op string) error {
+	if c.cn != nil {
+		return nil
+	}
+	if ok, wait := c.gate.Allow(); !ok {
+		return devices.RetryAfter(fmt.Errorf("%s: %s: %w (backing off after %d failed attempt(s); next attempt in %s)",
+			c, op, devices.ErrDisconnected, c.gate.Failures(), wait), wait)
+	}
+	return nil
 }
 
 // Connect opens the secure channel and session (one attempt), creates the

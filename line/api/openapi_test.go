@@ -23,7 +23,7 @@ type routeOnly struct {
 // reaches a route of its own (not the "no such endpoint" catch-all), and
 // every route the server registers is documented.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	s, err := New(Options{Controller: routeOnly{}, Auth: &auth.Service{}, Audit: routeOnly{}, Gatherer: prometheus.NewRegistry()})
+	s, err := New(Options{Controller: routeOnly{}, Auth: &auth.Service{}, Audit: routeOnly{}, Gatherer: prometheus.NewRegistry(), Aggregation: aggRouteOnly{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,8 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// UI, when set, is served at "/" (the web HMI from line/hmi).
 	UI http.Handler
+	// Aggregation, when set, serves /api/v1/aggregation/… (aggregation.go).
+	Aggregation Aggregation
 	// StatusInterval is how often the event stream checks the status for
 	// changes; default 500ms.
 	StatusInterval time.Duration
@@ -255,6 +257,7 @@ func (s *Server) routes() {
 	h("POST /api/v1/alarms/ack-all", operator, "api.alarm.ack-all", (*Server).ackAllAlarms)
 	h("GET /api/v1/audit", supervisor, "", (*Server).audit)
 	s.shiftRoutes()
+	s.aggregationRoutes(h)
 	m.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapiYAML)

@@ -57,6 +57,9 @@ type Config struct {
 	// Shift is how a shift runs on the line: line clearance checklist,
 	// command reason codes, unit action policy, language (shift.go).
 	Shift Shift `yaml:"shift"`
+	// Aggregation packs units into cases and pallets (aggregation.go); off
+	// by default.
+	Aggregation Aggregation `yaml:"aggregation"`
 }
 
 // PackTags configures the OPC UA PackTags server (OPC 30050 PackML model,
@@ -205,6 +208,10 @@ type Upstream struct {
 	Attempts int `yaml:"attempts"`
 	// ForwardInterval is how often the outbox is retried while upstream is down.
 	ForwardInterval time.Duration `yaml:"forward_interval"`
+	// ShutdownDrain bounds how long `serialine run` keeps sending the outbox
+	// at shutdown before it reports what is left (default 10s; 0 = only
+	// report).
+	ShutdownDrain time.Duration `yaml:"shutdown_drain"`
 }
 
 // Pools are the local serial pool rules.
@@ -363,8 +370,13 @@ type Printer struct {
 	Enqueue string `yaml:"enqueue"`
 	// ClearOnConnect clears records left in the printer at connect.
 	ClearOnConnect bool `yaml:"clear_on_connect"`
-	// ReplyTimeout bounds each command's reply.
+	// ReplyTimeout bounds each command's reply (default 1s).
 	ReplyTimeout time.Duration `yaml:"reply_timeout"`
+	// KeepAlive is the silence after which the printer's state is asked
+	// (GST), so that a hung printer is found while the line is idle
+	// (default 500ms; keep_alive + reply_timeout must fit in
+	// MaxHangDetection).
+	KeepAlive time.Duration `yaml:"keep_alive"`
 	// Backoff is the reconnect policy.
 	Backoff devices.Backoff `yaml:"backoff"`
 }
@@ -412,15 +424,16 @@ func Defaults() Config {
 		Journal: Journal{MinFreeMB: 512, Backup: JournalBackup{Keep: 7}},
 		Clock:   defaultClock(),
 		Upstream: Upstream{Timeout: 10 * time.Second, Attempts: 5, ForwardInterval: 2 * time.Second, HealthInterval: 5 * time.Second,
-			Capture: Capture{PollInterval: 500 * time.Millisecond, JobTimeout: time.Minute}},
+			ShutdownDrain: 10 * time.Second, Capture: Capture{PollInterval: 500 * time.Millisecond, JobTimeout: time.Minute}},
 		Pools: Pools{RequestSize: 5000, LowWater: 2000, MinStart: 100, HoldBelow: 20,
 			CheckInterval: time.Second},
 		Cycle: Cycle{DrawGroup: 64, DrawAhead: 256, PrinterDepth: 4, DecisionDeadline: time.Second,
 			DrainTimeout: 5 * time.Second, VerdictMargin: 5 * time.Millisecond, MaxLateVerdicts: 3,
 			PairWindow: 250 * time.Millisecond, MaxTriggerBacklog: 4096},
 		Devices: Devices{
-			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: 2 * time.Second, Backoff: devices.DefaultBackoff()},
-			Camera:  Camera{Backoff: devices.DefaultBackoff()},
+			Printer: Printer{Driver: "tij", Enqueue: "JDI", ReplyTimeout: time.Second, KeepAlive: 500 * time.Millisecond,
+				Backoff: devices.DefaultBackoff()},
+			Camera: Camera{Backoff: devices.DefaultBackoff()},
 		},
 	}
 }
@@ -527,6 +540,9 @@ func (c Config) Validate() configs.Problems {
 	if u.ForwardInterval <= 0 {
 		p.Add("upstream.forward_interval", "must be > 0")
 	}
+	if u.ShutdownDrain < 0 {
+		p.Add("upstream.shutdown_drain", "must be >= 0 (0 = report what is left without sending)")
+	}
 	// pools
 	po := c.Pools
 	if po.RequestSize < 1 {
@@ -595,6 +611,7 @@ func (c Config) Validate() configs.Problems {
 	if c.PackTags.Enabled && c.PackTags.Commands && c.API.Listen == "" {
 		p.Add("packtags.commands", "needs api.listen (the OPC UA logins are the operator API's users)")
 	}
+	p.Merge("aggregation", c.Aggregation.Validate())
 	if c.Verify.Window < 0 {
 		p.Add("verify.window", "must be >= 0 (0 = default 3)")
 	}
@@ -615,6 +632,7 @@ func (c Config) Validate() configs.Problems {
 	if (c.API.CertFile == "") != (c.API.KeyFile == "") {
 		p.Add("api.cert_file", "cert_file and key_file go together")
 	}
+	p = append(p, c.limitProblems()...) // limits.go
 	return p
 }
 

@@ -80,6 +80,8 @@ type Options struct {
 	Location *time.Location
 	// Shift are the line's shift rules (reason codes, checklist, language).
 	Shift config.Shift
+	// Aggregation, when set, adds the aggregation pages (aggregation.go).
+	Aggregation api.Aggregation
 }
 
 // HMI is the web HMI handler. Mount it at "/" (api.Options.UI).
@@ -168,6 +170,9 @@ func New(o Options) (*HMI, error) {
 	h.mux.HandleFunc("GET /users", h.users)
 	h.mux.HandleFunc("GET /products", h.products)
 	h.mux.HandleFunc("GET /shift", h.shift)
+	if err := h.aggregationPages(); err != nil {
+		return nil, fmt.Errorf("hmi: aggregation pages: %w", err)
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	return h, nil
 }
@@ -237,6 +242,8 @@ type page struct {
 	Lang    string
 	Zone    string
 	Data    any
+	// Aggregation: the line aggregates (the menu shows its pages).
+	Aggregation bool
 }
 
 // langOf is the language of r's reader: the user's own, the line's
@@ -259,6 +266,7 @@ func (h *HMI) render(w http.ResponseWriter, r *http.Request, name string, status
 	if p.Title != "" {
 		p.Title = i18n.T(p.Lang, p.Title)
 	}
+	p.Aggregation = h.o.Aggregation != nil
 	var b strings.Builder
 	if err := h.pages[p.Lang][name].Execute(&b, p); err != nil {
 		h.log.Error("hmi: render", "page", name, "err", err)

@@ -43,6 +43,8 @@ type StackOptions struct {
 	Location *time.Location
 	// Shifts are the shift start times (line.shifts) for the shift report.
 	Shifts []string
+	// Aggregation, when set, serves the aggregation API and pages.
+	Aggregation api.Aggregation
 }
 
 // Stack is the whole operator front end: users, the JSON API and the web
@@ -83,13 +85,13 @@ func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger, Records: rs, Location: loc, Shift: o.Shift})
+	ui, err := New(Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger, Records: rs, Location: loc, Shift: o.Shift, Aggregation: o.Aggregation})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	srv, err := api.New(api.Options{Controller: o.Controller, Auth: a, Audit: audit, Logger: o.Logger,
-		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie, Records: rs, Location: loc, Shift: o.Shift, Shifts: o.Shifts})
+		Metrics: o.Metrics, Gatherer: o.Gatherer, UI: ui, SecureCookie: o.SecureCookie, Records: rs, Location: loc, Shift: o.Shift, Shifts: o.Shifts, Aggregation: o.Aggregation})
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/serialine/serialine/devices/opcua"
 	"github.com/serialine/serialine/devices/plcsim"
 	"github.com/serialine/serialine/line"
+	"github.com/serialine/serialine/line/aggregate"
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/line/upstream/openscs"
@@ -77,6 +78,10 @@ type Options struct {
 	// WrapPLC, when set, decorates the controller's PLC driver (tests inject
 	// faults behind the real protocol client with it); nil = none.
 	WrapPLC func(line.PLC) line.PLC
+	// Aggregate, when set, adds the simulated end of line (case packer,
+	// case line, labellers, scanners, palletiser) and the aggregation
+	// controller (aggregate.go).
+	Aggregate *AggregateOptions
 	// Metrics for the controller; nil = none.
 	Metrics *metrics.Metrics
 	// Logger; nil discards.
@@ -105,6 +110,9 @@ type Line struct {
 	Camera     *camerasim.Server
 	Journal    *journal.Journal
 	Controller *line.Controller
+	// Aggregator and Cases are set with Options.Aggregate.
+	Aggregator *aggregate.Aggregator
+	Cases      *caseLine
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -163,6 +171,11 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	l.Controller, err = line.New(lo)
 	if err != nil {
 		return l, err
+	}
+	if o.Aggregate != nil {
+		if err := l.startAggregator(l.rctx, l.Controller, cfg, aggregate.SSCCSource(up), log); err != nil {
+			return l, err
+		}
 	}
 	l.wg.Add(1)
 	go func() {
@@ -303,6 +316,11 @@ func StartDevices(ctx context.Context, o Options) (l *Line, err error) {
 		d.Address, d.Serial = l.Camera.Addr(), nil
 		cfg.Devices.Camera.DMCC = &d
 	}
+	if o.Aggregate != nil {
+		if err := l.startCaseLine(*o.Aggregate, &cfg, log); err != nil {
+			return l, err
+		}
+	}
 	// The printer's photo-eye is the PLC's product event; each print goes
 	// under the camera; the gate log records what happened to each product.
 	l.PLC.OnProduct(func(seq uint64) { l.Printer.Print(seq) })
@@ -353,6 +371,9 @@ func (l *Line) Close() error {
 	}
 	if l.OpenSCS != nil {
 		errs = append(errs, l.OpenSCS.Close())
+	}
+	if l.Cases != nil {
+		errs = append(errs, l.Cases.close())
 	}
 	for _, c := range []interface{ Close() error }{l.Camera, l.Printer, l.PLC, l.Upstream} {
 		switch v := c.(type) {

@@ -122,10 +122,13 @@ type Report struct {
 	Balanced  bool             `json:"balanced"`
 	// Stored are the journal's transactional counters, compared with the recount.
 	Stored journal.Counters `json:"stored_counters"`
-	// RejectsByReason counts rejected and uncertain units by reason.
+	// RejectsByReason counts Rejected units by reason (Uncertain units are
+	// not rejects: they are in UncertainByReason).
 	RejectsByReason map[string]int `json:"rejects_by_reason"`
-	Shifts          []Shift        `json:"shifts"`
-	Differences     []Difference   `json:"differences"`
+	// UncertainByReason counts Uncertain units by reason.
+	UncertainByReason map[string]int `json:"uncertain_by_reason"`
+	Shifts            []Shift        `json:"shifts"`
+	Differences       []Difference   `json:"differences"`
 	// ReturnRefused are serials of the batch handed back to the site server
 	// that it would not take back (also listed among Differences as
 	// deviations: accounted for, but to be settled with the site server).
@@ -211,7 +214,7 @@ func (s Shifts) Of(t time.Time) (start, end time.Time) {
 // units (each, for instance, from journal.Units).
 func Build(b journal.Batch, units []journal.Unit, shifts Shifts, now time.Time) Report {
 	r := Report{Batch: b.BatchDef, State: b.State, Generated: now.UTC(), Stored: b.Counters,
-		RejectsByReason: map[string]int{}, Differences: []Difference{}}
+		RejectsByReason: map[string]int{}, UncertainByReason: map[string]int{}, Differences: []Difference{}}
 	byShift := map[time.Time]*Shift{}
 	seen := make(map[string]bool, len(units))
 	for _, u := range units {
@@ -234,9 +237,11 @@ func Build(b journal.Batch, units []journal.Unit, shifts Shifts, now time.Time) 
 		}
 		sh.Counts.add(u.State)
 		switch u.State {
-		case journal.Rejected, journal.Uncertain:
+		case journal.Uncertain:
+			r.UncertainByReason[u.Reason.String()]++
+		case journal.Rejected:
 			r.RejectsByReason[u.Reason.String()]++
-			if u.State == journal.Rejected && u.Reason == journal.ReasonRejectNotConfirmed {
+			if u.Reason == journal.ReasonRejectNotConfirmed {
 				r.Differences = append(r.Differences, Difference{Serial: u.Serial, State: u.State.String(), Deviation: true,
 					Problem: "reject not confirmed by the gate: the pack may be in the good stream (deviation)"})
 			}

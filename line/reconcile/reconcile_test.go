@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -55,8 +56,50 @@ func TestBalanced(t *testing.T) {
 	if r.Shifts[0].Name != "2026-11-26 06:00" || r.Shifts[1].Name != "2026-11-26 14:00" {
 		t.Fatalf("shift names %s %s", r.Shifts[0].Name, r.Shifts[1].Name)
 	}
-	if r.RejectsByReason["low-grade"] != 1 || r.RejectsByReason["printer-fault"] != 1 {
-		t.Fatalf("reasons %v", r.RejectsByReason)
+	if len(r.RejectsByReason) != 1 || r.RejectsByReason["low-grade"] != 1 {
+		t.Fatalf("rejects by reason %v, want only the rejected unit", r.RejectsByReason)
+	}
+	if len(r.UncertainByReason) != 1 || r.UncertainByReason["printer-fault"] != 1 {
+		t.Fatalf("uncertain by reason %v", r.UncertainByReason)
+	}
+}
+
+// rejects_by_reason counts Rejected units only: an Uncertain unit with the
+// same reason is counted apart, and each map sums to its state's count.
+func TestRejectsByReasonCountsRejectedOnly(t *testing.T) {
+	units := []journal.Unit{
+		unit("A", journal.Rejected, journal.ReasonFault, t0),
+		unit("B", journal.Uncertain, journal.ReasonFault, t0),
+		unit("C", journal.Uncertain, journal.ReasonRecovery, t0),
+		unit("D", journal.Rejected, journal.ReasonNoRead, t0),
+		unit("E", journal.Commissioned, 0, t0),
+	}
+	b := journal.Batch{BatchDef: journal.BatchDef{ID: "B2", GTIN: "09501101530003", Lot: "L", Expiry: "271231", Target: 5},
+		State: "Complete", Counters: journal.Counters{Commissioned: 1, Rejected: 2, Uncertain: 2}}
+	r := Build(b, units, shifts(t), t0)
+	if want := map[string]int{"fault": 1, "no-read": 1}; !maps.Equal(r.RejectsByReason, want) {
+		t.Errorf("rejects_by_reason %v, want %v", r.RejectsByReason, want)
+	}
+	if want := map[string]int{"fault": 1, "recovery": 1}; !maps.Equal(r.UncertainByReason, want) {
+		t.Errorf("uncertain_by_reason %v, want %v", r.UncertainByReason, want)
+	}
+	sum := func(m map[string]int) (n int) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	if sum(r.RejectsByReason) != r.Counts.Rejected || sum(r.UncertainByReason) != r.Counts.Uncertain {
+		t.Errorf("by-reason sums %d/%d, counts %+v", sum(r.RejectsByReason), sum(r.UncertainByReason), r.Counts)
+	}
+	var csv strings.Builder
+	if err := r.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"reason,fault,1", "reason,no-read,1", "uncertain_reason,fault,1", "uncertain_reason,recovery,1"} {
+		if !strings.Contains(csv.String(), want) {
+			t.Errorf("CSV lacks %q:\n%s", want, csv.String())
+		}
 	}
 }
 

@@ -70,14 +70,18 @@ func (r Report) WriteCSV(w io.Writer) error {
 	for _, s := range r.Shifts {
 		counts("shift", s.Name, s.Counts)
 	}
-	reasons := make([]string, 0, len(r.RejectsByReason))
-	for k := range r.RejectsByReason {
-		reasons = append(reasons, k)
+	byReason := func(section string, m map[string]int) {
+		reasons := make([]string, 0, len(m))
+		for k := range m {
+			reasons = append(reasons, k)
+		}
+		sort.Strings(reasons)
+		for _, k := range reasons {
+			row(section, k, strconv.Itoa(m[k]), "")
+		}
 	}
-	sort.Strings(reasons)
-	for _, k := range reasons {
-		row("reason", k, strconv.Itoa(r.RejectsByReason[k]), "")
-	}
+	byReason("reason", r.RejectsByReason)
+	byReason("uncertain_reason", r.UncertainByReason)
 	for _, d := range r.Differences {
 		row("difference", d.Serial, d.State, d.Problem)
 	}
@@ -121,9 +125,13 @@ sampled {{.Counts.Sampled}} + returned {{.Counts.Returned}} + uncertain {{.Count
 <table><tr><th>Shift</th><th>Drawn</th><th>Commissioned</th><th>Rejected</th><th>Sampled</th><th>Returned</th><th>Uncertain</th><th>In flight</th></tr>
 {{range .Shifts}}<tr><td>{{.Name}}</td><td>{{.Counts.Drawn}}</td><td>{{.Counts.Commissioned}}</td><td>{{.Counts.Rejected}}</td><td>{{.Counts.Sampled}}</td><td>{{.Counts.Returned}}</td><td>{{.Counts.Uncertain}}</td><td>{{.Counts.InFlight}}</td></tr>
 {{end}}</table>
-<h2>Rejected and uncertain by reason</h2>
+<h2>Rejected by reason</h2>
 <table><tr><th>Reason</th><th>Units</th></tr>
 {{range $k, $v := .RejectsByReason}}<tr><td>{{$k}}</td><td>{{$v}}</td></tr>
+{{end}}</table>
+<h2>Uncertain by reason</h2>
+<table><tr><th>Reason</th><th>Units</th></tr>
+{{range $k, $v := .UncertainByReason}}<tr><td>{{$k}}</td><td>{{$v}}</td></tr>
 {{end}}</table>
 <h2>Differences</h2>
 {{if .Differences}}<table><tr><th>Serial</th><th>State</th><th>Problem</th></tr>

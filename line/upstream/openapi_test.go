@@ -154,6 +154,17 @@ func TestOpenAPIContract(t *testing.T) {
 	if _, err := c.RequestSerials(ctx, gtin, 1); err != nil {
 		t.Errorf("one 503 then success: %v", err)
 	}
+	// SSCCs for cases and pallets: a pool, then one of them back.
+	sp2, err := c.RequestSSCCsWithID(ctx, "sscc-req-1", 3)
+	if err != nil || len(sp2.SSCCs) != 3 {
+		t.Fatalf("RequestSSCCsWithID: %+v %v", sp2, err)
+	}
+	if again, err := c.RequestSSCCsWithID(ctx, "sscc-req-1", 3); err != nil || again.SSCCs[0] != sp2.SSCCs[0] {
+		t.Errorf("same request id again: %+v %v", again, err)
+	}
+	if err := c.ReturnSSCCs(ctx, sp2.SSCCs[2:]); err != nil {
+		t.Errorf("ReturnSSCCs: %v", err)
+	}
 	// The health check, without a token.
 	resp, err := http.Get(srv.URL + "/v1/health")
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Pool is one batch of serial numbers issued by the site server.
@@ -379,14 +380,27 @@ func (c *Client) once(ctx context.Context, path, id, ctype string, body []byte, 
 	}
 }
 
+// errText is the site server's error reply as a short, printable text
+// (it ends up in alarms and logs): the JSON code and message, else the
+// body; invalid UTF-8 and control characters replaced, at most 200 bytes.
 func errText(data []byte) string {
 	var e ErrorReply
-	if json.Unmarshal(data, &e) == nil && e.Message != "" {
-		return e.Code + ": " + e.Message
-	}
 	s := strings.TrimSpace(string(data))
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		s = e.Code + ": " + e.Message
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 	if len(s) > 200 {
-		s = s[:200] + "…"
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }

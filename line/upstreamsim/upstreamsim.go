@@ -91,6 +91,7 @@ type Server struct {
 	dropNext  int
 	badNext   int
 	calls     int
+	sscc      ssccState // SSCCs issued and returned (sscc.go)
 }
 
 // Start listens and serves until Close.
@@ -231,6 +232,8 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("GS1-EPCIS-Version", "2.0.0")
 		w.WriteHeader(http.StatusNoContent)
 	})))
+	mux.Handle("POST /v1/sscc/requests", s.gate(http.HandlerFunc(s.handleSSCCRequest)))
+	mux.Handle("POST /v1/sscc/returns", s.gate(http.HandlerFunc(s.handleSSCCReturn)))
 	// Liveness needs no token (openapi.yaml: security: []).
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -13,8 +13,10 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/printer"
 )
@@ -57,6 +59,18 @@ type Options struct {
 	ReplyTimeout time.Duration
 	// DialTimeout bounds a TCP dial (default 5s).
 	DialTimeout time.Duration
+	// KeepAlive, when > 0, finds a hung printer (connection open, no
+	// answers): whenever nothing has come from the printer for this long
+	// and no command is waiting for its reply, the driver asks its state
+	// (GST). No reply within ReplyTimeout closes the connection (Next then
+	// returns an error wrapping ErrTimeout), so a hang is noticed within
+	// KeepAlive + ReplyTimeout even while the line is idle. 0 = off.
+	KeepAlive time.Duration
+	// Backoff paces Connect after connections that failed before a valid
+	// reply (a port that answers garbage or nothing): Connect then returns
+	// a devices.RetryAfter error until the wait is over, so the caller's
+	// devices.Retry follows it. Default devices.DefaultBackoff().
+	Backoff *devices.Backoff
 	// Logger (default: discard).
 	Logger *slog.Logger
 	// Now is the clock stamping events (default time.Now).
@@ -82,6 +96,7 @@ type Client struct {
 	cmdMu sync.Mutex // one command at a time
 
 	mu     sync.Mutex
+	gate   devices.Gate // backoff across reconnects; reset by a valid reply only
 	conn   *conn
 	closed bool   // Close was called (and no Connect since)
 	closes uint64 // Close calls so far: a Connect racing a Close must not install its connection
@@ -124,6 +139,10 @@ func New(o Options) (*Client, error) {
 	if o.Layout != nil {
 		c.layout = *o.Layout
 	}
+	c.gate = devices.Gate{Backoff: devices.DefaultBackoff(), Now: o.Now}
+	if o.Backoff != nil {
+		c.gate.Backoff = *o.Backoff
+	}
 	return c, nil
 }
 
@@ -140,6 +159,14 @@ type conn struct {
 	events  []printer.Event
 	signal  chan struct{} // 1-buffered: events appended
 	err     error         // why the reader ended
+
+	born   time.Time    // when the connection was made (monotonic base)
+	lastRx atomic.Int64 // time since born of the last line received, ns
+}
+
+// idle is how long nothing has come from the printer.
+func (cn *conn) idle() time.Duration {
+	return time.Since(cn.born) - time.Duration(cn.lastRx.Load())
 }
 
 func (c *Client) dial(ctx context.Context) (io.ReadWriteCloser, error) {
@@ -175,11 +202,25 @@ func (c *Client) Connect(ctx context.Context) error {
 	if old != nil {
 		old.close(printer.ErrDisconnected)
 	}
+	c.mu.Lock()
+	ok, wait := c.gate.Allow()
+	fails := c.gate.Failures()
+	c.mu.Unlock()
+	if !ok {
+		return devices.RetryAfter(fmt.Errorf("tij: connect %s: %w (backing off after %d connection(s) without a valid reply; next attempt in %s)",
+			c.o.Addr, printer.ErrDisconnected, fails, wait), wait)
+	}
 	rwc, err := c.dial(ctx)
 	if err != nil {
+		c.mu.Lock()
+		c.gate.Failed()
+		c.mu.Unlock()
 		return fmt.Errorf("tij: connect %s: %w: %w", c.o.Addr, printer.ErrDisconnected, err)
 	}
-	cn := &conn{rwc: rwc, replies: make(chan Message, maxPipeline), done: make(chan struct{}), signal: make(chan struct{}, 1)}
+	c.mu.Lock()
+	c.gate.Connected()
+	c.mu.Unlock()
+	cn := &conn{rwc: rwc, replies: make(chan Message, maxPipeline), done: make(chan struct{}), signal: make(chan struct{}, 1), born: time.Now()}
 	cn.wg.Add(1)
 	go c.read(cn)
 	c.mu.Lock()
@@ -206,32 +247,95 @@ func (c *Client) Connect(ctx context.Context) error {
 		m, err := c.roundTrip(ctx, cn, cmd)
 		if err == nil {
 			err = ReplyErr(cmd.Name, m, c.o.Codes)
+			if errors.Is(err, printer.ErrProtocol) {
+				c.garbage() // an answer that is no answer to this command
+			}
 		}
 		if err != nil {
 			c.dropConn(cn, err)
 			return fmt.Errorf("tij: connect: %s: %w", cmd.Name, err)
 		}
 	}
+	if c.o.KeepAlive > 0 {
+		cn.wg.Add(1)
+		go c.keepAlive(cn)
+	}
 	return nil
 }
 
+// garbage records, for the backoff, that the printer sent something that
+// is not its protocol.
+func (c *Client) garbage() {
+	c.mu.Lock()
+	c.gate.Failed()
+	c.mu.Unlock()
+}
+
+// keepAlive asks the printer's state (GST) whenever the connection has been
+// silent for KeepAlive and no command is waiting for its reply. A probe
+// without reply within ReplyTimeout ends the connection with ErrTimeout.
+func (c *Client) keepAlive(cn *conn) {
+	defer cn.wg.Done()
+	t := time.NewTimer(c.o.KeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-cn.done:
+			return
+		case <-t.C:
+		}
+		if idle := cn.idle(); idle < c.o.KeepAlive {
+			t.Reset(c.o.KeepAlive - idle)
+			continue
+		}
+		if !c.cmdMu.TryLock() {
+			// A command is under way: its own reply timeout watches.
+			t.Reset(c.o.KeepAlive)
+			continue
+		}
+		_, err := c.roundTripThen(context.Background(), cn, Command{Name: CmdGetState}, c.shutConn)
+		c.cmdMu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			closed := c.closed
+			c.mu.Unlock()
+			if !closed {
+				c.o.Logger.Warn("tij: keep-alive failed; connection closed", "addr", c.o.Addr, "err", err)
+			}
+			return
+		}
+		t.Reset(c.o.KeepAlive)
+	}
+}
+
 func (c *Client) dropConn(cn *conn, err error) {
+	c.shutConn(cn, err)
+	cn.wg.Wait()
+}
+
+// shutConn is dropConn without waiting for the connection's goroutines
+// (for use by one of them).
+func (c *Client) shutConn(cn *conn, err error) {
 	c.mu.Lock()
 	if c.conn == cn {
 		c.conn = nil
 	}
 	c.mu.Unlock()
-	cn.close(err)
+	cn.shut(err)
 }
 
 func (cn *conn) close(err error) {
+	cn.shut(err)
+	cn.wg.Wait()
+}
+
+func (cn *conn) shut(err error) {
 	cn.mu.Lock()
 	if cn.err == nil {
 		cn.err = err
 	}
 	cn.mu.Unlock()
 	_ = cn.rwc.Close()
-	cn.wg.Wait()
 }
 
 // read is the connection's reader goroutine: it splits lines, appends
@@ -239,6 +343,22 @@ func (cn *conn) close(err error) {
 func (c *Client) read(cn *conn) {
 	defer cn.wg.Done()
 	defer close(cn.done)
+	defer func() {
+		// A connection that ends without a valid reply was a failed
+		// attempt for the backoff; one that gave valid replies was not.
+		c.mu.Lock()
+		c.gate.Dropped()
+		c.mu.Unlock()
+	}()
+	proven := false
+	valid := func() {
+		if !proven {
+			proven = true
+			c.mu.Lock()
+			c.gate.Succeeded()
+			c.mu.Unlock()
+		}
+	}
 	fail := func(err error) {
 		cn.mu.Lock()
 		if cn.err == nil {
@@ -255,14 +375,19 @@ func (c *Client) read(cn *conn) {
 	for {
 		line, err := lr.next()
 		if err != nil {
+			if errors.Is(err, printer.ErrProtocol) {
+				c.garbage()
+			}
 			fail(fmt.Errorf("%w: %w", printer.ErrDisconnected, err))
 			return
 		}
+		cn.lastRx.Store(int64(time.Since(cn.born)))
 		if len(line) == 0 {
 			continue
 		}
 		m, err := ParseMessage(line)
 		if err != nil {
+			c.garbage()
 			fail(fmt.Errorf("tij: %w (connection closed)", err))
 			return
 		}
@@ -273,9 +398,11 @@ func (c *Client) read(cn *conn) {
 				// connection ends instead, and the queue treats every record
 				// in flight as uncertain.
 				c.o.Logger.Error("tij: bad asynchronous message", "msg", m.String(), "err", err)
+				c.garbage()
 				fail(fmt.Errorf("tij: asynchronous message %q: %w (connection closed)", m.String(), err))
 				return
 			}
+			valid()
 			ev.At = c.o.Now()
 			cn.mu.Lock()
 			cn.events = append(cn.events, ev)
@@ -296,9 +423,11 @@ func (c *Client) read(cn *conn) {
 		}
 		cn.mu.Unlock()
 		if !waiting {
+			c.garbage()
 			fail(fmt.Errorf("tij: %w: reply %q with no command waiting (connection closed)", printer.ErrProtocol, m.String()))
 			return
 		}
+		valid()
 		cn.replies <- m // never blocks: room for every command waiting
 	}
 }
@@ -359,6 +488,11 @@ func (c *Client) current() (*conn, error) {
 // roundTrip writes cmd and waits for its reply. Any failure but an error
 // reply closes the connection. Call with cmdMu held.
 func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message, error) {
+	return c.roundTripThen(ctx, cn, cmd, c.dropConn)
+}
+
+// roundTripThen is roundTrip closing a failed connection with drop.
+func (c *Client) roundTripThen(ctx context.Context, cn *conn, cmd Command, drop func(*conn, error)) (Message, error) {
 	var err error
 	c.wbuf, err = cmd.Append(c.wbuf[:0], c.o.NoTrailingSeparator)
 	if err != nil {
@@ -369,16 +503,16 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, cmd Command) (Message,
 	cn.mu.Unlock()
 	if _, err := cn.rwc.Write(c.wbuf); err != nil {
 		err = fmt.Errorf("%w: write %s: %w", printer.ErrDisconnected, cmd.Name, err)
-		c.dropConn(cn, err)
+		drop(cn, err)
 		return Message{}, err
 	}
-	return c.awaitReply(ctx, cn, cmd)
+	return c.awaitReply(ctx, cn, cmd, drop)
 }
 
 // awaitReply waits ReplyTimeout for the next reply on cn (the reply to
 // cmd: replies come in command order). Any failure but an error reply
-// closes the connection.
-func (c *Client) awaitReply(ctx context.Context, cn *conn, cmd Command) (Message, error) {
+// closes the connection with drop.
+func (c *Client) awaitReply(ctx context.Context, cn *conn, cmd Command, drop func(*conn, error)) (Message, error) {
 	t := time.NewTimer(c.o.ReplyTimeout)
 	defer t.Stop()
 	select {
@@ -401,10 +535,10 @@ func (c *Client) awaitReply(ctx context.Context, cn *conn, cmd Command) (Message
 		return Message{}, fmt.Errorf("tij: %s: %w", cmd.Name, err)
 	case <-t.C:
 		err := fmt.Errorf("tij: %s: %w after %v", cmd.Name, printer.ErrTimeout, c.o.ReplyTimeout)
-		c.dropConn(cn, err)
+		drop(cn, err)
 		return Message{}, err
 	case <-ctx.Done():
-		c.dropConn(cn, fmt.Errorf("%w: %s cancelled", printer.ErrDisconnected, cmd.Name))
+		drop(cn, fmt.Errorf("%w: %s cancelled", printer.ErrDisconnected, cmd.Name))
 		return Message{}, ctx.Err()
 	}
 }
@@ -522,7 +656,7 @@ func (c *Client) enqueuePipelined(ctx context.Context, rs []printer.Record, errs
 	}
 	cmd := Command{Name: c.o.Enqueue}
 	for k, i := range sent {
-		m, err := c.awaitReply(ctx, cn, cmd)
+		m, err := c.awaitReply(ctx, cn, cmd, c.dropConn)
 		if err != nil {
 			for _, j := range sent[k:] {
 				errs[j] = err
@@ -615,6 +749,9 @@ func (c *Client) State(ctx context.Context) (state, text string, err error) {
 	m, err := c.query(ctx, CmdGetState)
 	if err != nil {
 		return "", "", err
+	}
+	if m.Fields[0] == "" {
+		return "", "", fmt.Errorf("%w: GST reply %q carries no state", printer.ErrProtocol, m.String())
 	}
 	return m.Fields[0], m.field(1), nil
 }

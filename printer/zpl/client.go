@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/printer"
 )
@@ -57,6 +58,11 @@ type Options struct {
 	ReplyTimeout time.Duration
 	// Bitmap, if set, sends each record as a ^GF graphic instead of ^XF.
 	Bitmap *BitmapOptions
+	// Backoff paces Connect after connections that failed before a valid
+	// ~HS answer (a port that answers garbage or nothing): Connect then
+	// returns a devices.RetryAfter error until the wait is over. Default
+	// devices.DefaultBackoff().
+	Backoff *devices.Backoff
 	// Logger (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -68,6 +74,7 @@ type Client struct {
 	o Options
 
 	mu      sync.Mutex
+	gate    devices.Gate // backoff across reconnects; reset by a valid ~HS answer only
 	rwc     io.ReadWriteCloser
 	rbuf    []byte
 	sent    []string // record IDs in the printer's buffer, oldest first
@@ -108,7 +115,11 @@ func New(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Client{o: o}, nil
+	c := &Client{o: o, gate: devices.Gate{Backoff: devices.DefaultBackoff(), Now: o.Now}}
+	if o.Backoff != nil {
+		c.gate.Backoff = *o.Backoff
+	}
+	return c, nil
 }
 
 // Connect dials, downloads the stored format (not in bitmap mode) and
@@ -119,6 +130,10 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropLocked()
+	if ok, wait := c.gate.Allow(); !ok {
+		return devices.RetryAfter(fmt.Errorf("zpl: connect %s: %w (backing off after %d connection(s) without a valid answer; next attempt in %s)",
+			c.o.Addr, printer.ErrDisconnected, c.gate.Failures(), wait), wait)
+	}
 	var rwc io.ReadWriteCloser
 	var err error
 	if c.o.Dial != nil {
@@ -128,8 +143,10 @@ func (c *Client) Connect(ctx context.Context) error {
 		rwc, err = d.DialContext(ctx, "tcp", c.o.Addr)
 	}
 	if err != nil {
+		c.gate.Failed()
 		return fmt.Errorf("zpl: connect %s: %w: %w", c.o.Addr, printer.ErrDisconnected, err)
 	}
+	c.gate.Connected()
 	c.rwc, c.closed, c.sent, c.events, c.rbuf = rwc, false, nil, nil, nil
 	if c.o.Bitmap == nil {
 		if err := c.writeLocked(StoredFormat(c.o.FormatName, c.o.Format)); err != nil {
@@ -146,6 +163,7 @@ func (c *Client) Connect(ctx context.Context) error {
 
 func (c *Client) dropLocked() {
 	if c.rwc != nil {
+		c.gate.Dropped()
 		_ = c.rwc.Close()
 		c.rwc = nil
 	}
@@ -184,9 +202,11 @@ func (c *Client) hostStatusLocked(ctx context.Context) (HostStatus, error) {
 			h, err := ParseHostStatus(c.rbuf[:used])
 			c.rbuf = append(c.rbuf[:0], c.rbuf[used:]...)
 			if err != nil {
+				c.gate.Failed() // not a ~HS answer
 				c.dropLocked()
 				return HostStatus{}, err
 			}
+			c.gate.Succeeded()
 			return h, nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -200,6 +220,7 @@ func (c *Client) hostStatusLocked(ctx context.Context) (HostStatus, error) {
 		n, err := c.rwc.Read(buf)
 		c.rbuf = append(c.rbuf, buf[:n]...)
 		if len(c.rbuf) > 4096 {
+			c.gate.Failed()
 			c.dropLocked()
 			return HostStatus{}, fmt.Errorf("%w: ~HS answer longer than 4096 bytes", printer.ErrProtocol)
 		}

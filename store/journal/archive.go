@@ -281,6 +281,15 @@ func archivable(tx *bolt.Tx, b Batch) error {
 	if !signed {
 		return fmt.Errorf("%w: batch %q: its reconciliation is not signed", ErrInvalid, b.ID)
 	}
+	// Aggregation (cases, pallets: agg*.go) is not archived yet: its parents,
+	// their codes and events stay in the live journal with the batch.
+	if ab := tx.Bucket(bktAggBatch); ab != nil {
+		if pb := ab.Bucket([]byte(b.ID)); pb != nil {
+			if n := pb.Stats().KeyN; n > 0 {
+				return fmt.Errorf("%w: batch %q has %d aggregation parent(s) (cases, pallets): archiving aggregated batches is not supported yet", ErrInvalid, b.ID, n)
+			}
+		}
+	}
 	pending := 0
 	err = tx.Bucket(bktOutbox).ForEach(func(k, v []byte) error {
 		if len(v) > 0 && v[0] == recVersionOutboxBatch {

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,7 +118,7 @@ func TestRestoreRefusals(t *testing.T) {
 	os.WriteFile(bad, data, 0o600)
 	target := filepath.Join(dir, "target.db")
 	os.WriteFile(target, []byte("keep me"), 0o600)
-	if _, err := Restore(ctx, bad, target, nil); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if _, err := Restore(ctx, bad, target, nil); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "restore: backup") {
 		t.Fatalf("restore of a corrupt backup: %v", err)
 	}
 	if got, _ := os.ReadFile(target); string(got) != "keep me" {

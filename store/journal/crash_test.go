@@ -39,6 +39,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if path := os.Getenv(aggCrashChildEnv); path != "" {
+		if err := aggCrashChild(path); err != nil {
+			fmt.Fprintln(os.Stderr, "aggregation crash child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if path := os.Getenv(crashChildEnv); path != "" {
 		if err := crashChild(path); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)

@@ -92,7 +92,12 @@ func Open(path string, o *Options) (*Journal, error) {
 	}
 	j := &Journal{db: db, opt: opt, path: path}
 	if opt.ReadOnly {
-		err = db.View(checkVersion)
+		// With the shared lock held, so no writer changes the file under
+		// the check: a damaged file is an error here, not a crash in bbolt.
+		err = CheckFile(path)
+		if err == nil {
+			err = db.View(checkVersion)
+		}
 		j.recovery = RecoveryReport{At: opt.Now().UTC(), Skipped: true}
 	} else {
 		err = j.openFormat()
@@ -267,9 +272,20 @@ func (j *Journal) commitGroup(group []*request) {
 
 func (j *Journal) now() time.Time { return j.opt.Now().UTC() }
 
-// view runs a read transaction.
-func (j *Journal) view(fn func(tx *bolt.Tx) error) error {
-	err := j.db.View(fn)
+// view runs a read transaction. On a read-only journal (the tools' view of
+// a file that may be damaged) a panic while reading is an error wrapping
+// ErrCorrupt: CheckFile has made sure bbolt's own structures hold, so what
+// is left is the journal's records (a missing bucket, say), and a tool
+// must report those, not crash.
+func (j *Journal) view(fn func(tx *bolt.Tx) error) (err error) {
+	if j.opt.ReadOnly {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: reading the journal failed: %v", ErrCorrupt, r)
+			}
+		}()
+	}
+	err = j.db.View(fn)
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}

@@ -220,7 +220,7 @@ func (j *Journal) openFormat() error {
 		j.opt.Logger.Warn("journal: migrating format", "from", cur, "to", formatVersion, "backup", backup)
 	}
 	err := j.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
+		for _, b := range append(allBuckets[:len(allBuckets):len(allBuckets)], aggBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -52,6 +52,12 @@ type Options struct {
 	// CheckSerial validates one serial on pool import. Default: the GS1 rules
 	// for AI 21 (1–20 characters of GS1 character set 82).
 	CheckSerial func(serial string) error
+
+	// CheckOutbox, if set, checks each outbox item's payload in Verify (the
+	// journal stores payloads as given; their format is the caller's, e.g.
+	// line.CheckOutboxItem): an error is reported as a problem naming the
+	// item, since a forwarder cannot send an item it cannot decode.
+	CheckOutbox func(kind string, payload []byte) error
 }
 
 func (o *Options) withDefaults() Options {

@@ -52,25 +52,73 @@ func outboxPutTx(tx *bolt.Tx, kind string, payload []byte, at time.Time, batch s
 	return id, b.Put(u64key(id), encodeOutbox(kind, payload, at, batch))
 }
 
-// OutboxPending returns up to limit (<= 0: all) unacknowledged items, oldest first.
+// OutboxPending returns up to limit (<= 0: all) unacknowledged items, oldest
+// first: OutboxPendingAfter(ctx, 0, limit).
 func (j *Journal) OutboxPending(ctx context.Context, limit int) ([]OutboxItem, error) {
+	return j.OutboxPendingAfter(ctx, 0, limit)
+}
+
+// OutboxPendingAfter returns up to limit (<= 0: all) unacknowledged items
+// with an id greater than after, oldest first, so a forwarder can page past
+// items it has to leave where they are.
+//
+// A record that cannot be decoded is not returned as an item, and it is
+// never removed: its id is listed in an *OutboxCorruptError (wrapping
+// ErrCorrupt), returned together with the items that do decode, so one bad
+// record does not hold up the others. Verify reports it as well.
+func (j *Journal) OutboxPendingAfter(ctx context.Context, after uint64, limit int) ([]OutboxItem, error) {
 	var out []OutboxItem
+	var bad *OutboxCorruptError
 	err := j.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktOutbox).Cursor()
-		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+		for k, v := c.Seek(u64key(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			it, err := decodeOutbox(binary.BigEndian.Uint64(k), v)
+			if len(k) != 8 {
+				continue // Verify reports a malformed key
+			}
+			id := binary.BigEndian.Uint64(k)
+			if id <= after { // after+1 wrapped
+				break
+			}
+			it, err := decodeOutbox(id, v)
 			if err != nil {
-				return err
+				if bad == nil {
+					bad = &OutboxCorruptError{}
+				}
+				bad.IDs = append(bad.IDs, id)
+				bad.Errs = append(bad.Errs, err)
+				continue
 			}
 			out = append(out, it)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	if bad != nil {
+		return out, bad
+	}
+	return out, nil
 }
+
+// OutboxCorruptError lists outbox records that cannot be decoded. They stay
+// in the outbox (a person must look: journal verify names them).
+type OutboxCorruptError struct {
+	// IDs of the records, in order.
+	IDs []uint64
+	// Errs are the decoding errors, one per id.
+	Errs []error
+}
+
+func (e *OutboxCorruptError) Error() string {
+	return fmt.Sprintf("journal: %d outbox record(s) cannot be decoded (kept), first: %v", len(e.IDs), e.Errs[0])
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *OutboxCorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 // OutboxAck removes acknowledged items from the outbox. An item that
 // belongs to a batch (OutboxPutBatch) is kept as sent, with the time of its

@@ -281,6 +281,11 @@ type VerifyReport struct {
 	ByState                       Counters // all units of all batches
 	Problems                      []string // every violation found (empty = OK)
 	Duration                      time.Duration
+	// Aggregation (agg_verify.go): parents by state, codes available in
+	// ID pools, aggregation events.
+	Parents   map[string]int `json:",omitempty"`
+	IDsAvail  int
+	AggEvents int
 }
 
 // OK reports whether no violation was found.

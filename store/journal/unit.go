@@ -192,6 +192,13 @@ func applyTx(tx *bolt.Tx, now time.Time, changes []Change) error {
 		}
 		bc.ctr.add(from, -1)
 		bc.ctr.add(c.To, +1)
+		if from == Commissioned {
+			// A sampled or rejected unit leaves its case in the same
+			// transaction (agg.go).
+			if err := removeUnitTx(tx, at, c.Serial, c.To, c.Actor); err != nil {
+				return err
+			}
+		}
 		if !c.Actor.IsSystem() {
 			reason := c.Reason.String()
 			if c.Detail != "" {

@@ -26,7 +26,7 @@ func (j *Journal) Verify(ctx context.Context) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
 	err := j.view(func(tx *bolt.Tx) error {
-		rep = verifyTx(ctx, tx)
+		rep = verifyTx(ctx, tx, j.opt.CheckOutbox)
 		return ctx.Err()
 	})
 	rep.Duration = time.Since(start)
@@ -55,7 +55,7 @@ type vBatch struct {
 	slots   int // entries in the units index
 }
 
-func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
+func verifyTx(ctx context.Context, tx *bolt.Tx, checkOutbox func(kind string, payload []byte) error) VerifyReport {
 	var rep VerifyReport
 	extra := 0
 	add := func(format string, args ...any) {
@@ -276,11 +276,20 @@ func verifyTx(ctx context.Context, tx *bolt.Tx) VerifyReport {
 			add("outbox key %x malformed", k)
 			return nil
 		}
-		if _, err := decodeOutbox(binary.BigEndian.Uint64(k), v); err != nil {
-			add("%v", err)
+		id := binary.BigEndian.Uint64(k)
+		it, err := decodeOutbox(id, v)
+		if err != nil {
+			add("%v (kept in the outbox: it cannot be sent)", err)
+			return nil
+		}
+		if checkOutbox != nil {
+			if err := checkOutbox(it.Kind, it.Payload); err != nil {
+				add("outbox item %d (%s): payload cannot be decoded (kept in the outbox: it cannot be sent): %v", id, it.Kind, err)
+			}
 		}
 		return nil
 	})
+	verifyAgg(tx, &rep, add)
 	if err := ctx.Err(); err != nil {
 		add("verify interrupted: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/vision"
 	"github.com/serialine/serialine/vision/internal/link"
@@ -56,11 +57,31 @@ type Options struct {
 	// CommandTimeout bounds the wait for each command's answer in extended
 	// mode, and each write (default 2s).
 	CommandTimeout time.Duration
-	// Now is the clock stamping Result.At (default time.Now).
+	// KeepAlive, in extended mode, finds a hung reader (connection open, no
+	// answers): whenever nothing has come from the reader for this long,
+	// KeepAliveCommand is sent; no answer within CommandTimeout ends the
+	// connection, and Read returns ErrDisconnected wrapping ErrTimeout. Any
+	// answer counts, an error status too. 0 = off. Silent mode answers no
+	// command, so it has no keep-alive.
+	KeepAlive time.Duration
+	// KeepAliveCommand is the probe (default DefaultKeepAliveCommand).
+	KeepAliveCommand string
+	// Backoff paces Connect after connections that failed before a valid
+	// reply (default devices.DefaultBackoff()).
+	Backoff *devices.Backoff
+	// Now is the clock stamping Result.At and pacing the backoff (default
+	// time.Now).
 	Now func() time.Time
 	// Logger receives connection events (default: discard).
 	Logger *slog.Logger
 }
+
+// DefaultCommandTimeout bounds a command's answer when none is configured.
+const DefaultCommandTimeout = 2 * time.Second
+
+// DefaultKeepAliveCommand asks the reader its type: answered at once,
+// changes nothing.
+const DefaultKeepAliveCommand = "GET DEVICE.TYPE"
 
 // Client is a DMCC connection to one reader. It implements vision.Camera.
 // Methods may be called from different goroutines; Read is meant to be
@@ -81,7 +102,7 @@ func New(o Options) *Client {
 		o.Format = DefaultFormat()
 	}
 	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = 2 * time.Second
+		o.CommandTimeout = DefaultCommandTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -89,7 +110,25 @@ func New(o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{o: o, conn: link.Conn{Source: "dmcc"}}
+	if o.KeepAliveCommand == "" {
+		o.KeepAliveCommand = DefaultKeepAliveCommand
+	}
+	c := &Client{o: o, conn: link.Conn{Source: "dmcc", Now: o.Now}}
+	if o.Backoff != nil {
+		c.conn.Backoff = *o.Backoff
+	}
+	if o.Extended && o.KeepAlive > 0 {
+		c.conn.KeepAlive = o.KeepAlive
+		c.conn.Probe = func(ctx context.Context, l *link.Link) error {
+			_, err := c.command(ctx, l, o.KeepAliveCommand)
+			var re *vision.ReplyError
+			if errors.As(err, &re) {
+				return nil // an error status is an answer: the reader is there
+			}
+			return err
+		}
+	}
+	return c
 }
 
 func isReply(line []byte) bool {
@@ -163,8 +202,10 @@ func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (string,
 	err := l.Command(ctx, cmd, frame, c.o.CommandTimeout, "answer", func(line []byte) (bool, error) {
 		r, err := ParseResponse(line)
 		if err != nil {
+			l.Garbage()
 			return true, fmt.Errorf("%s: answer: %w", cmd, err)
 		}
+		l.Valid()
 		if r.HasID && r.ID != id {
 			return false, nil // stale answer to an earlier, abandoned command
 		}
@@ -243,6 +284,11 @@ type Config struct {
 	NoRead string `yaml:"no_read"`
 	// CommandTimeout bounds each command's answer (default 2s).
 	CommandTimeout time.Duration `yaml:"command_timeout"`
+	// KeepAlive is the silence after which KeepAliveCommand is sent to find
+	// a hung reader (extended mode only; 0 = link.DefaultKeepAlive, 500ms).
+	KeepAlive time.Duration `yaml:"keep_alive"`
+	// KeepAliveCommand is the probe (default GET DEVICE.TYPE).
+	KeepAliveCommand string `yaml:"keep_alive_command"`
 }
 
 // Validate reports every problem with its path (relative to this block).
@@ -253,7 +299,34 @@ func (c Config) Validate() configs.Problems {
 		p.Add("format", "%v", err)
 	}
 	link.ValidateCommandTimeout(&p, c.CommandTimeout)
+	link.ValidateKeepAlive(&p, c.KeepAlive)
+	for i, cmd := range c.Setup {
+		link.ValidateCommandText(&p, fmt.Sprintf("setup[%d]", i), cmd)
+	}
+	if c.KeepAliveCommand != "" {
+		link.ValidateCommandText(&p, "keep_alive_command", c.KeepAliveCommand)
+	}
 	return p
+}
+
+// EffectiveCommandTimeout is the command timeout the driver runs with.
+func (c Config) EffectiveCommandTimeout() time.Duration {
+	if c.CommandTimeout == 0 {
+		return DefaultCommandTimeout
+	}
+	return c.CommandTimeout
+}
+
+// EffectiveKeepAlive is the keep-alive the driver runs with (0: none, in
+// silent mode).
+func (c Config) EffectiveKeepAlive() time.Duration {
+	switch {
+	case !c.Extended:
+		return 0
+	case c.KeepAlive == 0:
+		return link.DefaultKeepAlive
+	}
+	return c.KeepAlive
 }
 
 func (c Config) format() (*pattern.Format, error) {
@@ -268,7 +341,8 @@ func (c Config) Options() (Options, error) {
 	}
 	f, _ := c.format()
 	o := Options{Extended: c.Extended, Checksum: c.Checksum, Trigger: c.Trigger,
-		Setup: append([]string(nil), c.Setup...), Format: f, CommandTimeout: c.CommandTimeout}
+		Setup: append([]string(nil), c.Setup...), Format: f, CommandTimeout: c.CommandTimeout,
+		KeepAlive: c.EffectiveKeepAlive(), KeepAliveCommand: c.KeepAliveCommand}
 	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }

@@ -20,6 +20,7 @@ package keyence
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/vision"
 	"github.com/serialine/serialine/vision/internal/link"
@@ -97,11 +99,31 @@ type Options struct {
 	// CommandTimeout bounds the wait for each command's reply and each
 	// write (default 2s).
 	CommandTimeout time.Duration
-	// Now stamps Result.At (default time.Now).
+	// KeepAlive finds a hung reader (connection open, no answers): whenever
+	// nothing has come from the reader for this long, KeepAliveCommand is
+	// sent; no reply within CommandTimeout ends the connection, and Read
+	// returns ErrDisconnected wrapping ErrTimeout. 0 = off.
+	KeepAlive time.Duration
+	// KeepAliveCommand is the probe (default DefaultKeepAliveCommand). Any
+	// reply counts, "ER,cmd,ee" too: an SR reader answers even an unknown
+	// command (error 00), which proves it is there as well as OK does.
+	KeepAliveCommand string
+	// Backoff paces Connect after connections that failed before a valid
+	// reply (default devices.DefaultBackoff()).
+	Backoff *devices.Backoff
+	// Now stamps Result.At and paces the backoff (default time.Now).
 	Now func() time.Time
 	// Logger receives connection events (default: discard).
 	Logger *slog.Logger
 }
+
+// DefaultCommandTimeout bounds a command's answer when none is configured.
+const DefaultCommandTimeout = 2 * time.Second
+
+// DefaultKeepAliveCommand is the default probe. Whether a reader knows it
+// or answers "ER,KEYENCE,00", the reply shows it is alive; set
+// Config.KeepAliveCommand to a command your reader documents if you prefer.
+const DefaultKeepAliveCommand = "KEYENCE"
 
 // Client is a connection to one SR reader. It implements vision.Camera.
 type Client struct {
@@ -118,7 +140,7 @@ func New(o Options) *Client {
 		o.Format = DefaultFormat()
 	}
 	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = 2 * time.Second
+		o.CommandTimeout = DefaultCommandTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -126,7 +148,25 @@ func New(o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{o: o, conn: link.Conn{Source: "keyence"}}
+	if o.KeepAliveCommand == "" {
+		o.KeepAliveCommand = DefaultKeepAliveCommand
+	}
+	c := &Client{o: o, conn: link.Conn{Source: "keyence", Now: o.Now}}
+	if o.Backoff != nil {
+		c.conn.Backoff = *o.Backoff
+	}
+	if o.KeepAlive > 0 {
+		c.conn.KeepAlive = o.KeepAlive
+		c.conn.Probe = func(ctx context.Context, l *link.Link) error {
+			_, err := c.command(ctx, l, o.KeepAliveCommand)
+			var re *vision.ReplyError
+			if errors.As(err, &re) {
+				return nil // "ER,cmd,ee" is a reply: the reader is there
+			}
+			return err
+		}
+	}
+	return c
 }
 
 // Connect dials the reader and sends LON. Errors: ErrDisconnected (dial or
@@ -153,8 +193,10 @@ func (c *Client) command(ctx context.Context, l *link.Link, cmd string) (Reply, 
 	err := l.Command(ctx, cmd, []byte(cmd+"\r"), c.o.CommandTimeout, "reply", func(line []byte) (bool, error) {
 		r, err := ParseReply(line)
 		if err != nil {
+			l.Garbage()
 			return true, fmt.Errorf("%s: reply: %w", cmd, err)
 		}
+		l.Valid()
 		if r.Command != cmd {
 			return false, nil // stale reply to an abandoned command
 		}
@@ -221,6 +263,27 @@ type Config struct {
 	NoRead string `yaml:"no_read"`
 	// CommandTimeout bounds each command's reply (default 2s).
 	CommandTimeout time.Duration `yaml:"command_timeout"`
+	// KeepAlive is the silence after which KeepAliveCommand is sent to find
+	// a hung reader (0 = link.DefaultKeepAlive, 500ms).
+	KeepAlive time.Duration `yaml:"keep_alive"`
+	// KeepAliveCommand is the probe (default KEYENCE; any reply counts).
+	KeepAliveCommand string `yaml:"keep_alive_command"`
+}
+
+// EffectiveCommandTimeout is the command timeout the driver runs with.
+func (c Config) EffectiveCommandTimeout() time.Duration {
+	if c.CommandTimeout == 0 {
+		return DefaultCommandTimeout
+	}
+	return c.CommandTimeout
+}
+
+// EffectiveKeepAlive is the keep-alive the driver runs with.
+func (c Config) EffectiveKeepAlive() time.Duration {
+	if c.KeepAlive == 0 {
+		return link.DefaultKeepAlive
+	}
+	return c.KeepAlive
 }
 
 // Validate reports every problem with its path (relative to this block).
@@ -231,6 +294,13 @@ func (c Config) Validate() configs.Problems {
 		p.Add("format", "%v", err)
 	}
 	link.ValidateCommandTimeout(&p, c.CommandTimeout)
+	link.ValidateKeepAlive(&p, c.KeepAlive)
+	if c.KeepAliveCommand != "" {
+		link.ValidateCommandText(&p, "keep_alive_command", c.KeepAliveCommand)
+		if IsReply([]byte(c.KeepAliveCommand)) || strings.Contains(c.KeepAliveCommand, ",") {
+			p.Add("keep_alive_command", "must be a command name (no comma), got %q", c.KeepAliveCommand)
+		}
+	}
 	return p
 }
 
@@ -244,7 +314,7 @@ func (c Config) Options() (Options, error) {
 		return Options{}, err
 	}
 	f, _ := c.format()
-	o := Options{Format: f, CommandTimeout: c.CommandTimeout}
+	o := Options{Format: f, CommandTimeout: c.CommandTimeout, KeepAlive: c.EffectiveKeepAlive(), KeepAliveCommand: c.KeepAliveCommand}
 	o.Addr, o.Dial = link.Endpoint(c.Address, c.Serial)
 	return o, nil
 }

@@ -63,6 +63,8 @@ type EnvOptions struct {
 	Shift *config.Shift
 	// NoRecords runs the API without the shift records (no product master).
 	NoRecords bool
+	// Aggregation is passed to api.Options.Aggregation.
+	Aggregation api.Aggregation
 }
 
 // Product is the product master entry Env creates for GTIN.
@@ -108,7 +110,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		ctrl = o.Wrap(e.Fake)
 	}
 	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat,
-		Records: e.Records, Shift: shift}
+		Records: e.Records, Shift: shift, Aggregation: o.Aggregation}
 	var uiHandler http.Handler
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { uiHandler.ServeHTTP(w, r) })
 	if o.UI != nil {

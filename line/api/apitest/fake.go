@@ -393,6 +393,7 @@ func (f *Fake) SignReconciliation(ctx context.Context, id string, sig api.Signat
 }
 
 func gradePtr(g float64) *float64 { return &g }
+
 // ReportingFake is a Fake that also writes reconciliation reports
 // (api.Reporter), built from the Fake's counters: for tests of the report
 // downloads (PDF, CSV, JSON, HTML).

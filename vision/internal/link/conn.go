@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/serialine/serialine/configs"
+	"github.com/serialine/serialine/devices"
 	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/vision"
 )
@@ -68,16 +70,80 @@ func Dial(ctx context.Context, addr string, dial DialFunc) (io.ReadWriteCloser, 
 	return d.DialContext(ctx, "tcp", addr)
 }
 
+// ValidateCommandText reports a command text holding a control character
+// (CR or LF would end the frame early and smuggle in a second command) or
+// a non-ASCII byte.
+func ValidateCommandText(p *configs.Problems, path, cmd string) {
+	if strings.TrimSpace(cmd) == "" {
+		p.Add(path, "must not be empty")
+		return
+	}
+	for i := 0; i < len(cmd); i++ {
+		if b := cmd[i]; b < 0x20 || b > 0x7e {
+			p.Add(path, "byte %d is 0x%02x: commands are printable ASCII (no CR, LF, NUL or other control characters)", i+1, b)
+			return
+		}
+	}
+}
+
+// ValidateKeepAlive reports a keep_alive that is negative or, when set,
+// shorter than MinKeepAlive.
+func ValidateKeepAlive(p *configs.Problems, d time.Duration) {
+	if d < 0 || (d > 0 && d < MinKeepAlive) {
+		p.Add("keep_alive", "must be 0 (default %s) or >= %s, got %s", DefaultKeepAlive, MinKeepAlive, d)
+	}
+}
+
+// DefaultKeepAlive is the keep-alive of a camera config that sets none: a
+// probe command after this much silence.
+const DefaultKeepAlive = 500 * time.Millisecond
+
+// MinKeepAlive is the shortest keep_alive a config may set.
+const MinKeepAlive = 100 * time.Millisecond
+
 // Conn is a driver's connection state: the current Link (nil when not
-// connected) and whether the driver was closed. Its methods implement the
-// parts of vision.Camera every driver shares; the zero value is ready.
+// connected), whether the driver was closed, and the backoff across
+// reconnects. Its methods implement the parts of vision.Camera every driver
+// shares; the zero value is ready (default backoff, no keep-alive).
 type Conn struct {
 	// Source names the driver in errors ("dmcc", "keyence", "pattern").
 	Source string
+	// Backoff paces Connect after connections that failed before a valid
+	// reply (zero: devices.DefaultBackoff()). Connect then returns a
+	// devices.RetryAfter error wrapping vision.ErrDisconnected.
+	Backoff devices.Backoff
+	// Now is the backoff's clock (default time.Now).
+	Now func() time.Time
+	// KeepAlive, with Probe, finds a hung device: Probe runs whenever the
+	// link has been silent this long; its error ends the connection.
+	KeepAlive time.Duration
+	// Probe sends one command and returns nil once the device answered
+	// (any answer of the protocol, an error reply included).
+	Probe func(ctx context.Context, l *Link) error
 
-	mu     sync.Mutex
-	l      *Link
-	closed bool
+	mu       sync.Mutex
+	l        *Link
+	closed   bool
+	gate     devices.Gate
+	gateInit bool
+}
+
+// gateLocked returns the backoff gate, set up on first use.
+func (c *Conn) gateLocked() *devices.Gate {
+	if !c.gateInit {
+		c.gate = devices.Gate{Backoff: c.Backoff, Now: c.Now}
+		if c.gate.Backoff == (devices.Backoff{}) {
+			c.gate.Backoff = devices.DefaultBackoff()
+		}
+		c.gateInit = true
+	}
+	return &c.gate
+}
+
+func (c *Conn) withGate(f func(g *devices.Gate)) {
+	c.mu.Lock()
+	f(c.gateLocked())
+	c.mu.Unlock()
 }
 
 // Connect closes the previous link (if any), dials, starts a new Link on
@@ -93,30 +159,51 @@ func (c *Conn) Connect(ctx context.Context, addr string, dial DialFunc, split Sp
 	}
 	old := c.l
 	c.l = nil
+	g := c.gateLocked()
+	ok, wait := g.Allow()
+	fails := g.Failures()
 	c.mu.Unlock()
 	if old != nil {
-		_ = old.Close()
+		c.drop(old)
+	}
+	if !ok {
+		return devices.RetryAfter(fmt.Errorf("%s: connect %s: %w (backing off after %d connection(s) without a valid reply; next attempt in %s)",
+			c.Source, addr, vision.ErrDisconnected, fails, wait), wait)
 	}
 	rwc, err := Dial(ctx, addr, dial)
 	if err != nil {
+		c.withGate((*devices.Gate).Failed)
 		return fmt.Errorf("%s: connect %s: %w: %w", c.Source, addr, vision.ErrDisconnected, err)
 	}
+	c.withGate((*devices.Gate).Connected)
 	l := Start(rwc, split, isReply)
+	l.onValid = func() { c.withGate((*devices.Gate).Succeeded) }
+	l.onGarbage = func() { c.withGate((*devices.Gate).Failed) }
 	if setup != nil {
 		if err := setup(l); err != nil {
-			_ = l.Close()
+			c.drop(l)
 			return fmt.Errorf("%s: connect %s: %w", c.Source, addr, err)
 		}
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		_ = l.Close()
+		c.drop(l)
 		return fmt.Errorf("%s: connect: %w", c.Source, vision.ErrClosed)
 	}
 	c.l = l
+	if c.KeepAlive > 0 && c.Probe != nil {
+		l.aux.Add(1)
+		go l.keepAlive(c.KeepAlive, c.Probe)
+	}
 	c.mu.Unlock()
 	return nil
+}
+
+// drop closes l and tells the backoff the connection ended.
+func (c *Conn) drop(l *Link) {
+	_ = l.Close()
+	c.withGate((*devices.Gate).Dropped)
 }
 
 // Current returns the connected Link, or vision.ErrClosed /
@@ -137,7 +224,7 @@ func (c *Conn) Current(op string) (*Link, error) {
 // Drop closes l and forgets it if it is still the current link. It
 // reports whether the driver has been closed.
 func (c *Conn) Drop(l *Link) (closed bool) {
-	_ = l.Close()
+	c.drop(l)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.l == l {
@@ -173,6 +260,9 @@ func (c *Conn) Read(ctx context.Context, addr string, parse func([]byte) (vision
 			return vision.Result{Raw: string(it.Line)}, &vision.LineError{Source: c.Source, Line: string(it.Line), Msg: it.Err.Error()}
 		}
 		r, err := parse(it.Line)
+		if err == nil {
+			l.Valid()
+		}
 		r.At = now()
 		return r, err
 	}

@@ -52,9 +52,10 @@ func TestConnLifecycle(t *testing.T) {
 	if _, err := c.Current("read"); !errors.Is(err, vision.ErrNotConnected) {
 		t.Fatalf("dropped link still current: %v", err)
 	}
-	// a failing setup leaves the driver unconnected
+	// a failing setup leaves the driver unconnected (the device refused
+	// with a valid reply, so the backoff allows the next attempt at once)
 	boom := errors.New("setup refused")
-	if err := c.Connect(ctx, "pipe", dial, AnyEOL, nil, func(*Link) error { return boom }); !errors.Is(err, boom) {
+	if err := c.Connect(ctx, "pipe", dial, AnyEOL, nil, func(l *Link) error { l.Valid(); return boom }); !errors.Is(err, boom) {
 		t.Fatalf("setup error: %v", err)
 	}
 	<-peers

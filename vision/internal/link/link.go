@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/serialine/serialine/vision"
@@ -80,6 +81,15 @@ type Link struct {
 	done    chan struct{}
 	once    sync.Once
 	wmu     sync.Mutex
+	aux     sync.WaitGroup // the keep-alive goroutine, if any
+
+	born   time.Time    // monotonic base of lastRx
+	lastRx atomic.Int64 // time since born of the last byte received, ns
+	cause  atomic.Pointer[error]
+	proven atomic.Bool
+
+	// hooks into the owning Conn's backoff gate (set before use)
+	onValid, onGarbage func()
 
 	err error // terminal read error; valid after done is closed
 }
@@ -93,9 +103,41 @@ func Start(rwc io.ReadWriteCloser, split Split, isReply func([]byte) bool) *Link
 		results: make(chan Item, 1024),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		born:    time.Now(),
 	}
 	go l.run(split, isReply)
 	return l
+}
+
+// Idle is how long nothing has come from the device.
+func (l *Link) Idle() time.Duration {
+	return time.Since(l.born) - time.Duration(l.lastRx.Load())
+}
+
+// Valid tells the link's backoff that a valid protocol reply or result
+// arrived (the drivers call it for every one; only the first counts).
+func (l *Link) Valid() {
+	if !l.proven.Load() && l.proven.CompareAndSwap(false, true) && l.onValid != nil {
+		l.onValid()
+	}
+}
+
+// Garbage tells the link's backoff that the device sent something that is
+// not its protocol.
+func (l *Link) Garbage() {
+	if l.onGarbage != nil {
+		l.onGarbage()
+	}
+}
+
+// Abort ends the connection with cause (Err reports it) without waiting
+// for the reader; for the link's own goroutines, which Close waits for.
+func (l *Link) Abort(cause error) {
+	l.cause.CompareAndSwap(nil, &cause)
+	l.once.Do(func() {
+		close(l.stop)
+		_ = l.rwc.Close()
+	})
 }
 
 // Replies delivers command replies.
@@ -118,6 +160,11 @@ type timeouter interface{ Timeout() bool }
 
 func (l *Link) run(split Split, isReply func([]byte) bool) {
 	defer close(l.done)
+	defer func() {
+		if c := l.cause.Load(); c != nil {
+			l.err = *c
+		}
+	}()
 	buf := make([]byte, 4096)
 	var line []byte
 	skipping := false
@@ -155,6 +202,9 @@ func (l *Link) run(split Split, isReply func([]byte) bool) {
 	}
 	for {
 		n, err := l.rwc.Read(buf)
+		if n > 0 {
+			l.lastRx.Store(int64(time.Since(l.born)))
+		}
 		for i := 0; i < n; i++ {
 			c := buf[i]
 			p := prev
@@ -266,7 +316,8 @@ func (l *Link) Command(ctx context.Context, cmd string, frame []byte, timeout ti
 	}
 }
 
-// Close closes the connection and waits for the reader to end.
+// Close closes the connection and waits for the reader (and the
+// keep-alive) to end.
 func (l *Link) Close() error {
 	var err error
 	l.once.Do(func() {
@@ -274,5 +325,39 @@ func (l *Link) Close() error {
 		err = l.rwc.Close()
 	})
 	<-l.done
+	l.aux.Wait()
 	return err
+}
+
+// keepAlive runs probe whenever the link has been silent for every. A
+// probe error other than ctx's ends the connection with that error (Read
+// then reports it, wrapped in vision.ErrDisconnected).
+func (l *Link) keepAlive(every time.Duration, probe func(context.Context, *Link) error) {
+	defer l.aux.Done()
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.done:
+			return
+		case <-t.C:
+		}
+		if idle := l.Idle(); idle < every {
+			t.Reset(every - idle)
+			continue
+		}
+		// The probe's command is bounded by its timeout and ends with the
+		// link (Command watches Done).
+		if err := probe(context.Background(), l); err != nil {
+			select {
+			case <-l.stop: // closed meanwhile: not the device's fault
+			default:
+				l.Abort(fmt.Errorf("keep-alive: %w", err))
+			}
+			return
+		}
+		t.Reset(every)
+	}
 }
