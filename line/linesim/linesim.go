@@ -138,7 +138,7 @@ func DemoConfig() (config.Config, error) {
 // Start starts the simulators, opens the journal (running its recovery),
 // builds the controller and runs everything until ctx ends or Close.
 func Start(ctx context.Context, o Options) (l *Line, err error) {
-	l, err = StartDevices(ctx, o)
+	l, err = startDevices(ctx, o, false)
 	if err != nil {
 		return l, err
 	}
@@ -177,6 +177,7 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 			return l, err
 		}
 	}
+	l.runPLC()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -192,7 +193,11 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 // them and at the journal path; no journal is opened and no controller
 // runs (Journal and Controller are nil): a test runs the controller
 // elsewhere, e.g. in a child process. Close stops them.
-func StartDevices(ctx context.Context, o Options) (l *Line, err error) {
+func StartDevices(ctx context.Context, o Options) (*Line, error) { return startDevices(ctx, o, true) }
+
+// startDevices starts the simulators; the PLC's product flow only when
+// runPLC (Start runs it with the controller, as it always did).
+func startDevices(ctx context.Context, o Options, runPLC bool) (l *Line, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -342,6 +347,13 @@ func StartDevices(ctx context.Context, o Options) (l *Line, err error) {
 	}
 	l.Config, l.log = cfg, log
 	l.rctx, l.cancel = context.WithCancel(ctx)
+	if runPLC {
+		l.runPLC()
+	}
+	return l, nil
+}
+
+func (l *Line) runPLC() {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -349,7 +361,6 @@ func StartDevices(ctx context.Context, o Options) (l *Line, err error) {
 			l.addErr(fmt.Errorf("plcsim: %w", err))
 		}
 	}()
-	return l, nil
 }
 
 func (l *Line) addErr(err error) {
