@@ -211,7 +211,7 @@ func New(o Options) (*Controller, error) {
 		c.loc = loc
 	}
 	q, err := printer.NewQueue(o.Printer, printer.QueueOptions{
-		Depth: o.Config.Cycle.PrinterDepth, Feed: c.feed, MarkQueued: c.markQueued, OnOutcome: c.onOutcome,
+		Depth: o.Config.Cycle.PrinterDepth, Feed: c.feed, MarkQueued: c.markQueued, OnOutcome: c.onOutcome, OnEvent: c.onPrinterEvent,
 		Logger: o.Logger, Now: o.Now,
 	})
 	if err != nil {
@@ -391,6 +391,16 @@ func (c *Controller) newRun(def journal.BatchDef) (*run, error) {
 }
 
 func (c *Controller) currentRun() *run { return c.cur.Load() }
+
+// loopCtx is the context Run was called with (Background before Run).
+func (c *Controller) loopCtx() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runCtx == nil {
+		return context.Background()
+	}
+	return c.runCtx
+}
 
 // Run connects the devices and runs the line until ctx ends; then it stops
 // every loop, waits for them and closes the drivers. An interrupted batch

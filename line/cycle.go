@@ -91,12 +91,19 @@ type unit struct {
 	trigAt    time.Time // when the PLC trigger of its product was seen
 	dec       *vision.Decision
 	blank     bool // placeholder for a missed print (no serial)
+	started   bool // its print-start was reported: it holds its product's place in printedQ
+	resolved  bool // resolved (uncertain, returned) while holding a place in printedQ
 }
 
 // cycle events, all handled by the cycle loop in arrival order.
 type (
 	evQueued   struct{ units []*unit }
 	evOutcomes struct{ outs []printer.Outcome }
+	// evPrinter is a print-start or missed print as the printer reported
+	// it, in the printer's order: with record IDs in the print-starts, the
+	// products' order at the print head (a print-complete can come after
+	// the next product's missed print).
+	evPrinter struct{ ev printer.Event }
 	evTrigger  struct{ t devices.Trigger }
 	evDecision struct{ ds []vision.Decision }
 	// evResync realigns prints and triggers (after a hold): prints still
@@ -275,6 +282,17 @@ func (c *Controller) onOutcome(ctx context.Context, outs []printer.Outcome) erro
 	return nil
 }
 
+// onPrinterEvent is printer.QueueOptions.OnEvent: print-starts and missed
+// prints go to the cycle loop in the printer's order (before the queue's
+// outcomes of the same event).
+func (c *Controller) onPrinterEvent(ev printer.Event) {
+	if ev.Kind != printer.PrintStart && ev.Kind != printer.Missed {
+		return
+	}
+	ctx := c.loopCtx()
+	c.send(ctx, evPrinter{ev})
+}
+
 // send hands an event to the cycle loop.
 func (c *Controller) send(ctx context.Context, ev any) {
 	select {
@@ -432,6 +450,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		changes  []journal.Change
 		flushes  []chan struct{}
 		stale    int  // triggers dropped as stale since the last alarm
+		byStart  bool // the printer reports print-starts with record IDs: they order printedQ
 		gap      bool // printer link lost: prints after it are unreported until the next resync
 		distrust bool // prints and triggers out of step: no unit is paired for sure until the next resync
 	)
@@ -449,6 +468,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 	resolve := func(u *unit, to journal.State, reason journal.Reason, detail string) {
 		delete(units, u.id)
 		delete(bySerial, u.serial)
+		u.resolved = true // if it holds a place in printedQ, its product gets no verdict
 		if r := c.currentRun(); r != nil {
 			r.ver.Timeout(u.id) // forget it; the decision is discarded
 		}
@@ -494,7 +514,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				// a product the controller could not follow: its print
 				// got no verdict (the gate rejects it fail-safe)
 				trigQ, printedQ = trigQ[1:], printedQ[1:]
-				if !u.blank {
+				if !u.blank && !u.resolved {
 					resolve(u, journal.Uncertain, journal.ReasonFault, "PLC trigger missed: product got no verdict (gate rejects fail-safe)")
 				}
 				continue
@@ -512,7 +532,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				c.requestHold("printer reports and PLC triggers out of step")
 			}
 			trigQ, printedQ = trigQ[1:], printedQ[1:]
-			if u.blank {
+			if u.blank || u.resolved {
 				ready = append(ready, commitItem{blank: true, seq: t.Seq, readyAt: c.now()})
 				continue
 			}
@@ -577,8 +597,9 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 						// record already resolved, or printed a second time.
 						// Either way it gets no pass verdict, and the print
 						// stays paired with its trigger (after a printer link
-						// loss its trigger is stale).
-						if !gap {
+						// loss its trigger is stale). Ordered by print-starts,
+						// its place was taken when it started.
+						if !gap && !byStart {
 							printedQ = append(printedQ, &unit{blank: true, printedAt: at})
 						}
 						continue
@@ -596,6 +617,12 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 						if u.printed {
 							continue
 						}
+						if u.started {
+							// its place in printedQ was taken at its print-start
+							u.printed = true
+							tryReady(u)
+							continue
+						}
 						u.printed, u.printedAt = true, at
 						if gap {
 							// reported on the new connection after a link
@@ -609,6 +636,29 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 					case printer.ResultReturned:
 						resolve(u, journal.Returned, printerReason(o), o.String())
 					}
+				}
+				pair()
+			case evPrinter:
+				c.lastEvent.Store(c.now().UnixNano())
+				ev := e.ev
+				if ev.Kind == printer.PrintStart && ev.RecordID != "" {
+					byStart = true
+				}
+				if !byStart || gap {
+					break // ordered by completions; or after a link loss: unpaired
+				}
+				switch ev.Kind {
+				case printer.PrintStart:
+					if u := bySerial[ev.RecordID]; u != nil && !u.started {
+						u.started, u.printedAt = true, ev.At
+						printedQ = append(printedQ, u)
+					} else {
+						// a print of a record not in flight (resolved, or
+						// printed twice): a product without a unit's print
+						printedQ = append(printedQ, &unit{blank: true, printedAt: ev.At})
+					}
+				case printer.Missed:
+					printedQ = append(printedQ, &unit{blank: true, printedAt: ev.At})
 				}
 				pair()
 			case evTrigger:
@@ -722,6 +772,11 @@ func (c *Controller) handleOutcome(o printer.Outcome) {
 	if s := c.snap.Load(); s != nil && (s.state == packml.Completing || s.state == packml.Stopping || s.state == packml.Aborting) &&
 		(o.Cause == printer.CauseQueueCleared || o.Cause == printer.CauseNotSent) {
 		return // the controller cleared the printer at batch end
+	}
+	if o.Cause == printer.CauseMissed && (c.q.Held() || c.remainingToFeed() == 0) {
+		// Products pass the head blank while the line drains or the last
+		// units of the batch travel to the gate: nothing is wrong.
+		return
 	}
 	switch o.Alarm {
 	case printer.AlarmWarning:

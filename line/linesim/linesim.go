@@ -263,7 +263,7 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	}
 	// The printer's photo-eye is the PLC's product event; each print goes
 	// under the camera; the gate log records what happened to each product.
-	l.PLC.OnProduct(func(seq uint64) { l.Printer.Print(seq) })
+	l.PLC.OnProductAt(l.Printer.PrintAt)
 	l.gates = newGateLog()
 	l.Printer.OnPrint(l.gates.onPrint)
 	l.PLC.OnGate(l.gates.onGate)

@@ -393,6 +393,11 @@ func (s *Server) OnPrint(fn func(Printed)) {
 // the clients or the renderer.
 func (s *Server) Print(seq uint64) { s.printOne(seq, time.Now()) }
 
+// PrintAt is Print for a product that reached the print head at at (the
+// conveyor's schedule): whether the head is still busy is judged at that
+// moment.
+func (s *Server) PrintAt(seq uint64, at time.Time) { s.printOne(seq, at) }
+
 // PrintTimeAt is the time a code codeWidthMM wide takes to pass under the
 // head of a conveyor moving speedMMs (Options.PrintTime).
 func PrintTimeAt(codeWidthMM, speedMMs float64) time.Duration {
