@@ -103,7 +103,7 @@ type (
 	// it, in the printer's order: with record IDs in the print-starts, the
 	// products' order at the print head (a print-complete can come after
 	// the next product's missed print).
-	evPrinter struct{ ev printer.Event }
+	evPrinter  struct{ ev printer.Event }
 	evTrigger  struct{ t devices.Trigger }
 	evDecision struct{ ds []vision.Decision }
 	// evResync realigns prints and triggers (after a hold): prints still
