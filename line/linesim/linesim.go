@@ -114,7 +114,7 @@ type Line struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	gates *gateLog
+	gates *GateLog
 
 	sharedUpstream bool // Upstream came from Options.UpstreamServer: not closed here
 	errMu          sync.Mutex
@@ -264,9 +264,9 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	// The printer's photo-eye is the PLC's product event; each print goes
 	// under the camera; the gate log records what happened to each product.
 	l.PLC.OnProductAt(l.Printer.PrintAt)
-	l.gates = newGateLog()
-	l.Printer.OnPrint(l.gates.onPrint)
-	l.PLC.OnGate(l.gates.onGate)
+	l.gates = NewGateLog()
+	l.Printer.OnPrint(l.gates.OnPrint)
+	l.PLC.OnGate(l.gates.OnGate)
 	cam := l.Camera
 	l.Printer.OnPrint(func(p printersim.Printed) {
 		ds := make([]camerasim.Defect, len(p.Defects))
