@@ -226,7 +226,7 @@ func New(o Options) (*Controller, error) {
 		c.loc = loc
 	}
 	q, err := printer.NewQueue(o.Printer, printer.QueueOptions{
-		Depth: o.Config.Cycle.PrinterDepth, Feed: c.feed, MarkQueued: c.markQueued, OnOutcome: c.onOutcome,
+		Depth: o.Config.Cycle.PrinterDepth, Feed: c.feed, MarkQueued: c.markQueued, OnOutcome: c.onOutcome, OnEvent: c.onPrinterEvent,
 		Logger: o.Logger, Now: o.Now,
 	})
 	if err != nil {
@@ -406,6 +406,16 @@ func (c *Controller) newRun(def journal.BatchDef) (*run, error) {
 }
 
 func (c *Controller) currentRun() *run { return c.cur.Load() }
+
+// loopCtx is the context Run was called with (Background before Run).
+func (c *Controller) loopCtx() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runCtx == nil {
+		return context.Background()
+	}
+	return c.runCtx
+}
 
 // Run connects the devices and runs the line until ctx ends; then it stops
 // every loop, waits for them and closes the drivers. An interrupted batch
@@ -1054,6 +1064,18 @@ func (c *Controller) setLink(name, link, detail string) {
 // while that condition's alarm is active a repeat only counts.
 func (c *Controller) alarm(sev, source, text string) {
 	c.Raise(sev, source, text, "system")
+}
+
+// alarmCode raises an alarm with an explicit support code (the catalogue's
+// "alarm.<code>" text with params), one per condition (cond; "" = the
+// code); latched alarms stay until a person closes them out. detail is the
+// controller's own wording, kept for support.
+func (c *Controller) alarmCode(sev, source, code, cond string, latched bool, params map[string]string, detail string) {
+	if cond == "" {
+		cond = source + ":" + code
+	}
+	c.RaiseCondition(api.Alarm{Severity: sev, Source: source, Code: code, Condition: cond, Latched: latched,
+		Params: params, Detail: detail, RaisedBy: "system"})
 }
 
 func (c *Controller) recordLatency(added, fromRead time.Duration) {

@@ -68,6 +68,9 @@ type Event struct {
 	Code string
 	// Text is the printer's human-readable message.
 	Text string
+	// Empty (Missed): the printer says its queue was empty (no data), not
+	// merely busy or stopped.
+	Empty bool
 	// At is when the driver received the event.
 	At time.Time
 }

@@ -40,7 +40,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	upDriver := fs.String("upstream", "http", "site server the line talks to: http (JSON API) or open-scs (OPC 30260 Open-SCS over OPC UA)")
 	events := fs.String("events", "site", "where EPCIS documents go: site (the site server) or capture (the EPCIS 2.0 capture interface, POST /capture)")
 	epcisOut := fs.String("epcis-out", "", "directory to write every EPCIS document the simulated site server received, one file each (at the end)")
-	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: 8, more at high rates)")
+	gate := fs.Int("gate-distance", 0, "products between print head and reject gate (default: half a second of travel, at least 8)")
+	gateLog := fs.String("gate-log", "", "write what happened to every product at the gate, from the simulators' record only, to this file (JSON lines: seq, serial, verdict_at_gate, outcome); the journal is checked against it")
 	interactive := fs.Bool("interactive", false, "no simulated operator: a person defines, clears, starts, holds, unholds and completes batches at the operator page; faults still happen (--faults)")
 	aggregateFlag := fs.String("aggregate", "on", "aggregation at the end of the line (case packer, aggregation camera, case labeller, scanners, palletiser, manual station): on or off")
 	caseSize := fs.Int("case-size", 20, "packs per case (with --aggregate on)")
@@ -91,8 +92,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	perSec := *rate / 60
 	gd := *gate
 	if gd == 0 {
-		// about 0.5 s of travel to the gate, at least 8 products, at most 40
-		gd = min(40, max(8, int(perSec/2)))
+		gd = linesim.DefaultGateDistance(perSec)
 	}
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"line": "demo-line"}})
@@ -277,6 +277,9 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	} else {
 		fmt.Fprintln(e.stdout, "  BALANCED")
 	}
+	if !gateTruth(e, l, rep.Batch.ID, *gateLog) {
+		balanced = false
+	}
 	if l.Aggregator != nil {
 		ok, err := demoAggregation(ctx, l, rep.Batch.ID, e.stdout)
 		switch {
@@ -343,4 +346,37 @@ func seedDemoProduct(ctx context.Context, rs *records.Store) error {
 		GCPLength: 7, MinShelfLifeDays: 180, MaxBatch: 100000, Active: true, Levels: []records.Level{{Name: "unit", Quantity: 1}, {Name: "case", Quantity: 12}},
 		Reason: "demo product"}, "system", "system")
 	return err
+}
+
+// gateTruth checks the journal against what the simulators say happened
+// to every product at the gate, prints the result, and writes the gate log
+// to path when given. It reports whether the journal agrees.
+func gateTruth(e env, l *linesim.Line, batch, path string) bool {
+	recs := l.GateLog()
+	if path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = linesim.WriteGateLog(f, recs)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(e.stderr, "serialine demo: --gate-log:", err)
+			return false
+		}
+	}
+	truth, err := linesim.CheckTruth(l.Journal, batch, recs)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "serialine demo: gate truth:", err)
+		return false
+	}
+	fmt.Fprintln(e.stdout, "  gate truth:", truth)
+	for _, v := range truth.Violations {
+		fmt.Fprintln(e.stdout, "    "+v)
+	}
+	if path != "" {
+		fmt.Fprintf(e.stdout, "  gate log (%d products) written to %s\n", len(recs), path)
+	}
+	return truth.OK()
 }

@@ -169,7 +169,7 @@ type Sim struct {
 	ctlSeen   bool
 	ctlChange time.Time
 	results   []GateResult
-	hooks     []func(seq uint64)
+	hooks     []func(seq uint64, at time.Time)
 	gateHooks []func(GateResult)
 	gateOut   []GateResult // results of the current step, handed to gateHooks outside the lock
 
@@ -238,6 +238,14 @@ func (s *Sim) counterMask() uint64 {
 // trigger point, with its sequence id. The demo wires the printer sim's
 // photo-eye to it.
 func (s *Sim) OnProduct(fn func(seq uint64)) {
+	s.OnProductAt(func(seq uint64, _ time.Time) { fn(seq) })
+}
+
+// OnProductAt is OnProduct with the moment the product reached the trigger
+// point: with Run, the conveyor's schedule (products evenly spaced at
+// Options.Rate), not the moment the simulator got round to it; with
+// Produce, the call.
+func (s *Sim) OnProductAt(fn func(seq uint64, at time.Time)) {
 	s.mu.Lock()
 	s.hooks = append(s.hooks, fn)
 	s.mu.Unlock()
@@ -290,7 +298,14 @@ func (s *Sim) writeCounterLocked() {
 // Produce lets n products enter at the trigger point, one encoder pitch
 // each, and returns their sequence ids. Products reaching the gate are
 // processed before Produce returns.
-func (s *Sim) Produce(n int) []uint64 {
+func (s *Sim) Produce(n int) []uint64 { return s.produce(n, nil) }
+
+// produce is Produce with each product's arrival time at (nil: now).
+func (s *Sim) produce(n int, at func(i int) time.Time) []uint64 {
+	now := s.now()
+	if at == nil {
+		at = func(int) time.Time { return now }
+	}
 	seqs := make([]uint64, 0, n)
 	s.mu.Lock()
 	hooks := s.hooks
@@ -314,9 +329,10 @@ func (s *Sim) Produce(n int) []uint64 {
 	gout, ghooks := s.takeGateOutLocked()
 	s.mu.Unlock()
 	s.notify(dirty...)
-	for _, seq := range seqs {
+	for i, seq := range seqs {
+		t := at(i)
 		for _, h := range hooks {
-			h(seq)
+			h(seq, t)
 		}
 	}
 	runGateHooks(gout, ghooks)
@@ -539,8 +555,12 @@ func (s *Sim) Run(ctx context.Context) error {
 		due := now.Sub(start).Seconds()*s.o.Rate - made
 		if due >= 1 {
 			n := int(due)
+			first := made
 			made += float64(n)
-			s.Produce(n)
+			// evenly spaced on the belt, whenever this loop got round to them
+			s.produce(n, func(i int) time.Time {
+				return start.Add(time.Duration((first + float64(i) + 1) / s.o.Rate * float64(time.Second)))
+			})
 		}
 	}
 }

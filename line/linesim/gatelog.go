@@ -32,37 +32,45 @@ type GateRecord struct {
 	Outcome string `json:"outcome"`
 }
 
-// gateLog joins the printer sim's prints and the PLC sim's gate results by
-// product seq.
-type gateLog struct {
+// GateLog joins what the printer simulator put on each product and what
+// the PLC simulator's gate did to it, by product seq: the simulators' own
+// record of the line, never the controller's. Safe for concurrent use.
+type GateLog struct {
 	mu      sync.Mutex
 	printed map[uint64]string // seq -> serial printed on it
 	gate    []plcsim.GateResult
 }
 
-func newGateLog() *gateLog { return &gateLog{printed: map[uint64]string{}} }
+// NewGateLog returns an empty log.
+func NewGateLog() *GateLog { return &GateLog{printed: map[uint64]string{}} }
 
-func (g *gateLog) onPrint(p printersim.Printed) {
-	serial := p.RecordID
-	if m, err := gs1.ParseRaw(p.Data); err == nil {
+// OnPrint records a print (printersim.Server.OnPrint).
+func (g *GateLog) OnPrint(p printersim.Printed) { g.Printed(p.Seq, p.Data, p.RecordID) }
+
+// Printed records that product seq was printed with element string data
+// (record id as the fallback serial when data has no AI 21).
+func (g *GateLog) Printed(seq uint64, data, record string) {
+	serial := record
+	if m, err := gs1.ParseRaw(data); err == nil {
 		if v, ok := m.Value("21"); ok {
 			serial = v
 		}
 	}
 	g.mu.Lock()
-	g.printed[p.Seq] = serial
+	g.printed[seq] = serial
 	g.mu.Unlock()
 }
 
-func (g *gateLog) onGate(r plcsim.GateResult) {
+// OnGate records a product leaving the gate (plcsim.Sim.OnGate).
+func (g *GateLog) OnGate(r plcsim.GateResult) {
 	g.mu.Lock()
 	g.gate = append(g.gate, r)
 	g.mu.Unlock()
 }
 
-// records returns one record per product that reached the gate, in gate
+// Records returns one record per product that reached the gate, in gate
 // order.
-func (g *gateLog) records() []GateRecord {
+func (g *GateLog) Records() []GateRecord {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]GateRecord, len(g.gate))
@@ -84,7 +92,7 @@ func (g *gateLog) records() []GateRecord {
 
 // GateLog returns what physically happened to every product that reached
 // the gate so far, in gate order (from the simulators' record only).
-func (l *Line) GateLog() []GateRecord { return l.gates.records() }
+func (l *Line) GateLog() []GateRecord { return l.gates.Records() }
 
 // WriteGateLog writes the gate log as JSON lines.
 func WriteGateLog(w io.Writer, recs []GateRecord) error {

@@ -117,7 +117,7 @@ type Line struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	gates *gateLog
+	gates *GateLog
 
 	sharedUpstream bool // Upstream came from Options.UpstreamServer: not closed here
 	rctx           context.Context
@@ -328,10 +328,10 @@ func startDevices(ctx context.Context, o Options, runPLC bool) (l *Line, err err
 	}
 	// The printer's photo-eye is the PLC's product event; each print goes
 	// under the camera; the gate log records what happened to each product.
-	l.PLC.OnProduct(func(seq uint64) { l.Printer.Print(seq) })
-	l.gates = newGateLog()
-	l.Printer.OnPrint(l.gates.onPrint)
-	l.PLC.OnGate(l.gates.onGate)
+	l.PLC.OnProductAt(l.Printer.PrintAt)
+	l.gates = NewGateLog()
+	l.Printer.OnPrint(l.gates.OnPrint)
+	l.PLC.OnGate(l.gates.OnGate)
 	cam := l.Camera
 	l.Printer.OnPrint(func(p printersim.Printed) {
 		ds := make([]camerasim.Defect, len(p.Defects))
@@ -438,7 +438,7 @@ func fitLine(cfg *config.Config, o Options) {
 	if cfg.Cycle.DecisionDeadline+cfg.Cycle.VerdictMargin >= travel {
 		cfg.Cycle.DecisionDeadline = max(time.Millisecond, (travel-cfg.Cycle.VerdictMargin)*2/3)
 	}
-	cfg.Cycle.PrinterDepth = min(1024, max(cfg.Cycle.PrinterDepth, int(o.Rate*0.04)+4))
+	cfg.Cycle.PrinterDepth = min(1024, max(cfg.Cycle.PrinterDepth, int(o.Rate*0.08)+8))
 	cfg.Cycle.DrawAhead = max(cfg.Cycle.DrawAhead, 2*cfg.Cycle.PrinterDepth)
 }
 

@@ -196,6 +196,10 @@ type Codes struct {
 	// being printed: triggered with no data, or while the head was still
 	// printing the previous code (default "NODATA", "OVERLAP", "NOPRINT").
 	Missed []string
+	// NoData are the Missed codes that say the printer's queue was empty
+	// (default "NODATA"): a missed print with records in flight then means
+	// the printer lost them, and the queue manager checks its depth.
+	NoData []string
 	// QueueCleared are ERS codes meaning "queue cleared" (default "QCLR").
 	QueueCleared []string
 }
@@ -206,6 +210,9 @@ func (c Codes) withDefaults() Codes {
 	}
 	if c.Missed == nil {
 		c.Missed = []string{"NODATA", "OVERLAP", "NOPRINT"}
+	}
+	if c.NoData == nil {
+		c.NoData = []string{"NODATA"}
 	}
 	if c.QueueCleared == nil {
 		c.QueueCleared = []string{"QCLR"}
@@ -257,6 +264,7 @@ func ParseEvent(m Message, l Layout, codes Codes) (printer.Event, error) {
 			// A no-data trigger under a "warn" policy; under "fail" (F)
 			// the printer stopped: a fault.
 			ev.Kind = printer.Missed
+			ev.Empty = contains(codes.NoData, ev.Code)
 		case contains(codes.QueueCleared, ev.Code):
 			ev.Kind = printer.QueueCleared
 		case m.Fields[0] == "F":

@@ -97,7 +97,7 @@ var messageCases = func() []struct {
 		{"ERS|W|INKLOW|ink low|", want{msg: Message{Name: "ERS", Fields: []string{"W", "INKLOW", "ink low"}}, async: true,
 			ev: printer.Event{Kind: printer.Warning, Code: "INKLOW", Text: "ink low"}}, ""},
 		{"ERS|W|NODATA|no data|", want{msg: Message{Name: "ERS", Fields: []string{"W", "NODATA", "no data"}}, async: true,
-			ev: printer.Event{Kind: printer.Missed, Code: "NODATA", Text: "no data"}}, ""},
+			ev: printer.Event{Kind: printer.Missed, Code: "NODATA", Text: "no data", Empty: true}}, ""},
 		{"ERS|W|OVERLAP|print go while printing|", want{msg: Message{Name: "ERS", Fields: []string{"W", "OVERLAP", "print go while printing"}}, async: true,
 			ev: printer.Event{Kind: printer.Missed, Code: "OVERLAP", Text: "print go while printing"}}, ""},
 		{"ERS|W|NOPRINT|printer not running|", want{msg: Message{Name: "ERS", Fields: []string{"W", "NOPRINT", "printer not running"}}, async: true,
