@@ -35,11 +35,14 @@ fmtcheck:
 test: tools vet fmtcheck cross
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-# cross: the Windows build (the service, paths, file locking) and vet of
-# the packages with Windows-specific files.
+# cross: the Windows build (the service, paths, file locking): the binary,
+# every package compiled for Windows, and vet (tests included) of the
+# journal and line packages that have Windows-specific files (cmd/serialine's
+# tests use Unix signals).
 cross:
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -o bin/serialine.exe ./cmd/serialine
-	GOOS=windows GOARCH=amd64 $(GO) vet ./cmd/serialine ./store/... ./line
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./store/... ./line
 
 # deb: bin/serialine_<version>_amd64.deb (binary, systemd unit, config);
 # tested by packaging/deb_test.go (install, systemd-analyze verify, start).
