@@ -142,7 +142,20 @@ func TestDiskFull(t *testing.T) {
 	if err := <-backupDone; err != nil {
 		t.Fatal(err)
 	}
-	runToComplete(t, l, "DF1")
+	// The line resumes: units are commissioned again (an operator unholds
+	// whatever held it meanwhile), then the batch is stopped.
+	mid, _ := l.Journal.Counters("DF1")
+	waitFor(t, "units commissioned after room was freed", func() bool {
+		if _, st := c.State(); st == packml.Held {
+			_ = c.Command(ctx, "DF1", api.Command{Name: api.CmdUnhold}, operator)
+		}
+		ctr, _ := l.Journal.Counters("DF1")
+		return ctr.Commissioned >= mid.Commissioned+20
+	})
+	if err := c.Command(ctx, "DF1", api.Command{Name: api.CmdStop, Reason: "test end"}, operator); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, 60*time.Second, packml.Stopped)
 	rec, err := c.Reconciliation(ctx, "DF1")
 	if err != nil || !rec.Balanced {
 		t.Fatalf("reconciliation %+v %v", rec, err)
