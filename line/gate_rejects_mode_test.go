@@ -2,11 +2,16 @@ package line_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/plcsim"
+	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
@@ -135,4 +140,113 @@ func TestReadBackModesCommissionOnlyPassedPacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lostReplyOutagePLC is the real PLC client with one fault: the reply to
+// the n-th accept verdict is lost after the PLC applied the write, and the
+// PLC's Modbus server goes down at that moment (the controller's reject
+// overwrite for that product fails to connect) until the test brings it
+// back.
+type lostReplyOutagePLC struct {
+	line.PLC
+	sim    *plcsim.Sim
+	n      int
+	mu     sync.Mutex
+	passes int
+	lost   uint64
+	down   chan struct{}
+}
+
+func (p *lostReplyOutagePLC) DecideBatch(ctx context.Context, vs []devices.Verdict) error {
+	if err := p.PLC.DecideBatch(ctx, vs); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lost != 0 {
+		return nil
+	}
+	for _, v := range vs {
+		if v.Reject {
+			continue
+		}
+		if p.passes++; p.passes == p.n {
+			p.lost = v.Seq
+			if err := p.sim.SetOffline(true, true); err != nil {
+				return err
+			}
+			close(p.down)
+			return &devices.VerdictError{Undelivered: []uint64{v.Seq},
+				Err: errors.New("modbus: read reply: i/o timeout (simulated: the write reached the PLC, then the link went down)")}
+		}
+	}
+	return nil
+}
+
+func (p *lostReplyOutagePLC) lostSeq() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.lost }
+
+// TestRejectsModeUnknownPassThatPassedNotRejected: with gate_results
+// "rejects", an accept verdict reached the PLC but its reply was lost and
+// the PLC link went down; the controller's reject overwrite could not be
+// written, so the product passes the gate with its pass verdict. While the
+// link is down more products pass than the confirmation table has slots,
+// so the product's own result is overwritten before it can be read. The
+// controller cannot know what happened: the unit must be Uncertain (or
+// Commissioned), never Rejected — a Rejected unit is reported destroyed
+// upstream while its pack is in the market. Today the reject watch turns
+// "slot taken by a later product" into GateUnconfirmed ("pushed off, the
+// sensor did not see it"), and the gate loop settles the unknown pass as
+// Rejected: "the gate pushed the product off". (With a real rejects-only
+// PLC, which writes nothing for a passed product, the same happens without
+// any outage once the confirm window ends.)
+func TestRejectsModeUnknownPassThatPassedNotRejected(t *testing.T) {
+	cfg, err := linesim.DemoConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := *cfg.Devices.PLC.Modbus
+	mb.GateResults = devices.GateResultsRejects
+	cfg.Devices.PLC.Modbus = &mb
+	wrap := &lostReplyOutagePLC{n: 10, down: make(chan struct{})}
+	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg, WrapPLC: func(p line.PLC) line.PLC {
+		wrap.PLC = p
+		return wrap
+	}})
+	wrap.sim = l.PLC
+	const id = "UNKPASS1"
+	startBatch(t.Context(), t, l, id, "L1", 200)
+	<-wrap.down
+	seq := wrap.lostSeq()
+	slots := uint64(l.Config.Devices.PLC.Modbus.Registers.Slots)
+	// products enough to carry the product through the gate and a later
+	// product's result into its confirmation slot
+	l.PLC.Produce(int(slots) + 2*linesim.DefaultGateDistance(60))
+	var at *plcsim.GateResult
+	for _, r := range l.PLC.Results() {
+		if r.Seq == seq {
+			at = &r
+		}
+	}
+	if at == nil || at.PushedOff || at.Verdict != devices.VerdictAccept {
+		t.Fatalf("product %d at the gate: %+v, want passed with the accept verdict whose reply was lost", seq, at)
+	}
+	if err := l.PLC.SetOffline(false, false); err != nil {
+		t.Fatal(err)
+	}
+	var u journal.Unit
+	waitFor(t, fmt.Sprintf("the unit of product %d to be settled", seq), func() bool {
+		found := false
+		_ = l.Journal.Units(id, func(x journal.Unit) error {
+			if x.Seq == seq {
+				u, found = x, true
+			}
+			return nil
+		})
+		return found && u.State != journal.Verified && u.State != journal.Printed
+	})
+	if u.State == journal.Rejected {
+		t.Fatalf("unit %s (product %d) is rejected (%s: %s), but its product passed the gate with a pass verdict",
+			u.Serial, seq, u.Reason, u.Detail)
+	}
+	t.Logf("unit %s (product %d): %s %s", u.Serial, seq, u.State, u.Reason)
 }
