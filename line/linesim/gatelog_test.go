@@ -135,4 +135,3 @@ func TestCheckTruthFindsWhatTheJournalGetsWrong(t *testing.T) {
 		})
 	}
 }
-
