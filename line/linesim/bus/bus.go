@@ -20,27 +20,31 @@
 //	{"type":"printed","seq":41,"at":"2026-03-02T10:00:00.1Z","record":"R17","data":"0109501101530003\u001d21S0000017","defects":[{"kind":"smear","severity":0.25}],"seed":"1469598103934665603"}
 //	{"type":"gate","seq":33,"verdict":"pass","pushed":false,"result":"passed"}
 //
+// The types:
+//
 //   - hello: bus names the publisher ("plc" or "printer"); version is the
-//     wire format's version (Version). A subscriber refuses a bus or version
-//     it does not expect.
+//     wire format's version (Version). A subscriber refuses a bus or
+//     version it does not expect.
 //   - product (PLC bus): product seq (the PLC's sequence id, > 0) reached
 //     the print head at at (RFC 3339 with nanoseconds, the conveyor's
-//     schedule: the printer judges from it whether its head is still busy).
+//     schedule: the printer judges from it whether its head is still
+//     busy).
 //   - printed (printer bus): the printer printed record on product seq (0:
 //     its own timer photo-eye, no PLC product) starting at at; data is the
-//     element string printed (GS1 raw form: GS-separated, no leading FNC1;
-//     "" when the record had none); defects are the print defects (kind
-//     contrast, missing-dots or smear, severity 0..1); seed (a decimal
-//     string: uint64 does not survive every JSON reader) reproduces the
-//     defect pattern: printersim.ApplyDefects(printersim.DefaultRender(data),
-//     defects, seed) is the printed image. A product that passes the head
-//     unprinted has no message.
-//   - gate (PLC bus): product seq left the reject gate: verdict is what the
-//     gate found ("pass", "reject", or "none": no verdict had arrived),
-//     pushed whether the gate pushed it off, result what the confirmation
-//     read-back reports ("passed", "rejected": pushed and seen by the
-//     sensor, "unconfirmed": pushed, not seen). pushed is true exactly when
-//     result is not "passed".
+//     element string printed (GS1 raw form: GS-separated, no leading
+//     FNC1; "" when the record had none); defects are the print defects
+//     (kind contrast, missing-dots or smear, severity 0..1); seed (a
+//     decimal string: a uint64 does not survive every JSON reader)
+//     reproduces the defect pattern:
+//     printersim.ApplyDefects(printersim.DefaultRender(data), defects,
+//     seed) is the printed image. A product that passes the head unprinted
+//     has no message.
+//   - gate (PLC bus): product seq left the reject gate: verdict is what
+//     the gate found ("pass", "reject", or "none": no verdict had
+//     arrived), pushed whether the gate pushed it off, result what the
+//     confirmation read-back reports ("passed"; "rejected": pushed and
+//     seen by the sensor; "unconfirmed": pushed, not seen). pushed is true
+//     exactly when result is not "passed".
 //
 // There is no replay: a subscriber gets what is published while it is
 // connected. A subscriber that falls Buffer messages behind is dropped
