@@ -1041,6 +1041,18 @@ func (c *Controller) alarm(sev, source, text string) {
 	c.Raise(sev, source, text, "system")
 }
 
+// alarmCode raises an alarm with an explicit support code (the catalogue's
+// "alarm.<code>" text with params), one per condition (cond; "" = the
+// code); latched alarms stay until a person closes them out. detail is the
+// controller's own wording, kept for support.
+func (c *Controller) alarmCode(sev, source, code, cond string, latched bool, params map[string]string, detail string) {
+	if cond == "" {
+		cond = source + ":" + code
+	}
+	c.RaiseCondition(api.Alarm{Severity: sev, Source: source, Code: code, Condition: cond, Latched: latched,
+		Params: params, Detail: detail, RaisedBy: "system"})
+}
+
 func (c *Controller) recordLatency(added, fromRead time.Duration) {
 	c.latMu.Lock()
 	if len(c.lat) < 1<<20 {

@@ -66,6 +66,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -527,8 +528,8 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				// to its product until the line has stopped and the
 				// streams are realigned.
 				distrust = true
-				c.alarm(api.SeverityFault, "printer", fmt.Sprintf("Printer reports and PLC triggers are out of step (a print reported %s after the product's trigger): the line holds to realign them; the units printed meanwhile are uncertain",
-					u.printedAt.Sub(t.At).Round(time.Millisecond)))
+				c.alarmCode(api.SeverityFault, "printer", "PRN-OUT-OF-STEP", "", false, map[string]string{"late": u.printedAt.Sub(t.At).Round(time.Millisecond).String()},
+					fmt.Sprintf("printer reports and PLC triggers out of step: a print reported %s after the product's trigger; units printed until the line realigns are uncertain", u.printedAt.Sub(t.At).Round(time.Millisecond)))
 				c.requestHold("printer reports and PLC triggers out of step")
 			}
 			trigQ, printedQ = trigQ[1:], printedQ[1:]
@@ -730,7 +731,8 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		case <-tick.C:
 			now := c.now()
 			if stale > 0 {
-				c.alarm(api.SeverityWarning, "printer", fmt.Sprintf("%d product(s) reached the print head without a report from the printer: they got no verdict and are rejected at the gate", stale))
+				c.alarmCode(api.SeverityWarning, "printer", "PRN-NO-REPORT", "", false, map[string]string{"count": strconv.Itoa(stale)},
+					fmt.Sprintf("%d product(s) reached the print head without a report from the printer: no verdict, rejected at the gate", stale))
 				stale = 0
 			}
 			for _, u := range units {
@@ -1030,7 +1032,8 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 					c.open.Add(-1)
 					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Uncertain, Reason: journal.ReasonGateUnknown, Actor: journal.ActorPLC,
 						Detail: "pass verdict reached the PLC after the product's deadline; the PLC reports no pass results"})
-					c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d): its pass verdict reached the PLC late and the PLC does not report what the gate did: find the pack (in the reject bin or on the line) and close out the unit", it.u.serial, it.seq))
+					c.alarmCode(api.SeverityFault, "plc", "GATE-UNKNOWN", "gate:"+it.u.serial, true, map[string]string{"serial": it.u.serial, "product": strconv.FormatUint(it.seq, 10)},
+						"pass verdict reached the PLC after the product's deadline; the PLC reports no pass results")
 					c.requestHold("verdict reached the PLC late")
 				} else {
 					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
@@ -1042,7 +1045,8 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 				c.open.Add(-1)
 				c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateUnknown, Actor: journal.ActorPLC,
 					Detail: "pass verdict delivery unknown and no gate read-back"})
-				c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d): verdict delivery unknown and the PLC does not report what the gate did: find the pack and close out the unit", v.serial, v.seq))
+				c.alarmCode(api.SeverityFault, "plc", "GATE-UNKNOWN", "gate:"+v.serial, true, map[string]string{"serial": v.serial, "product": strconv.FormatUint(v.seq, 10)},
+					"pass verdict delivery unknown and the PLC reports no gate results")
 				c.requestHold("PLC verdict delivery unknown")
 			case c.gateMode == devices.GateResultsNone:
 			default:
@@ -1050,8 +1054,8 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 			}
 		}
 		if lateRun >= c.cfg.Cycle.MaxLateVerdicts {
-			c.alarm(api.SeverityFault, "line", fmt.Sprintf("%d verdicts in a row could not reach the PLC before their products reached the gate (last: unit %s, product %d); they were rejected. Check the camera result time, the journal disk and the controller's load, then unhold",
-				lateRun, lastLate.u.serial, lastLate.seq))
+			c.alarmCode(api.SeverityFault, "line", "LATE-VERDICT", "", false, map[string]string{"count": strconv.Itoa(lateRun), "serial": lastLate.u.serial},
+				fmt.Sprintf("%d verdicts in a row could not reach the PLC before their products reached the gate (last: unit %s, product %d); they were rejected", lateRun, lastLate.u.serial, lastLate.seq))
 			c.requestHold("late verdicts")
 			lateRun = 0
 		}
@@ -1275,7 +1279,8 @@ func (c *Controller) gateLoop(ctx context.Context) {
 				if r, ok := early[old]; ok {
 					delete(early, old)
 					if r.Result == devices.GatePassed {
-						c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Product %d passed the gate although the controller never sent it a pass verdict: check the PLC's verdict table and find the pack", old))
+						c.alarmCode(api.SeverityFault, "plc", "GATE-PASSED-NO-VERDICT", "gate:passed:"+strconv.FormatUint(old, 10), false, map[string]string{"product": strconv.FormatUint(old, 10)},
+							fmt.Sprintf("product %d passed the gate without a pass verdict from the controller", old))
 						c.requestHold("gate passed a product without a pass verdict")
 					}
 				}
@@ -1306,7 +1311,8 @@ func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateRe
 		c.open.Add(-1)
 		c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateMismatch, Actor: journal.ActorPLC,
 			Detail: truncate("pass verdict sent, but "+how, 120)})
-		c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d) had a pass verdict but the gate pushed it off (%s): find the pack in the reject bin, then close out the unit", v.serial, v.seq, how))
+		c.alarmCode(api.SeverityFault, "plc", "GATE-MISMATCH", "gate:"+v.serial, true, map[string]string{"serial": v.serial, "product": strconv.FormatUint(v.seq, 10)},
+			"pass verdict sent, but "+how)
 		c.requestHold("gate result contradicts the verdict")
 	case verdictUnknown:
 		if !pushed {
@@ -1324,14 +1330,16 @@ func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateRe
 			}
 			c.comm.add(journal.Change{Serial: v.serial, To: journal.Uncertain, Reason: journal.ReasonGateMismatch, Actor: journal.ActorPLC,
 				Detail: truncate("reject verdict sent, but "+how, 120)})
-			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Unit %s (product %d) was to be rejected but passed the gate: the pack is on its way out with this serial. Stop it downstream and close out the unit", v.serial, v.seq))
+			c.alarmCode(api.SeverityFault, "plc", "GATE-PASSED-REJECT", "gate:"+v.serial, true, map[string]string{"serial": v.serial, "product": strconv.FormatUint(v.seq, 10)},
+				"reject verdict sent, but "+how)
 			c.requestHold("gate passed a rejected product")
 		case r.Result == devices.GateUnconfirmed:
 			c.rejectNotConfirmed(ctx, v, errors.New("the confirmation sensor did not see it pushed off"))
 		}
 	case verdictBlank:
 		if !pushed {
-			c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Product %d passed the gate without a printed code: find it downstream", v.seq))
+			c.alarmCode(api.SeverityFault, "plc", "GATE-PASSED-BLANK", "gate:passed:"+strconv.FormatUint(v.seq, 10), false, map[string]string{"product": strconv.FormatUint(v.seq, 10)},
+				fmt.Sprintf("product %d passed the gate without a printed code", v.seq))
 			c.requestHold("gate passed a product without a code")
 		}
 	}
@@ -1359,8 +1367,8 @@ func (c *Controller) settleLost(ctx context.Context, vs []sentVerdict, why strin
 		n++
 	}
 	if n > 0 {
-		c.alarm(api.SeverityFault, "plc", fmt.Sprintf("%d unit(s) with a pass verdict have no gate result (first: unit %s, product %d): %s. Their fate is unknown: they are uncertain and will be decommissioned",
-			n, first.serial, first.seq, why))
+		c.alarmCode(api.SeverityFault, "plc", "GATE-LOST", "", false, map[string]string{"count": strconv.Itoa(n), "serial": first.serial},
+			fmt.Sprintf("%d unit(s) with a pass verdict have no gate result (first: unit %s, product %d): %s", n, first.serial, first.seq, why))
 		c.requestHold("gate results lost")
 	}
 }
@@ -1375,7 +1383,8 @@ func (c *Controller) rejectNotConfirmed(ctx context.Context, v sentVerdict, caus
 		Reason: journal.ReasonRejectNotConfirmed.String() + ": " + cause.Error(), Before: v.serial + ": rejected", After: v.serial + ": rejected (not confirmed)"}); aerr != nil {
 		c.log.Error("audit reject-not-confirmed", "err", aerr)
 	}
-	c.alarm(api.SeverityFault, "plc", fmt.Sprintf("Reject gate did not confirm unit %s (product %d): %v. Find the pack in the reject bin and close out the alarm", v.serial, v.seq, cause))
+	c.alarmCode(api.SeverityFault, "plc", "GATE-NOT-CONFIRMED", "gate:"+v.serial, true, map[string]string{"serial": v.serial, "product": strconv.FormatUint(v.seq, 10)},
+		fmt.Sprintf("reject of unit %s (product %d) not confirmed: %v", v.serial, v.seq, cause))
 	c.requestHold("reject not confirmed")
 }
 

@@ -293,3 +293,18 @@ func runToComplete(t *testing.T, l *linesim.Line, id string) {
 		waitState(t, l, 30*time.Second, packml.Execute, packml.Complete, packml.Completing, packml.Held)
 	}
 }
+
+// waitFor polls cond until it holds; only the test's own deadline (go test
+// -timeout) bounds it.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tk := time.NewTicker(20 * time.Millisecond)
+	defer tk.Stop()
+	for !cond() {
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("gave up waiting for %s", what)
+		case <-tk.C:
+		}
+	}
+}

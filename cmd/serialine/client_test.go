@@ -8,6 +8,10 @@ import (
 	"testing"
 
 	"github.com/serialine/serialine/line/api/apitest"
+
+	"net"
+
+	"github.com/serialine/serialine/line/api"
 )
 
 func runClient(t *testing.T, args ...string) (int, string, string) {
@@ -147,5 +151,93 @@ func TestClientBatchNHRN(t *testing.T) {
 	code, out, _ = runClient(t, "batch", "show", "DE1")
 	if code != exitOK || !strings.Contains(out, "nhrn 04150127") {
 		t.Fatalf("show: %d %q", code, out)
+	}
+}
+
+// TestPrintBatchCounts: api.Counters.Drawn is the cumulative count (as the
+// controller and the reconciliation report it); printBatch must not add
+// it to the other states again.
+func TestPrintBatchCounts(t *testing.T) {
+	for _, tc := range []struct {
+		c    api.Counters
+		want string
+	}{
+		{api.Counters{Drawn: 1038, Commissioned: 1000, Rejected: 37, Returned: 1},
+			"serials drawn 1038: commissioned 1000  rejected 37  sampled 0  returned 1  uncertain 0  in flight 0  drawn ahead 0"},
+		{api.Counters{Drawn: 670, Queued: 10, Printed: 3, Verified: 1, Commissioned: 600, Rejected: 6},
+			"serials drawn 670: commissioned 600  rejected 6  sampled 0  returned 0  uncertain 0  in flight 14  drawn ahead 50"},
+	} {
+		var b bytes.Buffer
+		printBatch(&b, api.Batch{BatchDef: api.BatchDef{ID: "B"}, State: "Execute", Counters: tc.c})
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("printBatch(%+v) =\n%s\nwant it to contain %q", tc.c, b.String(), tc.want)
+		}
+	}
+}
+
+// TestUnitCodeMismatchAndSaleable: `unit CODE` reports a code whose lot
+// differs from what was printed as NOT OURS (exit 1) naming the element,
+// and says a rejected unit is not saleable.
+func TestUnitCodeMismatchAndSaleable(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	t.Setenv("SERIALINE_API", e.URL)
+	t.Setenv("SERIALINE_USER", "otto")
+	t.Setenv("SERIALINE_PASSWORD", apitest.OperatorPassword)
+	if code, out, errs := runClient(t, "batch", "create", "--id", "B1", "--gtin", apitest.GTIN, "--lot", "L1", "--expiry", "281231", "--target", "10", "--profile", "eu-fmd"); code != exitOK {
+		t.Fatalf("create: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := runClient(t, "batch", "start", "B1"); code != exitOK {
+		t.Fatalf("start: %d %q %q", code, out, errs)
+	}
+	serials, err := e.Fake.Produce(3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runClient(t, "unit", "(01)"+apitest.GTIN+"(17)281231(10)FAKE(21)"+serials[0])
+	if code != exitFailure || !strings.Contains(out, "NOT OURS") || !strings.Contains(out, "(10) scanned FAKE, printed L1") {
+		t.Errorf("wrong lot: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "unit", serials[2])
+	if code != exitOK || !strings.Contains(out, "NOT SALEABLE: rejected") {
+		t.Errorf("rejected unit: %d %q", code, out)
+	}
+	code, out, _ = runClient(t, "unit", "(01)"+apitest.GTIN+"(17)281231(10)L1(21)"+serials[0])
+	if code != exitOK || !strings.Contains(out, "saleable (commissioned)") {
+		t.Errorf("good unit: %d %q", code, out)
+	}
+}
+
+// TestPrintReconciliationInProgress: a running batch is "in progress", not
+// "DOES NOT BALANCE"; a balanced batch with deviations lists them.
+func TestPrintReconciliationInProgress(t *testing.T) {
+	var b bytes.Buffer
+	printReconciliation(&b, api.Reconciliation{Batch: "B", State: "Execute", Drawn: 80, Commissioned: 10, InFlight: 70,
+		Differences: []api.Unit{{Serial: "S1", State: "queued"}}})
+	if !strings.Contains(b.String(), "IN PROGRESS") || strings.Contains(b.String(), "DOES NOT BALANCE") {
+		t.Errorf("running batch:\n%s", b.String())
+	}
+	b.Reset()
+	printReconciliation(&b, api.Reconciliation{Batch: "B", State: "Complete", Final: true, Balanced: true, Drawn: 10, Commissioned: 9, Rejected: 1,
+		Deviations: 1, Differences: []api.Unit{{Serial: "S9", State: "rejected", Reason: "reject not confirmed"}}})
+	if !strings.Contains(b.String(), "BALANCED") || !strings.Contains(b.String(), "DEVIATIONS: 1") || !strings.Contains(b.String(), "S9") {
+		t.Errorf("balanced with a deviation:\n%s", b.String())
+	}
+}
+
+// TestClientRefusedHint: a controller that is not listening gets a hint
+// where the address comes from.
+func TestClientRefusedHint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	code, _, errs := runClient(t, "status", "--api", "http://"+addr, "--token", "t")
+	if code != exitFailure || !strings.Contains(errs, "is the controller running?") {
+		t.Errorf("refused: %d %q", code, errs)
+	}
+	if code, _, _ := runClient(t, "status", "--api", addr, "--token", "t"); code != exitUsage {
+		t.Errorf("--api without scheme: exit %d, want %d", code, exitUsage)
 	}
 }

@@ -130,3 +130,11 @@ func TestEncodeEPCCompanyPrefix(t *testing.T) {
 		t.Fatalf("unknown prefix: code %d err %q", code, errs)
 	}
 }
+
+// TestEncodeExtraArgument names the unexpected argument.
+func TestEncodeExtraArgument(t *testing.T) {
+	code, _, errs := runClient(t, "encode", "(01)09501101530003(21)A", "B")
+	if code != exitUsage || !strings.Contains(errs, `unexpected argument "B"`) || strings.Contains(errs, "usage:") {
+		t.Errorf("encode A B: %d %q", code, errs)
+	}
+}

@@ -207,3 +207,28 @@ func TestJournalVerifyDamagedFile(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalVerifyInUse: verify on a journal a running process holds
+// says so instead of "timeout".
+func TestJournalVerifyInUse(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "j.db")
+	j, err := journal.Open(db, &journal.Options{LockTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		j.Close()
+		jj, err := journal.Open(db, &journal.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer jj.Close()
+		if rep, err := jj.Verify(context.Background()); err != nil || !rep.OK() {
+			t.Errorf("journal verify: %v %v", err, rep.Problems)
+		}
+	}()
+	code, _, errs := runClient(t, "journal", "verify", "--db", db)
+	if code != exitFailure || !strings.Contains(errs, "is in use") {
+		t.Errorf("verify on a journal in use: %d %q", code, errs)
+	}
+}

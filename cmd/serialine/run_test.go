@@ -108,3 +108,46 @@ func TestDemoEPCISOut(t *testing.T) {
 		t.Fatalf("commissioning events cover %d units, want the 40 commissioned", n)
 	}
 }
+
+// exampleFilesIn points the example config's /etc/serialine and
+// /var/lib/serialine paths into dir and creates the files it names there.
+func exampleFilesIn(t *testing.T, data []byte, dir string) []byte {
+	t.Helper()
+	s := strings.NewReplacer("/etc/serialine/", dir+"/", "/var/lib/serialine/", dir+"/").Replace(string(data))
+	for _, f := range []string{"site-token", "site-ca.pem", "hmi.crt", "hmi.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []byte(s)
+}
+
+// TestRunCheckFiles: run --check reports every file the config names that
+// is missing, at once, with its dotted path (and run itself refuses the
+// same config before opening anything).
+func TestRunCheckFiles(t *testing.T) {
+	dir := t.TempDir()
+	data, _ := configs.Files.ReadFile("example.yaml")
+	missing := filepath.Join(dir, "missing")
+	s := strings.NewReplacer("/etc/serialine/", missing+"/", "/var/lib/serialine/", missing+"/").Replace(string(data))
+	ex := filepath.Join(dir, "example.yaml")
+	if err := os.WriteFile(ex, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--config", ex, "--check"}, {"--config", ex}} {
+		var out, errb bytes.Buffer
+		code := cmdRun(context.Background(), lineTestEnv(&out, &errb), args)
+		if code != exitUsage || strings.Contains(out.String(), "config OK") {
+			t.Fatalf("%q: exit %d\n%s%s", args, code, out.String(), errb.String())
+		}
+		for _, want := range []string{"journal.path: directory", "upstream.token_file: cannot read", "upstream.ca_file: cannot read",
+			"api.cert_file: cannot read", "api.key_file: cannot read", "api.users_file: directory"} {
+			if !strings.Contains(errb.String(), want) {
+				t.Errorf("%q: stderr lacks %q:\n%s", args, want, errb.String())
+			}
+		}
+		if strings.Count(errb.String(), "open "+missing) > 0 {
+			t.Errorf("%q: repeats \"open FILE\":\n%s", args, errb.String())
+		}
+	}
+}

@@ -398,7 +398,7 @@ func fitLine(cfg *config.Config, o Options) {
 	if cfg.Cycle.DecisionDeadline+cfg.Cycle.VerdictMargin >= travel {
 		cfg.Cycle.DecisionDeadline = max(time.Millisecond, (travel-cfg.Cycle.VerdictMargin)*2/3)
 	}
-	cfg.Cycle.PrinterDepth = min(1024, max(cfg.Cycle.PrinterDepth, int(o.Rate*0.04)+4))
+	cfg.Cycle.PrinterDepth = min(1024, max(cfg.Cycle.PrinterDepth, int(o.Rate*0.08)+8))
 	cfg.Cycle.DrawAhead = max(cfg.Cycle.DrawAhead, 2*cfg.Cycle.PrinterDepth)
 }
 

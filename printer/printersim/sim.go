@@ -183,6 +183,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	busyUntil time.Time // the head prints until then
+	stalled   bool      // asynchronous messages held back (StallReports)
+	held      [][]byte  // the messages held back, in order
 	rnd       *rand.Rand
 	conns     map[*simConn]struct{} // text-protocol connections
 	zconns    map[*simConn]struct{} // ZPL connections
@@ -412,6 +414,33 @@ func PrintTimeAt(codeWidthMM, speedMMs float64) time.Duration {
 	return time.Duration(codeWidthMM / speedMMs * float64(time.Second))
 }
 
+// StallReports holds the printer's asynchronous messages (print-start,
+// print-complete, missed prints, errors) back while it keeps printing —
+// a printer whose reporting stalls (a busy network, a hung task) with the
+// connection open; ResumeReports sends them, in order.
+func (s *Server) StallReports() {
+	s.mu.Lock()
+	s.stalled = true
+	s.unlock()
+}
+
+// ResumeReports sends the messages held back by StallReports, in order,
+// and reports as usual again.
+func (s *Server) ResumeReports() {
+	s.mu.Lock()
+	defer s.unlock()
+	s.stalled = false
+	held := s.held
+	s.held = nil
+	for _, line := range held {
+		for c := range s.conns {
+			if c.async {
+				c.write(line)
+			}
+		}
+	}
+}
+
 // Disconnect drops every client connection (the printer keeps its queue).
 func (s *Server) Disconnect() {
 	s.mu.Lock()
@@ -548,6 +577,10 @@ func (s *Server) faultLocked(code, text string) {
 // broadcastLocked sends an async message to every connection with EAN on.
 func (s *Server) broadcastLocked(m tij.Message) {
 	line := []byte(m.String() + "\r")
+	if s.stalled {
+		s.held = append(s.held, line)
+		return
+	}
 	for c := range s.conns {
 		if c.async {
 			c.write(line)
