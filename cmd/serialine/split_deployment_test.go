@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -163,7 +164,16 @@ func TestSplitDeployment(t *testing.T) {
 	plc.value(ctx, t, "gate log (")
 	up.stop(ctx, t)
 
-	recs := readGateLog(t, gateLog)
+	// The CLI's check for a split deployment: journal against gate log.
+	var tout, terr strings.Builder
+	te := env{stdin: strings.NewReader(""), stdout: &tout, stderr: &terr, logger: slog.New(slog.DiscardHandler)}
+	if code := cmdJournal(ctx, te, []string{"truth", "--db", db, "--batch", batchID, "--gate-log", gateLog}); code != exitOK {
+		t.Fatalf("serialine journal truth: exit %d\n%s%s", code, tout.String(), terr.String())
+	}
+	recs, err := loadGateLog(gateLog)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("gate log: %d records, %v", len(recs), err)
+	}
 	j, err := journal.Open(db, &journal.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -236,29 +246,6 @@ func waitBatchState(ctx context.Context, t *testing.T, cl *apiClient, id, state 
 		}
 	}
 	t.Fatalf("status stream ended before batch %s was %s (last %q): %v %v", id, state, last, sc.Err(), ctx.Err())
-}
-
-// readGateLog reads a gate log file (JSON lines).
-func readGateLog(t *testing.T, path string) []linesim.GateRecord {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []linesim.GateRecord
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	for dec.More() {
-		var r linesim.GateRecord
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("gate log %s: record %d: %v", path, len(recs)+1, err)
-		}
-		recs = append(recs, r)
-	}
-	if len(recs) == 0 {
-		t.Fatalf("gate log %s is empty", path)
-	}
-	return recs
 }
 
 // proc is a serialine child process (this test binary re-executed, as
