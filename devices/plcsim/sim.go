@@ -156,23 +156,23 @@ type Sim struct {
 	regs  modbus.RegisterMap
 	nodes opcua.NodeMap
 
-	mu        sync.Mutex
-	bank      []uint16 // holding registers by PDU address
-	st        Status
-	seq       uint64
-	belt      []beltSlot
-	mbVerdicts []verdictSlot // the Modbus decision table
-	uaVerdicts []verdictSlot // the OPC UA decision slot nodes
-	confirmUA map[uint64]uint64 // opc ua confirmation slot -> packed value
-	present   bool
-	faults    Faults
-	dropGen   chan struct{} // closed to release dropped responses
-	ctlSeen   bool
-	ctlChange time.Time
-	results   []GateResult
-	hooks     []func(seq uint64, at time.Time)
-	gateHooks []func(GateResult)
-	gateOut   []GateResult // results of the current step, handed to gateHooks outside the lock
+	mu         sync.Mutex
+	bank       []uint16 // holding registers by PDU address
+	st         Status
+	seq        uint64
+	belt       []beltSlot
+	mbVerdicts []verdictSlot     // the Modbus decision table
+	uaVerdicts []verdictSlot     // the OPC UA decision slot nodes
+	confirmUA  map[uint64]uint64 // opc ua confirmation slot -> packed value
+	present    bool
+	faults     Faults
+	dropGen    chan struct{} // closed to release dropped responses
+	ctlSeen    bool
+	ctlChange  time.Time
+	results    []GateResult
+	hooks      []func(seq uint64, at time.Time)
+	gateHooks  []func(GateResult)
+	gateOut    []GateResult // results of the current step, handed to gateHooks outside the lock
 
 	mbSrv *modbusServer
 	uaSrv *uaServer
