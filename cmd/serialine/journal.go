@@ -20,6 +20,7 @@ import (
 //
 //	serialine journal verify --db FILE
 //	serialine journal export --db FILE --batch ID [--format jsonl|csv]
+//	serialine journal truth --db FILE --batch ID --gate-log FILE
 func cmdJournal(ctx context.Context, e env, args []string) int {
 	if len(args) == 0 {
 		journalUsage(e.stderr)
@@ -46,6 +47,8 @@ func cmdJournal(ctx context.Context, e env, args []string) int {
 		return journalMigrate(ctx, e, args[1:])
 	case "downgrade":
 		return journalDowngrade(ctx, e, args[1:])
+	case "truth":
+		return journalTruth(ctx, e, args[1:])
 	case "-h", "--help", "help":
 		journalUsage(e.stderr)
 		return exitOK
@@ -66,6 +69,7 @@ func journalUsage(w io.Writer) {
 	fmt.Fprintln(w, "       serialine journal compact (--db FILE | --config FILE) [--keep]")
 	fmt.Fprintln(w, "       serialine journal migrate (--db FILE | --config FILE)")
 	fmt.Fprintln(w, "       serialine journal downgrade (--db FILE | --config FILE) --to N")
+	fmt.Fprintln(w, "       serialine journal truth --db FILE --batch ID --gate-log FILE")
 }
 
 func journalVerify(ctx context.Context, e env, args []string) int {
