@@ -24,6 +24,7 @@ import (
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/printer/gs1/gcp"
@@ -54,6 +55,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// Records are the shift's records over Journal (product master, line
+	// clearances, signatures …); nil = New opens them. Whoever else serves
+	// them (the operator API) must use the same store: Controller.Records.
+	Records *records.Store
 }
 
 // run is the running batch's immutable setup.
@@ -72,6 +77,9 @@ type Controller struct {
 
 	// prefixes gives the GS1 Company Prefix length of a GTIN (EPCs).
 	prefixes gcp.Lookup
+	// rec are the shift's records: the product master (company prefix
+	// lengths) and the line clearances Start checks (clearance.go).
+	rec *records.Store
 
 	o   Options
 	cfg config.Config
@@ -231,7 +239,12 @@ func New(o Options) (*Controller, error) {
 		dd := d
 		c.devs[d.Name] = &dd
 	}
-	if c.prefixes, err = o.Config.Line.Prefixes(); err != nil {
+	if c.rec = o.Records; c.rec == nil {
+		if c.rec, err = records.Open(context.Background(), o.Journal, o.Now); err != nil {
+			return nil, fmt.Errorf("line: %w", err)
+		}
+	}
+	if c.prefixes, err = o.Config.Line.Prefixes(c.rec); err != nil {
 		return nil, fmt.Errorf("line: %w", err)
 	}
 	if err := c.loadCurrent(); err != nil {
@@ -958,8 +971,12 @@ func (c *Controller) targetReached(n int64) bool {
 
 // clearanceLocked checks line clearance before Start. With override, a
 // pool below pools.min_start (but not empty) is accepted and described in
-// overridden; line clearance (units in flight, printer queue) never is.
+// overridden; line clearance (the confirmed checklist, units in flight,
+// printer queue) never is.
 func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overridden string, err error) {
+	if err := c.clearedLocked(c.batchID); err != nil {
+		return "", err
+	}
 	ctr, err := c.j.Counters(c.batchID)
 	if err != nil {
 		return "", fmt.Errorf("line clearance: %w: %w", err, api.ErrUnavailable)

@@ -46,6 +46,7 @@ import (
 	"github.com/serialine/serialine/line/upstream"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )
@@ -121,8 +122,17 @@ type Options struct {
 	Alarms Alarms
 	// Upstream asks the site server for SSCCs (source upstream); nil = none.
 	Upstream SSCCUpstream
-	// Hierarchy gives the packaging levels per GTIN (default: Config.Products).
+	// Hierarchy gives the packaging levels per GTIN (default:
+	// Config.Products, then Products).
 	Hierarchy HierarchySource
+	// Products is the product master (line/records.Store, as
+	// line.Controller.Records gives it): the packaging levels of a product
+	// whose GTIN Config.Products does not list; nil = none.
+	Products ProductMaster
+	// Prefixes gives the GS1 Company Prefix length of a GTIN for the EPCs
+	// (line.Controller.Prefixes: the product master first); nil = the
+	// line section's own lookup (Identity.Prefixes without a master).
+	Prefixes gcp.Lookup
 	// Case, Pallet: the stations' devices; nil = station not present.
 	Case   *CaseDevices
 	Pallet *PalletDevices
@@ -140,16 +150,18 @@ type Options struct {
 
 // Aggregator runs the aggregation stations of one line.
 type Aggregator struct {
-	o     Options
-	j     *journal.Journal
-	log   *slog.Logger
-	now   func() time.Time
-	hier  HierarchySource
-	kind  journal.IDKind
-	wait  time.Duration
-	kick  chan struct{}
-	wg    sync.WaitGroup
-	start time.Time
+	o    Options
+	j    *journal.Journal
+	log  *slog.Logger
+	now  func() time.Time
+	hier HierarchySource
+	// prefixes gives the company prefix length of a GTIN (EPCs).
+	prefixes gcp.Lookup
+	kind     journal.IDKind
+	wait     time.Duration
+	kick     chan struct{}
+	wg       sync.WaitGroup
+	start    time.Time
 
 	mu       sync.Mutex
 	stations map[string]*station
@@ -199,7 +211,14 @@ func New(o Options) (*Aggregator, error) {
 		wait: o.Config.CommissionWait, kick: make(chan struct{}, 1), stations: map[string]*station{},
 		rework: map[string]int{}, finished: map[string]*api.Signature{}}
 	if a.hier == nil {
-		a.hier = ConfigHierarchy(o.Config)
+		a.hier = Hierarchies(ConfigHierarchy(o.Config), MasterHierarchy(o.Products))
+	}
+	if a.prefixes = o.Prefixes; a.prefixes == nil {
+		p, err := o.Identity.Prefixes(nil)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+		a.prefixes = p
 	}
 	if a.wait <= 0 {
 		a.wait = 5 * time.Second
