@@ -91,7 +91,7 @@ func ConfigHierarchy(c config.Aggregation) HierarchySource {
 func (m configHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
 	h, ok := m[gtin]
 	if !ok {
-		return Hierarchy{}, fmt.Errorf("%w configured for GTIN %s (aggregation.products)", ErrNoHierarchy, gtin)
+		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in aggregation.products", ErrNoHierarchy, gtin)
 	}
 	return h, nil
 }
@@ -116,7 +116,7 @@ func MasterHierarchy(m ProductMaster) HierarchySource {
 func (s masterHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
 	p, err := s.m.Product(gtin)
 	if err != nil {
-		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: %w", ErrNoHierarchy, gtin, err)
+		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in the product master (%w)", ErrNoHierarchy, gtin, err)
 	}
 	above := p.Above()
 	if len(above) == 0 {
@@ -143,16 +143,13 @@ func Hierarchies(srcs ...HierarchySource) HierarchySource {
 
 func (c chain) Hierarchy(gtin string) (Hierarchy, error) {
 	var why []string
+	prefix := fmt.Sprintf("%v for GTIN %s: ", ErrNoHierarchy, gtin)
 	for _, s := range c {
 		h, err := s.Hierarchy(gtin)
 		if err == nil || !errors.Is(err, ErrNoHierarchy) {
 			return h, err
 		}
-		why = append(why, err.Error())
+		why = append(why, strings.TrimPrefix(err.Error(), prefix))
 	}
-	if len(why) == 0 {
-		return Hierarchy{}, fmt.Errorf("%w for GTIN %s", ErrNoHierarchy, gtin)
-	}
-	return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in aggregation.products, not in the product master with levels (%s)",
-		ErrNoHierarchy, gtin, strings.Join(why, "; "))
+	return Hierarchy{}, fmt.Errorf("%w for GTIN %s: %s", ErrNoHierarchy, gtin, strings.Join(why, "; "))
 }

@@ -57,6 +57,8 @@ type caseLine struct {
 	PalletLabeller *labelsim.Server
 	ManualLabeller *labelsim.Server
 	Packer         *casepacker.Sim
+
+	caseSize int // packs per case (AggregateOptions.CaseSize)
 }
 
 func (c *caseLine) close() error {
@@ -101,7 +103,7 @@ func (l *Line) startCaseLine(ao AggregateOptions, cfg *config.Config, log *slog.
 	if ao.Pitch <= 0 {
 		ao.Pitch = 60 * time.Millisecond
 	}
-	cl := &caseLine{}
+	cl := &caseLine{caseSize: ao.CaseSize}
 	l.Cases = cl
 	const gate = 24
 	if cl.PLC, err = plcsim.New(plcsim.Options{Logger: log.With("sim", "case-plc"), GateDistance: gate, ControllerTimeout: 3 * time.Second}); err != nil {
