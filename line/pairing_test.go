@@ -13,6 +13,7 @@ import (
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/line/reconcile"
 	"github.com/serialine/serialine/printer/printersim"
 	"github.com/serialine/serialine/store/journal"
 )
@@ -110,5 +111,61 @@ func TestPairingAfterLinkLossHold(t *testing.T) {
 	}
 	if wrong > 0 {
 		t.Errorf("%d units journaled on the wrong product", wrong)
+	}
+}
+
+// TestPrinterReportStall: the printer keeps printing but its reports stall
+// (connection open, print-starts and print-completes held back for longer
+// than the pairing window) while the PLC keeps counting products. When the
+// reports come, prints are not paired with the old triggers as if nothing
+// happened: the line holds with the out-of-step alarm, the units printed
+// meanwhile are uncertain, the batch completes after the operator resumes,
+// and the journal agrees with what the simulators say happened at the gate.
+func TestPrinterReportStall(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 100})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const id = "STALL1"
+	done := make(chan error, 1)
+	var rep reconcile.Report
+	go func() {
+		var err error
+		rep, err = linesim.RunDemo(ctx, l, linesim.DemoOptions{Units: 400, BatchID: id, OperatorDelay: 20 * time.Millisecond})
+		done <- err
+	}()
+	waitFor(t, "50 units commissioned", func() bool {
+		ctr, err := l.Journal.Counters(id)
+		return err == nil && ctr.Commissioned >= 50
+	})
+	from := l.PLC.Status().Produced
+	l.Printer.StallReports()
+	// the stall lasts while 60 products pass the printer (0.6 s at 100/s:
+	// longer than the 250 ms pairing window)
+	waitFor(t, "60 products during the stall", func() bool { return l.PLC.Status().Produced >= from+60 })
+	l.Printer.ResumeReports()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatalf("reconciliation: %v", err)
+	}
+	as, err := l.Controller.Alarms(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outOfStep := false
+	for _, a := range as {
+		outOfStep = outOfStep || a.Code == "PRN-OUT-OF-STEP"
+	}
+	if !outOfStep {
+		t.Errorf("no out-of-step alarm after the printer's reports stalled: %+v", as)
+	}
+	truth, err := linesim.CheckTruth(l.Journal, id, l.GateLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s; reconciliation %+v", truth, rep.Counts)
+	for _, v := range truth.Violations {
+		t.Error(v)
 	}
 }

@@ -85,6 +85,7 @@ type Queue struct {
 	lastCounter uint64
 	pending     []Record
 	flight      []inflight
+	clearing    bool // Clear is reporting its outcomes (guarded by mu)
 	printed     map[string]uint64
 	printedQ    []string
 }
@@ -272,6 +273,10 @@ func (q *Queue) report(ctx context.Context, outs []Outcome) error {
 			q.stats.Alarms++
 			if !q.held.Swap(true) {
 				q.stats.Holds++
+			}
+			if q.clearing {
+				q.o.Logger.Info("printer queue cleared", "outcome", o.String())
+				break
 			}
 			q.o.Logger.Error("printer alarm: hold", "outcome", o.String())
 		}
@@ -712,6 +717,8 @@ func (q *Queue) Clear(ctx context.Context) error {
 	if err := q.d.Clear(ctx); err != nil {
 		return fmt.Errorf("printer: clear: %w", err)
 	}
+	q.clearing = true // asked for: not an alarm in the log
+	defer func() { q.clearing = false }()
 	return q.report(ctx, q.clearedLocked(Event{}, "queue cleared by the controller"))
 }
 

@@ -20,6 +20,7 @@ import (
 //
 //	serialine journal verify --db FILE
 //	serialine journal export --db FILE --batch ID [--format jsonl|csv]
+//	serialine journal truth --db FILE --batch ID --gate-log FILE
 func cmdJournal(ctx context.Context, e env, args []string) int {
 	if len(args) == 0 {
 		journalUsage(e.stderr)
@@ -30,6 +31,8 @@ func cmdJournal(ctx context.Context, e env, args []string) int {
 		return journalVerify(ctx, e, args[1:])
 	case "export":
 		return journalExport(ctx, e, args[1:])
+	case "truth":
+		return journalTruth(ctx, e, args[1:])
 	case "-h", "--help", "help":
 		journalUsage(e.stderr)
 		return exitOK
@@ -42,6 +45,7 @@ func cmdJournal(ctx context.Context, e env, args []string) int {
 func journalUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: serialine journal verify --db FILE")
 	fmt.Fprintln(w, "       serialine journal export --db FILE --batch ID [--format jsonl|csv]")
+	fmt.Fprintln(w, "       serialine journal truth --db FILE --batch ID --gate-log FILE")
 }
 
 func journalVerify(ctx context.Context, e env, args []string) int {

@@ -232,3 +232,20 @@ func TestJournalVerifyInUse(t *testing.T) {
 		t.Errorf("verify on a journal in use: %d %q", code, errs)
 	}
 }
+
+// TestJournalTruthRefusesABadGateLog: a gate log line that is not a
+// product's record is named with its line number (exit 2), not taken as
+// "the journal agrees".
+func TestJournalTruthRefusesABadGateLog(t *testing.T) {
+	dir := t.TempDir()
+	gl := filepath.Join(dir, "gate.jsonl")
+	if err := os.WriteFile(gl, []byte("{\"seq\":1,\"serial\":\"A\",\"verdict_at_gate\":\"pass\",\"outcome\":\"passed\"}\n{\"seq\":2,\"serial\":\"B\",\"verdict_at_gate\":\"maybe\",\"outcome\":\"passed\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, logger: slog.New(slog.DiscardHandler)}
+	code := cmdJournal(context.Background(), e, []string{"truth", "--db", filepath.Join(dir, "none.db"), "--batch", "B1", "--gate-log", gl})
+	if code != exitUsage || !strings.Contains(errb.String(), "line 2") || !strings.Contains(errb.String(), "verdict_at_gate") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}

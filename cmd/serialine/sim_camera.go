@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/serialine/serialine/line/linesim/bus"
 	"github.com/serialine/serialine/printer/datamatrix"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/vision/camerasim"
@@ -19,8 +21,10 @@ import (
 // cmdSimCamera runs the simulated verifying camera (Cognex DMCC or Keyence
 // SR on TCP) until interrupted. Symbols come from stdin (one element string
 // per line, bracketed "(01)…(21)…" or raw with GS separators; "-" = a
-// no-read) and/or are generated every --every with serial numbers counting
-// up; each is encoded, rendered, decoded for real and graded.
+// no-read), are generated every --every with serial numbers counting up,
+// and/or are the printer's prints from its line bus (--shots, rendered as
+// the printer rendered them, defects included); each is decoded for real
+// and graded.
 func cmdSimCamera(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("sim camera", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -36,6 +40,7 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 	gtin := fs.String("gtin", "09501101530003", "GTIN of generated symbols")
 	lot := fs.String("lot", "LOT1", "lot of generated symbols")
 	expiry := fs.String("expiry", "291231", "expiry (YYMMDD) of generated symbols")
+	shots := fs.String("shots", "", "shoot every print of the printer's line bus at host:port (serialine sim printer --bus): the element string rendered as the printer did, with its defects")
 	setUsage(fs, e.stderr, "[flags]")
 	if code, ok := parseFlagsOnly(fs, args, e.stderr, "sim camera: unexpected arguments %q\n"); !ok {
 		return code
@@ -49,6 +54,12 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 	} else if *every < 0 {
 		fmt.Fprintln(e.stderr, "sim camera: --every must be >= 0")
 		return exitUsage
+	}
+	if *shots != "" {
+		if err := busAddr("shots", *shots); err != nil {
+			fmt.Fprintln(e.stderr, "sim camera:", err)
+			return exitUsage
+		}
 	}
 	o.Protocol = camerasim.Protocol(*proto)
 	if *proto != "dmcc" && *proto != "keyence" {
@@ -113,6 +124,30 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 			}
 		}()
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop() // before wg.Wait
+	failed := make(<-chan error)
+	if *shots != "" {
+		failed, err = subscribeBus(rctx, &wg, e, bus.BusPrinter, *shots, "shots: prints from the printer bus at "+*shots,
+			func(m bus.Message) {
+				p, ok := m.(bus.Printed)
+				if !ok {
+					return
+				}
+				sh, err := p.Shot()
+				if err != nil { // the camera sees a code it cannot read
+					e.logger.Warn("camera simulator: print not rendered", "seq", p.Seq, "record", p.Record, "err", err)
+					sh = camerasim.Shot{Seq: p.Seq, Ref: p.Record}
+				}
+				s.Feed(sh)
+			})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sim camera: --shots: %v\n", err)
+			return exitUsage
+		}
+	}
 	var tick <-chan time.Time
 	if *every > 0 {
 		t := time.NewTicker(*every)
@@ -126,6 +161,9 @@ func cmdSimCamera(ctx context.Context, e env, args []string) int {
 			st := s.Stats()
 			e.logger.Info("camera simulator stopped", "shots", st.Shots, "decoded", st.Decoded, "no_reads", st.NoReads)
 			return exitOK
+		case err := <-failed:
+			fmt.Fprintf(e.stderr, "sim camera: --shots: %v\n", err)
+			return exitFailure
 		case line := <-lines:
 			if line.text == "" {
 				continue

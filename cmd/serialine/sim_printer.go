@@ -5,8 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
+	"sync"
 	"time"
 
+	"github.com/serialine/serialine/line/linesim/bus"
 	"github.com/serialine/serialine/printer/printersim"
 )
 
@@ -22,7 +25,8 @@ func cmdSimPrinter(ctx context.Context, e env, args []string) int {
 	fs.DurationVar(&o.AckDelay, "ack-delay", 5*time.Millisecond, "reply latency (replies keep command order)")
 	fs.DurationVar(&o.AckJitter, "ack-jitter", 45*time.Millisecond, "reply latency jitter (added, uniform)")
 	fs.DurationVar(&o.PrintTime, "print-time", 10*time.Millisecond, "time a code takes to pass under the head (code width / conveyor speed); a product arriving sooner after the previous one is a missed print")
-	fs.DurationVar(&o.PhotoEye, "photo-eye", 0, "print on an own timer every this long (0 = off)")
+	var eye photoEyeFlag
+	fs.Var(&eye, "photo-eye", "print on an own timer every this long (a duration; 0 = off), or on the PLC's products: the PLC's line bus host:port (serialine sim plc --bus)")
 	fs.StringVar(&o.NoData, "no-data", printersim.NoDataWarn, "trigger with empty queue: warn, ignore or fail")
 	fs.StringVar(&o.IDField, "id-field", "ID", "job field carrying the record ID")
 	fs.StringVar(&o.DataField, "data-field", "GS1", "job field carrying the element string")
@@ -33,11 +37,16 @@ func cmdSimPrinter(ctx context.Context, e env, args []string) int {
 	fs.Float64Var(&o.DuplicateAckRate, "dup-rate", 0, "probability of a duplicated print-complete")
 	fs.Float64Var(&o.DefectRate, "defect-rate", 0, "probability of a print defect")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	busListen := fs.String("bus", "", `line bus listen address: every print (product, record, element string, defects), for the camera's --shots and the PLC's --prints ("" = off; port 0 = any)`)
 	setUsage(fs, e.stderr, "[flags]")
 	if code, ok := parseFlagsOnly(fs, args, e.stderr, "sim printer: unexpected arguments %q\n"); !ok {
 		return code
 	}
 	o.Logger = e.logger
+	o.PhotoEye = eye.every
+	// Nothing in this process looks at the printed image: the camera
+	// renders what it sees from the line bus (bus.Printed.Shot).
+	o.Render = func(string) (image.Image, error) { return nil, nil }
 	s, err := printersim.Start(o)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sim printer: %v\n", err)
@@ -51,9 +60,46 @@ func cmdSimPrinter(ctx context.Context, e env, args []string) int {
 	if a := s.ZPLAddr(); a != "" {
 		fmt.Fprintf(e.stdout, "printer ZPL on %s\n", a)
 	}
+	var pub *bus.Publisher
+	if *busListen != "" {
+		if pub, err = publishBus(e, bus.BusPrinter, *busListen); err != nil {
+			fmt.Fprintf(e.stderr, "sim printer: --bus: %v\n", err)
+			return exitFailure
+		}
+		defer pub.Close()
+		s.OnPrint(func(p printersim.Printed) { publish(e.logger, pub, bus.PrintedOf(p)) })
+	}
 	e.logger.Info("printer simulator running", "tcp", s.Addr(), "zpl", s.ZPLAddr())
-	<-ctx.Done()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	failed := make(<-chan error)
+	if eye.addr != "" {
+		failed, err = subscribeBus(rctx, &wg, e, bus.BusPLC, eye.addr, "photo-eye: products from the plc bus at "+eye.addr,
+			func(m bus.Message) {
+				if p, ok := m.(bus.Product); ok {
+					s.PrintAt(p.Seq, p.At)
+				}
+			})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sim printer: --photo-eye: %v\n", err)
+			return exitUsage
+		}
+	}
+	code := exitOK
+	select {
+	case <-ctx.Done():
+	case err := <-failed:
+		fmt.Fprintf(e.stderr, "sim printer: --photo-eye: %v\n", err)
+		code = exitFailure
+	}
+	stop()
+	wg.Wait()
+	s.Close() // no more prints; then what the bus still holds goes out
+	if pub != nil {
+		pub.Close()
+	}
 	st := s.Stats()
 	e.logger.Info("printer simulator stopped", "printed", st.Printed, "accepted", st.Accepted, "refused", st.Refused, "missed", st.Missed)
-	return exitOK
+	return code
 }

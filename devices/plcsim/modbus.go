@@ -299,7 +299,7 @@ func (h *handler) HandleHoldingRegisters(req *sv.HoldingRegistersRequest) ([]uin
 			if (a-base)%3 == 2 { // the verdict register completes a slot
 				seq, code := modbusSlot(s.bank[a-2:a+1], m.WordOrder)
 				if code != 0 {
-					if err := s.setVerdictLocked(uint64(seq), int(code)); err != nil {
+					if err := s.setVerdictLocked(s.mbVerdicts, uint64((a-base)/3), uint64(seq), int(code)); err != nil {
 						return nil, sv.ErrIllegalDataValue
 					}
 				}

@@ -156,22 +156,23 @@ type Sim struct {
 	regs  modbus.RegisterMap
 	nodes opcua.NodeMap
 
-	mu        sync.Mutex
-	bank      []uint16 // holding registers by PDU address
-	st        Status
-	seq       uint64
-	belt      []beltSlot
-	verdicts  map[uint32]int
-	confirmUA map[uint64]uint64 // opc ua confirmation slot -> packed value
-	present   bool
-	faults    Faults
-	dropGen   chan struct{} // closed to release dropped responses
-	ctlSeen   bool
-	ctlChange time.Time
-	results   []GateResult
-	hooks     []func(seq uint64, at time.Time)
-	gateHooks []func(GateResult)
-	gateOut   []GateResult // results of the current step, handed to gateHooks outside the lock
+	mu         sync.Mutex
+	bank       []uint16 // holding registers by PDU address
+	st         Status
+	seq        uint64
+	belt       []beltSlot
+	mbVerdicts []verdictSlot     // the Modbus decision table
+	uaVerdicts []verdictSlot     // the OPC UA decision slot nodes
+	confirmUA  map[uint64]uint64 // opc ua confirmation slot -> packed value
+	present    bool
+	faults     Faults
+	dropGen    chan struct{} // closed to release dropped responses
+	ctlSeen    bool
+	ctlChange  time.Time
+	results    []GateResult
+	hooks      []func(seq uint64, at time.Time)
+	gateHooks  []func(GateResult)
+	gateOut    []GateResult // results of the current step, handed to gateHooks outside the lock
 
 	mbSrv *modbusServer
 	uaSrv *uaServer
@@ -181,7 +182,7 @@ type Sim struct {
 
 // New builds a sim; nothing listens until StartModbus / StartOPCUA.
 func New(o Options) (*Sim, error) {
-	s := &Sim{o: o, log: o.Logger, now: o.Now, verdicts: map[uint32]int{}, confirmUA: map[uint64]uint64{}, dropGen: make(chan struct{})}
+	s := &Sim{o: o, log: o.Logger, now: o.Now, confirmUA: map[uint64]uint64{}, dropGen: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -218,6 +219,8 @@ func New(o Options) (*Sim, error) {
 		return nil, err
 	}
 	s.bank = make([]uint16, 65536)
+	s.mbVerdicts = make([]verdictSlot, s.regs.Slots)
+	s.uaVerdicts = make([]verdictSlot, s.nodes.Slots)
 	s.belt = make([]beltSlot, s.o.GateDistance)
 	s.seq = s.o.FirstSeq - 1
 	s.st.Counter = o.InitialCounter & s.counterMask()
@@ -368,9 +371,7 @@ func (s *Sim) stepLocked(in beltSlot) []string {
 	if !out.ok {
 		return nil
 	}
-	key := uint32(out.seq)
-	v, ok := s.verdicts[key]
-	delete(s.verdicts, key)
+	v, ok := s.verdictLocked(out.seq)
 	if !ok {
 		v = devices.VerdictNone
 	}
@@ -480,19 +481,43 @@ func (s *Sim) Results() []GateResult {
 func (s *Sim) Verdict(seq uint64) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.verdicts[uint32(seq)]
-	return v, ok
+	return s.verdictLocked(seq)
 }
 
-// setVerdictLocked records a verdict write from either protocol.
-func (s *Sim) setVerdictLocked(seq uint64, v int) error {
+// verdictSlot is one decision slot as a PLC holds it: the product it was
+// written for and its verdict. A later product's verdict in the same slot
+// (seq mod slots) replaces it, as in a real PLC's table.
+type verdictSlot struct {
+	seq uint64 // as the protocol carries it (32 bits Modbus, 56 bits OPC UA)
+	v   int
+}
+
+// verdictLocked is the verdict in product seq's decision slot, if the
+// slot holds that product (written over either protocol).
+func (s *Sim) verdictLocked(seq uint64) (int, bool) {
+	if len(s.mbVerdicts) > 0 {
+		if sl := s.mbVerdicts[seq%uint64(len(s.mbVerdicts))]; sl.v != 0 && sl.seq == seq&0xffffffff {
+			return sl.v, true
+		}
+	}
+	if len(s.uaVerdicts) > 0 {
+		if sl := s.uaVerdicts[seq%uint64(len(s.uaVerdicts))]; sl.v != 0 && sl.seq == seq&(1<<56-1) {
+			return sl.v, true
+		}
+	}
+	return 0, false
+}
+
+// setVerdictLocked records a verdict write into slot idx of a protocol's
+// decision table.
+func (s *Sim) setVerdictLocked(table []verdictSlot, idx, seq uint64, v int) error {
 	if v != devices.VerdictAccept && v != devices.VerdictReject {
 		return fmt.Errorf("verdict %d out of range", v)
 	}
-	if len(s.verdicts) > 1<<16 {
-		clear(s.verdicts) // stale verdicts of products long gone
+	if idx >= uint64(len(table)) {
+		return fmt.Errorf("decision slot %d out of range 0..%d", idx, len(table)-1)
 	}
-	s.verdicts[uint32(seq)] = v
+	table[idx] = verdictSlot{seq: seq, v: v}
 	return nil
 }
 

@@ -231,3 +231,43 @@ func TestNodeMapMustBeNamespaceOne(t *testing.T) {
 		t.Fatalf("ns=2 node: %v", err)
 	}
 }
+
+// TestVerdictSlotOverwrittenBeforeTheGate: the PLC's decision table has
+// `slots` slots (product seq in slot seq mod slots), so a verdict written
+// for product n+slots overwrites product n's. A PLC that finds another
+// product's seq in the slot when product n reaches the gate has no verdict
+// for it and pushes it off (fail-safe), as the package doc says. With the
+// gate 50 products downstream and 41 slots, product 1's accept is
+// overwritten by product 42's before product 1 reaches the gate. Today the
+// simulator keeps every verdict in a map by seq, so product 1 passes with
+// a verdict a real PLC no longer holds: tests and the demo never see what
+// a gate travel longer than the table does on a real line.
+func TestVerdictSlotOverwrittenBeforeTheGate(t *testing.T) {
+	s := newTestSim(t, Options{GateDistance: 50})
+	h := &handler{s: s}
+	m := s.regs
+	if m.Slots >= 50 {
+		t.Fatalf("default map has %d slots; the case needs fewer than the gate distance", m.Slots)
+	}
+	write := func(seq uint64, v uint16) {
+		slot := modbus.EncodeSlot(uint32(seq), v, m.WordOrder)
+		if _, err := h.HandleHoldingRegisters(&sv.HoldingRegistersRequest{Addr: m.SlotPDU(m.Decisions, seq), Quantity: 3, IsWrite: true, Args: slot[:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seqs := s.Produce(m.Slots + 1)
+	first, later := seqs[0], seqs[m.Slots]
+	write(first, devices.VerdictAccept)
+	write(later, devices.VerdictAccept) // same slot: product `first`'s verdict is gone
+	s.Flush()
+	for _, r := range s.Results() {
+		if r.Seq != first {
+			continue
+		}
+		if !r.PushedOff || r.Verdict != devices.VerdictNone {
+			t.Fatalf("product %d at the gate: %+v; its slot holds product %d's verdict, want pushed off without a verdict", first, r, later)
+		}
+		return
+	}
+	t.Fatalf("product %d never reached the gate", first)
+}

@@ -510,7 +510,7 @@ func (ns *simNS) SetAttribute(n *ua.NodeID, a ua.AttributeID, val *ua.DataValue)
 			st = ua.StatusBadOutOfRange
 			break
 		}
-		if err := s.setVerdictLocked(seq, int(code)); err != nil {
+		if err := s.setVerdictLocked(s.uaVerdicts, info.slot, seq, int(code)); err != nil {
 			st = ua.StatusBadOutOfRange
 			break
 		}

@@ -192,7 +192,7 @@ func Start(ctx context.Context, o Options) (l *Line, err error) {
 	if cfg.Devices.PLC.Modbus != nil {
 		mb = *cfg.Devices.PLC.Modbus
 	}
-	mb.Registers = gateTables(mb.Registers, o.GateDistance, o.Rate, mb.ConfirmPoll)
+	mb.Registers = GateTables(mb.Registers, GateSlots(o.GateDistance, o.Rate, mb.ConfirmPoll))
 	ua := opcua.DefaultConfig("opc.tcp://127.0.0.1:0")
 	if cfg.Devices.PLC.OPCUA != nil {
 		ua = *cfg.Devices.PLC.OPCUA
@@ -407,22 +407,3 @@ func fitLine(cfg *config.Config, o Options) {
 // gate, at least 8 products.
 func DefaultGateDistance(rate float64) int { return max(8, int(rate/2)) }
 
-// gateTables sizes the Modbus verdict and confirmation tables for a gate
-// distance products downstream at rate products/s, read every poll: room
-// for the products on their way to the gate and those passing it in a
-// second without a read (a reconnect), so no result is overwritten
-// before it is read.
-func gateTables(m modbus.RegisterMap, distance int, rate float64, poll time.Duration) modbus.RegisterMap {
-	need := min(2000, distance+int(rate*(poll.Seconds()*2+1))+8)
-	if need <= m.Slots {
-		return m
-	}
-	m.Slots = need
-	base := uint16(1000)
-	if m.Addressing == modbus.OneBased {
-		base++
-	}
-	m.Decisions = base
-	m.Confirmations = base + uint16(3*need)
-	return m
-}

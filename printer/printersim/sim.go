@@ -60,6 +60,9 @@ type Defect struct {
 type Printed struct {
 	// Seq is the trigger's product sequence (Print(seq)); 0 for the own timer.
 	Seq uint64
+	// At is when the product reached the print head (PrintAt's time; the
+	// photo-eye's moment for Print and the own timer): the print's start.
+	At time.Time
 	// RecordID is the record printed ("" if the record had no ID field).
 	RecordID string
 	// Data is the element string printed (the DataField's value).
@@ -73,8 +76,10 @@ type Printed struct {
 	Counter uint64
 	// Fields are all the record's fields.
 	Fields map[string]string
-
-	seed uint64 // defect pattern seed
+	// Seed is the defect pattern's seed: ApplyDefects(render(Data),
+	// Defects, Seed) reproduces Image (a camera in another process renders
+	// the print this way, from the line bus).
+	Seed uint64
 }
 
 // Options configure a Server. Durations are zero (instant) by default, so
@@ -178,6 +183,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	busyUntil time.Time // the head prints until then
+	stalled   bool      // asynchronous messages held back (StallReports)
+	held      [][]byte  // the messages held back, in order
 	rnd       *rand.Rand
 	conns     map[*simConn]struct{} // text-protocol connections
 	zconns    map[*simConn]struct{} // ZPL connections
@@ -407,6 +414,33 @@ func PrintTimeAt(codeWidthMM, speedMMs float64) time.Duration {
 	return time.Duration(codeWidthMM / speedMMs * float64(time.Second))
 }
 
+// StallReports holds the printer's asynchronous messages (print-start,
+// print-complete, missed prints, errors) back while it keeps printing —
+// a printer whose reporting stalls (a busy network, a hung task) with the
+// connection open; ResumeReports sends them, in order.
+func (s *Server) StallReports() {
+	s.mu.Lock()
+	s.stalled = true
+	s.unlock()
+}
+
+// ResumeReports sends the messages held back by StallReports, in order,
+// and reports as usual again.
+func (s *Server) ResumeReports() {
+	s.mu.Lock()
+	defer s.unlock()
+	s.stalled = false
+	held := s.held
+	s.held = nil
+	for _, line := range held {
+		for c := range s.conns {
+			if c.async {
+				c.write(line)
+			}
+		}
+	}
+}
+
 // Disconnect drops every client connection (the printer keeps its queue).
 func (s *Server) Disconnect() {
 	s.mu.Lock()
@@ -543,6 +577,10 @@ func (s *Server) faultLocked(code, text string) {
 // broadcastLocked sends an async message to every connection with EAN on.
 func (s *Server) broadcastLocked(m tij.Message) {
 	line := []byte(m.String() + "\r")
+	if s.stalled {
+		s.held = append(s.held, line)
+		return
+	}
 	for c := range s.conns {
 		if c.async {
 			c.write(line)
@@ -714,7 +752,7 @@ func (s *Server) printOne(seq uint64, now time.Time) {
 		})
 	}
 	if out {
-		p := Printed{Seq: seq, RecordID: r.id, Data: r.data, Counter: counter, Fields: r.fields, Defects: defects, Image: r.img, seed: seed}
+		p := Printed{Seq: seq, RecordID: r.id, Data: r.data, Counter: counter, Fields: r.fields, Defects: defects, Image: r.img, Seed: seed, At: now}
 		select {
 		case s.render <- p:
 		case <-s.ctx.Done():
@@ -775,13 +813,13 @@ func (s *Server) renderer() {
 		case p = <-s.render:
 		}
 		if p.Image != nil {
-			p.Image = ApplyDefects(p.Image, p.Defects, p.seed)
+			p.Image = ApplyDefects(p.Image, p.Defects, p.Seed)
 		} else if p.Data != "" {
 			img, err := s.o.Render(p.Data)
 			if err != nil {
 				s.o.Logger.Warn("printersim: render", "record", p.RecordID, "err", err)
 			} else {
-				p.Image = ApplyDefects(img, p.Defects, p.seed)
+				p.Image = ApplyDefects(img, p.Defects, p.Seed)
 			}
 		}
 		s.mu.Lock()
