@@ -103,8 +103,9 @@ func (s *Server) saveProduct(c *call) error {
 		return recordsErr(err)
 	}
 	return s.done(c, http.StatusOK, ProductView{Product: saved, Versions: s.o.Records.ProductVersions(gtin)}, req.Reason,
-		fmt.Sprintf("version=%d name=%q profile=%s template=%s gcp_length=%d min_shelf_life_days=%d max_batch=%d active=%t",
-			saved.Version, saved.Name, saved.Profile, saved.Template, saved.GCPLength, saved.MinShelfLifeDays, saved.MaxBatch, saved.Active))
+		fmt.Sprintf("version=%d name=%q profile=%s template=%s gcp_length=%d min_shelf_life_days=%d max_batch=%d active=%t levels=%q",
+			saved.Version, saved.Name, saved.Profile, saved.Template, saved.GCPLength, saved.MinShelfLifeDays, saved.MaxBatch, saved.Active,
+			records.LevelsText(saved.Levels)))
 }
 
 // ---- rules ----

@@ -201,6 +201,7 @@ func (h *HMI) funcs(lang string) template.FuncMap {
 		},
 		"letter":  gradeLetter,
 		"lower":   strings.ToLower,
+		"levels":  records.LevelsText,
 		"pathesc": url.PathEscape,
 		"pct": func(n, of int) int {
 			if of <= 0 {
