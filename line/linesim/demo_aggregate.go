@@ -167,6 +167,9 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 			continue // stacked meanwhile
 		}
 		if r, err := a.Scan(ctx, "pallet", code, Operator); err != nil || !r.OK {
+			if p, perr := l.Journal.Parent(code); err == nil && perr == nil && p.In != "" {
+				continue // the palletiser's scanner stacked it between the look and the hand scan
+			}
 			return api.AggReconciliation{}, fmt.Errorf("case %s onto the pallet by hand: %v %v", code, r.Message, err)
 		}
 		if err := palletLabelByHand(ctx, l); err != nil {
