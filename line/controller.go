@@ -127,8 +127,9 @@ type Controller struct {
 	gateCh    chan any     // decider and gate reader -> gate loop
 	atGate    atomic.Int64 // products whose gate result the gate loop waits for
 	lastTrig  atomic.Uint64
-	pitch     atomic.Int64 // time between products at the trigger point (ns, averaged)
-	lastEvent atomic.Int64 // unix ns of the last trigger or printer report the cycle loop took
+	trigEpoch atomic.Uint64 // PLC product numbering restarts seen
+	pitch     atomic.Int64  // time between products at the trigger point (ns, averaged)
+	lastEvent atomic.Int64  // unix ns of the last trigger or printer report the cycle loop took
 
 	devMu sync.Mutex
 	devs  map[string]*api.Device
@@ -824,8 +825,9 @@ func (c *Controller) primePrinter(ctx context.Context) {
 }
 
 // drain waits (up to Cycle.DrainTimeout) until no unit is in flight: every
-// unit decided and its product through the gate (its gate result read
-// back), and the printer holding no record. The conveyor keeps running
+// unit decided, its product through the gate (its gate result read back,
+// or, without read-back, its travel past the gate) and its outcome
+// durable, and the printer holding no record. The conveyor keeps running
 // meanwhile so the units in flight reach the camera and the gate.
 func (c *Controller) drain(ctx context.Context) {
 	deadline := c.now().Add(c.cfg.Cycle.DrainTimeout)
@@ -840,11 +842,11 @@ func (c *Controller) drain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if n == 0 && c.atGate.Load() == 0 && len(c.q.InFlight()) == 0 {
+		if n == 0 && c.atGate.Load() == 0 && len(c.q.InFlight()) == 0 && c.open.Load() == 0 {
 			return
 		}
 		if !c.now().Before(deadline) {
-			c.log.Warn("drain timed out", "units_open", n, "at_gate", c.atGate.Load(), "printer_inflight", len(c.q.InFlight()))
+			c.log.Warn("drain timed out", "units_open", n, "at_gate", c.atGate.Load(), "printer_inflight", len(c.q.InFlight()), "not_durable", c.open.Load())
 			return
 		}
 		select {

@@ -593,6 +593,7 @@ func (c Config) Validate() configs.Problems {
 	}
 	// devices
 	p.Merge("devices.plc", c.Devices.PLC.Validate())
+	p = append(p, c.gateProblems()...) // gate.go
 	p.Merge("devices.printer", c.Devices.Printer.Validate())
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())

@@ -93,7 +93,7 @@ type PrinterFaults struct {
 	DefectRate        float64 // probability of a print defect (grades drop, some no-reads)
 	MaxDefectSeverity float64 // 0..1
 	WrongRecordRate   float64 // prints the second queued record (the printer reports it)
-	DuplicateAckRate  float64 // print-complete sent twice
+	DuplicateAckRate  float64 // a print reported twice (print-start and print-complete)
 }
 
 // Line is a running simulated line.
@@ -406,4 +406,3 @@ func fitLine(cfg *config.Config, o Options) {
 // products/s: half a second of travel from the print head to the reject
 // gate, at least 8 products.
 func DefaultGateDistance(rate float64) int { return max(8, int(rate/2)) }
-
