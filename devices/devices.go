@@ -34,7 +34,11 @@ type Trigger struct {
 	// rejects products without a verdict (fail-safe); the line accounts for
 	// them as missed.
 	Missed uint64
-	// At is when the controller observed the trigger (client clock).
+	// At is the earliest the product can have passed the trigger point
+	// (client clock): a polling driver's previous successful read (the
+	// product was counted after it, however long a reconnect took), an
+	// event-driven driver's receipt of the change. Deadlines computed
+	// from it err on the early side.
 	At time.Time
 }
 

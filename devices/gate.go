@@ -53,6 +53,12 @@ type GateResult struct {
 	// them, e.g. during a disconnect). Results come in sequence order, so
 	// every product before Seq without a result of its own is one of them.
 	Missed uint64
+	// Unread (read-back mode "rejects"): the product's own result was
+	// never read; its confirmation slot showed a later product, or its
+	// confirm window ended with nothing written. Result is then
+	// GateUnconfirmed, but the gate may as well have let the product pass
+	// (e.g. a reject verdict that never reached the PLC's table).
+	Unread bool
 	// At is when the controller read the result (client clock).
 	At time.Time
 }
@@ -63,6 +69,9 @@ func (r GateResult) PushedOff() bool { return r.Result == GateRejected || r.Resu
 
 func (r GateResult) String() string {
 	s := fmt.Sprintf("product %d ", r.Seq)
+	if r.Unread {
+		return s + "has no gate result (its confirmation slot was not read in time)"
+	}
 	switch r.Result {
 	case GatePassed:
 		s += "passed the gate"
@@ -301,9 +310,9 @@ func (w *RejectWatch) Waiting() []uint64 {
 }
 
 // Check looks at each waiting product's slot and returns the results
-// settled now: the slot's result when it holds the product and is not
-// pending; GateUnconfirmed when the window has ended or a later product
-// has taken the slot.
+// settled now, in product order: the slot's result when it holds the
+// product and is not pending; GateUnconfirmed and Unread when the window
+// has ended or a later product has taken the slot.
 func (w *RejectWatch) Check(now time.Time, slot func(seq uint64) (GateSlot, bool)) []GateResult {
 	mask := ^uint64(0)
 	if w.SeqBits > 0 && w.SeqBits < 64 {
@@ -322,7 +331,7 @@ func (w *RejectWatch) Check(now time.Time, slot func(seq uint64) (GateSlot, bool
 		case ok && got == want && err == nil && res != GatePending:
 			r.Result, r.NoVerdict = res, nov
 		case !now.Before(until), later:
-			r.Result = GateUnconfirmed
+			r.Result, r.Unread = GateUnconfirmed, true
 		default:
 			continue
 		}

@@ -77,6 +77,12 @@ func (c *Controller) CreateBatch(ctx context.Context, def api.BatchDef, by api.A
 	if err != nil {
 		return api.Batch{}, fmt.Errorf("batch %s: %w: %w", jd.ID, err, api.ErrBadRequest)
 	}
+	if f := c.cfg.Line.EPCFormat; f == "" || f == "sgtin" {
+		// the batch's EPCIS events need it: refused now, not at the batch end
+		if _, err := c.prefixes.PrefixLength(jd.GTIN); err != nil {
+			return api.Batch{}, fmt.Errorf("batch %s: %w; set the product's gcp_length in the product master: %w", jd.ID, err, api.ErrBadRequest)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.batchID != "" && !c.state.Final() {

@@ -43,6 +43,7 @@ func TestPoolRequestIDSurvivesRestart(t *testing.T) {
 		cancel()
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, l1.Controller, "RESTART")
 	if err := l1.Controller.Command(ctx, "RESTART", api.Command{Name: api.CmdStart}, operator); err == nil {
 		cancel()
 		t.Fatal("start succeeded although every reply of the serial request was lost")

@@ -113,6 +113,7 @@ func TestStartOverride(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: gtin, Lot: "LOV", Expiry: "281231", Profile: "us-dscsa", Target: 100}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, id)
 	sig := func(a api.Actor) *api.Signature {
 		return &api.Signature{User: a.User, Role: a.Role, Meaning: "approved", Reason: "short run from the local pool", At: time.Now()}
 	}

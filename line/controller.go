@@ -25,6 +25,7 @@ import (
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/line/packml"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
 	"github.com/serialine/serialine/printer/gs1/gcp"
@@ -56,6 +57,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// Records are the shift's records over Journal (product master, line
+	// clearances, signatures …); nil = New opens them. Whoever else serves
+	// them (the operator API) must use the same store: Controller.Records.
+	Records *records.Store
 
 	// The line PC itself (host.go); nil = not checked.
 	//
@@ -86,6 +91,9 @@ type Controller struct {
 
 	// prefixes gives the GS1 Company Prefix length of a GTIN (EPCs).
 	prefixes gcp.Lookup
+	// rec are the shift's records: the product master (company prefix
+	// lengths) and the line clearances Start checks (clearance.go).
+	rec *records.Store
 
 	o   Options
 	cfg config.Config
@@ -133,8 +141,9 @@ type Controller struct {
 	gateCh    chan any     // decider and gate reader -> gate loop
 	atGate    atomic.Int64 // products whose gate result the gate loop waits for
 	lastTrig  atomic.Uint64
-	pitch     atomic.Int64 // time between products at the trigger point (ns, averaged)
-	lastEvent atomic.Int64 // unix ns of the last trigger or printer report the cycle loop took
+	trigEpoch atomic.Uint64 // PLC product numbering restarts seen
+	pitch     atomic.Int64  // time between products at the trigger point (ns, averaged)
+	lastEvent atomic.Int64  // unix ns of the last trigger or printer report the cycle loop took
 
 	devMu sync.Mutex
 	devs  map[string]*api.Device
@@ -246,7 +255,12 @@ func New(o Options) (*Controller, error) {
 		dd := d
 		c.devs[d.Name] = &dd
 	}
-	if c.prefixes, err = o.Config.Line.Prefixes(); err != nil {
+	if c.rec = o.Records; c.rec == nil {
+		if c.rec, err = records.Open(context.Background(), o.Journal, o.Now); err != nil {
+			return nil, fmt.Errorf("line: %w", err)
+		}
+	}
+	if c.prefixes, err = o.Config.Line.Prefixes(c.rec); err != nil {
 		return nil, fmt.Errorf("line: %w", err)
 	}
 	if err := c.loadCurrent(); err != nil {
@@ -830,8 +844,9 @@ func (c *Controller) primePrinter(ctx context.Context) {
 }
 
 // drain waits (up to Cycle.DrainTimeout) until no unit is in flight: every
-// unit decided and its product through the gate (its gate result read
-// back), and the printer holding no record. The conveyor keeps running
+// unit decided, its product through the gate (its gate result read back,
+// or, without read-back, its travel past the gate) and its outcome
+// durable, and the printer holding no record. The conveyor keeps running
 // meanwhile so the units in flight reach the camera and the gate.
 func (c *Controller) drain(ctx context.Context) {
 	deadline := c.now().Add(c.cfg.Cycle.DrainTimeout)
@@ -846,11 +861,11 @@ func (c *Controller) drain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if n == 0 && c.atGate.Load() == 0 && len(c.q.InFlight()) == 0 {
+		if n == 0 && c.atGate.Load() == 0 && len(c.q.InFlight()) == 0 && c.open.Load() == 0 {
 			return
 		}
 		if !c.now().Before(deadline) {
-			c.log.Warn("drain timed out", "units_open", n, "at_gate", c.atGate.Load(), "printer_inflight", len(c.q.InFlight()))
+			c.log.Warn("drain timed out", "units_open", n, "at_gate", c.atGate.Load(), "printer_inflight", len(c.q.InFlight()), "not_durable", c.open.Load())
 			return
 		}
 		select {
@@ -977,8 +992,12 @@ func (c *Controller) targetReached(n int64) bool {
 
 // clearanceLocked checks line clearance before Start. With override, a
 // pool below pools.min_start (but not empty) is accepted and described in
-// overridden; line clearance (units in flight, printer queue) never is.
+// overridden; line clearance (the confirmed checklist, units in flight,
+// printer queue) never is.
 func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overridden string, err error) {
+	if err := c.clearedLocked(c.batchID); err != nil {
+		return "", err
+	}
 	ctr, err := c.j.Counters(c.batchID)
 	if err != nil {
 		return "", fmt.Errorf("line clearance: %w: %w", err, api.ErrUnavailable)

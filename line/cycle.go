@@ -25,8 +25,12 @@ package line
 //	      reject + not confirmed    → annotation reject-not-confirmed, alarm, hold
 //	      reject + passed           → Uncertain (gate-mismatch), alarm, hold
 //	      no result read back       → Uncertain (gate-unknown), alarm, hold
-//	    ("rejects": only rejects are read back, a pass verdict delivered
-//	    before its deadline is Commissioned; "none": nothing is read back)
+//	    ("rejects": only rejects are read back, each awaited on its own;
+//	    one not read back in its confirm window is reject-not-confirmed;
+//	    "none": nothing is read back. In both, a pass verdict delivered
+//	    before its deadline is Commissioned once its product has travelled
+//	    past the gate (cycle.gate_travel), Uncertain (gate-unknown) if
+//	    the batch ends or the PLC restarts before)
 //	  → pass verdict write failed, not refused by the PLC (reply lost?):
 //	    overwritten with a reject, the gate's result says what happened:
 //	    passed → Commissioned, pushed off → Rejected, none → Uncertain
@@ -36,7 +40,7 @@ package line
 // the verdict goes to the PLC; a serial is sent to the printer once, ever;
 // a unit is Commissioned only when its product passed the gate with a pass
 // verdict (or, without read-back, its pass verdict reached the PLC in
-// time). Crash anywhere: the journal's recovery returns Drawn units and
+// time and its product travelled past the gate). Crash anywhere: the journal's recovery returns Drawn units and
 // makes every sent-but-undecided unit (Verified included: its product's
 // gate result is unknown) Uncertain.
 //
@@ -125,6 +129,15 @@ type (
 		done chan struct{}
 	}
 )
+
+// startKey is one print-start as the printer numbers it.
+type startKey struct {
+	record  string
+	counter uint64
+}
+
+// maxStarts bounds the print-starts remembered to recognise a re-sent one.
+const maxStarts = 1024
 
 // commitItem is one unit (or blank product) whose verdict is ready.
 type commitItem struct {
@@ -350,17 +363,22 @@ func (c *Controller) plcLoop(ctx context.Context) {
 		c.setLink("plc", api.LinkUp, "")
 		if t.Seq < prevSeq {
 			prevAt, prevSeq = time.Time{}, 0 // PLC restart: new numbering
+			c.trigEpoch.Add(1)
 			c.lastTrig.Store(t.Seq)
 		}
 		if !prevAt.IsZero() && t.At.After(prevAt) && t.Seq > prevSeq {
 			// one sample per poll: the time since the last poll over the
 			// products it brought (an exponential average over ~8 polls)
+			// A sample more than 4 times the average spans a stop of the
+			// line, not its pitch: it is left out.
 			sample := float64(t.At.Sub(prevAt)) / float64(t.Seq-prevSeq)
 			old := float64(c.pitch.Load())
 			if old == 0 {
 				old = sample
 			}
-			c.pitch.Store(int64(old + (sample-old)/8))
+			if sample <= 4*old {
+				c.pitch.Store(int64(old + (sample-old)/8))
+			}
 		}
 		if t.At.After(prevAt) || prevAt.IsZero() {
 			prevAt, prevSeq = t.At, t.Seq
@@ -376,15 +394,24 @@ func (c *Controller) plcLoop(ctx context.Context) {
 // (as a time from the trigger, and/or as products: the product reaches the
 // gate when the PLC counts the product gate_travel products behind it),
 // minus the verdict margin (as products: the margin over the pitch
-// between products, rounded up).
+// between products, measured or at line.design_speed, whichever is
+// shorter, rounded up).
 func (c *Controller) deadline(t devices.Trigger) (due time.Time, dueSeq uint64) {
 	gt, margin := c.cfg.Cycle.GateTravel, c.cfg.Cycle.VerdictMargin
 	if gt.Time > 0 {
 		due = t.At.Add(gt.Time - margin)
 	}
 	if gt.Products > 0 {
+		// the margin in products at the faster of the measured pitch and
+		// the line's design speed
+		p := c.pitch.Load()
+		if ds := c.cfg.Line.DesignSpeed; ds > 0 {
+			if dp := int64(float64(time.Minute) / ds); p == 0 || dp < p {
+				p = dp
+			}
+		}
 		mp := uint64(1)
-		if p := c.pitch.Load(); p > 0 {
+		if p > 0 {
 			mp += uint64(math.Ceil(float64(margin) / float64(p)))
 		}
 		dueSeq = t.Seq // the gate is closer than the margin at this speed: always late
@@ -462,6 +489,9 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 	// loss) are dropped instead of being paired with the prints of
 	// products after the restart.
 	var lastSeq, staleUpTo uint64
+	// the recent print-starts, to recognise one reported twice
+	starts := map[startKey]struct{}{}
+	var startQ []startKey
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	window := c.cfg.Cycle.PairWindow
@@ -650,6 +680,21 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 				}
 				switch ev.Kind {
 				case printer.PrintStart:
+					if ev.Counter != 0 {
+						// A print-start reported again (same record, same
+						// print counter: a re-sent report) is one product.
+						k := startKey{ev.RecordID, ev.Counter}
+						if _, dup := starts[k]; dup {
+							c.log.Warn("printer reported a print-start twice; ignored", "record", ev.RecordID, "counter", ev.Counter)
+							break
+						}
+						starts[k] = struct{}{}
+						startQ = append(startQ, k)
+						if len(startQ) > maxStarts {
+							delete(starts, startQ[0])
+							startQ = startQ[1:]
+						}
+					}
 					if u := bySerial[ev.RecordID]; u != nil && !u.started {
 						u.started, u.printedAt = true, ev.At
 						printedQ = append(printedQ, u)
@@ -1026,8 +1071,9 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 				}
 			} else if v.kind == verdictPass && c.gateMode != devices.GateResultsEvery {
 				// The PLC reports no pass results: a pass verdict that
-				// reached it before the product's deadline is taken as
-				// the product having passed.
+				// reached it before the product's deadline is taken as the
+				// product passing the gate, and the unit is Commissioned
+				// once the product has travelled past the gate.
 				if c.lateAt(it, done) {
 					c.open.Add(-1)
 					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Uncertain, Reason: journal.ReasonGateUnknown, Actor: journal.ActorPLC,
@@ -1035,10 +1081,9 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 					c.alarmCode(api.SeverityFault, "plc", "GATE-UNKNOWN", "gate:"+it.u.serial, true, map[string]string{"serial": it.u.serial, "product": strconv.FormatUint(it.seq, 10)},
 						"pass verdict reached the PLC after the product's deadline; the PLC reports no pass results")
 					c.requestHold("verdict reached the PLC late")
-				} else {
-					c.comm.add(journal.Change{Serial: it.u.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
+					continue
 				}
-				continue
+				v.passSeq, v.passAt, v.epoch = c.pastGate(it)
 			}
 			switch {
 			case c.gateMode == devices.GateResultsNone && v.kind == verdictUnknown:
@@ -1048,7 +1093,8 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 				c.alarmCode(api.SeverityFault, "plc", "GATE-UNKNOWN", "gate:"+v.serial, true, map[string]string{"serial": v.serial, "product": strconv.FormatUint(v.seq, 10)},
 					"pass verdict delivery unknown and the PLC reports no gate results")
 				c.requestHold("PLC verdict delivery unknown")
-			case c.gateMode == devices.GateResultsNone:
+			case c.gateMode == devices.GateResultsNone && v.kind != verdictPass:
+				// nothing is read back: a reject stays Rejected
 			default:
 				sent = append(sent, v)
 			}
@@ -1126,6 +1172,36 @@ type sentVerdict struct {
 	serial string // "" for a blank product
 	seq    uint64
 	kind   verdictKind
+	// A pass whose gate result the PLC does not report (gate_results
+	// "rejects" or "none") is taken as passed once its product is past
+	// the gate: the PLC has counted product passSeq (0: no product bound)
+	// or passAt has come (zero: no time bound), in trigger numbering
+	// epoch (a PLC restart in between: its fate is unknown).
+	passSeq uint64
+	passAt  time.Time
+	epoch   uint64
+}
+
+// travelling reports whether v waits for its product to travel past the
+// gate rather than for a gate result.
+func (v sentVerdict) travelling() bool { return v.passSeq != 0 || !v.passAt.IsZero() }
+
+// pastGate is when item it's product is past the reject gate: the PLC has
+// counted product passSeq, or the clock reads passAt (cycle.gate_travel,
+// plus the verdict margin for the trigger's timing), and the trigger
+// numbering it is counted in.
+func (c *Controller) pastGate(it commitItem) (passSeq uint64, passAt time.Time, epoch uint64) {
+	gt := c.cfg.Cycle.GateTravel
+	if gt.Products > 0 {
+		passSeq = it.seq + uint64(gt.Products)
+	}
+	if gt.Time > 0 {
+		passAt = it.u.trigAt.Add(gt.Time + c.cfg.Cycle.VerdictMargin)
+	}
+	if passSeq == 0 && passAt.IsZero() {
+		passAt = c.now() // no gate travel configured: as soon as the verdict is in
+	}
+	return passSeq, passAt, c.trigEpoch.Load()
 }
 
 // gate loop events.
@@ -1203,11 +1279,15 @@ const maxEarly = 4096
 
 // gateLoop owns the products between their verdict and their gate result
 // and settles each unit by what the gate did (see the table at the top of
-// this file). Results come in product order: a product still waiting when
-// a later product's result arrives lost its own (Uncertain, gate-unknown).
+// this file). In mode "every" results come in product order: a product
+// still waiting when a later product's result arrives lost its own
+// (Uncertain, gate-unknown). In mode "rejects" each reject waits for its
+// own result (the reader reports it unread when its window ends). Passes
+// the PLC reports nothing for (modes "rejects" and "none") wait until
+// their product has travelled past the gate.
 func (c *Controller) gateLoop(ctx context.Context) {
 	pending := map[uint64]sentVerdict{}
-	var order seqHeap
+	var order, travel seqHeap                // travel: the travelling passes
 	early := map[uint64]devices.GateResult{} // results ahead of their evSent
 	var earlyQ []uint64
 	var lastResult uint64
@@ -1234,17 +1314,53 @@ func (c *Controller) gateLoop(ctx context.Context) {
 			c.settleLost(ctx, vs, why)
 		}
 	}
+	// passed commissions the travelling passes whose products are past
+	// the gate (in product order: the first one not past stops it).
+	passed := func() {
+		now, last, epoch := c.now(), c.lastTrig.Load(), c.trigEpoch.Load()
+		var restarted []sentVerdict
+		for travel.Len() > 0 {
+			v, ok := pending[travel[0]]
+			if !ok || !v.travelling() {
+				heap.Pop(&travel) // settled otherwise (batch end)
+				continue
+			}
+			switch {
+			case v.epoch != epoch:
+				restarted = append(restarted, v)
+			case (v.passSeq != 0 && last >= v.passSeq) || (!v.passAt.IsZero() && !now.Before(v.passAt)):
+				c.comm.add(journal.Change{Serial: v.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
+			default:
+				return
+			}
+			heap.Pop(&travel)
+			take(v.seq)
+		}
+		if len(restarted) > 0 {
+			c.settleLost(ctx, restarted, "the PLC's product numbering restarted before the product was past the gate")
+		}
+	}
+	var tick <-chan time.Time
+	if c.gateMode != devices.GateResultsEvery {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		var ev any
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick:
+			if travel.Len() == 0 {
+				continue
+			}
 		case ev = <-c.gateCh:
 		}
 		switch e := ev.(type) {
 		case evSent:
 			for _, v := range e.vs {
-				if r, ok := early[v.seq]; ok {
+				if r, ok := early[v.seq]; ok && !v.travelling() {
 					delete(early, v.seq)
 					c.settle(ctx, v, r)
 					continue
@@ -1254,17 +1370,23 @@ func (c *Controller) gateLoop(ctx context.Context) {
 				}
 				pending[v.seq] = v
 				heap.Push(&order, v.seq)
+				if v.travelling() {
+					heap.Push(&travel, v.seq)
+				}
 			}
 		case evGateResult:
 			r := e.r
-			if r.Seq < lastResult {
-				// The PLC's numbering started again (restart): products of
-				// the old numbering will not report any more.
-				lost(fmt.Sprintf("the PLC's product numbering restarted (gate result for product %d after %d)", r.Seq, lastResult), 0, true)
+			if c.gateMode == devices.GateResultsEvery {
+				if r.Seq < lastResult {
+					// The PLC's numbering started again (restart): products of
+					// the old numbering will not report any more.
+					lost(fmt.Sprintf("the PLC's product numbering restarted (gate result for product %d after %d)", r.Seq, lastResult), 0, true)
+				}
+				lastResult = r.Seq
+				lost(fmt.Sprintf("gate result not read back from the PLC (results of products up to %d overwritten before they were read)", r.Seq), r.Seq, false)
 			}
-			lastResult = r.Seq
-			lost(fmt.Sprintf("gate result not read back from the PLC (results of products up to %d overwritten before they were read)", r.Seq), r.Seq, false)
-			if v, ok := take(r.Seq); ok {
+			if v, ok := pending[r.Seq]; ok && !v.travelling() {
+				take(r.Seq)
 				c.settle(ctx, v, r)
 				break
 			}
@@ -1286,11 +1408,19 @@ func (c *Controller) gateLoop(ctx context.Context) {
 				}
 			}
 		case evGateResolveAll:
+			passed()
 			lost(e.why, 0, true)
 			if ch, _ := c.comm.take(); len(ch) > 0 {
 				c.applySteps(ctx, ch)
 			}
 			close(e.done)
+		}
+		passed()
+		for order.Len() > 0 { // drop the settled at the front
+			if _, ok := pending[order[0]]; ok {
+				break
+			}
+			heap.Pop(&order)
 		}
 		setCount()
 		c.comm.wake()
@@ -1315,6 +1445,10 @@ func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateRe
 			"pass verdict sent, but "+how)
 		c.requestHold("gate result contradicts the verdict")
 	case verdictUnknown:
+		if r.Unread {
+			c.settleLost(ctx, []sentVerdict{v}, "gate result of a pass verdict overwritten with a reject not read back: "+how)
+			return
+		}
 		if !pushed {
 			c.log.Warn("pass verdict delivery unknown; the product passed the gate", "serial", v.serial, "seq", v.seq)
 			c.comm.add(journal.Change{Serial: v.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
@@ -1324,6 +1458,8 @@ func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateRe
 			Detail: "pass verdict delivery unknown; overwritten with a reject: the gate pushed the product off"})
 	case verdictReject:
 		switch {
+		case r.Unread:
+			c.rejectNotConfirmed(ctx, v, errors.New(how))
 		case !pushed:
 			if u, err := c.j.Unit(v.serial); err == nil && u.State == journal.Rejected {
 				c.uncountReject(u.Reason) // no longer a reject
@@ -1337,7 +1473,7 @@ func (c *Controller) settle(ctx context.Context, v sentVerdict, r devices.GateRe
 			c.rejectNotConfirmed(ctx, v, errors.New("the confirmation sensor did not see it pushed off"))
 		}
 	case verdictBlank:
-		if !pushed {
+		if !pushed && !r.Unread {
 			c.alarmCode(api.SeverityFault, "plc", "GATE-PASSED-BLANK", "gate:passed:"+strconv.FormatUint(v.seq, 10), false, map[string]string{"product": strconv.FormatUint(v.seq, 10)},
 				fmt.Sprintf("product %d passed the gate without a printed code", v.seq))
 			c.requestHold("gate passed a product without a code")

@@ -5,8 +5,9 @@ import "errors"
 // Sentinel errors. Errors returned through the api.Controller methods also
 // wrap the matching line/api sentinel so the HTTP layer maps them.
 var (
-	// ErrClearance: Start refused because line clearance failed (units of the
-	// batch still in flight, the printer queue not empty).
+	// ErrClearance: Start refused because line clearance failed (no
+	// confirmed line clearance checklist, units of the batch still in
+	// flight, the printer queue not empty).
 	ErrClearance = errors.New("line: line clearance failed")
 	// ErrPoolLow: Start refused (or the batch held) because the local serial
 	// pool cannot cover the configured minimum.

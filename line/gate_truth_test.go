@@ -46,6 +46,10 @@ func TestGateTruthAtLineSpeeds(t *testing.T) {
 			if err := rep.Err(); err != nil {
 				t.Fatalf("reconciliation: %v", err)
 			}
+			// the simulated operator confirmed the line clearance before Start, as a person does
+			if cl, ok := l.Controller.Records().Clearance(id); !ok || cl.Signer.User != linesim.Operator.User || len(cl.Items) != len(l.Controller.ClearanceChecklist()) {
+				t.Fatalf("line clearance of the demo batch: %+v %t", cl, ok)
+			}
 			truth, err := linesim.CheckTruth(l.Journal, id, l.GateLog())
 			if err != nil {
 				t.Fatal(err)

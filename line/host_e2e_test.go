@@ -36,7 +36,9 @@ func activeAlarms(c *line.Controller, source string) []api.Alarm {
 // Start with an unsynchronised system clock is refused; a supervisor's
 // e-signed override starts it, and the override names the clock.
 func TestClockUnsyncedStartNeedsOverride(t *testing.T) {
-	l := startLine(t, linesim.Options{Rate: 60, Controller: func(o *line.Options) {
+	cfg := demoConfig(t)
+	cfg.Clock.RequireSync = true
+	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg, Controller: func(o *line.Options) {
 		o.ClockSync = func() line.ClockSync { return line.ClockSync{Known: true, Detail: "adjtimex: STA_UNSYNC"} }
 	}})
 	c := l.Controller

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/epcis"
 	"github.com/serialine/serialine/line/epcis/epcistest"
@@ -79,8 +80,18 @@ func startBatch(ctx context.Context, t testing.TB, l *linesim.Line, id, lot stri
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: lot, Expiry: "281231", Profile: "eu-fmd", Target: target}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, id)
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// confirmClearance confirms batch id's line clearance as the operator
+// would: every item of the checklist, e-signed.
+func confirmClearance(ctx context.Context, t testing.TB, c *line.Controller, id string) {
+	t.Helper()
+	if err := linesim.ConfirmClearance(ctx, c, id, operator, nil); err != nil {
+		t.Fatalf("line clearance of %s: %v", id, err)
 	}
 }
 

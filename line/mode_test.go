@@ -37,6 +37,7 @@ func TestUnitModes(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "M1", GTIN: testGTIN, Lot: "L1", Expiry: "281231", Profile: "eu-fmd", Target: 30}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, "M1")
 	err := c.Command(ctx, "M1", api.Command{Name: "start"}, operator)
 	if !errors.Is(err, api.ErrInvalidState) || !strings.Contains(err.Error(), "no serialised production outside Production") {
 		t.Fatalf("start in Maintenance: %v", err)

@@ -87,6 +87,7 @@ func TestGermanBatchNHRN(t *testing.T) {
 		tampered = next
 		l.Camera.Inject(camerasim.Fault{Kind: camerasim.FaultMismatch, Data: m.ElementString()})
 	})
+	confirmClearance(ctx, t, c, id)
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
 		t.Fatal(err)
 	}

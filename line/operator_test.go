@@ -47,6 +47,7 @@ func TestOperatorFlows(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "P1", GTIN: otherGTIN, Lot: "L1", Expiry: "281231", Profile: "us-dscsa", Target: 50}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, "P1")
 	err := c.Command(ctx, "P1", api.Command{Name: "start"}, operator)
 	if !errors.Is(err, api.ErrRefused) {
 		t.Fatalf("start with an empty pool: err = %v, want ErrRefused", err)
@@ -68,6 +69,7 @@ func TestOperatorFlows(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "B2", GTIN: testGTIN, Lot: "LOT7", Expiry: "281200", Profile: "eu-fmd", Target: 40}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, "B2")
 	if err := c.Command(ctx, "B2", api.Command{Name: "start"}, operator); err != nil {
 		t.Fatal(err)
 	}

@@ -169,3 +169,31 @@ func TestPrinterReportStall(t *testing.T) {
 		t.Error(v)
 	}
 }
+
+// TestPrintReportedTwice: a printer that reports every print twice (its
+// print-start and its print-complete re-sent, same record and print
+// counter) printed one product per print, not two: the second report is
+// not taken for another product, so no print is paired with the wrong
+// trigger, no unit is uncertain, and the journal agrees with the
+// simulators.
+func TestPrintReportedTwice(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 100, Faults: linesim.PrinterFaults{DuplicateAckRate: 1}})
+	const id = "TWICE1"
+	startBatch(t.Context(), t, l, id, "L1", 120)
+	runToComplete(t, l, id)
+	ctr, err := l.Journal.Counters(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctr.Uncertain != 0 || ctr.Commissioned != 120 {
+		t.Errorf("counters %+v: want 120 commissioned, none uncertain", ctr)
+	}
+	truth, err := linesim.CheckTruth(l.Journal, id, l.GateLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(truth, "; duplicates sent:", l.Printer.Stats().Duplicates)
+	for _, v := range truth.Violations {
+		t.Error(v)
+	}
+}

@@ -31,6 +31,7 @@ func TestOfflineHoldBeforeDry(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "OFF", GTIN: testGTIN, Lot: "L9", Expiry: "281231", Profile: "eu-fmd", Target: 250}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, "OFF")
 	if err := c.Command(ctx, "OFF", api.Command{Name: "start"}, operator); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +166,7 @@ func TestBadPoolRefusedWhole(t *testing.T) {
 	// The first pool issued for the GTIN is the bad one: the background
 	// replenisher or Start's own request meets it; Start may be refused
 	// for lack of serials until a good pool arrives.
+	confirmClearance(ctx, t, c, "BAD")
 	for i := 0; ; i++ {
 		err := c.Command(ctx, "BAD", api.Command{Name: "start"}, operator)
 		if err == nil {
@@ -216,6 +218,7 @@ func TestPoolRequestRepeatedWithSameID(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "SAMEID", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 30}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, "SAMEID")
 	started := false
 	for i := 0; i < 3 && !started; i++ {
 		err := c.Command(ctx, "SAMEID", api.Command{Name: api.CmdStart}, operator)

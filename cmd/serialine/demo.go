@@ -18,7 +18,6 @@ import (
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/metrics"
 	"github.com/serialine/serialine/line/packtags"
-	"github.com/serialine/serialine/line/records"
 )
 
 // cmdDemo runs a whole simulated line in one process on loopback: the
@@ -122,7 +121,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		o.Faults = linesim.PrinterFaults{DefectRate: 0.02, MaxDefectSeverity: 0.9, DuplicateAckRate: 0.005}
 	}
 	if *aggregateFlag == "on" {
-		o.Aggregate = &linesim.AggregateOptions{CaseSize: *caseSize, PalletSize: *palletSize}
+		// the packaging levels come from the product master (seedDemoProduct)
+		o.Aggregate = &linesim.AggregateOptions{CaseSize: *caseSize, PalletSize: *palletSize, FromMaster: true}
 	}
 	l, err := linesim.Start(ctx, o)
 	if err != nil {
@@ -139,6 +139,10 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 			e.logger.Warn("demo shutdown", "err", err)
 		}
 	}()
+	if err := seedDemoProduct(ctx, l, *caseSize, *palletSize); err != nil {
+		fmt.Fprintln(e.stderr, "serialine demo: product master:", err)
+		return exitFailure
+	}
 	plcAddr := ""
 	if m := l.Config.Devices.PLC.Modbus; m != nil {
 		plcAddr = "modbus " + m.Address
@@ -193,7 +197,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 	if !*headless && *listen != "" {
 		so := hmi.StackOptions{Controller: l.Controller, Journal: l.Journal,
 			UsersPath: filepath.Join(dir, "users.db"), Logger: e.logger, Metrics: m, Gatherer: reg,
-			Shift: l.Config.Shift, Location: lineLocation(l.Config), Shifts: l.Config.Line.Shifts}
+			Shift: l.Config.Shift, Location: lineLocation(l.Config), Shifts: l.Config.Line.Shifts, Records: l.Controller.Records()}
 		if l.Aggregator != nil {
 			so.Aggregation = l.Aggregator
 		}
@@ -206,10 +210,6 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		if st.FirstStart != nil {
 			fmt.Fprintf(e.stderr, "first start: user %s, one-time password %s (must be changed at first login)\n",
 				st.FirstStart.User, st.FirstStart.Password)
-		}
-		if err := seedDemoProduct(ctx, st.Records); err != nil {
-			fmt.Fprintln(e.stderr, "serialine demo: product master:", err)
-			return exitFailure
 		}
 		ready := make(chan string, 1)
 		wg.Add(1)
@@ -333,19 +333,12 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }
 
-// seedDemoProduct puts the demo's product into the product master (once):
-// batches set up at the operator page pick it.
-func seedDemoProduct(ctx context.Context, rs *records.Store) error {
-	if rs == nil {
-		return nil
-	}
-	if _, err := rs.Product(linesim.DemoGTIN); err == nil {
-		return nil
-	}
-	_, err := rs.SaveProduct(ctx, records.Product{GTIN: linesim.DemoGTIN, Name: "Demo tablets 500 mg 20", Profile: "eu-fmd",
-		GCPLength: 7, MinShelfLifeDays: 180, MaxBatch: 100000, Active: true, Levels: []records.Level{{Name: "unit", Quantity: 1}, {Name: "case", Quantity: 12}},
-		Reason: "demo product"}, "system", "system")
-	return err
+// seedDemoProduct puts the demo's product into the controller's product
+// master (a new version when the case or pallet size changed): batches set
+// up at the operator page pick it, its company prefix length makes the
+// EPCs and its packaging levels drive the aggregation.
+func seedDemoProduct(ctx context.Context, l *linesim.Line, caseSize, palletSize int) error {
+	return linesim.SeedProduct(ctx, l.Controller.Records(), linesim.DemoProduct(caseSize, palletSize))
 }
 
 // gateTruth checks the journal against what the simulators say happened

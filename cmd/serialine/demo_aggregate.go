@@ -60,6 +60,7 @@ func runAggregator(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, j
 		return nil, err
 	}
 	o := aggregate.Options{Config: cfg.Aggregation, Identity: cfg.Line, Journal: j, Line: ctrl, Alarms: ctrl,
+		Products: ctrl.Records(), Prefixes: ctrl.Prefixes(),
 		Case: devs.Case, Pallet: devs.Pallet, ManualLabeller: devs.ManualLabeller, ManualScanner: devs.ManualScanner,
 		Logger: log.With("part", "aggregation")}
 	if up != nil {

@@ -85,10 +85,14 @@ func loadGateLog(path string) ([]linesim.GateRecord, error) {
 		switch {
 		case r.Seq == 0:
 			err = fmt.Errorf("seq missing")
+		case r.Outcome == "on-conveyor":
+			if r.VerdictAtGate != "" {
+				err = fmt.Errorf("verdict_at_gate %q: an on-conveyor product has not reached the gate", r.VerdictAtGate)
+			}
+		case r.Outcome != "passed" && r.Outcome != "pushed":
+			err = fmt.Errorf("outcome %q: want passed, pushed or on-conveyor", r.Outcome)
 		case r.VerdictAtGate != "pass" && r.VerdictAtGate != "reject" && r.VerdictAtGate != "none":
 			err = fmt.Errorf("verdict_at_gate %q: want pass, reject or none", r.VerdictAtGate)
-		case r.Outcome != "passed" && r.Outcome != "pushed":
-			err = fmt.Errorf("outcome %q: want passed or pushed", r.Outcome)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("gate log %s line %d: %w", path, n, err)

@@ -131,7 +131,8 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 			usersPath = filepath.Join(filepath.Dir(cfg.Journal.Path), "users.db")
 		}
 		so := hmi.StackOptions{Controller: ctrl, Journal: j, UsersPath: usersPath, Logger: e.logger,
-			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts}
+			Metrics: m, Gatherer: reg, SecureCookie: cfg.API.CertFile != "", Shift: cfg.Shift, Location: lineLocation(cfg), Shifts: cfg.Line.Shifts,
+			Records: ctrl.Records()}
 		if agg != nil {
 			so.Aggregation = agg
 		}

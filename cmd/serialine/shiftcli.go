@@ -323,14 +323,14 @@ func cmdUsers(ctx context.Context, e env, args []string) int {
 
 // cmdProducts: serialine products list | show GTIN | set GTIN --name … --reason …
 func cmdProducts(ctx context.Context, e env, args []string) int {
-	c := newClientCmd(e, "products", "list | show GTIN | set GTIN --name NAME --profile P --gcp-length N --min-shelf-life DAYS --reason TEXT [--template T] [--max-batch N] [--levels unit:1,case:12] [--inactive]")
+	c := newClientCmd(e, "products", "list | show GTIN | set GTIN --name NAME --profile P --gcp-length N --min-shelf-life DAYS --reason TEXT [--template T] [--max-batch N] [--levels unit:1,case:12,pallet:80 (a level name:quantity[:sscc] or name:quantity:sgtin:GTIN)] [--inactive]")
 	name := c.fs.String("name", "", "set: product name")
 	profile := c.fs.String("profile", "", "set: market profile (eu-fmd, us-dscsa, eu-fmd-de …)")
 	template := c.fs.String("template", "", "set: printer template")
 	gcp := c.fs.Int("gcp-length", 0, "set: GS1 company prefix length of the GTIN (6-12)")
 	shelf := c.fs.Int("min-shelf-life", -1, "set: minimum remaining shelf life at batch creation, days")
 	maxBatch := c.fs.Int("max-batch", 0, "set: largest batch (units; 0 = 1000000)")
-	levels := c.fs.String("levels", "", "set: packaging levels name:quantity,…")
+	levels := c.fs.String("levels", "", "set: packaging levels, innermost first: name:quantity (SSCC) or name:quantity:sgtin:GTIN, comma separated (unit:1,case:12,pallet:80)")
 	inactive := c.fs.Bool("inactive", false, "set: no new batches for this product")
 	reason := c.fs.String("reason", "", "set: why (change control reference)")
 	if code, ok := c.parse(args); !ok {
@@ -350,17 +350,9 @@ func cmdProducts(ctx context.Context, e env, args []string) int {
 	default:
 		return usageErr(e, c, "want list, show GTIN or set GTIN …")
 	}
-	var lv []records.Level
-	for _, part := range strings.Split(*levels, ",") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		n, q, _ := strings.Cut(part, ":")
-		qty, err := strconv.Atoi(q)
-		if err != nil {
-			return usageErr(e, c, "--levels %q: want name:quantity", part)
-		}
-		lv = append(lv, records.Level{Name: n, Quantity: qty})
+	lv, err := records.ParseLevels(*levels)
+	if err != nil {
+		return usageErr(e, c, "--levels: %v", err)
 	}
 	cl, err := c.cf.connect(ctx)
 	if err != nil {
@@ -413,6 +405,9 @@ func printProduct(e env, pv api.ProductView) {
 	p := pv.Product
 	fmt.Fprintf(e.stdout, "%s %s (version %d, %s by %s: %s)\n  profile %s  template %q  gcp length %d  min shelf life %d days  max batch %d  active %t\n",
 		p.GTIN, p.Name, p.Version, p.ChangedAt.Format(time.RFC3339), p.ChangedBy, p.Reason, p.Profile, p.Template, p.GCPLength, p.MinShelfLifeDays, p.MaxBatch, p.Active)
+	if len(p.Levels) > 0 {
+		fmt.Fprintf(e.stdout, "  levels %s\n", records.LevelsText(p.Levels))
+	}
 	for _, v := range pv.Versions {
 		fmt.Fprintf(e.stdout, "  v%d %s %s: %s\n", v.Version, v.ChangedAt.Format(time.RFC3339), v.ChangedBy, v.Reason)
 	}

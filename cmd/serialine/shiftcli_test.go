@@ -36,9 +36,14 @@ func TestClientShift(t *testing.T) {
 	}
 
 	code, out, errs := as(t, "admin", adm, "products", "set", "09501101530010", "--name", "Ibuprofen 400 mg 50", "--profile", "eu-fmd",
-		"--gcp-length", "7", "--min-shelf-life", "180", "--levels", "unit:1,case:12", "--reason", "new product CC-9")
-	if code != exitOK || !strings.Contains(out, "version 1") {
+		"--gcp-length", "7", "--min-shelf-life", "180", "--levels", "unit:1,case:12:sgtin:19501101530000,pallet:40", "--reason", "new product CC-9")
+	if code != exitOK || !strings.Contains(out, "version 1") || !strings.Contains(out, "levels unit:1, case:12:sgtin:19501101530000, pallet:40") {
 		t.Fatalf("products set: %d %q %q", code, out, errs)
+	}
+	code, _, errs = as(t, "admin", adm, "products", "set", "09501101530010", "--name", "Ibuprofen 400 mg 50", "--profile", "eu-fmd",
+		"--gcp-length", "7", "--min-shelf-life", "180", "--levels", "unit:1,case:12:sgtin", "--reason", "r")
+	if code != exitUsage || !strings.Contains(errs, "levels[1].gtin: required with id sgtin") {
+		t.Fatalf("a case level identified by SGTIN without its GTIN: %d %q", code, errs)
 	}
 	code, out, _ = as(t, "otto", op, "products", "list")
 	if code != exitOK || !strings.Contains(out, "Ibuprofen 400 mg 50") || !strings.Contains(out, "Paracetamol") {

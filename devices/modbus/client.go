@@ -90,6 +90,11 @@ type Client struct {
 	pending    []devices.Trigger
 	missed     uint64
 	stallSince time.Time // last ErrHeartbeatStalled reported
+	// lastPoll is when the trigger block was last read successfully
+	// (poller only): the products a poll counts passed the trigger point
+	// after it, so it dates their triggers (Trigger.At) at the earliest
+	// they can have happened, also after a reconnect.
+	lastPoll time.Time
 
 	events   chan event    // poller -> NextTrigger
 	pollDone chan struct{} // closed when the poller has stopped
@@ -461,6 +466,7 @@ func (c *Client) poller(ctx context.Context) {
 		}
 		now := c.now()
 		err = c.take(s, now)
+		c.lastPoll = now
 		for _, t := range c.pending {
 			if !send(event{t: t}) {
 				return
@@ -558,6 +564,10 @@ func (c *Client) take(s Snapshot, now time.Time) error {
 		delta = limit
 	}
 	mask := uint64(1)<<c.cfg.Registers.CounterWidth - 1
+	at := c.lastPoll
+	if at.IsZero() {
+		at = now
+	}
 	for k := delta; k >= 1; k-- {
 		cv := (s.Counter - (k - 1)) & mask
 		var seq uint64
@@ -566,7 +576,7 @@ func (c *Client) take(s Snapshot, now time.Time) error {
 		} else {
 			seq = c.seqExt.Extend(cv)
 		}
-		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: now})
+		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: at})
 		c.missed = 0
 		if c.gr != nil && c.gr.mode == devices.GateResultsEvery {
 			c.gr.tracker.Expect(seq)

@@ -3,6 +3,7 @@ package modbus
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/serialine/serialine/devices"
@@ -87,16 +88,23 @@ func (c *Client) pollGate(now time.Time) error {
 	g.next = now.Add(c.cfg.ConfirmPoll)
 	n := uint64(c.cfg.Registers.Slots)
 	if g.mode == devices.GateResultsRejects {
+		// Read every waiting product's slot, then settle them at once:
+		// the results are queued in product order.
+		slots := map[uint64]devices.GateSlot{}
 		for _, seq := range g.rejects.Waiting() {
-			slots, err := c.readSlots(seq%n, 1)
+			if _, ok := slots[seq%n]; ok {
+				continue
+			}
+			got, err := c.readSlots(seq%n, 1)
 			if err != nil {
 				return err
 			}
-			g.q.Push(g.rejects.Check(now, func(s uint64) (devices.GateSlot, bool) {
-				v, ok := slots[s%n]
-				return v, ok
-			})...)
+			maps.Copy(slots, got)
 		}
+		g.q.Push(g.rejects.Check(now, func(s uint64) (devices.GateSlot, bool) {
+			v, ok := slots[s%n]
+			return v, ok
+		})...)
 		return nil
 	}
 	from, to, ok := g.tracker.Pending()

@@ -612,7 +612,7 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 					c.missed++
 					continue
 				}
-				c.pending = append(c.pending, devices.Trigger{Seq: c.localSeq, Missed: c.missed, At: now})
+				c.pending = append(c.pending, devices.Trigger{Seq: c.localSeq, Missed: c.missed, At: c.trigAt(now)})
 				c.missed = 0
 				c.expect(c.localSeq)
 				continue
@@ -640,7 +640,7 @@ func (c *Client) handle(ctx context.Context, cl *opcua.Client, n *opcua.PublishN
 				c.missed += delta
 				continue
 			}
-			c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed + delta - 1, At: now})
+			c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed + delta - 1, At: c.trigAt(now)})
 			c.missed = 0
 			c.expect(seq)
 		}
@@ -745,7 +745,7 @@ func (c *Client) onSeq(v uint64, stalled bool, now time.Time) {
 	}
 	for k := delta; k >= 1; k-- {
 		seq := c.seqExt.Extend((v - (k - 1)) & mask)
-		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: now})
+		c.pending = append(c.pending, devices.Trigger{Seq: seq, Missed: c.missed, At: c.trigAt(now)})
 		c.missed = 0
 		c.expect(seq)
 	}
@@ -966,3 +966,8 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// trigAt dates a trigger received at now at the earliest its product can
+// have passed the trigger point: the server reports a change up to one
+// publishing interval after it sampled it.
+func (c *Client) trigAt(now time.Time) time.Time { return now.Add(-c.cfg.PublishInterval) }

@@ -46,6 +46,7 @@ import (
 	"github.com/serialine/serialine/line/upstream"
 	"github.com/serialine/serialine/printer"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision"
 )
@@ -56,11 +57,13 @@ type Line interface {
 	State() (batch string, s packml.State)
 }
 
-// Alarms raises and clears alarms (*line.Controller's embedded
-// api.AlarmBook satisfies it).
+// Alarms raises and clears alarms by condition (*line.Controller's
+// embedded api.AlarmBook satisfies it). The aggregation's alarms carry
+// their support code (alarms.go: AGG-*, texts in the catalogues under
+// alarm.<code>) and a condition key: one active alarm per condition.
 type Alarms interface {
-	Raise(severity, source, text, by string) api.Alarm
-	Clear(source string)
+	RaiseCondition(a api.Alarm) api.Alarm
+	ClearCondition(condition, by string) bool
 }
 
 // PLC is the case line PLC (devices/modbus.Client, devices/opcua.Client).
@@ -121,8 +124,17 @@ type Options struct {
 	Alarms Alarms
 	// Upstream asks the site server for SSCCs (source upstream); nil = none.
 	Upstream SSCCUpstream
-	// Hierarchy gives the packaging levels per GTIN (default: Config.Products).
+	// Hierarchy gives the packaging levels per GTIN (default:
+	// Config.Products, then Products).
 	Hierarchy HierarchySource
+	// Products is the product master (line/records.Store, as
+	// line.Controller.Records gives it): the packaging levels of a product
+	// whose GTIN Config.Products does not list; nil = none.
+	Products ProductMaster
+	// Prefixes gives the GS1 Company Prefix length of a GTIN for the EPCs
+	// (line.Controller.Prefixes: the product master first); nil = the
+	// line section's own lookup (Identity.Prefixes without a master).
+	Prefixes gcp.Lookup
 	// Case, Pallet: the stations' devices; nil = station not present.
 	Case   *CaseDevices
 	Pallet *PalletDevices
@@ -140,16 +152,18 @@ type Options struct {
 
 // Aggregator runs the aggregation stations of one line.
 type Aggregator struct {
-	o     Options
-	j     *journal.Journal
-	log   *slog.Logger
-	now   func() time.Time
-	hier  HierarchySource
-	kind  journal.IDKind
-	wait  time.Duration
-	kick  chan struct{}
-	wg    sync.WaitGroup
-	start time.Time
+	o    Options
+	j    *journal.Journal
+	log  *slog.Logger
+	now  func() time.Time
+	hier HierarchySource
+	// prefixes gives the company prefix length of a GTIN (EPCs).
+	prefixes gcp.Lookup
+	kind     journal.IDKind
+	wait     time.Duration
+	kick     chan struct{}
+	wg       sync.WaitGroup
+	start    time.Time
 
 	mu       sync.Mutex
 	stations map[string]*station
@@ -157,6 +171,9 @@ type Aggregator struct {
 	rework   map[string]int // batch -> cases to the rework lane
 	finished map[string]*api.Signature
 	units    UnitActor
+	// verdictAlarms are the conditions of active case verdict alarms
+	// (cleared when a later verdict is delivered: alarms.go).
+	verdictAlarms []string
 }
 
 // station is one station's state (guarded by Aggregator.mu). busy
@@ -199,7 +216,14 @@ func New(o Options) (*Aggregator, error) {
 		wait: o.Config.CommissionWait, kick: make(chan struct{}, 1), stations: map[string]*station{},
 		rework: map[string]int{}, finished: map[string]*api.Signature{}}
 	if a.hier == nil {
-		a.hier = ConfigHierarchy(o.Config)
+		a.hier = Hierarchies(ConfigHierarchy(o.Config), MasterHierarchy(o.Products))
+	}
+	if a.prefixes = o.Prefixes; a.prefixes == nil {
+		p, err := o.Identity.Prefixes(nil)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+		a.prefixes = p
 	}
 	if a.wait <= 0 {
 		a.wait = 5 * time.Second
@@ -221,7 +245,9 @@ var _ api.Aggregation = (*Aggregator)(nil)
 func (a *Aggregator) Run(ctx context.Context) error {
 	a.start = a.now()
 	if err := a.ensureRange(ctx); err != nil {
-		a.alarm(api.SeverityFault, "aggregation", err.Error())
+		a.alarm(api.SeverityFault, CodeSSCCRange, "", nil, err.Error())
+	} else {
+		a.clearAlarm(condOf(CodeSSCCRange, ""))
 	}
 	a.resume(ctx)
 	loops := []func(context.Context){a.reportLoop, a.idLoop}
@@ -304,13 +330,6 @@ func (a *Aggregator) resume(ctx context.Context) {
 	}
 }
 
-func (a *Aggregator) alarm(sev, source, text string) {
-	a.log.Warn("aggregation alarm", "source", source, "text", text)
-	if a.o.Alarms != nil {
-		a.o.Alarms.Raise(sev, source, text, "system")
-	}
-}
-
 func (a *Aggregator) kickReport() {
 	select {
 	case a.kick <- struct{}{}:
@@ -340,12 +359,13 @@ func (a *Aggregator) connect(ctx context.Context, st, dev string, b devices.Back
 	a.setLink(st, api.LinkConnecting)
 	err := devices.Retry(ctx, b, fn, func(n int, err error, wait time.Duration) {
 		if n == 1 {
-			a.alarm(api.SeverityWarning, "aggregation", fmt.Sprintf("%s station: %s: cannot connect: %v", st, dev, err))
+			a.linkAlarm(st, dev, fmt.Sprintf("%s station: %s: cannot connect: %v", st, dev, err))
 		}
 		a.log.Warn("aggregation device connect failed", "station", st, "device", dev, "attempt", n, "retry_in", wait, "err", err)
 	})
 	if err == nil {
 		a.setLink(st, api.LinkUp)
+		a.clearAlarm(linkCond(st, dev))
 	}
 	return err
 }
@@ -383,14 +403,19 @@ func (a *Aggregator) labellerLoop(ctx context.Context, st string, drv printer.Dr
 				return
 			}
 			if err != nil {
-				a.alarm(api.SeverityFault, "aggregation", fmt.Sprintf("%s station labeller: %v", st, err))
+				a.linkAlarm(st, "labeller", fmt.Sprintf("%s station labeller: %v", st, err))
 				break
 			}
+			p := map[string]string{"station": st, "code": ev.Code, "text": ev.Text}
 			switch ev.Kind {
 			case printer.Fault:
-				a.alarm(api.SeverityFault, "aggregation", fmt.Sprintf("%s station labeller: %s %s", st, ev.Code, ev.Text))
+				a.alarm(api.SeverityFault, CodeLabellerFault, st, p, fmt.Sprintf("%s station labeller: %s %s", st, ev.Code, ev.Text))
 			case printer.Warning:
-				a.alarm(api.SeverityWarning, "aggregation", fmt.Sprintf("%s station labeller: %s %s", st, ev.Code, ev.Text))
+				a.alarm(api.SeverityWarning, CodeLabellerWarning, st, p, fmt.Sprintf("%s station labeller: %s %s", st, ev.Code, ev.Text))
+			case printer.PrintComplete: // it prints again
+				a.clearAlarm(condOf(CodeLabellerFault, st))
+				a.clearAlarm(condOf(CodeLabellerWarning, st))
+				a.clearAlarm(condOf(CodeLabelNotSent, st))
 			}
 		}
 	}

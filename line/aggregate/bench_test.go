@@ -71,6 +71,9 @@ func benchAggOnce(b *testing.B, perMin int) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "B1", Expiry: "281231", Profile: "eu-fmd", Target: units}, operator); err != nil {
 		b.Fatal(err)
 	}
+	if err := linesim.ConfirmClearance(ctx, c, id, operator, nil); err != nil {
+		b.Fatal(err)
+	}
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
 		b.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (a *Aggregator) caseStation(ctx context.Context) {
 				return
 			}
 			if err != nil {
-				a.alarm(api.SeverityFault, "aggregation", "case line PLC: "+err.Error())
+				a.linkAlarm("case", "plc", "case line PLC: "+err.Error())
 				if errors.Is(err, devices.ErrClosed) || errors.Is(err, devices.ErrNotConnected) {
 					if a.connect(ctx, "case", "plc", b, d.PLC.Connect) != nil {
 						return
@@ -152,7 +152,7 @@ func (a *Aggregator) caseStation(ctx context.Context) {
 			for range t.Missed {
 				// a case passed unseen: its read (if any) is dropped with it
 				trigQ = append(trigQ, devices.Trigger{})
-				a.alarm(api.SeverityWarning, "aggregation", "case line: a case passed without a trigger the station could follow")
+				a.alarm(api.SeverityWarning, CodeCaseMissedTrigger, "", nil, "case line: a case passed without a trigger the station could follow")
 			}
 			trigQ = append(trigQ, t)
 		case r := <-reads:
@@ -195,7 +195,7 @@ func (a *Aggregator) readLoop(ctx context.Context, st, dev string, cam vision.Ca
 				return
 			}
 			if err != nil && !errors.Is(err, vision.ErrGarbled) {
-				a.alarm(api.SeverityFault, "aggregation", fmt.Sprintf("%s station %s: %v", st, dev, err))
+				a.linkAlarm(st, dev, fmt.Sprintf("%s station %s: %v", st, dev, err))
 				if a.connect(ctx, st, dev, devices.DefaultBackoff(), cam.Connect) != nil {
 					return
 				}
@@ -331,7 +331,7 @@ func (a *Aggregator) labelCase(ctx context.Context, job *caseJob) {
 		p, err := a.j.OpenParent(ctx, job.level.Spec(job.batch, "case"), journal.Actor{})
 		if err != nil {
 			job.bad = "no code for the case: " + err.Error()
-			a.alarm(api.SeverityFault, "aggregation", "case station: "+job.bad)
+			a.alarm(api.SeverityFault, CodeCaseNoCode, "", map[string]string{"detail": err.Error()}, "case station: "+job.bad)
 		} else {
 			job.code = p.Code
 			b, _ := a.j.Batch(job.batch)
@@ -344,7 +344,7 @@ func (a *Aggregator) labelCase(ctx context.Context, job *caseJob) {
 				return
 			}
 			job.bad = "label not sent: " + err.Error()
-			a.alarm(api.SeverityFault, "aggregation", "case station labeller: "+err.Error())
+			a.alarm(api.SeverityFault, CodeLabelNotSent, "case", map[string]string{"station": "case", "detail": err.Error()}, "case station labeller: "+err.Error())
 			if verr := a.j.Aggregate(ctx, func(t *journal.AggTx) error { return t.Void(p.Code, job.bad, journal.Actor{}) }); verr != nil {
 				a.log.Error("void case code", "code", p.Code, "err", verr)
 			}
@@ -435,9 +435,18 @@ func (a *Aggregator) closeCase(ctx context.Context, job *caseJob, s labelScan) {
 	}
 	if err := a.o.Case.PLC.Decide(ctx, job.seq, reject); err != nil && ctx.Err() == nil {
 		msg := fmt.Sprintf("case %d: verdict not delivered (%v): the gate sends it to the rework lane", job.seq, err)
+		code, p := CodeCaseVerdict, map[string]string{"case": strconv.FormatUint(job.seq, 10)}
 		if !reject {
 			msg += "; it is closed as " + hri(job.code) + ": put it back on the palletiser"
+			code, p["code"] = CodeCaseVerdictClosed, hri(job.code)
 		}
-		a.alarm(api.SeverityFault, "aggregation", msg)
+		a.alarm(api.SeverityFault, code, p["case"], p, msg)
+		a.mu.Lock()
+		a.verdictAlarms = append(a.verdictAlarms, condOf(code, p["case"]))
+		a.mu.Unlock()
+		return
+	}
+	if !reject && job.code != "" {
+		a.caseDone()
 	}
 }

@@ -3,6 +3,7 @@ package aggregate_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -72,11 +73,16 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// runBatch runs batch id of n units of testGTIN to Complete: defined,
+// line clearance confirmed, started, unheld after every hold.
 func runBatch(t *testing.T, l *linesim.Line, id string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	c := l.Controller
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "L" + id, Expiry: "281231", Profile: "eu-fmd", Target: n}, operator); err != nil {
+		t.Fatal(err)
+	}
+	if err := linesim.ConfirmClearance(ctx, c, id, operator, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, operator); err != nil {
@@ -265,7 +271,7 @@ func TestAggregationLine(t *testing.T) {
 	if err != nil || pl.Units == 0 || len(pl.Contents.Parents) != pl.Parent.Count || pl.Units != sum {
 		t.Fatalf("lookup of a pallet: %d units, %v", pl.Units, err)
 	}
-	checkEPCIS(t, l)
+	checkEPCIS(t, l, "B1", l.Config.Line.CompanyPrefixLen)
 	// The SSCCs not drawn went back to the site server with the finish.
 	pools, err := l.Journal.IDPools()
 	if err != nil {
@@ -317,8 +323,9 @@ func waitRec(t *testing.T, a interface {
 }
 
 // checkEPCIS: every aggregation document the site server received
-// validates, and replaying them gives the journal's hierarchy.
-func checkEPCIS(t *testing.T, l *linesim.Line) {
+// validates, and replaying them gives the hierarchy of batch in the
+// journal (SSCC EPCs with company prefix length cp).
+func checkEPCIS(t *testing.T, l *linesim.Line, batch string, cp int) {
 	t.Helper()
 	s := epcistest.Schema(t)
 	waitFor(t, 15*time.Second, "outbox drained", func() bool {
@@ -358,12 +365,12 @@ func checkEPCIS(t *testing.T, l *linesim.Line) {
 		}
 	}
 	closed := 0
-	_ = l.Journal.Parents("B1", func(p journal.Parent) error {
+	_ = l.Journal.Parents(batch, func(p journal.Parent) error {
 		if p.State != journal.ParentClosed {
 			return nil
 		}
 		closed++
-		epc := fmt.Sprintf("urn:epc:id:sscc:%s.%s", p.Code[3:3+l.Config.Line.CompanyPrefixLen], p.Code[2:3]+p.Code[3+l.Config.Line.CompanyPrefixLen:19])
+		epc := fmt.Sprintf("urn:epc:id:sscc:%s.%s", p.Code[3:3+cp], p.Code[2:3]+p.Code[3+cp:19])
 		if got := contents[epc]; len(got) != len(p.Children) {
 			t.Errorf("%s: EPCIS says %d children, journal %d", epc, len(got), len(p.Children))
 		}
@@ -373,4 +380,66 @@ func checkEPCIS(t *testing.T, l *linesim.Line) {
 		t.Fatalf("%d closed parents, %d packing events", closed, packs)
 	}
 	sort.Strings(nil)
+}
+
+// TestAggregationFromProductMaster: the product master drives the line.
+// With no hierarchy in the aggregation config and no line-wide company
+// prefix length, a batch of a GTIN whose company prefix length nobody
+// knows is refused naming the GTIN; the demo product's master entry
+// (levels case of 4 and pallet of 2, company prefix length 7, before the
+// 8 of line.company_prefixes) makes the cases and pallets, and the EPCIS
+// documents carry 7-digit company prefixes.
+func TestAggregationFromProductMaster(t *testing.T) {
+	cfg, err := linesim.DemoConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Line.CompanyPrefixLen = 0
+	cfg.Line.CompanyPrefixes = map[string]int{testGTIN: 8}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := linesim.Start(ctx, linesim.Options{Dir: t.TempDir(), Rate: 25, GateDistance: 12, Config: &cfg,
+		Aggregate: &linesim.AggregateOptions{CaseSize: 4, PalletSize: 2, FromMaster: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := l.Close(); err != nil {
+			t.Errorf("close line: %v", err)
+		}
+	})
+	c := l.Controller
+	const unknown = "09506000134352"
+	_, err = c.CreateBatch(ctx, api.BatchDef{ID: "X1", GTIN: unknown, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 5}, operator)
+	if !errors.Is(err, api.ErrBadRequest) || !strings.Contains(err.Error(), unknown) {
+		t.Fatalf("batch of a GTIN without company prefix length: %v", err)
+	}
+	if err := linesim.SeedProduct(ctx, c.Records(), linesim.DemoProduct(4, 2)); err != nil {
+		t.Fatal(err)
+	}
+	runBatch(t, l, "PM1", 18)
+	rec, err := linesim.FinishAggregation(ctx, l, "PM1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Levels) != 2 || rec.Levels[0].Name != "case" || rec.Levels[0].Capacity != 4 || rec.Levels[1].Name != "pallet" || rec.Levels[1].Capacity != 2 {
+		t.Fatalf("levels %+v, want case of 4 and pallet of 2 (the product master's)", rec.Levels)
+	}
+	if !rec.Balanced || rec.Levels[0].Full == 0 {
+		t.Fatalf("aggregation %+v", rec)
+	}
+	checkEPCIS(t, l, "PM1", 7)
+	sgtins, ssccs := 0, 0
+	for _, ev := range l.Upstream.Events() {
+		doc := string(ev.Doc)
+		sgtins += strings.Count(doc, "urn:epc:id:sgtin:9501101.0")
+		ssccs += strings.Count(doc, "urn:epc:id:sscc:9501101.")
+		if strings.Contains(doc, "urn:epc:id:sgtin:95011015.") || strings.Contains(doc, "urn:epc:id:sscc:95011015") {
+			t.Fatalf("an EPC with the config's company prefix length 8 instead of the product master's 7:\n%s", doc)
+		}
+	}
+	if sgtins == 0 || ssccs == 0 {
+		t.Fatalf("EPCs with the product master's company prefix: %d SGTIN, %d SSCC", sgtins, ssccs)
+	}
 }

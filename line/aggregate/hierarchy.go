@@ -1,9 +1,12 @@
 package aggregate
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -48,10 +51,30 @@ func (l Level) Spec(batch, station string) journal.ParentSpec {
 	return journal.ParentSpec{Batch: batch, Level: l.Name, ChildLevel: l.ChildLevel, Capacity: l.Quantity, Station: station, Kind: l.Kind, GTIN: l.GTIN}
 }
 
-// HierarchySource gives a product's packaging hierarchy by unit GTIN: the
-// configuration now, the product master (engineer W's) later.
+// HierarchySource gives a product's packaging hierarchy by unit GTIN.
+// Hierarchy returns an error wrapping ErrNoHierarchy when it has none for
+// the GTIN (then the next source of Hierarchies is asked).
 type HierarchySource interface {
 	Hierarchy(gtin string) (Hierarchy, error)
+}
+
+// ErrNoHierarchy: no packaging hierarchy is known for a GTIN.
+var ErrNoHierarchy = errors.New("no packaging hierarchy")
+
+// hierarchyOf builds the hierarchy of gtin from levels above the unit in
+// the aggregation config's form.
+func hierarchyOf(gtin string, levels []config.Level) Hierarchy {
+	h := Hierarchy{GTIN: gtin}
+	child := journal.UnitLevel
+	for _, l := range levels {
+		k := journal.IDSSCC
+		if l.ID == config.IDSGTIN {
+			k = journal.IDSGTIN
+		}
+		h.Levels = append(h.Levels, Level{Name: l.Name, Quantity: l.Quantity, Kind: k, GTIN: l.GTIN, ChildLevel: child})
+		child = l.Name
+	}
+	return h
 }
 
 type configHierarchy map[string]Hierarchy
@@ -60,17 +83,7 @@ type configHierarchy map[string]Hierarchy
 func ConfigHierarchy(c config.Aggregation) HierarchySource {
 	m := configHierarchy{}
 	for _, p := range c.Products {
-		h := Hierarchy{GTIN: p.GTIN}
-		child := journal.UnitLevel
-		for _, l := range p.Levels {
-			k := journal.IDSSCC
-			if l.ID == "sgtin" {
-				k = journal.IDSGTIN
-			}
-			h.Levels = append(h.Levels, Level{Name: l.Name, Quantity: l.Quantity, Kind: k, GTIN: l.GTIN, ChildLevel: child})
-			child = l.Name
-		}
-		m[p.GTIN] = h
+		m[p.GTIN] = hierarchyOf(p.GTIN, p.Levels)
 	}
 	return m
 }
@@ -78,7 +91,65 @@ func ConfigHierarchy(c config.Aggregation) HierarchySource {
 func (m configHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
 	h, ok := m[gtin]
 	if !ok {
-		return Hierarchy{}, fmt.Errorf("no packaging hierarchy configured for GTIN %s (aggregation.products)", gtin)
+		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in aggregation.products", ErrNoHierarchy, gtin)
 	}
 	return h, nil
+}
+
+// ProductMaster is the product master (*records.Store).
+type ProductMaster interface {
+	Product(gtin string) (records.Product, error)
+}
+
+type masterHierarchy struct{ m ProductMaster }
+
+// MasterHierarchy is the HierarchySource of the product master: the
+// current version's packaging levels above the unit (records.Level: name,
+// quantity, id sscc|sgtin, level GTIN). nil m gives none.
+func MasterHierarchy(m ProductMaster) HierarchySource {
+	if m == nil {
+		return nil
+	}
+	return masterHierarchy{m}
+}
+
+func (s masterHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
+	p, err := s.m.Product(gtin)
+	if err != nil {
+		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in the product master (%w)", ErrNoHierarchy, gtin, err)
+	}
+	above := p.Above()
+	if len(above) == 0 {
+		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: its product master entry (%s, version %d) has no packaging level above the unit",
+			ErrNoHierarchy, gtin, p.Name, p.Version)
+	}
+	return hierarchyOf(gtin, above), nil
+}
+
+type chain []HierarchySource
+
+// Hierarchies asks each source in turn (nil ones skipped): the first that
+// knows the GTIN gives its hierarchy. The line's order is the aggregation
+// config, then the product master.
+func Hierarchies(srcs ...HierarchySource) HierarchySource {
+	var c chain
+	for _, s := range srcs {
+		if s != nil {
+			c = append(c, s)
+		}
+	}
+	return c
+}
+
+func (c chain) Hierarchy(gtin string) (Hierarchy, error) {
+	var why []string
+	prefix := fmt.Sprintf("%v for GTIN %s: ", ErrNoHierarchy, gtin)
+	for _, s := range c {
+		h, err := s.Hierarchy(gtin)
+		if err == nil || !errors.Is(err, ErrNoHierarchy) {
+			return h, err
+		}
+		why = append(why, strings.TrimPrefix(err.Error(), prefix))
+	}
+	return Hierarchy{}, fmt.Errorf("%w for GTIN %s: %s", ErrNoHierarchy, gtin, strings.Join(why, "; "))
 }

@@ -81,14 +81,18 @@ func (a *Aggregator) idLoop(ctx context.Context) {
 		if s.Source == "upstream" {
 			if n, err := a.j.IDLevel(journal.IDSSCC, ""); err == nil && n < low {
 				if err := a.requestSSCCs(ctx, size); err != nil && ctx.Err() == nil {
-					a.alarm(api.SeverityWarning, "aggregation", "SSCC pool: "+err.Error())
+					a.alarm(api.SeverityWarning, CodeSSCCPool, "", map[string]string{"detail": err.Error()}, "SSCC pool: "+err.Error())
+				} else if err == nil {
+					a.clearAlarm(condOf(CodeSSCCPool, ""))
 				}
 			}
 		}
 		for _, g := range caseGTINs {
 			if n, err := a.j.IDLevel(journal.IDSGTIN, g); err == nil && n < low {
 				if err := a.requestCaseSerials(ctx, g, size); err != nil && ctx.Err() == nil {
-					a.alarm(api.SeverityWarning, "aggregation", "case serial pool "+g+": "+err.Error())
+					a.alarm(api.SeverityWarning, CodeCasePool, g, map[string]string{"gtin": g, "detail": err.Error()}, "case serial pool "+g+": "+err.Error())
+				} else if err == nil {
+					a.clearAlarm(condOf(CodeCasePool, g))
 				}
 			}
 		}

@@ -39,12 +39,13 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 			return err
 		}, func(n int, err error, wait time.Duration) {
 			if n == 1 {
-				a.alarm(api.SeverityWarning, "aggregation", "manual station scanner: "+err.Error())
+				a.linkAlarm("manual", "scanner", "manual station scanner: "+err.Error())
 			}
 		})
 		if err != nil {
 			return
 		}
+		a.clearAlarm(linkCond("manual", "scanner"))
 		stop := context.AfterFunc(ctx, func() { _ = port.Close() })
 		var line []byte
 		buf := make([]byte, 256)
@@ -79,7 +80,7 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 			}
 			if err != nil && !errors.Is(err, serialport.ErrTimeout) {
 				if ctx.Err() == nil {
-					a.alarm(api.SeverityWarning, "aggregation", "manual station scanner: "+err.Error())
+					a.linkAlarm("manual", "scanner", "manual station scanner: "+err.Error())
 				}
 				break
 			}

@@ -39,12 +39,15 @@ func (a *Aggregator) palletStation(ctx context.Context) {
 			if s.err != nil {
 				res := api.ScanResult{OK: false, Message: "palletiser: case label not read (" + s.err.Error() + "): take the case off and scan it at the manual station", At: a.now()}
 				a.setLast("pallet", res)
-				a.alarm(api.SeverityWarning, "aggregation", res.Message)
+				a.alarm(api.SeverityWarning, CodePalletNoRead, "", nil, res.Message)
 				continue
 			}
 			res := a.palletScan(ctx, data, journal.Actor{})
 			if !res.OK {
-				a.alarm(api.SeverityWarning, "aggregation", "palletiser: "+res.Message)
+				a.alarm(api.SeverityWarning, CodePalletRefused, "", map[string]string{"detail": res.Message}, "palletiser: "+res.Message)
+			} else {
+				a.clearAlarm(condOf(CodePalletNoRead, ""))
+				a.clearAlarm(condOf(CodePalletRefused, ""))
 			}
 		}
 	}
@@ -118,7 +121,7 @@ func (a *Aggregator) buildScan(ctx context.Context, stName, code string, by jour
 				a.mu.Unlock()
 				for _, q := range queued {
 					if qr := a.buildScan(ctx, stName, q.code, q.by); !qr.OK {
-						a.alarm(api.SeverityWarning, "aggregation", fmt.Sprintf("%s station: %s", stName, qr.Message))
+						a.alarm(api.SeverityWarning, CodePalletRefused, "", map[string]string{"detail": qr.Message}, fmt.Sprintf("%s station: %s", stName, qr.Message))
 					}
 				}
 			}
@@ -202,7 +205,8 @@ func (a *Aggregator) finishParent(ctx context.Context, stName string, p journal.
 		err = lab.Enqueue(ctx, rec)
 	}
 	if err != nil {
-		a.alarm(api.SeverityFault, "aggregation", fmt.Sprintf("%s station: label of %s not printed: %v", stName, hri(p.Code), err))
+		a.alarm(api.SeverityFault, CodeLabelNotSent, stName, map[string]string{"station": stName, "detail": err.Error()},
+			fmt.Sprintf("%s station: label of %s not printed: %v", stName, hri(p.Code), err))
 		return "; label NOT printed: " + err.Error()
 	}
 	a.mu.Lock()

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/serialine/serialine/line/epcis"
@@ -79,13 +80,13 @@ func (a *Aggregator) documents(b journal.Batch, evs []journal.AggEvent) ([]journ
 			loc = l
 		}
 	}
-	cp := a.o.Identity.CompanyPrefixLen
-	o := epcis.Options{CompanyPrefixLen: cp, ReadPoint: a.o.Identity.ReadPoint, BizLocation: a.o.Identity.BizLocation}
+	o := epcis.Options{Prefixes: a.prefixes, EPCs: a.o.Identity.EPCFormat, DLBase: a.o.Identity.DLBase,
+		ReadPoint: a.o.Identity.ReadPoint, BizLocation: a.o.Identity.BizLocation}
 	var out []journal.OutboxEntry
 	for start := 0; start < len(evs); start += maxStepsPerDoc {
 		var steps []epcis.Step
 		for _, ev := range evs[start:min(start+maxStepsPerDoc, len(evs))] {
-			s, err := a.step(b, ev, cp)
+			s, err := a.step(b, ev, o)
 			if err != nil {
 				return nil, fmt.Errorf("event %d: %w", ev.Seq, err)
 			}
@@ -101,8 +102,8 @@ func (a *Aggregator) documents(b journal.Batch, evs []journal.AggEvent) ([]journ
 	return out, nil
 }
 
-func (a *Aggregator) step(b journal.Batch, ev journal.AggEvent, cp int) (epcis.Step, error) {
-	parent, err := epcOf(ev.Parent, cp)
+func (a *Aggregator) step(b journal.Batch, ev journal.AggEvent, o epcis.Options) (epcis.Step, error) {
+	parent, err := a.epcOf(b, ev.Parent, o)
 	if err != nil {
 		return epcis.Step{}, err
 	}
@@ -131,9 +132,9 @@ func (a *Aggregator) step(b journal.Batch, ev journal.AggEvent, cp int) (epcis.S
 	for _, c := range ev.Children {
 		var e string
 		if ev.Units {
-			e, err = epcis.SGTIN(b.GTIN, cp, c)
+			e, err = o.EPC(b.GTIN, c) // as the batch's own commissioning events carry it
 		} else {
-			e, err = epcOf(c, cp)
+			e, err = a.epcOf(b, c, o)
 		}
 		if err != nil {
 			return s, err
@@ -143,14 +144,44 @@ func (a *Aggregator) step(b journal.Batch, ev journal.AggEvent, cp int) (epcis.S
 	return s, nil
 }
 
-// epcOf is the EPC URI of a parent code.
-func epcOf(code string, cp int) (string, error) {
+// epcOf is the EPC of a parent code of batch b in the line's EPC format:
+// an SGTIN parent like the units (its level GTIN's company prefix length
+// from the line's lookup, the product master first), an SSCC with the
+// company prefix length of ssccPrefixLen.
+func (a *Aggregator) epcOf(b journal.Batch, code string, o epcis.Options) (string, error) {
 	k, key, serial, err := journal.SplitCode(code)
 	if err != nil {
 		return "", err
 	}
-	if k == journal.IDSSCC {
-		return epcis.SSCC(key, cp)
+	if k != journal.IDSSCC {
+		return o.EPC(key, serial)
 	}
-	return epcis.SGTIN(key, cp, serial)
+	n := 0
+	if o.EPCs != "dl" {
+		if n, err = a.ssccPrefixLen(b, key); err != nil {
+			return "", err
+		}
+	}
+	return o.SSCCEPC(key, n)
+}
+
+// ssccPrefixLen is the GS1 Company Prefix length of an SSCC: the SSCC
+// range's company prefix (sscc.company_prefix) when the SSCC carries it,
+// else the batch product's company prefix (from the line's lookup: the
+// product master, line.company_prefixes, the GCP list) when the SSCC
+// carries that one (company prefixes are prefix-free), else the line-wide
+// line.company_prefix_len. None of them: an error naming the SSCC.
+func (a *Aggregator) ssccPrefixLen(b journal.Batch, sscc string) (int, error) {
+	if r := a.o.Config.SSCC; r.Source == "range" && r.CompanyPrefix != "" && strings.HasPrefix(sscc[1:], r.CompanyPrefix) {
+		return len(r.CompanyPrefix), nil
+	}
+	if a.prefixes != nil {
+		if n, err := a.prefixes.PrefixLength(b.GTIN); err == nil && n < len(sscc) && sscc[1:1+n] == b.GTIN[1:1+n] {
+			return n, nil
+		}
+	}
+	if n := a.o.Identity.CompanyPrefixLen; n != 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("SSCC %s: GS1 Company Prefix length unknown: it carries neither the SSCC range's company prefix nor the company prefix of GTIN %s, and line.company_prefix_len is not set", sscc, b.GTIN)
 }

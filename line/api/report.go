@@ -138,8 +138,8 @@ func (s *Server) batchRecord(c *call, id string, rep reconcile.Report) (report.R
 		rec.Closeouts = append(rec.Closeouts, report.Closeout{Serial: co.Serial, Outcome: co.Outcome, Note: co.Note,
 			Signer: report.Signer{User: co.Signed.User, FullName: co.Signed.FullName, Role: co.Signed.Role, Meaning: co.Signed.Meaning, At: co.Signed.At}})
 	}
-	if s.o.Records != nil {
-		if cl, ok := s.o.Records.Clearance(id); ok {
+	if ck, ok := s.o.Controller.(ClearanceKeeper); ok {
+		if cl, ok := ck.Clearance(id); ok {
 			rc := &report.Clearance{Signer: report.Signer{User: cl.Signer.User, FullName: cl.Signer.FullName, Role: cl.Signer.Role,
 				Meaning: cl.Signer.Meaning, Reason: cl.Signer.Reason, At: cl.Signer.At}}
 			for _, it := range cl.Items {

@@ -103,8 +103,9 @@ func (s *Server) saveProduct(c *call) error {
 		return recordsErr(err)
 	}
 	return s.done(c, http.StatusOK, ProductView{Product: saved, Versions: s.o.Records.ProductVersions(gtin)}, req.Reason,
-		fmt.Sprintf("version=%d name=%q profile=%s template=%s gcp_length=%d min_shelf_life_days=%d max_batch=%d active=%t",
-			saved.Version, saved.Name, saved.Profile, saved.Template, saved.GCPLength, saved.MinShelfLifeDays, saved.MaxBatch, saved.Active))
+		fmt.Sprintf("version=%d name=%q profile=%s template=%s gcp_length=%d min_shelf_life_days=%d max_batch=%d active=%t levels=%q",
+			saved.Version, saved.Name, saved.Profile, saved.Template, saved.GCPLength, saved.MinShelfLifeDays, saved.MaxBatch, saved.Active,
+			records.LevelsText(saved.Levels)))
 }
 
 // ---- rules ----
@@ -133,7 +134,7 @@ func (s *Server) rulesFor(lang string) Rules {
 	r := Rules{TimeZone: s.o.Location.String(), Language: s.o.Shift.Language, Languages: i18n.Languages(),
 		OperatorUnitActionsNeedSupervisor: s.o.Shift.OperatorUnitActionsNeedSupervisor, BatchIDRule: BatchIDRule, Meanings: Meanings(),
 		Reasons: map[string][]config.ReasonCode{}}
-	for _, it := range s.o.Shift.Clearance {
+	for _, it := range s.checklist() {
 		if t, ok := i18n.Lookup(lang, "clearance."+it.ID); ok {
 			it.Text = t
 		}
@@ -164,14 +165,23 @@ type ClearanceView struct {
 	Confirmed *records.Clearance     `json:"confirmed,omitempty"`
 }
 
+// checklist is the line clearance checklist the controller requires
+// (ClearanceKeeper); none when it keeps no line clearance.
+func (s *Server) checklist() []config.ChecklistItem {
+	if ck, ok := s.o.Controller.(ClearanceKeeper); ok {
+		return ck.ClearanceChecklist()
+	}
+	return nil
+}
+
 func (s *Server) clearance(c *call) error {
 	id := c.r.PathValue("id")
 	if _, err := s.o.Controller.Batch(c.r.Context(), id); err != nil {
 		return err
 	}
-	v := ClearanceView{Batch: id, Required: len(s.o.Shift.Clearance) > 0, Checklist: s.rulesFor(c.lang()).Clearance}
-	if s.o.Records != nil {
-		if cl, ok := s.o.Records.Clearance(id); ok {
+	v := ClearanceView{Batch: id, Required: len(s.checklist()) > 0, Checklist: s.rulesFor(c.lang()).Clearance}
+	if ck, ok := s.o.Controller.(ClearanceKeeper); ok {
+		if cl, ok := ck.Clearance(id); ok {
 			v.Confirmed = &cl
 		}
 	}
@@ -188,8 +198,9 @@ type ClearanceRequest struct {
 }
 
 func (s *Server) confirmClearance(c *call) error {
-	if s.o.Records == nil {
-		return errNoRecords
+	ck, ok := s.o.Controller.(ClearanceKeeper)
+	if !ok {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "this controller keeps no line clearance"}
 	}
 	var req ClearanceRequest
 	if err := decode(c, &req); err != nil {
@@ -203,26 +214,24 @@ func (s *Server) confirmClearance(c *call) error {
 	if b.State != "Idle" {
 		return fmt.Errorf("batch %s is %s: line clearance is confirmed before its start: %w", id, b.State, ErrInvalidState)
 	}
-	var missing []string
 	var items []records.CheckItem
 	for _, it := range s.rulesFor(c.lang()).Clearance {
-		if !slices.Contains(req.Checked, it.ID) {
-			missing = append(missing, it.ID+" ("+it.Text+")")
-			continue
+		if slices.Contains(req.Checked, it.ID) {
+			items = append(items, records.CheckItem{ID: it.ID, Text: it.Text})
 		}
-		items = append(items, records.CheckItem{ID: it.ID, Text: it.Text})
 	}
-	if len(missing) > 0 {
-		return badRequest("line clearance not confirmed; check every item first: %s", strings.Join(missing, "; "))
+	cl := records.Clearance{Batch: id, Items: items, Note: strings.TrimSpace(req.Note)}
+	cl.Signer.User, cl.Signer.Meaning, cl.Signer.At = c.sess.User, MeaningPerformed, s.o.Now()
+	if err := CheckClearance(s.rulesFor(c.lang()).Clearance, cl); err != nil { // before the password is asked
+		return err
 	}
 	sig, err := s.sign(c, "line clearance before batch "+id, req.Signature, auth.RoleOperator)
 	if err != nil {
 		return err
 	}
-	cl := records.Clearance{Batch: id, Items: items, Note: strings.TrimSpace(req.Note),
-		Signer: signerOf(sig)}
-	if err := s.o.Records.ConfirmClearance(c.r.Context(), cl); err != nil {
-		return recordsErr(err)
+	cl.Signer = signerOf(sig)
+	if err := ck.ConfirmClearance(c.r.Context(), cl); err != nil {
+		return err
 	}
 	return s.done(c, http.StatusOK, ClearanceView{Batch: id, Required: true, Checklist: s.rulesFor(c.lang()).Clearance, Confirmed: &cl},
 		req.Note, fmt.Sprintf("%d item(s) checked signed meaning=%s", len(items), sig.Meaning))

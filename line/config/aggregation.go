@@ -30,8 +30,10 @@ import (
 type Aggregation struct {
 	// Enabled switches aggregation on.
 	Enabled bool `yaml:"enabled"`
-	// Products are the packaging hierarchies per GTIN (later from the
-	// product master: line/aggregate reads them through a HierarchySource).
+	// Products are the packaging hierarchies per GTIN. A GTIN not listed
+	// takes the levels of its product in the product master (line/records;
+	// line/aggregate reads both through a HierarchySource); none here is
+	// fine when the product master has them.
 	Products []Product `yaml:"products"`
 	// SSCC says where SSCCs come from.
 	SSCC SSCCSource `yaml:"sscc"`
@@ -183,9 +185,6 @@ func (a Aggregation) Validate() configs.Problems {
 	if !a.Enabled {
 		return p
 	}
-	if len(a.Products) == 0 {
-		p.Add("products", "at least one product hierarchy is needed")
-	}
 	seen := map[string]int{}
 	for i, pr := range a.Products {
 		path := fmt.Sprintf("products[%d]", i)
@@ -198,29 +197,7 @@ func (a Aggregation) Validate() configs.Problems {
 		if len(pr.Levels) == 0 {
 			p.Add(path+".levels", "at least one level (case) is needed")
 		}
-		names := map[string]bool{"unit": true}
-		for k, l := range pr.Levels {
-			lp := fmt.Sprintf("%s.levels[%d]", path, k)
-			if strings.TrimSpace(l.Name) == "" || names[l.Name] {
-				p.Add(lp+".name", "must be set and unique (not %q)", l.Name)
-			}
-			names[l.Name] = true
-			if l.Quantity < 1 || l.Quantity > 100000 {
-				p.Add(lp+".quantity", "must be 1..100000, got %d", l.Quantity)
-			}
-			switch l.ID {
-			case "", "sscc":
-				if l.GTIN != "" {
-					p.Add(lp+".gtin", "only with id sgtin")
-				}
-			case "sgtin":
-				if err := gs1.CheckValue("01", l.GTIN); err != nil {
-					p.Add(lp+".gtin", "required with id sgtin: %v", err)
-				}
-			default:
-				p.Add(lp+".id", `must be "sscc" or "sgtin", got %q`, l.ID)
-			}
-		}
+		p.Merge(path, CheckLevels(pr.Levels, pr.GTIN, 0))
 	}
 	s := a.SSCC
 	switch s.Source {
@@ -271,6 +248,48 @@ func (a Aggregation) Validate() configs.Problems {
 		}
 		if m.Labeller != nil {
 			p.Merge("manual_station.labeller", m.Labeller.Validate())
+		}
+	}
+	return p
+}
+
+// Level identifications (Level.ID).
+const (
+	IDSSCC  = "sscc"
+	IDSGTIN = "sgtin"
+)
+
+// CheckLevels reports every problem of a product's packaging levels above
+// the unit (innermost first) at paths levels[i+offset]: names set and
+// unique ("unit" is the pack itself), quantities 1..100000, identified by
+// sscc or sgtin, an sgtin level with its own valid GTIN other than the
+// unit's. The aggregation config and the product master
+// (line/records) both judge levels with it.
+func CheckLevels(levels []Level, unitGTIN string, offset int) configs.Problems {
+	var p configs.Problems
+	names := map[string]bool{"unit": true}
+	for k, l := range levels {
+		lp := fmt.Sprintf("levels[%d]", k+offset)
+		if strings.TrimSpace(l.Name) == "" || names[l.Name] {
+			p.Add(lp+".name", "must be set and unique (not %q)", l.Name)
+		}
+		names[l.Name] = true
+		if l.Quantity < 1 || l.Quantity > 100000 {
+			p.Add(lp+".quantity", "must be 1..100000, got %d", l.Quantity)
+		}
+		switch l.ID {
+		case "", IDSSCC:
+			if l.GTIN != "" {
+				p.Add(lp+".gtin", "only with id sgtin")
+			}
+		case IDSGTIN:
+			if err := gs1.CheckValue("01", l.GTIN); err != nil {
+				p.Add(lp+".gtin", "required with id sgtin: %v", err)
+			} else if l.GTIN == unitGTIN {
+				p.Add(lp+".gtin", "%s is the unit's GTIN: a packaging level has its own (indicator digit)", l.GTIN)
+			}
+		default:
+			p.Add(lp+".id", `must be "sscc" or "sgtin", got %q`, l.ID)
 		}
 	}
 	return p

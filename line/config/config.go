@@ -137,11 +137,13 @@ type Line struct {
 	// Name of the line (shown on the HMI, sent upstream).
 	Name string `yaml:"name"`
 	// CompanyPrefixLen is one GS1 company prefix length (6..12) for every
-	// GTIN this line packs, used to build SGTIN EPCs; 0 = not set (then
-	// CompanyPrefixes or GCPFile must know each GTIN: there is no default).
+	// GTIN this line packs, used to build SGTIN EPCs, tried last; 0 = not
+	// set (then the product master, CompanyPrefixes or GCPFile must know
+	// each GTIN: there is no default, and a batch of a GTIN nobody knows is
+	// refused at its definition).
 	CompanyPrefixLen int `yaml:"company_prefix_len"`
 	// CompanyPrefixes are per-product lengths: GTIN-14 -> length (6..12),
-	// tried first.
+	// tried after the product master's gcp_length.
 	CompanyPrefixes map[string]int `yaml:"company_prefixes"`
 	// GCPFile is GS1's GCP prefix format list (XML or JSON), loaded at start.
 	GCPFile string `yaml:"gcp_file"`
@@ -603,6 +605,7 @@ func (c Config) Validate() configs.Problems {
 	}
 	// devices
 	p.Merge("devices.plc", c.Devices.PLC.Validate())
+	p = append(p, c.gateProblems()...) // gate.go
 	p.Merge("devices.printer", c.Devices.Printer.Validate())
 	p.Merge("devices.camera", c.Devices.Camera.Validate())
 	p.Merge("grading", c.Grading.Validate())

@@ -71,13 +71,15 @@ type Clock struct {
 	// are checked. Default 1s.
 	CheckInterval time.Duration `yaml:"check_interval"`
 	// RequireSync: Start needs a synchronised clock (as the system reports
-	// it: adjtimex on Linux) or a supervisor's e-signed override. Default
-	// true; where the system cannot tell, there is no check.
+	// it: adjtimex on Linux) or a supervisor's e-signed override; where the
+	// system cannot tell, there is no check. Default false, so that a config
+	// written before the key existed starts as it did; the installed config
+	// (configs/line-pc.yaml) and the example set it true.
 	RequireSync bool `yaml:"require_sync"`
 }
 
 func defaultClock() Clock {
-	return Clock{MaxStep: 2 * time.Second, MaxBack: 100 * time.Millisecond, CheckInterval: time.Second, RequireSync: true}
+	return Clock{MaxStep: 2 * time.Second, MaxBack: 100 * time.Millisecond, CheckInterval: time.Second}
 }
 
 // serviceProblems validates the journal lifecycle and clock settings.

@@ -99,11 +99,16 @@ func (c Config) validateUpstreamDrivers(p *configs.Problems) {
 }
 
 // Prefixes returns the GS1 Company Prefix lookup the line's EPCs use:
-// per-product lengths (line.company_prefixes), then the GCP prefix format
-// list (line.gcp_file), then the one line-wide length
-// (line.company_prefix_len) when set. Never a silent default.
-func (l Line) Prefixes() (gcp.Lookup, error) {
+// first (when not nil) the product master's gcp_length of the product,
+// then per-product lengths (line.company_prefixes), then the GCP prefix
+// format list (line.gcp_file), then the one line-wide length
+// (line.company_prefix_len) when set. Never a silent default: a GTIN none
+// of them knows is a gcp.ErrUnknown naming it.
+func (l Line) Prefixes(master gcp.Lookup) (gcp.Lookup, error) {
 	var ch gcp.Chain
+	if master != nil {
+		ch = append(ch, master)
+	}
 	if len(l.CompanyPrefixes) > 0 {
 		ch = append(ch, gcp.Products(l.CompanyPrefixes))
 	}
@@ -135,9 +140,9 @@ func (c Config) validateEPCs(p *configs.Problems) {
 	}
 	switch l.EPCFormat {
 	case "", "sgtin":
-		if l.CompanyPrefixLen == 0 && len(l.CompanyPrefixes) == 0 && l.GCPFile == "" {
-			p.Add("line", "set company_prefix_len, company_prefixes or gcp_file: SGTIN EPCs need the GS1 Company Prefix length and there is no default (or epc_format: dl)")
-		}
+		// the product master's gcp_length may be the only source: a
+		// batch of a GTIN whose length nobody knows is refused when it is
+		// defined (line.Controller.CreateBatch), naming the GTIN
 	case "dl":
 		if l.DLBase != "" && !strings.HasPrefix(l.DLBase, "https://") {
 			p.Add("line.dl_base", "must be an https:// domain, got %q", l.DLBase)

@@ -141,3 +141,31 @@ func SSCC(sscc string, cpLen int) (string, error) {
 	}
 	return "urn:epc:id:sscc:" + sscc[1:1+cpLen] + "." + sscc[0:1] + sscc[1+cpLen:17], nil
 }
+
+// EPC returns the EPC of serial of gtin as the line's own events carry
+// it: an SGTIN URI (company prefix length from o.Prefixes, else
+// o.CompanyPrefixLen) or a Digital Link URI (o.EPCs "dl").
+func (o Options) EPC(gtin, serial string) (string, error) {
+	f, err := o.epcFunc(gtin)
+	if err != nil {
+		return "", err
+	}
+	return f(serial)
+}
+
+// SSCCEPC returns the EPC of an SSCC in o's format: an SSCC URI with the
+// company prefix length cpLen (SSCC), or the Digital Link URI
+// base/00/SSCC (o.EPCs "dl"; cpLen is not needed then).
+func (o Options) SSCCEPC(sscc string, cpLen int) (string, error) {
+	if o.EPCs != "dl" {
+		return SSCC(sscc, cpLen)
+	}
+	if len(sscc) != 18 || strings.Trim(sscc, "0123456789") != "" {
+		return "", fmt.Errorf("%w: sscc %q: want 18 digits", ErrInvalid, sscc)
+	}
+	base := o.DLBase
+	if base == "" {
+		base = "https://id.gs1.org"
+	}
+	return strings.TrimRight(base, "/") + "/00/" + sscc, nil
+}

@@ -88,3 +88,40 @@ func TestAggregationDocumentsValidate(t *testing.T) {
 		t.Fatalf("packing without children: %v", err)
 	}
 }
+
+// TestAggregationEPCsInTheLineFormat: the EPCs of aggregation events take
+// the line's format and company prefix lookup, so they match the units'
+// own commissioning events: SGTIN/SSCC URIs, or Digital Link URIs (no
+// company prefix length needed).
+func TestAggregationEPCsInTheLineFormat(t *testing.T) {
+	sg := Options{Prefixes: gcpOf{"09501101530003": 7}}
+	if got, err := sg.EPC("09501101530003", "AB1"); err != nil || got != "urn:epc:id:sgtin:9501101.053000.AB1" {
+		t.Errorf("SGTIN: %q %v", got, err)
+	}
+	if _, err := sg.EPC("09506000134352", "AB1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown GTIN: %v", err)
+	}
+	if got, err := sg.SSCCEPC("095011010000000017", 7); err != nil || got != "urn:epc:id:sscc:9501101.0000000001" {
+		t.Errorf("SSCC: %q %v", got, err)
+	}
+	dl := Options{EPCs: "dl", DLBase: "https://example.com/"}
+	if got, err := dl.EPC("09501101530003", "AB/1"); err != nil || got != "https://example.com/01/09501101530003/21/AB%2F1" {
+		t.Errorf("DL unit: %q %v", got, err)
+	}
+	if got, err := dl.SSCCEPC("095011010000000017", 0); err != nil || got != "https://example.com/00/095011010000000017" {
+		t.Errorf("DL SSCC: %q %v", got, err)
+	}
+	if _, err := dl.SSCCEPC("0950", 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("short SSCC: %v", err)
+	}
+}
+
+// gcpOf is a company prefix lookup by GTIN.
+type gcpOf map[string]int
+
+func (g gcpOf) PrefixLength(gtin string) (int, error) {
+	if n, ok := g[gtin]; ok {
+		return n, nil
+	}
+	return 0, errors.New("unknown GTIN " + gtin)
+}

@@ -47,9 +47,9 @@ func (h *HMI) aggregation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := page{Title: "Aggregation", Nav: "aggregation", Session: sess}
+	p := page{Title: "page.aggregation", Nav: "aggregation", Session: sess}
 	if h.o.Aggregation == nil {
-		p.Error = "Aggregation is not configured on this line."
+		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
 		h.render(w, r, "aggregation", http.StatusNotFound, p)
 		return
 	}
@@ -78,9 +78,9 @@ func (h *HMI) station(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := page{Title: "Manual station", Nav: "station", Session: sess}
+	p := page{Title: "page.station", Nav: "station", Session: sess}
 	if h.o.Aggregation == nil {
-		p.Error = "Aggregation is not configured on this line."
+		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
 		h.render(w, r, "station", http.StatusNotFound, p)
 		return
 	}
@@ -112,9 +112,9 @@ func (h *HMI) rework(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := page{Title: "Rework and lookup", Nav: "rework", Session: sess}
+	p := page{Title: "page.rework", Nav: "rework", Session: sess}
 	if h.o.Aggregation == nil {
-		p.Error = "Aggregation is not configured on this line."
+		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
 		h.render(w, r, "rework", http.StatusNotFound, p)
 		return
 	}

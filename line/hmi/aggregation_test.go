@@ -62,7 +62,7 @@ func TestAggregationPages(t *testing.T) {
 		want, not   []string
 	}{
 		{"/", op, []string{`href="/aggregation"`, `href="/station"`, `/static/agg.js`}, nil},
-		{"/aggregation", op, []string{"missing codes: 19 read", "(00) 095011010000000049", "4 full · 1 partial", "Orphans (decommission)", "7 = 5 used + 0 retired + 1 scrapped + 1 open"}, []string{"agg-finish-form"}},
+		{"/aggregation", op, []string{"missing codes: 19 read", "(00) 095011010000000049", "4 full · 1 partial", "Units in no case (decommission)", "7 = 5 used + 0 retired + 1 scrapped + 1 open"}, []string{"agg-finish-form"}},
 		{"/aggregation", sup, []string{"agg-finish-form"}, nil},
 		{"/station", op, []string{`id="scan-code" autofocus`, "REFUSED", "is rejected, not commissioned", "Build case", "Build pallet", "scan it to close"}, []string{"partial-form"}},
 		{"/station", sup, []string{"partial-form"}, nil},

@@ -201,6 +201,7 @@ func (h *HMI) funcs(lang string) template.FuncMap {
 		},
 		"letter":  gradeLetter,
 		"lower":   strings.ToLower,
+		"levels":  records.LevelsText,
 		"pathesc": url.PathEscape,
 		"pct": func(n, of int) int {
 			if of <= 0 {
@@ -446,18 +447,19 @@ func (h *HMI) clearance(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := h.langOf(r, sess)
 	var items []config.ChecklistItem
-	for _, it := range h.o.Shift.Clearance {
-		if t, ok := i18n.Lookup(lang, "clearance."+it.ID); ok {
-			it.Text = t
+	d := map[string]any{"Batch": b}
+	if ck, ok := h.o.Controller.(api.ClearanceKeeper); ok { // the controller keeps the line clearance
+		for _, it := range ck.ClearanceChecklist() {
+			if t, ok := i18n.Lookup(lang, "clearance."+it.ID); ok {
+				it.Text = t
+			}
+			items = append(items, it)
 		}
-		items = append(items, it)
-	}
-	d := map[string]any{"Batch": b, "Items": items}
-	if h.o.Records != nil {
-		if cl, ok := h.o.Records.Clearance(id); ok {
+		if cl, ok := ck.Clearance(id); ok {
 			d["Done"] = cl
 		}
 	}
+	d["Items"] = items
 	p.Data = d
 	h.render(w, r, "clearance", http.StatusOK, p)
 }

@@ -45,6 +45,10 @@ type StackOptions struct {
 	Shifts []string
 	// Aggregation, when set, serves the aggregation API and pages.
 	Aggregation api.Aggregation
+	// Records are the shift's records over Journal; nil = the
+	// controller's (line.Controller.Records: the one store the controller
+	// checks line clearances and company prefixes in), else opened here.
+	Records *records.Store
 }
 
 // Stack is the whole operator front end: users, the JSON API and the web
@@ -76,10 +80,17 @@ func NewStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := records.Open(ctx, o.Journal, nil)
-	if err != nil {
-		a.Close()
-		return nil, err
+	rs := o.Records
+	if rs == nil {
+		if rk, ok := o.Controller.(interface{ Records() *records.Store }); ok {
+			rs = rk.Records()
+		}
+	}
+	if rs == nil {
+		if rs, err = records.Open(ctx, o.Journal, nil); err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	loc := o.Location
 	if loc == nil {

@@ -40,6 +40,11 @@ type AggregateOptions struct {
 	SSCC *config.SSCCSource
 	// Orphans is the batch policy ("allow" default, "decommission").
 	Orphans string
+	// FromMaster leaves the aggregation config without products: the
+	// packaging levels come from the product master (the caller puts GTIN
+	// there with levels case CaseSize and pallet PalletSize, as the demo's
+	// SeedProduct does).
+	FromMaster bool
 }
 
 // caseLine is the simulated end of line.
@@ -52,6 +57,8 @@ type caseLine struct {
 	PalletLabeller *labelsim.Server
 	ManualLabeller *labelsim.Server
 	Packer         *casepacker.Sim
+
+	caseSize int // packs per case (AggregateOptions.CaseSize)
 }
 
 func (c *caseLine) close() error {
@@ -96,7 +103,7 @@ func (l *Line) startCaseLine(ao AggregateOptions, cfg *config.Config, log *slog.
 	if ao.Pitch <= 0 {
 		ao.Pitch = 60 * time.Millisecond
 	}
-	cl := &caseLine{}
+	cl := &caseLine{caseSize: ao.CaseSize}
 	l.Cases = cl
 	const gate = 24
 	if cl.PLC, err = plcsim.New(plcsim.Options{Logger: log.With("sim", "case-plc"), GateDistance: gate, ControllerTimeout: 3 * time.Second}); err != nil {
@@ -137,12 +144,16 @@ func (l *Line) startCaseLine(ao AggregateOptions, cfg *config.Config, log *slog.
 		sscc = *ao.SSCC
 	}
 	mb := modbus.DefaultConfig(plcAddr)
+	var products []config.Product
+	if !ao.FromMaster {
+		products = []config.Product{{GTIN: ao.GTIN, Levels: []config.Level{
+			{Name: "case", Quantity: ao.CaseSize, ID: "sscc"}, {Name: "pallet", Quantity: ao.PalletSize, ID: "sscc"}}}}
+	}
 	cfg.Aggregation = config.Aggregation{
-		Enabled: true,
-		Products: []config.Product{{GTIN: ao.GTIN, Levels: []config.Level{
-			{Name: "case", Quantity: ao.CaseSize, ID: "sscc"}, {Name: "pallet", Quantity: ao.PalletSize, ID: "sscc"}}}},
-		SSCC:    sscc,
-		Orphans: ao.Orphans,
+		Enabled:  true,
+		Products: products,
+		SSCC:     sscc,
+		Orphans:  ao.Orphans,
 		CaseStation: &config.CaseStation{PLC: mb,
 			Camera:   config.Camera{Driver: "dmcc", DMCC: &dmcc.Config{Address: cl.Camera.Addr(), Format: "{data}", NoRead: multiread.DefaultNoRead}},
 			Multi:    mr,
@@ -166,7 +177,7 @@ func (l *Line) startAggregator(ctx context.Context, up *line.Controller, cfg con
 		return err
 	}
 	a, err := aggregate.New(aggregate.Options{Config: cfg.Aggregation, Identity: cfg.Line, Journal: l.Journal, Line: up, Alarms: up,
-		Upstream: upstream, Case: devs.Case, Pallet: devs.Pallet, ManualLabeller: devs.ManualLabeller, ManualScanner: devs.ManualScanner,
+		Products: up.Records(), Prefixes: up.Prefixes(), Upstream: upstream, Case: devs.Case, Pallet: devs.Pallet, ManualLabeller: devs.ManualLabeller, ManualScanner: devs.ManualScanner,
 		Logger: log.With("part", "aggregation")})
 	if err != nil {
 		return fmt.Errorf("linesim: aggregation: %w", err)

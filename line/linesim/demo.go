@@ -8,9 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/line/reconcile"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/printer/printersim"
 	"github.com/serialine/serialine/vision/camerasim"
 	"github.com/serialine/serialine/vision/grade"
@@ -122,6 +124,9 @@ func operator(ctx context.Context, l *Line, id string, o DemoOptions) {
 		var cmd string
 		switch st {
 		case packml.Idle:
+			if err := ConfirmClearance(ctx, c, id, Operator, o.Out); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(o.Out, "operator: line clearance refused: %v\n", err)
+			}
 			cmd = api.CmdStart
 		case packml.Held:
 			// Fix what the alarms say: refill ink, clear the PLC fault.
@@ -142,6 +147,56 @@ func operator(ctx context.Context, l *Line, id string, o DemoOptions) {
 			return
 		}
 	}
+}
+
+// ConfirmClearance plays the person at the line clearance: batch id's
+// checklist (the controller's) is walked item by item and confirmed with
+// by's e-signature (meaning performed), recorded like any other (audit
+// entry record.clearance). Nothing is done when the line needs no
+// clearance or id has one; out (nil = none) gets one line.
+func ConfirmClearance(ctx context.Context, c *line.Controller, id string, by api.Actor, out io.Writer) error {
+	list := c.ClearanceChecklist()
+	if len(list) == 0 {
+		return nil
+	}
+	if _, ok := c.Clearance(id); ok {
+		return nil
+	}
+	cl := records.Clearance{Batch: id, Note: "simulated operator: every check done at the line",
+		Signer: records.Signer{User: by.User, FullName: "Demo operator (simulated)", Role: by.Role, Meaning: api.MeaningPerformed,
+			Reason: "line clearance before batch " + id, At: time.Now()}}
+	for _, it := range list {
+		cl.Items = append(cl.Items, records.CheckItem{ID: it.ID, Text: it.Text})
+	}
+	if err := c.ConfirmClearance(ctx, cl); err != nil {
+		return err
+	}
+	if out != nil {
+		fmt.Fprintf(out, "operator: line clearance of batch %s confirmed (%d checks, e-signed by %s)\n", id, len(list), by.User)
+	}
+	return nil
+}
+
+// DemoProduct is the demo's product in the product master: GTIN DemoGTIN,
+// company prefix length 7, packaging levels case of caseSize packs (SSCC)
+// and pallet of palletSize cases (SSCC).
+func DemoProduct(caseSize, palletSize int) records.Product {
+	return records.Product{GTIN: DemoGTIN, Name: "Demo tablets 500 mg 20", Profile: "eu-fmd", GCPLength: 7, MinShelfLifeDays: 180,
+		MaxBatch: 100000, Active: true, Levels: []records.Level{{Name: records.UnitLevel, Quantity: 1},
+			{Name: "case", Quantity: caseSize, ID: "sscc"}, {Name: "pallet", Quantity: palletSize, ID: "sscc"}},
+		Reason: "demo product"}
+}
+
+// SeedProduct puts p into the product master rs unless its current
+// version already defines the same (a new version otherwise, e.g. other
+// case and pallet sizes), by the system.
+func SeedProduct(ctx context.Context, rs *records.Store, p records.Product) error {
+	if cur, err := rs.Product(p.GTIN); err == nil && cur.Name == p.Name && cur.Profile == p.Profile && cur.GCPLength == p.GCPLength &&
+		cur.Active == p.Active && records.LevelsText(cur.Levels) == records.LevelsText(p.Levels) {
+		return nil
+	}
+	_, err := rs.SaveProduct(ctx, p, "system", "system")
+	return err
 }
 
 // progress prints one line per period.

@@ -76,7 +76,7 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 		return api.AggReconciliation{}, err
 	}
 	if err := until(ctx, 20*time.Second, "the full cases on the conveyor", func() bool {
-		return len(p.Truth().Loose) < l.Config.Aggregation.Products[0].Levels[0].Quantity
+		return len(p.Truth().Loose) < l.Cases.caseSize
 	}); err != nil {
 		return api.AggReconciliation{}, err
 	}
@@ -149,7 +149,7 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 	// them: a restart of the line) are put on the pallet by hand.
 	var loose []string
 	_ = l.Journal.Parents(batch, func(p journal.Parent) error {
-		if p.State == journal.ParentClosed && p.Level == l.Config.Aggregation.Products[0].Levels[0].Name && p.In == "" {
+		if p.State == journal.ParentClosed && p.Level == "case" && p.In == "" {
 			loose = append(loose, p.Code)
 		}
 		return nil
@@ -167,6 +167,9 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 			continue // stacked meanwhile
 		}
 		if r, err := a.Scan(ctx, "pallet", code, Operator); err != nil || !r.OK {
+			if p, perr := l.Journal.Parent(code); err == nil && perr == nil && p.In != "" {
+				continue // the palletiser's scanner stacked it between the look and the hand scan
+			}
 			return api.AggReconciliation{}, fmt.Errorf("case %s onto the pallet by hand: %v %v", code, r.Message, err)
 		}
 		if err := palletLabelByHand(ctx, l); err != nil {

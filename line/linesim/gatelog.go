@@ -2,6 +2,7 @@ package linesim
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,7 +29,9 @@ type GateRecord struct {
 	// VerdictAtGate is the verdict the PLC found when the product reached
 	// the gate: "pass", "reject" or "none" (none had arrived).
 	VerdictAtGate string `json:"verdict_at_gate"`
-	// Outcome is "passed" or "pushed" (off the line).
+	// Outcome is "passed", "pushed" (off the line) or "on-conveyor"
+	// (printed, not at the gate yet when the log was taken; VerdictAtGate
+	// is then "").
 	Outcome string `json:"outcome"`
 }
 
@@ -69,12 +72,15 @@ func (g *GateLog) OnGate(r plcsim.GateResult) {
 }
 
 // Records returns one record per product that reached the gate, in gate
-// order.
+// order, then one per printed product not at the gate yet (on the
+// conveyor), in product order.
 func (g *GateLog) Records() []GateRecord {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]GateRecord, len(g.gate))
+	out := make([]GateRecord, len(g.gate), len(g.gate)+len(g.printed))
+	atGate := make(map[uint64]bool, len(g.gate))
 	for i, r := range g.gate {
+		atGate[r.Seq] = true
 		rec := GateRecord{Seq: r.Seq, Serial: g.printed[r.Seq], VerdictAtGate: "none", Outcome: "passed"}
 		switch r.Verdict {
 		case devices.VerdictAccept:
@@ -87,11 +93,18 @@ func (g *GateLog) Records() []GateRecord {
 		}
 		out[i] = rec
 	}
-	return out
+	var on []GateRecord
+	for seq, serial := range g.printed {
+		if !atGate[seq] && serial != "" {
+			on = append(on, GateRecord{Seq: seq, Serial: serial, Outcome: "on-conveyor"})
+		}
+	}
+	slices.SortFunc(on, func(a, b GateRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	return append(out, on...)
 }
 
-// GateLog returns what physically happened to every product that reached
-// the gate so far, in gate order (from the simulators' record only).
+// GateLog returns what physically happened to every product printed or at
+// the gate so far (GateLog.Records; from the simulators' record only).
 func (l *Line) GateLog() []GateRecord { return l.gates.Records() }
 
 // WriteGateLog writes the gate log as JSON lines.
@@ -111,10 +124,12 @@ func WriteGateLog(w io.Writer, recs []GateRecord) error {
 
 // Truth is the result of checking a journal against the gate log.
 type Truth struct {
-	// Products in the gate log; Printed of them carried a serial.
+	// Products at the gate; Printed of them carried a serial.
 	Products, Printed int
 	// Passed and Pushed products (with a serial).
 	Passed, Pushed int
+	// OnConveyor: printed products not at the gate yet.
+	OnConveyor int
 	// Violations lists every disagreement between the journal and what
 	// physically happened (empty: the journal tells the truth).
 	Violations []string
@@ -125,6 +140,9 @@ func (t Truth) OK() bool { return len(t.Violations) == 0 }
 
 func (t Truth) String() string {
 	s := fmt.Sprintf("%d products at the gate (%d printed: %d passed, %d pushed off)", t.Products, t.Printed, t.Passed, t.Pushed)
+	if t.OnConveyor > 0 {
+		s += fmt.Sprintf(", %d printed still on the conveyor", t.OnConveyor)
+	}
 	if t.OK() {
 		return s + ": the journal agrees with every one"
 	}
@@ -135,12 +153,13 @@ func (t Truth) String() string {
 const maxViolations = 50
 
 // CheckTruth checks the journal's units of batch against what the
-// simulators say happened to each product: a serial on two products,
-// Commissioned ⇒ its product passed the gate, Rejected ⇒ pushed off, a
-// passed product with a serial never Rejected or Returned, every
-// Commissioned unit of the batch seen passing the gate, a unit's product
-// seq the product its serial was printed on, and no product without a
-// code passing the gate.
+// simulators say happened to each product (recs: GateLog.Records): a
+// serial on two products (at the gate or still on the conveyor),
+// Commissioned ⇒ its product passed the gate, Rejected ⇒ not passed, a
+// printed serial never Returned (returned serials may be issued again), a
+// passed product with a serial never Rejected, every Commissioned unit of
+// the batch seen passing the gate, a unit's product seq the product its
+// serial was printed on, and no product without a code passing the gate.
 func CheckTruth(j *journal.Journal, batch string, recs []GateRecord) (Truth, error) {
 	var t Truth
 	n := 0
@@ -152,17 +171,23 @@ func CheckTruth(j *journal.Journal, batch string, recs []GateRecord) (Truth, err
 	}
 	onProduct := map[string]GateRecord{}
 	for _, r := range recs {
-		t.Products++
+		if r.Outcome == "on-conveyor" {
+			t.OnConveyor++
+		} else {
+			t.Products++
+		}
 		if r.Serial == "" {
 			if r.Outcome == "passed" {
 				bad("product %d passed the gate without a printed code (verdict at the gate: %s)", r.Seq, r.VerdictAtGate)
 			}
 			continue
 		}
-		t.Printed++
-		if r.Outcome == "passed" {
+		switch r.Outcome {
+		case "passed":
+			t.Printed++
 			t.Passed++
-		} else {
+		case "pushed":
+			t.Printed++
 			t.Pushed++
 		}
 		if prev, ok := onProduct[r.Serial]; ok {
@@ -189,10 +214,10 @@ func CheckTruth(j *journal.Journal, batch string, recs []GateRecord) (Truth, err
 		switch {
 		case u.State == journal.Commissioned && r.Outcome != "passed":
 			bad("unit %s is commissioned but its product %d was pushed off (verdict at the gate: %s)", s, r.Seq, r.VerdictAtGate)
-		case u.State == journal.Rejected && r.Outcome != "pushed":
+		case u.State == journal.Rejected && r.Outcome == "passed":
 			bad("unit %s is rejected (%s) but its product %d passed the gate (verdict at the gate: %s)", s, u.Reason, r.Seq, r.VerdictAtGate)
-		case r.Outcome == "passed" && (u.State == journal.Returned || u.State == journal.Rejected):
-			bad("unit %s is %s but its product %d passed the gate", s, u.State, r.Seq)
+		case u.State == journal.Returned:
+			bad("unit %s is returned (%s) but the printer printed it on product %d (%s)", s, u.Reason, r.Seq, r.Outcome)
 		}
 		if u.Seq != 0 && u.Seq != r.Seq {
 			bad("unit %s is journaled on product %d but was printed on product %d", s, u.Seq, r.Seq)

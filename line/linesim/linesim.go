@@ -96,7 +96,7 @@ type PrinterFaults struct {
 	DefectRate        float64 // probability of a print defect (grades drop, some no-reads)
 	MaxDefectSeverity float64 // 0..1
 	WrongRecordRate   float64 // prints the second queued record (the printer reports it)
-	DuplicateAckRate  float64 // print-complete sent twice
+	DuplicateAckRate  float64 // a print reported twice (print-start and print-complete)
 }
 
 // Line is a running simulated line.

@@ -33,7 +33,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/printer/gs1/gcp"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -433,11 +435,90 @@ func (s *Store) Handovers(limit int) []Handover {
 
 // ---- product master ----
 
-// Level is one packaging level of a product (for aggregation): its name
-// and how many of the level below it holds.
+// Level is one packaging level of a product (for aggregation): its name,
+// how many of the level below it holds and how it is identified. The
+// levels are listed innermost first; an optional first level "unit" of
+// quantity 1 stands for the pack itself (line/aggregate reads the levels
+// above it). Records written before ID and GTIN existed read as SSCC
+// levels.
 type Level struct {
 	Name     string `json:"name"`     // "unit", "bundle", "case", "pallet"
 	Quantity int    `json:"quantity"` // of the level below (1 for the unit)
+	// ID is how a parent of this level is identified: "sscc" (AI 00, the
+	// default when empty) or "sgtin" (GTIN + serial).
+	ID string `json:"id,omitempty"`
+	// GTIN of this packaging level (indicator digit), with ID sgtin.
+	GTIN string `json:"gtin,omitempty"`
+}
+
+// UnitLevel is the name of the pack's own level in a product's Levels.
+const UnitLevel = "unit"
+
+// Above returns the levels above the unit, innermost first, as the
+// aggregation config writes them (a leading "unit" level left out).
+func (p Product) Above() []config.Level {
+	var out []config.Level
+	for i, l := range p.Levels {
+		if i == 0 && l.Name == UnitLevel {
+			continue
+		}
+		id := l.ID
+		if id == "" {
+			id = config.IDSSCC
+		}
+		out = append(out, config.Level{Name: l.Name, Quantity: l.Quantity, ID: id, GTIN: l.GTIN})
+	}
+	return out
+}
+
+// LevelsText writes levels as ParseLevels reads them:
+// "unit:1, case:12, pallet:80" (":sgtin:GTIN" after a level identified
+// by its own GTIN).
+func LevelsText(levels []Level) string {
+	var parts []string
+	for _, l := range levels {
+		s := l.Name + ":" + strconv.Itoa(l.Quantity)
+		if l.ID == config.IDSGTIN {
+			s += ":" + config.IDSGTIN + ":" + l.GTIN
+		} else if l.ID != "" && l.ID != config.IDSSCC {
+			s += ":" + l.ID
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ParseLevels reads packaging levels written as
+// "unit:1, case:12, pallet:80", a level as name:quantity[:sscc] or
+// name:quantity:sgtin:GTIN (the CLI's --levels and the HMI's field).
+// Product.Check judges the levels read.
+func ParseLevels(s string) ([]Level, error) {
+	var out []Level
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		f := strings.Split(part, ":")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		if len(f) < 2 || len(f) > 4 {
+			return nil, fmt.Errorf("%w: level %q: want name:quantity, name:quantity:sscc or name:quantity:sgtin:GTIN", ErrInvalid, part)
+		}
+		q, err := strconv.Atoi(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: level %q: quantity %q is not a number", ErrInvalid, part, f[1])
+		}
+		l := Level{Name: f[0], Quantity: q}
+		if len(f) > 2 {
+			l.ID = f[2]
+		}
+		if len(f) > 3 {
+			l.GTIN = f[3]
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // Product is one version of a product in the product master.
@@ -500,9 +581,13 @@ func (p Product) Check() []string {
 		out = append(out, fmt.Sprintf("max_batch %d: want 1..10000000 (0 = %d)", p.MaxBatch, DefaultMaxBatch))
 	}
 	for i, l := range p.Levels {
-		if l.Name == "" || l.Quantity < 1 {
-			out = append(out, fmt.Sprintf("levels[%d]: want a name and a quantity >= 1", i))
+		if l.Name == UnitLevel && (i != 0 || l.Quantity != 1 || l.ID != "" || l.GTIN != "") {
+			out = append(out, fmt.Sprintf("levels[%d]: %q is the pack itself: only as the first level, quantity 1, no id or gtin", i, UnitLevel))
 		}
+	}
+	off := len(p.Levels) - len(p.Above()) // a leading unit level
+	for _, pr := range config.CheckLevels(p.Above(), p.GTIN, off) {
+		out = append(out, pr.String())
 	}
 	return out
 }
@@ -562,4 +647,25 @@ func (s *Store) Products() []Product {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GTIN < out[j].GTIN })
 	return out
+}
+
+// PrefixLength implements gcp.Lookup with the product master: the
+// gcp_length of the current version of the product whose GTIN, or one of
+// whose packaging levels' GTIN, is gtin. A GTIN not in the master is
+// gcp.ErrUnknown (the next lookup of a gcp.Chain is asked).
+func (s *Store) PrefixLength(gtin string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if vs := s.products[gtin]; len(vs) > 0 {
+		return vs[len(vs)-1].GCPLength, nil
+	}
+	for _, vs := range s.products {
+		p := vs[len(vs)-1]
+		for _, l := range p.Levels {
+			if l.GTIN == gtin {
+				return p.GCPLength, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: GTIN %s is not in the product master", gcp.ErrUnknown, gtin)
 }

@@ -128,7 +128,8 @@ type Options struct {
 	// WrongRecordRate is the probability of printing the second record in
 	// the queue instead of the first (reported honestly in PRC).
 	WrongRecordRate float64
-	// DuplicateAckRate is the probability of sending PRC twice.
+	// DuplicateAckRate is the probability of reporting a print twice
+	// (its print-start and its print-complete each sent again).
 	DuplicateAckRate float64
 	// LateAckRate is the probability of delaying a reply by LateAckDelay
 	// (beyond the driver's reply timeout).
@@ -717,8 +718,12 @@ func (s *Server) printOne(seq uint64, now time.Time) {
 	counter := s.counter
 	s.stats.Printed++
 	s.busyUntil = now.Add(s.o.PrintTime)
-	s.broadcastLocked(tij.Message{Name: tij.AsyncPrintStart, Fields: s.layoutFields(counter, r.id)})
+	prs := tij.Message{Name: tij.AsyncPrintStart, Fields: s.layoutFields(counter, r.id)}
+	s.broadcastLocked(prs)
 	dup := s.o.DuplicateAckRate > 0 && s.rnd.Float64() < s.o.DuplicateAckRate
+	if dup {
+		s.broadcastLocked(prs) // the print-start re-sent as well
+	}
 	var defects []Defect
 	if s.o.DefectRate > 0 && s.rnd.Float64() < s.o.DefectRate {
 		defects = append(defects, Defect{

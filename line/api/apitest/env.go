@@ -102,6 +102,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 			t.Fatal(err)
 		}
 	}
+	e.Fake.SetClearance(e.Records, shift.Effective().Clearance) // the controller keeps the line clearance
 	if o.StatusInterval == 0 {
 		o.StatusInterval = 10 * time.Millisecond
 	}

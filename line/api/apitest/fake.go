@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/line/reconcile"
+	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/store/journal"
 )
 
@@ -37,6 +39,12 @@ type Fake struct {
 	poolShort bool
 	next      int
 	mode      packml.UnitMode // 0 = Production (see mode.go)
+
+	// line clearance (SetClearance): the checklist, the store of the
+	// confirmations (rec, or cleared without one)
+	checklist []config.ChecklistItem
+	rec       *records.Store
+	cleared   map[string]records.Clearance
 }
 
 // New returns a Fake with one pool of poolSize serials for gtin and four
@@ -255,6 +263,11 @@ func (f *Fake) Command(ctx context.Context, id string, cmd api.Command, by api.A
 			return fmt.Errorf("batch %s: %w: %w", id, err, api.ErrInvalidState)
 		}
 	}
+	if cmd.Name == api.CmdStart && len(f.checklist) > 0 {
+		if _, ok := f.clearanceLocked(id); !ok {
+			return api.ClearanceRefused(id)
+		}
+	}
 	if cmd.Name == api.CmdStart && f.queue > 0 {
 		// line clearance is never overridden
 		return fmt.Errorf("line clearance: printer queue holds %d records: %w", f.queue, api.ErrRefused)
@@ -416,4 +429,61 @@ func (f ReportingFake) ReconcileReport(ctx context.Context, id string) (reconcil
 	r.Differences = nil
 	r.Balanced = true
 	return r, nil
+}
+
+// SetClearance makes the Fake require a line clearance with checklist
+// before Start, as the controller does (nil or empty: none), kept in rec
+// (nil: in memory).
+func (f *Fake) SetClearance(rec *records.Store, checklist []config.ChecklistItem) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec, f.checklist, f.cleared = rec, checklist, map[string]records.Clearance{}
+}
+
+var _ api.ClearanceKeeper = (*Fake)(nil)
+
+// ClearanceChecklist implements api.ClearanceKeeper.
+func (f *Fake) ClearanceChecklist() []config.ChecklistItem {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.checklist
+}
+
+// Clearance implements api.ClearanceKeeper.
+func (f *Fake) Clearance(batch string) (records.Clearance, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clearanceLocked(batch)
+}
+
+func (f *Fake) clearanceLocked(batch string) (records.Clearance, bool) {
+	if f.rec != nil {
+		return f.rec.Clearance(batch)
+	}
+	cl, ok := f.cleared[batch]
+	return cl, ok
+}
+
+// ConfirmClearance implements api.ClearanceKeeper.
+func (f *Fake) ConfirmClearance(ctx context.Context, cl records.Clearance) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.batches[cl.Batch]
+	switch {
+	case b == nil:
+		return fmt.Errorf("batch %q: %w", cl.Batch, api.ErrNotFound)
+	case b.State != "Idle":
+		return fmt.Errorf("batch %s is %s: line clearance is confirmed before its start: %w", cl.Batch, b.State, api.ErrInvalidState)
+	}
+	if err := api.CheckClearance(f.checklist, cl); err != nil {
+		return err
+	}
+	if f.rec != nil {
+		return f.rec.ConfirmClearance(ctx, cl)
+	}
+	if f.cleared == nil {
+		f.cleared = map[string]records.Clearance{}
+	}
+	f.cleared[cl.Batch] = cl
+	return nil
 }

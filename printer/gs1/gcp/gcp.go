@@ -87,7 +87,7 @@ func (c Chain) PrefixLength(gtin string) (int, error) {
 			return n, err
 		}
 	}
-	return 0, fmt.Errorf("%w: no company prefix length configured for GTIN %s (line.company_prefixes or line.gcp_file)", ErrUnknown, gtin)
+	return 0, fmt.Errorf("%w: no company prefix length known for GTIN %s (product master gcp_length, line.company_prefixes, line.gcp_file or line.company_prefix_len)", ErrUnknown, gtin)
 }
 
 // List is GS1's GCP prefix format list: for each prefix (of the GTIN-13 /

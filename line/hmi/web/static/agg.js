@@ -17,14 +17,14 @@
     setInterval(keepFocus, 1000);
     const show = r => {
       out.className = "verdict " + (r.ok ? "pass" : "fail");
-      out.innerHTML = "<b>" + (r.ok ? "OK" : "REFUSED") + "</b> " + esc(r.message);
+      out.innerHTML = "<b>" + esc(r.ok ? T("st.ok") : T("st.refused")) + "</b> " + esc(r.message);
     };
     const refresh = async () => {
       const s = await api("GET", "/api/v1/aggregation/stations/" + name, undefined, true);
       document.getElementById("st-mode").textContent = s.mode;
       const o = s.open;
-      document.getElementById("st-open").innerHTML = o ? "<p><b>" + esc(o.level + " " + o.hri) + "</b>: " + o.count + " of " + o.capacity +
-        '</p><div class="progress big"><div class="bar" data-pct="' + Math.round(100 * o.count / o.capacity) + '"></div></div>' : '<p class="none">Nothing open</p>';
+      document.getElementById("st-open").innerHTML = o ? "<p><b>" + esc(o.level + " " + o.hri) + "</b>: " + esc(T("st.open_of", { count: o.count, capacity: o.capacity })) +
+        '</p><div class="progress big"><div class="bar" data-pct="' + Math.round(100 * o.count / o.capacity) + '"></div></div>' : '<p class="none">' + esc(T("st.nothing")) + "</p>";
       bars();
       document.getElementById("st-await").hidden = !s.await_label;
     };
@@ -45,7 +45,7 @@
       await api("POST", "/api/v1/aggregation/stations/" + name + "/command", { command: "close-partial", reason,
         signature: { password: document.getElementById("pt-password").value, meaning: "approved", reason } });
       document.getElementById("pt-password").value = "";
-      say("Partial close signed: scan the printed label to close.", false);
+      say(T("st.partial_done"), false);
       await refresh();
       field.focus();
     });

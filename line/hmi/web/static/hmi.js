@@ -226,9 +226,13 @@ if ($("#users")) document.addEventListener("click", async ev => {
 
 // ---- products (admin) ----
 onSubmit("#product-form", async () => {
+  // name:quantity[:sscc] or name:quantity:sgtin:GTIN (records.ParseLevels)
   const levels = $("#p-levels").value.split(",").map(s => s.trim()).filter(Boolean).map(s => {
-    const [name, q] = s.split(":");
-    return { name: (name || "").trim(), quantity: parseInt(q, 10) || 0 };
+    const [name, q, id, gtin] = s.split(":").map(x => x.trim());
+    const l = { name: name || "", quantity: parseInt(q, 10) || 0 };
+    if (id) l.id = id;
+    if (gtin) l.gtin = gtin;
+    return l;
   });
   const gtin = $("#p-gtin").value.trim();
   await api("PUT", "/api/v1/products/" + encodeURIComponent(gtin), {

@@ -1,0 +1,88 @@
+package aggregate_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/serialine/serialine/line/aggregate"
+	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/i18n"
+)
+
+// pipePort is a scanner port over a pipe: the test writes scans, the
+// station reads them; Close ends the reads.
+type pipePort struct {
+	*io.PipeReader
+	io.Writer
+}
+
+func (p pipePort) Close() error { return p.PipeReader.Close() }
+
+// TestAlarmsCodedAndCleared: a station device that cannot connect raises
+// one alarm with its support code and a condition of its own (repeats
+// count), whose catalogue text names the station and device in English
+// and German; it clears when the device connects, and a lost link raises
+// it again. Every aggregation code has a text in both catalogues.
+func TestAlarmsCodedAndCleared(t *testing.T) {
+	for _, code := range aggregate.Codes() {
+		for _, lang := range i18n.Languages() {
+			if _, ok := i18n.Lookup(lang, "alarm."+code); !ok {
+				t.Errorf("alarm.%s: no %s text", code, lang)
+			}
+		}
+	}
+	j, _ := journalWithUnits(t, 3)
+	cfg := manualConfig("/dev/unused")
+	book := &api.AlarmBook{}
+	pr, pw := io.Pipe()
+	var calls atomic.Int32
+	open := func(ctx context.Context) (aggregate.ScannerPort, error) {
+		if n := calls.Add(1); n != 3 { // plugged in at the third try, unplugged after
+			return nil, errors.New("open /dev/ttyUSB0: no such file or directory")
+		}
+		return pipePort{pr, io.Discard}, nil
+	}
+	a, err := aggregate.New(aggregate.Options{Config: cfg, Journal: j, Line: fixedLine{"B1"}, Alarms: book, ManualScanner: open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	link := func() []api.Alarm {
+		var out []api.Alarm
+		as, _ := book.Alarms(ctx, false)
+		for _, al := range as {
+			if al.Code == aggregate.CodeDevLink {
+				out = append(out, al)
+			}
+		}
+		return out
+	}
+	waitFor(t, 10*time.Second, "the scanner connected", func() bool { return calls.Load() >= 3 })
+	waitFor(t, 5*time.Second, "the link alarm cleared", func() bool { as := link(); return len(as) == 1 && !as[0].Active })
+	al := link()[0]
+	if al.Source != aggregate.AlarmSource || al.Severity != api.SeverityFault || al.Condition != "aggregation:AGG-DEV-LINK:manual/scanner" ||
+		al.Params["station"] != "manual" || al.Params["device"] != "scanner" || al.ClearedBy != "system" {
+		t.Fatalf("link alarm %+v", al)
+	}
+	for lang, want := range map[string]string{"en": "No connection to the scanner of the manual station", "de": "Keine Verbindung zu scanner der Station manual"} {
+		if l := al.Localize(lang); !strings.Contains(l.Text, want) {
+			t.Errorf("%s text %q, want %q", lang, l.Text, want)
+		}
+	}
+	// the scanner is unplugged: the condition is raised again, a new
+	// alarm; the failing reconnects only count on it
+	pw.CloseWithError(errors.New("device disconnected"))
+	waitFor(t, 10*time.Second, "the link alarm raised again and repeated", func() bool {
+		as := link()
+		return len(as) == 2 && as[0].Active != as[1].Active && (as[0].Count >= 2 || as[1].Count >= 2)
+	})
+}
