@@ -46,6 +46,7 @@ func TestClockUnsyncedStartNeedsOverride(t *testing.T) {
 	if _, err := c.CreateBatch(ctx, api.BatchDef{ID: "CK1", GTIN: testGTIN, Lot: "LCK", Expiry: "281231", Profile: "eu-fmd", Target: 20}, operator); err != nil {
 		t.Fatal(err)
 	}
+	confirmClearance(ctx, t, c, "CK1")
 	err := c.Command(ctx, "CK1", api.Command{Name: api.CmdStart}, operator)
 	if !errors.Is(err, line.ErrClockUnsynced) || !errors.Is(err, api.ErrRefused) {
 		t.Fatalf("start with an unsynchronised clock: %v", err)

@@ -284,6 +284,9 @@ func soakChild(cfgPath string) int {
 		if _, err := c.CreateBatch(ctx, api.BatchDef{ID: id, GTIN: testGTIN, Lot: "L" + id, Expiry: "281231", Profile: "eu-fmd", Target: 500}, op); err != nil {
 			break
 		}
+		if err := linesim.ConfirmClearance(ctx, c, id, op, nil); err != nil {
+			return fail(err)
+		}
 		for ctx.Err() == nil {
 			if err := c.Command(ctx, id, api.Command{Name: api.CmdStart}, op); err == nil {
 				break
