@@ -65,11 +65,13 @@ package line
 // and dropped.
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -94,6 +96,7 @@ type unit struct {
 	seq       uint64 // PLC product sequence id once paired
 	paired    bool
 	trigAt    time.Time // when the PLC trigger of its product was seen
+	epoch     uint64    // the PLC product numbering its seq counts in (Controller.trigEpoch)
 	dec       *vision.Decision
 	blank     bool // placeholder for a missed print (no serial)
 	started   bool // its print-start was reported: it holds its product's place in printedQ
@@ -109,7 +112,7 @@ type (
 	// products' order at the print head (a print-complete can come after
 	// the next product's missed print).
 	evPrinter  struct{ ev printer.Event }
-	evTrigger  struct{ t devices.Trigger }
+	evTrigger  struct{ t trigger }
 	evDecision struct{ ds []vision.Decision }
 	// evResync realigns prints and triggers (after a hold): prints still
 	// waiting for a trigger become uncertain, waiting triggers are dropped.
@@ -130,6 +133,14 @@ type (
 	}
 )
 
+// trigger is a PLC trigger with the product numbering it counts in: a
+// PLC restart starts a new numbering (Controller.trigEpoch), and a seq of
+// the old one means nothing to the restarted PLC.
+type trigger struct {
+	devices.Trigger
+	epoch uint64
+}
+
 // startKey is one print-start as the printer numbers it.
 type startKey struct {
 	record  string
@@ -144,6 +155,7 @@ type commitItem struct {
 	u       *unit
 	blank   bool
 	seq     uint64
+	epoch   uint64 // the PLC numbering seq counts in
 	readyAt time.Time
 	// due and dueSeq are the product's deadline: its verdict must be in
 	// the PLC before due (zero: no time bound) and before the PLC has
@@ -386,20 +398,24 @@ func (c *Controller) plcLoop(ctx context.Context) {
 		if t.Seq > c.lastTrig.Load() {
 			c.lastTrig.Store(t.Seq)
 		}
-		c.send(ctx, evTrigger{t})
+		c.send(ctx, evTrigger{trigger{Trigger: t, epoch: c.trigEpoch.Load()}})
 	}
 }
 
 // deadline is when product t's verdict must be in the PLC: the gate travel
-// (as a time from the trigger, and/or as products: the product reaches the
-// gate when the PLC counts the product gate_travel products behind it),
+// (as a time from the trigger, also for a travel in products, taken at
+// line.design_speed; and as products: the product reaches the gate when
+// the PLC counts the product gate_travel products behind it),
 // minus the verdict margin (as products: the margin over the pitch
 // between products, measured or at line.design_speed, whichever is
 // shorter, rounded up).
 func (c *Controller) deadline(t devices.Trigger) (due time.Time, dueSeq uint64) {
 	gt, margin := c.cfg.Cycle.GateTravel, c.cfg.Cycle.VerdictMargin
-	if gt.Time > 0 {
-		due = t.At.Add(gt.Time - margin)
+	if travel := gt.TimeAt(c.cfg.Line.DesignSpeed); travel > 0 {
+		// as a time; as products, the least time they can take (at the
+		// design speed): a bound that holds even when the PLC's count
+		// reaches the controller late (a poll behind a verdict write)
+		due = t.At.Add(travel - margin)
 	}
 	if gt.Products > 0 {
 		// the margin in products at the faster of the measured pitch and
@@ -422,9 +438,12 @@ func (c *Controller) deadline(t devices.Trigger) (due time.Time, dueSeq uint64) 
 	return due, dueSeq
 }
 
-// lateAt reports whether the item's deadline has passed at now.
+// lateAt reports whether the item's deadline has passed at now, or the
+// PLC's numbering restarted since its trigger (its seq means nothing to
+// the PLC now: it gets a reject, and no pass is taken as passed).
 func (c *Controller) lateAt(it commitItem, now time.Time) bool {
-	return (!it.due.IsZero() && !now.Before(it.due)) || (it.dueSeq != 0 && c.lastTrig.Load() >= it.dueSeq)
+	return (!it.due.IsZero() && !now.Before(it.due)) || (it.dueSeq != 0 && c.lastTrig.Load() >= it.dueSeq) ||
+		it.epoch != c.trigEpoch.Load()
 }
 
 // cameraLoop reads camera results, lets the verifier decide, and hands the
@@ -473,7 +492,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		units    = map[uint64]*unit{}
 		bySerial = map[string]*unit{}
 		printedQ []*unit
-		trigQ    []devices.Trigger // Seq 0: a product the PLC counted but the controller could not follow (Trigger.Missed)
+		trigQ    []trigger // Seq 0: a product the PLC counted but the controller could not follow (Trigger.Missed)
 		ready    []commitItem
 		changes  []journal.Change
 		flushes  []chan struct{}
@@ -515,14 +534,14 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 		delete(units, u.id)
 		delete(bySerial, u.serial)
 		now := c.now()
-		it := commitItem{u: u, seq: u.seq, readyAt: now}
+		it := commitItem{u: u, seq: u.seq, epoch: u.epoch, readyAt: now}
 		it.due, it.dueSeq = c.deadline(devices.Trigger{Seq: u.seq, At: u.trigAt})
 		it.late = c.lateAt(it, now)
 		ready = append(ready, it)
 	}
 	// staleTrigger drops a trigger no print was reported for: its product
 	// gets no verdict (the gate rejects it fail-safe).
-	staleTrigger := func(t devices.Trigger) {
+	staleTrigger := func(t trigger) {
 		stale++
 		c.log.Debug("stale trigger dropped", "seq", t.Seq, "at", t.At)
 	}
@@ -564,14 +583,14 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 			}
 			trigQ, printedQ = trigQ[1:], printedQ[1:]
 			if u.blank || u.resolved {
-				ready = append(ready, commitItem{blank: true, seq: t.Seq, readyAt: c.now()})
+				ready = append(ready, commitItem{blank: true, seq: t.Seq, epoch: t.epoch, readyAt: c.now()})
 				continue
 			}
 			if distrust {
 				resolve(u, journal.Uncertain, journal.ReasonFault, "printer reports and PLC triggers out of step: the unit's product is not known for sure (gate rejects fail-safe)")
 				continue
 			}
-			u.seq, u.paired, u.trigAt = t.Seq, true, t.At
+			u.seq, u.paired, u.trigAt, u.epoch = t.Seq, true, t.At, t.epoch
 			tryReady(u)
 		}
 	}
@@ -728,7 +747,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 					c.alarm(api.SeverityWarning, "plc", fmt.Sprintf("%d product(s) passed without a trigger the controller could follow", e.t.Missed))
 					// their prints come in their place in the print stream
 					for range min(e.t.Missed, uint64(c.cfg.Cycle.MaxTriggerBacklog)) {
-						trigQ = append(trigQ, devices.Trigger{At: e.t.At})
+						trigQ = append(trigQ, trigger{Trigger: devices.Trigger{At: e.t.At}, epoch: e.t.epoch})
 					}
 				}
 				trigQ = append(trigQ, e.t)
@@ -749,7 +768,7 @@ func (c *Controller) cycleLoop(ctx context.Context) {
 			case evResync:
 				gap, distrust = false, false
 				for _, u := range printedQ {
-					if !u.blank {
+					if !u.blank && !u.resolved {
 						resolve(u, journal.Uncertain, journal.ReasonFault, "print not matched to any PLC trigger before the line stopped")
 					}
 				}
@@ -1017,26 +1036,40 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 		case g = <-dq:
 		}
 		now := c.now()
+		epoch := c.trigEpoch.Load()
 		converted := make([]bool, len(g.items))
+		old := make([]bool, len(g.items)) // counted in a numbering the PLC has restarted since
 		for i := range g.items {
 			it := &g.items[i]
+			if old[i] = it.epoch != epoch; old[i] {
+				continue
+			}
 			if !it.reject() && c.lateAt(*it, now) {
 				it.late, converted[i] = true, true
 			}
 		}
-		errs := c.sendVerdicts(ctx, g.items)
+		errs := c.sendVerdicts(ctx, g.items, old)
 		done := c.now()
-		var sent []sentVerdict
+		var sent, unknown []sentVerdict
 		var lastLate commitItem
 		for i, it := range g.items {
 			c.m.ObserveCycle(done.Sub(it.readyAt))
 			c.recordLatency(done.Sub(it.readyAt), done.Sub(readAt(it)))
-			v := sentVerdict{seq: it.seq, kind: verdictBlank}
+			v := sentVerdict{seq: it.seq, kind: verdictBlank, epoch: it.epoch}
 			if !it.blank {
 				v.serial, v.kind = it.u.serial, verdictPass
 				if it.reject() {
 					v.kind = verdictReject
 				}
+			}
+			if old[i] {
+				// The PLC restarted since the product's trigger: its seq
+				// names nothing there now, so no verdict is sent and its
+				// fate is unknown (a reject stays, not confirmed).
+				unknown = append(unknown, v)
+				continue
+			}
+			if !it.blank {
 				if it.late {
 					lateRun++
 					lastLate = it
@@ -1083,7 +1116,7 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 					c.requestHold("verdict reached the PLC late")
 					continue
 				}
-				v.passSeq, v.passAt, v.epoch = c.pastGate(it)
+				v.passSeq = c.pastGate(it)
 			}
 			switch {
 			case c.gateMode == devices.GateResultsNone && v.kind == verdictUnknown:
@@ -1098,6 +1131,9 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 			default:
 				sent = append(sent, v)
 			}
+		}
+		if len(unknown) > 0 {
+			c.settleLost(ctx, unknown, "the PLC restarted (its product numbering began again) before the verdict could be sent")
 		}
 		if lateRun >= c.cfg.Cycle.MaxLateVerdicts {
 			c.alarmCode(api.SeverityFault, "line", "LATE-VERDICT", "", false, map[string]string{"count": strconv.Itoa(lateRun), "serial": lastLate.u.serial},
@@ -1127,11 +1163,16 @@ func (c *Controller) decider(ctx context.Context, dq <-chan *group) {
 // in one DecideBatch (the driver uses as few requests as its map allows and
 // retries a failed request once) and returns each item's delivery error
 // (nil = delivered).
-func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem) []error {
+func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem, skip []bool) []error {
 	errs := make([]error, len(items))
-	vs := make([]devices.Verdict, len(items))
+	vs := make([]devices.Verdict, 0, len(items))
 	for i, it := range items {
-		vs[i] = devices.Verdict{Seq: it.seq, Reject: it.reject()}
+		if !skip[i] {
+			vs = append(vs, devices.Verdict{Seq: it.seq, Reject: it.reject()})
+		}
+	}
+	if len(vs) == 0 {
+		return errs
 	}
 	err := c.o.PLC.DecideBatch(ctx, vs)
 	if err == nil {
@@ -1140,7 +1181,9 @@ func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem) []err
 	var ve *devices.VerdictError
 	if !errors.As(err, &ve) {
 		for i := range errs {
-			errs[i] = err
+			if !skip[i] {
+				errs[i] = err
+			}
 		}
 		return errs
 	}
@@ -1149,7 +1192,7 @@ func (c *Controller) sendVerdicts(ctx context.Context, items []commitItem) []err
 		failed[s] = true
 	}
 	for i, it := range items {
-		if failed[it.seq] {
+		if failed[it.seq] && !skip[i] {
 			errs[i] = err
 		}
 	}
@@ -1172,36 +1215,25 @@ type sentVerdict struct {
 	serial string // "" for a blank product
 	seq    uint64
 	kind   verdictKind
-	// A pass whose gate result the PLC does not report (gate_results
-	// "rejects" or "none") is taken as passed once its product is past
-	// the gate: the PLC has counted product passSeq (0: no product bound)
-	// or passAt has come (zero: no time bound), in trigger numbering
-	// epoch (a PLC restart in between: its fate is unknown).
+	// epoch is the PLC numbering seq counts in (Controller.trigEpoch).
+	epoch uint64
+	// passSeq: a pass whose gate result the PLC does not report
+	// (gate_results "rejects" or "none") is taken as passed once the PLC
+	// has counted product passSeq (0: it waits for a gate result).
 	passSeq uint64
-	passAt  time.Time
-	epoch   uint64
 }
 
 // travelling reports whether v waits for its product to travel past the
 // gate rather than for a gate result.
-func (v sentVerdict) travelling() bool { return v.passSeq != 0 || !v.passAt.IsZero() }
+func (v sentVerdict) travelling() bool { return v.passSeq != 0 }
 
-// pastGate is when item it's product is past the reject gate: the PLC has
-// counted product passSeq, or the clock reads passAt (cycle.gate_travel,
-// plus the verdict margin for the trigger's timing), and the trigger
-// numbering it is counted in.
-func (c *Controller) pastGate(it commitItem) (passSeq uint64, passAt time.Time, epoch uint64) {
-	gt := c.cfg.Cycle.GateTravel
-	if gt.Products > 0 {
-		passSeq = it.seq + uint64(gt.Products)
-	}
-	if gt.Time > 0 {
-		passAt = it.u.trigAt.Add(gt.Time + c.cfg.Cycle.VerdictMargin)
-	}
-	if passSeq == 0 && passAt.IsZero() {
-		passAt = c.now() // no gate travel configured: as soon as the verdict is in
-	}
-	return passSeq, passAt, c.trigEpoch.Load()
+// pastGate is the product the PLC counts when item it's product is past
+// the reject gate: cycle.gate_travel in products (as a time: the products
+// at line.design_speed, the most that can be between trigger and gate).
+// Never a time alone: a line running slower or stopped moves no product
+// past the gate, however long it waits.
+func (c *Controller) pastGate(it commitItem) uint64 {
+	return it.seq + uint64(max(1, c.cfg.Cycle.GateTravel.ProductsAt(c.cfg.Line.DesignSpeed)))
 }
 
 // gate loop events.
@@ -1314,10 +1346,26 @@ func (c *Controller) gateLoop(ctx context.Context) {
 			c.settleLost(ctx, vs, why)
 		}
 	}
+	// lostOld settles the products counted in a numbering the PLC has
+	// restarted since.
+	lostOld := func(why string) {
+		epoch := c.trigEpoch.Load()
+		var vs []sentVerdict
+		for s, v := range pending {
+			if v.epoch != epoch {
+				take(s)
+				vs = append(vs, v)
+			}
+		}
+		slices.SortFunc(vs, func(a, b sentVerdict) int { return cmp.Compare(a.seq, b.seq) })
+		if len(vs) > 0 {
+			c.settleLost(ctx, vs, why)
+		}
+	}
 	// passed commissions the travelling passes whose products are past
 	// the gate (in product order: the first one not past stops it).
 	passed := func() {
-		now, last, epoch := c.now(), c.lastTrig.Load(), c.trigEpoch.Load()
+		last, epoch := c.lastTrig.Load(), c.trigEpoch.Load()
 		var restarted []sentVerdict
 		for travel.Len() > 0 {
 			v, ok := pending[travel[0]]
@@ -1328,7 +1376,7 @@ func (c *Controller) gateLoop(ctx context.Context) {
 			switch {
 			case v.epoch != epoch:
 				restarted = append(restarted, v)
-			case (v.passSeq != 0 && last >= v.passSeq) || (!v.passAt.IsZero() && !now.Before(v.passAt)):
+			case last >= v.passSeq:
 				c.comm.add(journal.Change{Serial: v.serial, To: journal.Commissioned, Actor: journal.ActorPLC})
 			default:
 				return
@@ -1379,8 +1427,9 @@ func (c *Controller) gateLoop(ctx context.Context) {
 			if c.gateMode == devices.GateResultsEvery {
 				if r.Seq < lastResult {
 					// The PLC's numbering started again (restart): products of
-					// the old numbering will not report any more.
-					lost(fmt.Sprintf("the PLC's product numbering restarted (gate result for product %d after %d)", r.Seq, lastResult), 0, true)
+					// the old numbering will not report any more; those
+					// counted in the new one still will.
+					lostOld(fmt.Sprintf("the PLC's product numbering restarted (gate result for product %d after %d)", r.Seq, lastResult))
 				}
 				lastResult = r.Seq
 				lost(fmt.Sprintf("gate result not read back from the PLC (results of products up to %d overwritten before they were read)", r.Seq), r.Seq, false)

@@ -212,6 +212,8 @@ func CheckTruth(j *journal.Journal, batch string, recs []GateRecord) (Truth, err
 			continue
 		}
 		switch {
+		case u.State == journal.Commissioned && r.Outcome == "on-conveyor":
+			bad("unit %s is commissioned but its product %d has not reached the gate", s, r.Seq)
 		case u.State == journal.Commissioned && r.Outcome != "passed":
 			bad("unit %s is commissioned but its product %d was pushed off (verdict at the gate: %s)", s, r.Seq, r.VerdictAtGate)
 		case u.State == journal.Rejected && r.Outcome == "passed":
