@@ -54,12 +54,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if verifyFixture.dir != "" {
-		os.RemoveAll(verifyFixture.dir)
-	}
-	if archivedFixture.dir != "" {
-		os.RemoveAll(archivedFixture.dir)
-	}
+	verifyFixture.remove()
+	archivedFixture.remove()
 	os.Exit(code)
 }
 
