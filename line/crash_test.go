@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serialine/serialine/line/internal/childtest"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/store/journal"
 )
@@ -73,7 +73,7 @@ func TestCrashKill9(t *testing.T) {
 	for k := 0; k < kills; k++ {
 		// kill once this run has committed a good share of what is left
 		want := last + (units-last)/(kills-k+1)
-		childtest.Start(t, env...).KillWhen(t, func(line string) bool {
+		linetest.StartChild(t, env...).KillWhen(t, func(line string) bool {
 			if m := goodRe.FindStringSubmatch(line); m != nil {
 				if n, _ := strconv.Atoi(m[1]); n >= want && n > last {
 					last = n
@@ -86,7 +86,7 @@ func TestCrashKill9(t *testing.T) {
 		verifyJournal(t, db)
 	}
 	// Restart: recover and complete.
-	tail, err := childtest.Start(t, env...).Tail(20, nil)
+	tail, err := linetest.StartChild(t, env...).Tail(20, nil)
 	if err != nil {
 		t.Fatalf("restarted child: %v\n%s", err, strings.Join(tail, "\n"))
 	}

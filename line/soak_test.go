@@ -21,7 +21,7 @@ import (
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/config"
-	"github.com/serialine/serialine/line/internal/childtest"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/store/journal"
@@ -90,7 +90,7 @@ func TestSoakLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	every := min(max(time.Second, dur/60), 10*time.Minute)
-	child := childtest.Start(t, soakChildEnv+"="+cfgPath, "SERIALINE_SOAK_SAMPLE="+every.String())
+	child := linetest.StartChild(t, soakChildEnv+"="+cfgPath, "SERIALINE_SOAK_SAMPLE="+every.String())
 	cmd, out := child.Cmd, child.Stdout()
 	samples := make(chan soakSample, 1024)
 	lines := make(chan string, 1024)

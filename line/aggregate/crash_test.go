@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/serialine/serialine/line/config"
-	"github.com/serialine/serialine/line/internal/childtest"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/store/journal"
 )
@@ -101,7 +101,7 @@ func TestAggregationCrashKill9(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "crash.db")
 	env := "SERIALINE_AGG_CRASH_CHILD=" + db
 	at := 0
-	childtest.Start(t, env).KillWhen(t, func(line string) bool {
+	linetest.StartChild(t, env).KillWhen(t, func(line string) bool {
 		if m := closedRe.FindStringSubmatch(line); m != nil {
 			if n, _ := strconv.Atoi(m[1]); n >= 3 {
 				at = n
@@ -114,7 +114,7 @@ func TestAggregationCrashKill9(t *testing.T) {
 	if len(before) < at {
 		t.Fatalf("%d cases acknowledged closed before the kill, journal holds %d", at, len(before))
 	}
-	tail, err := childtest.Start(t, env).Tail(30, func(line string) bool { return !strings.HasPrefix(line, "child: cases closed") })
+	tail, err := linetest.StartChild(t, env).Tail(30, func(line string) bool { return !strings.HasPrefix(line, "child: cases closed") })
 	if err != nil || !strings.Contains(strings.Join(tail, "\n"), "child: BALANCED") {
 		t.Fatalf("restarted child: %v\n%s", err, strings.Join(tail, "\n"))
 	}

@@ -1,8 +1,10 @@
-// Package childtest runs the test binary again as a child process, for the
-// tests of the line packages that kill a controller with SIGKILL and
+// Package linetest holds the test helpers the line packages share: a
+// simulated line whose journal is verified when the test ends
+// (StartLine), and the test binary run again as a child process
+// (StartChild) for the tests that kill a controller with SIGKILL and
 // restart it, or watch one run for a long time: the child's TestMain sees
 // the environment variable the test sets and plays the controller.
-package childtest
+package linetest
 
 import (
 	"bufio"
@@ -19,11 +21,11 @@ type Child struct {
 	out io.ReadCloser
 }
 
-// Start runs the test binary again with no tests (-test.run=^$) and env
+// StartChild runs the test binary again with no tests (-test.run=^$) and env
 // ("NAME=value") added to its environment, its stderr going to the test's.
 // Its stdout is read with Stdout, KillWhen or Tail. A child still running
 // when the test ends is killed and waited for.
-func Start(t testing.TB, env ...string) *Child {
+func StartChild(t testing.TB, env ...string) *Child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
