@@ -733,6 +733,9 @@ func (c *Controller) actLoop(ctx context.Context) {
 			return
 		case a := <-c.acts:
 			err := c.act(a.ctx, a.state)
+			if err != nil && batchEnd(a.state) {
+				err = c.retryBatchEnd(a.ctx, a.state, err)
+			}
 			if a.ctx.Err() != nil || ctx.Err() != nil {
 				continue // superseded by another command
 			}
@@ -757,6 +760,38 @@ func (c *Controller) actLoop(ctx context.Context) {
 			c.mu.Unlock()
 		}
 	}
+}
+
+// batchEnd reports whether s is an acting state that ends the batch.
+func batchEnd(s packml.State) bool {
+	return s == packml.Completing || s == packml.Stopping || s == packml.Aborting
+}
+
+// retryBatchEnd redoes a batch end that failed (e.g. its journal writes on
+// a full disk) until it succeeds or ctx ends (a command superseded it): the
+// batch stays in its acting state, with the alarm saying why, rather than
+// reaching its final state without its units resolved and its EPCIS
+// documents in the outbox. Each step of the batch end is safe to redo.
+// It returns nil once a retry succeeded (the alarm is cleared).
+func (c *Controller) retryBatchEnd(ctx context.Context, s packml.State, err error) error {
+	wait := 500 * time.Millisecond
+	for err != nil && ctx.Err() == nil {
+		c.log.Error("batch end failed; retrying", "state", s, "err", err, "in", wait)
+		c.alarm(api.SeverityFault, "line", fmt.Sprintf("%s failed: %v", s, err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Second)
+		err = c.act(ctx, s)
+		if err == nil {
+			c.ClearCondition("line:act", "system")
+		}
+	}
+	return err
 }
 
 // act is the work of an acting state.

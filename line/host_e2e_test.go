@@ -2,6 +2,7 @@ package line_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/epcis"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/store/fsstat"
@@ -117,17 +119,7 @@ func TestDiskFull(t *testing.T) {
 	// cannot reuse freed pages and every commit needs new room.
 	early.Store(false)
 	before, _ := l.Journal.Counters("DF1")
-	pr, pw := io.Pipe()
-	backupDone := make(chan error, 1)
-	go func() {
-		_, err := l.Journal.Backup(ctx, pw)
-		pw.CloseWithError(err)
-		backupDone <- err
-	}()
-	if _, err := io.ReadFull(pr, make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
-	filler = fsstattest.Fill(t, dir, 0)
+	release := fillPinned(t, l, dir)
 	waitFor(t, "a journal commit failing", func() bool {
 		for _, a := range activeAlarms(c, "journal") {
 			if strings.Contains(a.Detail, "disk full") {
@@ -136,15 +128,7 @@ func TestDiskFull(t *testing.T) {
 		}
 		return false
 	})
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(io.Discard, pr); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-backupDone; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	// The line resumes: units are commissioned again (an operator unholds
 	// whatever held it meanwhile), then the batch is stopped.
 	mid, _ := l.Journal.Counters("DF1")
@@ -155,14 +139,46 @@ func TestDiskFull(t *testing.T) {
 		ctr, _ := l.Journal.Counters("DF1")
 		return ctr.Commissioned >= mid.Commissioned+20
 	})
+	// 3. The batch is stopped while the disk is full again: the batch end
+	// cannot be written, so the batch stays Stopping with the alarm
+	// saying why (not Stopped without its units resolved and its EPCIS
+	// documents); once room is freed the batch end is redone.
+	release = fillPinned(t, l, dir)
 	if err := c.Command(ctx, "DF1", api.Command{Name: api.CmdStop, Reason: "test end"}, operator); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the batch end failing", func() bool {
+		for _, a := range activeAlarms(c, "line") {
+			if a.Code == "LINE-ACT" && strings.Contains(a.Detail, "Stopping failed") {
+				return true
+			}
+		}
+		return false
+	})
+	if _, st := c.State(); st != packml.Stopping {
+		t.Fatalf("state %s while the batch end cannot be written, want Stopping", st)
+	}
+	release()
 	waitState(t, l, 60*time.Second, packml.Stopped)
 	rec, err := c.Reconciliation(ctx, "DF1")
 	if err != nil || !rec.Balanced {
 		t.Fatalf("reconciliation %+v %v", rec, err)
 	}
+	waitFor(t, "the batch's commissioning events at the site server", func() bool {
+		n := 0
+		for _, ev := range l.Upstream.Events() {
+			var d epcis.Document
+			if err := json.Unmarshal(ev.Doc, &d); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range d.Body.EventList {
+				if e.BizStep == "commissioning" {
+					n += len(e.EPCList)
+				}
+			}
+		}
+		return n == rec.Commissioned
+	})
 	after, _ := l.Journal.Counters("DF1")
 	if after.Commissioned < before.Commissioned {
 		t.Fatalf("commissioned units lost: %d before the disk filled, %d after", before.Commissioned, after.Commissioned)
@@ -181,6 +197,36 @@ func TestDiskFull(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// fillPinned fills the journal's file system while an online backup holds
+// a read transaction open (bbolt then cannot reuse freed pages, so every
+// commit needs new room); release frees the room and ends the backup.
+func fillPinned(t *testing.T, l *linesim.Line, dir string) (release func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	backupDone := make(chan error, 1)
+	go func() {
+		_, err := l.Journal.Backup(context.Background(), pw)
+		pw.CloseWithError(err)
+		backupDone <- err
+	}()
+	if _, err := io.ReadFull(pr, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	filler := fsstattest.Fill(t, dir, 0)
+	return func() {
+		t.Helper()
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, pr); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-backupDone; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

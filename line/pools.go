@@ -413,6 +413,9 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	// Serialized with UnitAction (see emitLateStep).
 	c.epcisMu.Lock()
 	defer c.epcisMu.Unlock()
+	if c.epcisDone == r.def.ID {
+		return nil // a batch end retried after a later step failed
+	}
 	b, err := c.j.Batch(r.def.ID)
 	if err != nil {
 		return fmt.Errorf("read batch: %w", err)
@@ -470,6 +473,7 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 	}
 	o := c.epcisOptions()
 	eb := epcis.Batch{ID: r.def.ID, GTIN: r.def.GTIN, Lot: r.def.Lot, Expiry: r.def.Expiry}
+	var items []journal.OutboxEntry
 	for _, part := range []struct {
 		kind    epcis.Kind
 		serials []string
@@ -480,16 +484,17 @@ func (c *Controller) emitEPCIS(ctx context.Context, r *run, s packml.State) erro
 			return fmt.Errorf("epcis %s: %w", part.kind, err)
 		}
 		for _, d := range docs {
-			if _, err := c.j.OutboxPutBatch(ctx, r.def.ID, outboxEPCIS, d); err != nil {
-				return fmt.Errorf("outbox: %w", err)
-			}
+			items = append(items, journal.OutboxEntry{Kind: outboxEPCIS, Payload: d, Batch: r.def.ID})
 		}
 	}
 	if len(unsent) > 0 && c.o.Upstream != nil {
 		data, _ := json.Marshal(returnPayload{GTIN: r.def.GTIN, Serials: unsent, Batch: r.def.ID})
-		if _, err := c.j.OutboxPutBatch(ctx, r.def.ID, outboxReturn, data); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
+		items = append(items, journal.OutboxEntry{Kind: outboxReturn, Payload: data, Batch: r.def.ID})
+	}
+	// Every document of the batch end in one transaction: all or none
+	// (a full disk fails the whole put, and the batch end is retried).
+	if _, err := c.j.ApplyWithOutbox(ctx, nil, items); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	c.epcisDone = r.def.ID
 	return nil
