@@ -1,20 +1,17 @@
 package line_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/store/journal"
 )
@@ -71,59 +68,26 @@ func TestCrashKill9(t *testing.T) {
 	if os.Getenv("SERIALINE_SOAK") != "" {
 		kills = 5
 	}
-	child := func() (*exec.Cmd, io.ReadCloser) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SERIALINE_CRASH_CHILD="+db, "SERIALINE_CRASH_UNITS="+strconv.Itoa(units))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, out
-	}
+	env := []string{"SERIALINE_CRASH_CHILD=" + db, "SERIALINE_CRASH_UNITS=" + strconv.Itoa(units)}
 	last := 0
 	for k := 0; k < kills; k++ {
-		cmd, out := child()
-		sc := bufio.NewScanner(out)
-		killed := false
 		// kill once this run has committed a good share of what is left
 		want := last + (units-last)/(kills-k+1)
-		for sc.Scan() {
-			line := sc.Text()
+		linetest.StartChild(t, env...).KillWhen(t, func(line string) bool {
 			if m := goodRe.FindStringSubmatch(line); m != nil {
-				n, _ := strconv.Atoi(m[1])
-				if n >= want && n > last {
-					if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-						t.Fatal(err)
-					}
-					killed = true
+				if n, _ := strconv.Atoi(m[1]); n >= want && n > last {
 					last = n
-					break
+					return true
 				}
 			}
-		}
-		go io.Copy(io.Discard, out)
-		err := cmd.Wait()
-		if !killed {
-			t.Fatalf("child %d ended before it could be killed: %v", k, err)
-		}
+			return false
+		})
 		t.Logf("kill %d: child killed at %d good units", k+1, last)
 		verifyJournal(t, db)
 	}
 	// Restart: recover and complete.
-	cmd, out := child()
-	var tail []string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		tail = append(tail, sc.Text())
-		if len(tail) > 20 {
-			tail = tail[1:]
-		}
-	}
-	if err := cmd.Wait(); err != nil {
+	tail, err := linetest.StartChild(t, env...).Tail(20, nil)
+	if err != nil {
 		t.Fatalf("restarted child: %v\n%s", err, strings.Join(tail, "\n"))
 	}
 	if !strings.Contains(strings.Join(tail, "\n"), "child: BALANCED") {

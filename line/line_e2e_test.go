@@ -3,8 +3,6 @@ package line_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,10 +12,10 @@ import (
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/epcis"
 	"github.com/serialine/serialine/line/epcis/epcistest"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/printer/printersim"
-	"github.com/serialine/serialine/store/journal"
 	"github.com/serialine/serialine/vision/camerasim"
 )
 
@@ -27,37 +25,7 @@ const testGTIN = "09501101530003"
 
 func startLine(t *testing.T, o linesim.Options) *linesim.Line {
 	t.Helper()
-	if o.Dir == "" && o.DBPath == "" {
-		o.Dir = t.TempDir()
-	}
-	if os.Getenv("SERIALINE_TEST_LOG") != "" && o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := linesim.Start(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		j := l.Journal
-		if err := l.Close(); err != nil {
-			t.Errorf("close line: %v", err)
-		}
-		// journal verify after every test
-		jj, err := journal.Open(j.Path(), &journal.Options{ReadOnly: true})
-		if err != nil {
-			t.Errorf("reopen journal: %v", err)
-			return
-		}
-		defer jj.Close()
-		rep, err := jj.Verify(context.Background())
-		if err != nil || !rep.OK() {
-			t.Errorf("journal verify: %v %v", err, rep.Problems)
-		}
-	})
-	return l
+	return linetest.StartLine(t, o)
 }
 
 func waitState(t *testing.T, l *linesim.Line, d time.Duration, states ...packml.State) packml.State {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -22,6 +21,7 @@ import (
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/store/journal"
@@ -90,16 +90,8 @@ func TestSoakLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	every := min(max(time.Second, dur/60), 10*time.Minute)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), soakChildEnv+"="+cfgPath, "SERIALINE_SOAK_SAMPLE="+every.String())
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	child := linetest.StartChild(t, soakChildEnv+"="+cfgPath, "SERIALINE_SOAK_SAMPLE="+every.String())
+	cmd, out := child.Cmd, child.Stdout()
 	samples := make(chan soakSample, 1024)
 	lines := make(chan string, 1024)
 	go func() {

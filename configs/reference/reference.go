@@ -5,9 +5,13 @@
 package reference
 
 import (
+	"encoding/hex"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -56,6 +60,48 @@ func Tool(t testing.TB, name string) string {
 		missing(t, name+" not installed (run `make tools`)")
 	}
 	return p
+}
+
+// ZXingRead decodes img with zxing-cpp's ZXingReader (Tool's skip/fail
+// rule; args go before the image file, e.g. "-format", "DataMatrix") and
+// returns the symbology identifier and content bytes it reports, and its
+// whole output for failure messages.
+func ZXingRead(t testing.TB, img image.Image, args ...string) (ident string, data []byte, out string) {
+	t.Helper()
+	tool := Tool(t, "ZXingReader")
+	path := filepath.Join(t.TempDir(), "symbol.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := exec.Command(tool, append(args[:len(args):len(args)], path)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ZXingReader: %v\n%s", err, b)
+	}
+	var bytesHex string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "Bytes":
+			bytesHex = strings.ReplaceAll(strings.TrimSpace(v), " ", "")
+		case "Identifier":
+			ident = strings.TrimSpace(v)
+		}
+	}
+	data, err = hex.DecodeString(bytesHex)
+	if err != nil {
+		t.Fatalf("ZXingReader output %q: %v", b, err)
+	}
+	return ident, data, string(b)
 }
 
 func missing(t testing.TB, msg string) {

@@ -2,44 +2,22 @@ package modbus_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/serialine/serialine/devices"
+	"github.com/serialine/serialine/devices/devicetest"
 	"github.com/serialine/serialine/devices/modbus"
 	"github.com/serialine/serialine/devices/plcsim"
 	"github.com/serialine/serialine/devices/serialport"
 )
 
-// openPTY opens a pseudo-terminal pair: the sim serves RTU on the master,
-// the client opens the slave as its serial port.
-func openPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		t.Skipf("ptsname: %v", err)
-	}
-	return m, fmt.Sprintf("/dev/pts/%d", n)
-}
-
 // TestRTUOverPTY runs the RTU client (goburrow/modbus over
 // goburrow/serial) against the simulator's RTU slave through a real tty.
 func TestRTUOverPTY(t *testing.T) {
-	master, dev := openPTY(t)
+	master, dev := devicetest.OpenPTY(t)
 	// hold the slave open: when its last descriptor closes (the client
 	// reconnecting) the master would see a hangup
 	hold, err := os.OpenFile(dev, os.O_RDWR|syscall.O_NOCTTY, 0)

@@ -138,26 +138,10 @@ const (
 
 // Config is one OPC UA PLC connection (yaml, decoded strictly).
 type Config struct {
-	// Endpoint is the server URL, opc.tcp://host:port[/path].
-	Endpoint string `yaml:"endpoint"`
-	// SecurityPolicy is "None" or "Basic256Sha256".
-	SecurityPolicy string `yaml:"security_policy"`
-	// SecurityMode is "None" (with policy None), "Sign" or
-	// "SignAndEncrypt" (with Basic256Sha256).
-	SecurityMode string `yaml:"security_mode"`
-	// Certificate and PrivateKey are PEM/DER files of the client's
-	// application instance certificate (Basic256Sha256). Empty: an
-	// ephemeral self-signed certificate is generated at Connect (the
-	// server must then trust it).
-	Certificate string `yaml:"certificate"`
-	// PrivateKey is the RSA key file for Certificate.
-	PrivateKey string `yaml:"private_key"`
-	// Auth is "anonymous" or "username".
-	Auth string `yaml:"auth"`
-	// Username for auth "username".
-	Username string `yaml:"username"`
-	// Password for auth "username".
-	Password string `yaml:"password"`
+	// Session is the endpoint and its security (endpoint,
+	// security_policy, security_mode, certificate, private_key, auth,
+	// username, password at this level).
+	Session `yaml:",inline"`
 	// Timeout bounds each request and the dial.
 	Timeout time.Duration `yaml:"timeout"`
 	// PublishInterval is the subscription publishing interval (>= 1ms).
@@ -177,25 +161,14 @@ type Config struct {
 // DefaultNodeMap.
 func DefaultConfig(endpoint string) Config {
 	return Config{
-		Endpoint: endpoint, SecurityPolicy: PolicyNone, SecurityMode: "None", Auth: AuthAnonymous,
-		Timeout: 2 * time.Second, PublishInterval: 5 * time.Millisecond,
+		Session: AnonymousSession(endpoint), Timeout: 2 * time.Second, PublishInterval: 5 * time.Millisecond,
 		Timing: devices.DefaultTiming(), Nodes: DefaultNodeMap(),
 	}
 }
 
-// Security is the session security part of the config.
-func (c Config) Security() Security {
-	return Security{Policy: c.SecurityPolicy, Mode: c.SecurityMode, Certificate: c.Certificate, PrivateKey: c.PrivateKey,
-		Auth: c.Auth, Username: c.Username, Password: c.Password}
-}
-
 // Validate reports every mistake at once (paths relative to the block).
 func (c Config) Validate() configs.Problems {
-	var p configs.Problems
-	if !strings.HasPrefix(c.Endpoint, "opc.tcp://") || len(c.Endpoint) <= len("opc.tcp://") {
-		p.Add("endpoint", "must be opc.tcp://host:port, got %q", c.Endpoint)
-	}
-	p.Merge("", c.Security().Validate())
+	p := c.Session.Validate()
 	pos := func(name string, d time.Duration) {
 		if d <= 0 {
 			p.Add(name, "must be > 0")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -12,6 +13,55 @@ import (
 	"github.com/serialine/serialine/configs"
 	"github.com/serialine/serialine/devices"
 )
+
+// Session is the connection part of an OPC UA client's config: the
+// server and how the session with it is secured. The PLC client's Config
+// and the Open-SCS site-server client's embed it with `yaml:",inline"`, so
+// both have its keys.
+type Session struct {
+	// Endpoint is the server URL, opc.tcp://host:port[/path].
+	Endpoint string `yaml:"endpoint"`
+	// SecurityPolicy is "None" or "Basic256Sha256".
+	SecurityPolicy string `yaml:"security_policy"`
+	// SecurityMode is "None" (with policy None), "Sign" or
+	// "SignAndEncrypt" (with Basic256Sha256).
+	SecurityMode string `yaml:"security_mode"`
+	// Certificate and PrivateKey are PEM/DER files of the client's
+	// application instance certificate (Basic256Sha256). Empty: an
+	// ephemeral self-signed certificate is generated at Connect (the
+	// server must then trust it).
+	Certificate string `yaml:"certificate"`
+	// PrivateKey is the RSA key file for Certificate.
+	PrivateKey string `yaml:"private_key"`
+	// Auth is "anonymous" or "username".
+	Auth string `yaml:"auth"`
+	// Username for auth "username".
+	Username string `yaml:"username"`
+	// Password for auth "username".
+	Password string `yaml:"password"`
+}
+
+// AnonymousSession is an anonymous, security-None session with endpoint.
+func AnonymousSession(endpoint string) Session {
+	return Session{Endpoint: endpoint, SecurityPolicy: PolicyNone, SecurityMode: "None", Auth: AuthAnonymous}
+}
+
+// Security is the session security part of the config.
+func (s Session) Security() Security {
+	return Security{Policy: s.SecurityPolicy, Mode: s.SecurityMode, Certificate: s.Certificate, PrivateKey: s.PrivateKey,
+		Auth: s.Auth, Username: s.Username, Password: s.Password}
+}
+
+// Validate reports every mistake in the session keys (paths relative to
+// the config block that embeds them).
+func (s Session) Validate() configs.Problems {
+	var p configs.Problems
+	if !strings.HasPrefix(s.Endpoint, "opc.tcp://") || len(s.Endpoint) <= len("opc.tcp://") {
+		p.Add("endpoint", "must be opc.tcp://host:port, got %q", s.Endpoint)
+	}
+	p.Merge("", s.Security().Validate())
+	return p
+}
 
 // Security is how an OPC UA client secures its session: the PLC client
 // here and the other OPC UA clients of the controller (the Open-SCS site

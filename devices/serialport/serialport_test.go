@@ -3,16 +3,12 @@ package serialport_test
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/serialine/serialine/devices/devicetest"
 	"github.com/serialine/serialine/devices/serialport"
 )
 
@@ -94,29 +90,10 @@ func TestOpenRefusesBadConfigAndMissingDevice(t *testing.T) {
 	}
 }
 
-// openPTY opens a pseudo-terminal pair and returns the master and the
-// slave's device path: a real tty for go.bug.st/serial to open.
-func openPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("ptsname: %v", err)
-	}
-	return m, fmt.Sprintf("/dev/pts/%d", n)
-}
-
 // TestRealPortTimeout opens a pty slave through go.bug.st/serial: data
 // arrives, and a read with nothing to read returns ErrTimeout, not (0, nil).
 func TestRealPortTimeout(t *testing.T) {
-	m, dev := openPTY(t)
+	m, dev := devicetest.OpenPTY(t)
 	c := serialport.DefaultConfig()
 	c.Device = dev
 	c.ReadTimeout = 20 * time.Millisecond

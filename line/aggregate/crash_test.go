@@ -1,21 +1,19 @@
 package aggregate_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/serialine/serialine/line/config"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/store/journal"
 )
@@ -101,55 +99,23 @@ func TestAggregationCrashKill9(t *testing.T) {
 		t.Skip("short")
 	}
 	db := filepath.Join(t.TempDir(), "crash.db")
-	child := func() (*exec.Cmd, io.ReadCloser) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SERIALINE_AGG_CRASH_CHILD="+db)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, out
-	}
-	cmd, out := child()
-	sc := bufio.NewScanner(out)
-	killed, at := false, 0
-	for sc.Scan() {
-		if m := closedRe.FindStringSubmatch(sc.Text()); m != nil {
+	env := "SERIALINE_AGG_CRASH_CHILD=" + db
+	at := 0
+	linetest.StartChild(t, env).KillWhen(t, func(line string) bool {
+		if m := closedRe.FindStringSubmatch(line); m != nil {
 			if n, _ := strconv.Atoi(m[1]); n >= 3 {
-				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				killed, at = true, n
-				break
+				at = n
+				return true
 			}
 		}
-	}
-	go io.Copy(io.Discard, out)
-	err := cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended before it could be killed: %v", err)
-	}
+		return false
+	})
 	before := closedCases(t, db)
 	if len(before) < at {
 		t.Fatalf("%d cases acknowledged closed before the kill, journal holds %d", at, len(before))
 	}
-	cmd, out = child()
-	var tail []string
-	sc = bufio.NewScanner(out)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "child: cases closed") {
-			continue
-		}
-		tail = append(tail, sc.Text())
-		if len(tail) > 30 {
-			tail = tail[1:]
-		}
-	}
-	if err := cmd.Wait(); err != nil || !strings.Contains(strings.Join(tail, "\n"), "child: BALANCED") {
+	tail, err := linetest.StartChild(t, env).Tail(30, func(line string) bool { return !strings.HasPrefix(line, "child: cases closed") })
+	if err != nil || !strings.Contains(strings.Join(tail, "\n"), "child: BALANCED") {
 		t.Fatalf("restarted child: %v\n%s", err, strings.Join(tail, "\n"))
 	}
 	after := closedCases(t, db)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/serialine/serialine/line/api"
 	"github.com/serialine/serialine/line/epcis/epcistest"
+	"github.com/serialine/serialine/line/internal/linetest"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/store/journal"
@@ -31,33 +30,7 @@ var (
 
 func startLine(t *testing.T, ao linesim.AggregateOptions) *linesim.Line {
 	t.Helper()
-	o := linesim.Options{Dir: t.TempDir(), Aggregate: &ao, Rate: 25, GateDistance: 12}
-	if os.Getenv("SERIALINE_TEST_LOG") != "" {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := linesim.Start(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		path := l.Journal.Path()
-		if err := l.Close(); err != nil {
-			t.Errorf("close line: %v", err)
-		}
-		jj, err := journal.Open(path, &journal.Options{ReadOnly: true})
-		if err != nil {
-			t.Errorf("reopen journal: %v", err)
-			return
-		}
-		defer jj.Close()
-		if rep, err := jj.Verify(context.Background()); err != nil {
-			t.Errorf("journal verify: %v %v", err, rep.Problems)
-		}
-	})
-	return l
+	return linetest.StartLine(t, linesim.Options{Aggregate: &ao, Rate: 25, GateDistance: 12})
 }
 
 // waitFor polls cond (a condition on the line's state, not a duration)

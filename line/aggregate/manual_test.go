@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/serialine/serialine/devices/devicetest"
 	"github.com/serialine/serialine/devices/serialport"
 	"github.com/serialine/serialine/line/aggregate"
 	"github.com/serialine/serialine/line/api"
@@ -22,37 +19,6 @@ import (
 	"github.com/serialine/serialine/line/upstreamsim"
 	"github.com/serialine/serialine/store/journal"
 )
-
-// openPTY opens a pseudo-terminal pair: the master (the simulated
-// handheld) and the slave's path (a real tty for go.bug.st/serial).
-func openPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("ptsname: %v", err)
-	}
-	// Raw from the start (no echo, no line editing), as a serial line is:
-	// the station opens the port asynchronously.
-	tio, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Skipf("termios: %v", err)
-	}
-	tio.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	tio.Oflag &^= unix.OPOST
-	tio.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	if err := unix.IoctlSetTermios(int(m.Fd()), unix.TCSETS, tio); err != nil {
-		t.Skipf("termios: %v", err)
-	}
-	return m, fmt.Sprintf("/dev/pts/%d", n)
-}
 
 type fixedLine struct{ batch string }
 
@@ -117,7 +83,7 @@ func manualConfig(dev string) config.Aggregation {
 // aggregate nothing; the case closes on its last unit (no label printer at
 // this station).
 func TestManualStationHandheld(t *testing.T) {
-	m, dev := openPTY(t)
+	m, dev := devicetest.OpenPTY(t)
 	j, serials := journalWithUnits(t, 3)
 	cfg := manualConfig(dev)
 	devs, err := aggregate.NewDevices(cfg, nil, nil)

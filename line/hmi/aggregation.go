@@ -37,20 +37,32 @@ func (h *HMI) aggregationPages() error {
 	return nil
 }
 
+// aggPage starts the aggregation page name (its template, nav entry and
+// title "page."+name). It returns false when it has answered the request
+// itself: no session (redirect to login) or no aggregation configured
+// (the page with that error, 404).
+func (h *HMI) aggPage(w http.ResponseWriter, r *http.Request, name string) (page, bool) {
+	sess, ok := h.session(w, r, false)
+	if !ok {
+		return page{}, false
+	}
+	p := page{Title: "page." + name, Nav: name, Session: sess}
+	if h.o.Aggregation == nil {
+		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
+		h.render(w, r, name, http.StatusNotFound, p)
+		return p, false
+	}
+	return p, true
+}
+
 type aggData struct {
 	Status api.AggStatus
 	Rec    *api.AggReconciliation
 }
 
 func (h *HMI) aggregation(w http.ResponseWriter, r *http.Request) {
-	sess, ok := h.session(w, r, false)
+	p, ok := h.aggPage(w, r, "aggregation")
 	if !ok {
-		return
-	}
-	p := page{Title: "page.aggregation", Nav: "aggregation", Session: sess}
-	if h.o.Aggregation == nil {
-		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
-		h.render(w, r, "aggregation", http.StatusNotFound, p)
 		return
 	}
 	var d aggData
@@ -74,14 +86,8 @@ func (h *HMI) aggregation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HMI) station(w http.ResponseWriter, r *http.Request) {
-	sess, ok := h.session(w, r, false)
+	p, ok := h.aggPage(w, r, "station")
 	if !ok {
-		return
-	}
-	p := page{Title: "page.station", Nav: "station", Session: sess}
-	if h.o.Aggregation == nil {
-		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
-		h.render(w, r, "station", http.StatusNotFound, p)
 		return
 	}
 	st, err := h.o.Aggregation.Station(r.Context(), "manual")
@@ -108,14 +114,8 @@ type reworkData struct {
 }
 
 func (h *HMI) rework(w http.ResponseWriter, r *http.Request) {
-	sess, ok := h.session(w, r, false)
+	p, ok := h.aggPage(w, r, "rework")
 	if !ok {
-		return
-	}
-	p := page{Title: "page.rework", Nav: "rework", Session: sess}
-	if h.o.Aggregation == nil {
-		p.Error = i18n.T(h.langOf(r, sess), "agg.notconfigured")
-		h.render(w, r, "rework", http.StatusNotFound, p)
 		return
 	}
 	d := reworkData{Code: strings.TrimSpace(r.URL.Query().Get("code"))}

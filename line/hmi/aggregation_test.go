@@ -86,3 +86,23 @@ func TestAggregationPages(t *testing.T) {
 		}
 	}
 }
+
+// Without aggregation each aggregation page says so (404); without a
+// session each sends the browser to the login page.
+func TestAggregationPagesNotConfigured(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{UI: func(e *apitest.Env) http.Handler {
+		h, err := hmi.New(hmi.Options{Controller: e.Fake, Auth: e.Auth, Audit: api.JournalAudit{J: e.Journal}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}})
+	for _, path := range []string{"/aggregation", "/station", "/rework"} {
+		if code, _, body := get(t, e, e.Tokens["otto"], path); code != http.StatusNotFound || !strings.Contains(body, "Aggregation is not configured on this line.") {
+			t.Errorf("%s: %d, want 404 with the not-configured message", path, code)
+		}
+		if code, loc, _ := get(t, e, "", path); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?next=") {
+			t.Errorf("%s without a session: %d %q, want a redirect to /login", path, code, loc)
+		}
+	}
+}

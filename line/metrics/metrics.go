@@ -89,66 +89,34 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	if len(buckets) == 0 {
 		buckets = prometheus.ExponentialBuckets(0.0001, 2.5, 12) // 100µs … ~2.4s
 	}
+	cycle := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: ns, Name: "cycle_latency_seconds", ConstLabels: o.ConstLabels, Buckets: buckets,
+		Help: "Controller-side latency of one unit cycle, trigger to decision sent.",
+	})
+	k := &maker{ns: ns, labels: o.ConstLabels, all: []prometheus.Collector{cycle}}
 	m := &Metrics{
-		units: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "units_total", ConstLabels: o.ConstLabels,
-			Help: "Units that reached a final outcome, by outcome and reject reason (reason is empty unless rejected).",
-		}, []string{"outcome", "reason"}),
-		cycle: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: ns, Name: "cycle_latency_seconds", ConstLabels: o.ConstLabels, Buckets: buckets,
-			Help: "Controller-side latency of one unit cycle, trigger to decision sent.",
-		}),
-		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Name: "queue_depth", ConstLabels: o.ConstLabels,
-			Help: "Depth of a queue (printer, inflight, outbox).",
-		}, []string{"queue"}),
-		deviceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Name: "device_link_up", ConstLabels: o.ConstLabels,
-			Help: "1 when the link to the device is up, 0 when it is down.",
-		}, []string{"device"}),
-		pool: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Name: "pool_available_serials", ConstLabels: o.ConstLabels,
-			Help: "Serials available in the local pool, by GTIN.",
-		}, []string{"gtin"}),
-		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Name: "packml_state", ConstLabels: o.ConstLabels,
-			Help: "PackML state set: one series per state, 1 for the current state of the line, 0 for the others.",
-		}, []string{"state"}),
-		alarmsRaised: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "alarms_raised_total", ConstLabels: o.ConstLabels,
-			Help: "Alarms raised, by support code and severity (a repeat of an active condition is not a new alarm).",
-		}, []string{"code", "severity"}),
-		alarmsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Name: "alarms_active", ConstLabels: o.ConstLabels,
-			Help: "Alarms whose condition is still present, by severity.",
-		}, []string{"severity"}),
-		alarmsUnacked: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Name: "alarms_unacknowledged", ConstLabels: o.ConstLabels,
-			Help: "Alarms nobody has acknowledged yet.",
-		}),
-		batchInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Name: "batch_info", ConstLabels: o.ConstLabels,
-			Help: "1 for the line's current batch, with its identity as labels.",
-		}, []string{"batch", "gtin", "lot", "expiry", "product"}),
-		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "holds_total", ConstLabels: o.ConstLabels,
-			Help: "Holds of the line, by who held it: system (a device fault, by its source) or person.",
-		}, []string{"by"}),
-		held: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Name: "held", ConstLabels: o.ConstLabels,
-			Help: "1 while the line is held (Holding or Held), else 0.",
-		}),
-		unitChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "unit_changes_total", ConstLabels: o.ConstLabels,
-			Help: "Units moved by a person after their outcome (QA sample, manual reject, decommission, damaged pack), by from and to state.",
-		}, []string{"from", "to"}),
-		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "api_requests_total", ConstLabels: o.ConstLabels,
-			Help: "HTTP API requests by route pattern and status code.",
-		}, []string{"route", "code"}),
+		cycle: cycle,
+		units: k.counters("units_total",
+			"Units that reached a final outcome, by outcome and reject reason (reason is empty unless rejected).", "outcome", "reason"),
+		queue:    k.gauges("queue_depth", "Depth of a queue (printer, inflight, outbox).", "queue"),
+		deviceUp: k.gauges("device_link_up", "1 when the link to the device is up, 0 when it is down.", "device"),
+		pool:     k.gauges("pool_available_serials", "Serials available in the local pool, by GTIN.", "gtin"),
+		state: k.gauges("packml_state",
+			"PackML state set: one series per state, 1 for the current state of the line, 0 for the others.", "state"),
+		alarmsRaised: k.counters("alarms_raised_total",
+			"Alarms raised, by support code and severity (a repeat of an active condition is not a new alarm).", "code", "severity"),
+		alarmsActive:  k.gauges("alarms_active", "Alarms whose condition is still present, by severity.", "severity"),
+		alarmsUnacked: k.gauge("alarms_unacknowledged", "Alarms nobody has acknowledged yet."),
+		batchInfo: k.gauges("batch_info", "1 for the line's current batch, with its identity as labels.",
+			"batch", "gtin", "lot", "expiry", "product"),
+		holds: k.counters("holds_total",
+			"Holds of the line, by who held it: system (a device fault, by its source) or person.", "by"),
+		held: k.gauge("held", "1 while the line is held (Holding or Held), else 0."),
+		unitChanges: k.counters("unit_changes_total",
+			"Units moved by a person after their outcome (QA sample, manual reject, decommission, damaged pack), by from and to state.", "from", "to"),
+		httpReqs: k.counters("api_requests_total", "HTTP API requests by route pattern and status code.", "route", "code"),
 	}
-	for _, c := range []prometheus.Collector{m.units, m.cycle, m.queue, m.deviceUp, m.pool, m.state, m.httpReqs,
-		m.alarmsRaised, m.alarmsActive, m.alarmsUnacked, m.batchInfo, m.holds, m.held, m.unitChanges} {
+	for _, c := range k.all {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
@@ -161,6 +129,32 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 		m.state.WithLabelValues(st).Set(0)
 	}
 	return m, nil
+}
+
+// maker makes New's counters and gauges, all with one namespace and the
+// constant labels, and keeps them for registering.
+type maker struct {
+	ns     string
+	labels prometheus.Labels
+	all    []prometheus.Collector
+}
+
+func (k *maker) counters(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: k.ns, Name: name, ConstLabels: k.labels, Help: help}, labels)
+	k.all = append(k.all, c)
+	return c
+}
+
+func (k *maker) gauges(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: k.ns, Name: name, ConstLabels: k.labels, Help: help}, labels)
+	k.all = append(k.all, g)
+	return g
+}
+
+func (k *maker) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: k.ns, Name: name, ConstLabels: k.labels, Help: help})
+	k.all = append(k.all, g)
+	return g
 }
 
 // Unit counts one unit that reached outcome (Outcome* constants); reason is

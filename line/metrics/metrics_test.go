@@ -14,6 +14,23 @@ import (
 	"github.com/serialine/serialine/line/metrics"
 )
 
+// scrape returns the exposition of reg, as Prometheus scrapes it over HTTP.
+func scrape(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestMetricsExposed(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"line": "line-1"}})
@@ -32,15 +49,7 @@ func TestMetricsExposed(t *testing.T) {
 	m.SetState("Execute")
 	m.APIRequest("GET /api/v1/status", 200)
 
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	body := string(b)
+	body := scrape(t, reg)
 	for _, want := range []string{
 		`serialine_units_total{line="line-1",outcome="commissioned",reason=""} 2`,
 		`serialine_units_total{line="line-1",outcome="rejected",reason="low-grade"} 1`,
@@ -103,15 +112,7 @@ func TestShiftSeries(t *testing.T) {
 	m.SetAlarmsActive("fault", 1)
 	m.SetAlarmsUnacked(2)
 	m.UnitChanged("commissioned", "sampled", "qa-sample")
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	body := string(b)
+	body := scrape(t, reg)
 	for _, want := range []string{
 		`serialine_batch_info{batch="B2",expiry="281231",gtin="09501101530003",lot="L2",product="Aspirin 100"} 1`,
 		`serialine_held 1`, `serialine_holds_total{by="system"} 1`,

@@ -21,19 +21,15 @@ import (
 // call starts the batch.
 func TestMethodStartNeedsClearance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	e := apitest.NewEnv(t, apitest.EnvOptions{Shift: &config.Shift{}}) // the default checklist
 	op := api.Actor{User: "otto", Role: "operator"}
 	if _, err := e.Fake.CreateBatch(ctx, api.BatchDef{ID: "B1", GTIN: apitest.GTIN, Lot: "L", Expiry: "281231", Target: 100}, op); err != nil {
 		t.Fatal(err)
 	}
 	cert, key := serverCert(t)
-	srv, err := packtags.Start(ctx, packtags.Options{Source: e.Fake, Addr: "127.0.0.1:0", Interval: time.Hour,
+	srv := startServer(ctx, t, packtags.Options{Source: e.Fake,
 		Commands: e.Fake, Auth: e.Auth, Audit: api.JournalAudit{J: e.Journal}, Certificate: cert, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	otto, err := login(ctx, t, srv, "otto", apitest.OperatorPassword)
 	if err != nil {
 		t.Fatal(err)

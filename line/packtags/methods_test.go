@@ -76,12 +76,8 @@ func commandEnv(t *testing.T) (context.Context, *apitest.Env, *packtags.Server) 
 		t.Fatal(err)
 	}
 	cert, key := serverCert(t)
-	srv, err := packtags.Start(ctx, packtags.Options{Source: e.Fake, Addr: "127.0.0.1:0", Interval: time.Hour,
+	srv := startServer(ctx, t, packtags.Options{Source: e.Fake,
 		Commands: e.Fake, Auth: e.Auth, Audit: api.JournalAudit{J: e.Journal}, Certificate: cert, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	return ctx, e, srv
 }
 
@@ -240,11 +236,7 @@ func TestMethodsRoleChecked(t *testing.T) {
 func TestMethodsWithoutCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	srv, err := packtags.Start(ctx, packtags.Options{Source: apitest.New(nil, apitest.GTIN, 10), Addr: "127.0.0.1:0", Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startServer(ctx, t, packtags.Options{Source: apitest.New(nil, apitest.GTIN, 10)})
 	c := connect(ctx, t, srv.Endpoint())
 	if r := callMethod(ctx, t, c, srv, execState+".Start"); r.StatusCode != ua.StatusBadNotSupported {
 		t.Errorf("Start: %v", r.StatusCode)

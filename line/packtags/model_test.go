@@ -190,11 +190,7 @@ func TestMandatoryMembers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	srv, err := packtags.Start(ctx, packtags.Options{Source: apitest.New(nil, apitest.GTIN, 10), Addr: "127.0.0.1:0", Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startServer(ctx, t, packtags.Options{Source: apitest.New(nil, apitest.GTIN, 10)})
 	c := connect(ctx, t, srv.Endpoint())
 	pk, err := c.FindNamespace(ctx, packtags.PackMLNamespace)
 	if err != nil {
@@ -288,11 +284,7 @@ func TestMandatoryMembers(t *testing.T) {
 func TestAddressSpaceNamespaces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	srv, err := packtags.Start(ctx, packtags.Options{Source: apitest.New(nil, apitest.GTIN, 10), Addr: "127.0.0.1:0", Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startServer(ctx, t, packtags.Options{Source: apitest.New(nil, apitest.GTIN, 10)})
 	c := connect(ctx, t, srv.Endpoint())
 	for uri, want := range map[string]uint16{packtags.PackMLNamespace: 1, packtags.Namespace: 2} {
 		if got, err := c.FindNamespace(ctx, uri); err != nil || got != want {

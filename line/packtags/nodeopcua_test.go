@@ -88,11 +88,7 @@ func TestNodeOPCUABrowse(t *testing.T) {
 	if _, err := fake.Produce(10, 5); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := packtags.Start(ctx, packtags.Options{Source: fake, Addr: "127.0.0.1:0", Interval: time.Hour, DesignSpeed: 1200, Speed: 600})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startServer(ctx, t, packtags.Options{Source: fake, DesignSpeed: 1200, Speed: 600})
 	v := nodeClient(ctx, t, srv.Endpoint())
 	if len(v.Namespaces) != 3 || v.Namespaces[1] != packtags.PackMLNamespace || v.Namespaces[2] != packtags.Namespace {
 		t.Fatalf("namespaces %v", v.Namespaces)

@@ -30,6 +30,19 @@ func init() {
 	ua.RegisterExtensionObject(ua.NewNumericNodeID(1, 69), new(countRead))
 }
 
+// startServer starts a PackTags server on a loopback port, publishing
+// every hour (the tests read on demand), and closes it when the test ends.
+func startServer(ctx context.Context, t *testing.T, o packtags.Options) *packtags.Server {
+	t.Helper()
+	o.Addr, o.Interval = "127.0.0.1:0", time.Hour
+	srv, err := packtags.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
 func connect(ctx context.Context, t *testing.T, endpoint string, opts ...opcua.Option) *opcua.Client {
 	t.Helper()
 	c, err := opcua.NewClient(endpoint, append([]opcua.Option{opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AutoReconnect(false)}, opts...)...)
@@ -85,11 +98,7 @@ func TestPackTagsOverOPCUA(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel) // last: the server stops serving when ctx ends
 	fake := apitest.New(nil, apitest.GTIN, 500)
-	srv, err := packtags.Start(ctx, packtags.Options{Source: fake, Addr: "127.0.0.1:0", Interval: time.Hour, DesignSpeed: 600, Speed: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() }) // after the client's cleanup
+	srv := startServer(ctx, t, packtags.Options{Source: fake, DesignSpeed: 600, Speed: 300}) // after the client's cleanup
 	c := connect(ctx, t, srv.Endpoint())
 
 	v := readTags(ctx, t, c, srv)

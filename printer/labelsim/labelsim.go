@@ -228,70 +228,28 @@ func (s *Server) accept() {
 }
 
 func (s *Server) serve(c net.Conn) {
-	var buf []byte
-	rb := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(rb)
-		if err != nil {
-			return
-		}
-		buf = append(buf, rb[:n]...)
-		for {
-			used, reply := s.step(buf)
-			if used == 0 {
-				break
-			}
-			buf = buf[used:]
-			if reply != nil {
-				if _, err := c.Write(reply); err != nil {
-					return
-				}
-			}
-		}
-		if len(buf) > 4<<20 {
-			return
-		}
-	}
-}
-
-// step consumes one item (a ~ command or a ^XA…^XZ label) from buf.
-func (s *Server) step(buf []byte) (int, []byte) {
-	i := 0
-	for i < len(buf) && buf[i] != '^' && buf[i] != '~' {
-		i++
-	}
-	if i > 0 {
-		return i, nil
-	}
-	if len(buf) < 3 {
-		return 0, nil
-	}
-	if buf[0] == '~' {
-		switch strings.ToUpper(string(buf[1:3])) {
-		case "HS":
-			return 3, zpl.EncodeHostStatus(s.hostStatus())
-		case "JA":
+	zpl.Serve(c, s.tilde, func(body []byte) {
+		if err := s.label(body); err != nil {
+			s.o.Logger.Warn("labelsim: label not printed", "err", err)
 			s.mu.Lock()
-			s.stats.Cleared += len(s.buf)
-			s.buf = nil
+			s.stats.Errors++
 			s.mu.Unlock()
 		}
-		return 3, nil
-	}
-	if !strings.EqualFold(string(buf[:3]), "^XA") {
-		return 1, nil
-	}
-	end := bytes.Index(bytes.ToUpper(buf), []byte("^XZ"))
-	if end < 0 {
-		return 0, nil
-	}
-	if err := s.label(buf[3:end]); err != nil {
-		s.o.Logger.Warn("labelsim: label not printed", "err", err)
+	})
+}
+
+// tilde answers a ~ command.
+func (s *Server) tilde(name string) []byte {
+	switch name {
+	case "HS":
+		return zpl.EncodeHostStatus(s.hostStatus())
+	case "JA":
 		s.mu.Lock()
-		s.stats.Errors++
+		s.stats.Cleared += len(s.buf)
+		s.buf = nil
 		s.mu.Unlock()
 	}
-	return end + 3, nil
+	return nil
 }
 
 func (s *Server) hostStatus() zpl.HostStatus {

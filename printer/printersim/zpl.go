@@ -1,7 +1,6 @@
 package printersim
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 
@@ -16,67 +15,21 @@ func (f zplFlags) stopped() bool { return f.paperOut || f.ribbonOut || f.headOpe
 // stores a format, ^XF recalls one with ^FN values, ^GF prints a bitmap),
 // ~HS host status, ~JA cancel all.
 func (s *Server) serveZPL(c *simConn) {
-	nc := c.nc
-	var buf []byte
-	rb := make([]byte, 32<<10)
-	for {
-		n, err := nc.Read(rb)
-		if err != nil {
-			return
-		}
-		buf = append(buf, rb[:n]...)
-		for {
-			used, reply := s.zplStep(buf)
-			if used == 0 {
-				break
-			}
-			buf = buf[used:]
-			if reply != nil {
-				if _, err := nc.Write(reply); err != nil {
-					return
-				}
-			}
-		}
-		if len(buf) > 4<<20 {
-			return // a runaway label; a real printer would choke too
-		}
-	}
+	zpl.Serve(c.nc, s.zplTilde, s.zplLabel)
 }
 
-// zplStep consumes one complete item from buf: (0, nil) when more bytes
-// are needed.
-func (s *Server) zplStep(buf []byte) (int, []byte) {
-	i := 0
-	for i < len(buf) && buf[i] != '^' && buf[i] != '~' {
-		i++
+// zplTilde answers a ~ command.
+func (s *Server) zplTilde(name string) []byte {
+	switch name {
+	case "HS":
+		return zpl.EncodeHostStatus(s.hostStatus())
+	case "JA":
+		s.mu.Lock()
+		s.stats.Cleared += uint64(len(s.queue))
+		s.queue = nil
+		s.unlock()
 	}
-	if i > 0 {
-		return i, nil // junk or white space between items
-	}
-	if len(buf) < 3 {
-		return 0, nil
-	}
-	if buf[0] == '~' {
-		switch strings.ToUpper(string(buf[1:3])) {
-		case "HS":
-			return 3, zpl.EncodeHostStatus(s.hostStatus())
-		case "JA":
-			s.mu.Lock()
-			s.stats.Cleared += uint64(len(s.queue))
-			s.queue = nil
-			s.unlock()
-		}
-		return 3, nil
-	}
-	if !strings.EqualFold(string(buf[:3]), "^XA") {
-		return 1, nil
-	}
-	end := bytes.Index(bytes.ToUpper(buf), []byte("^XZ"))
-	if end < 0 {
-		return 0, nil
-	}
-	s.zplLabel(buf[3:end])
-	return end + 3, nil
+	return nil
 }
 
 func (s *Server) hostStatus() zpl.HostStatus {

@@ -108,7 +108,7 @@ func (a *AggTx) Open(spec ParentSpec, by Actor) (Parent, error) {
 		return Parent{}, err
 	}
 	by = by.orSystem()
-	r := idRec{kind: kindParent, pool: pool, p: parentRec{batch: def.idx, level: spec.Level, childLevel: spec.ChildLevel,
+	r := idRec{entry: entry{kind: kindParent, pool: pool}, p: parentRec{batch: def.idx, level: spec.Level, childLevel: spec.ChildLevel,
 		capacity: spec.Capacity, station: spec.Station, state: ParentOpen,
 		steps: []ParentStep{{Op: OpOpen, At: a.now, Actor: by}}}}
 	if err := a.put(code, &r); err != nil {

@@ -17,12 +17,11 @@ const (
 
 // idRec is the value stored under a code in the parents bucket.
 type idRec struct {
-	kind  byte
-	pool  uint32
-	order uint64    // kindIDAvailable: key in the stream's available bucket
-	at    time.Time // kindIDReturned
-	p     parentRec // kindParent
+	entry
+	p parentRec // kindParent
 }
+
+var parentKinds = entryKinds{what: "parent code", available: kindIDAvailable, returned: kindIDReturned, drawn: kindParent}
 
 type parentRec struct {
 	batch      uint32
@@ -50,17 +49,8 @@ func (r *idRec) describe() string {
 }
 
 func encodeID(r *idRec) []byte {
-	switch r.kind {
-	case kindIDAvailable:
-		e := newEnc(kindIDAvailable, 12)
-		e.u(uint64(r.pool))
-		e.u(r.order)
-		return e.finish()
-	case kindIDReturned:
-		e := newEnc(kindIDReturned, 12)
-		e.u(uint64(r.pool))
-		e.time(r.at)
-		return e.finish()
+	if b := parentKinds.encode(r.entry); b != nil {
+		return b
 	}
 	p := &r.p
 	e := newEnc(kindParent, 48+len(p.children)*16+len(p.steps)*12)
@@ -94,29 +84,12 @@ func encodeID(r *idRec) []byte {
 
 func decodeID(code string, b []byte) (idRec, error) {
 	var r idRec
-	if len(b) < 2 {
-		return r, fmt.Errorf("%w: parent code %q: record of %d bytes is too short", ErrCorrupt, code, len(b))
-	}
-	r.kind = b[1]
-	d := newDecNamed("parent code", code, r.kind, b)
-	switch r.kind {
-	case kindIDAvailable:
-		r.pool = uint32(d.ub(math.MaxUint32))
-		r.order = d.u()
-		return r, d.end()
-	case kindIDReturned:
-		r.pool = uint32(d.ub(math.MaxUint32))
-		r.at = d.time()
-		return r, d.end()
-	case kindParent:
-	default:
-		if d.err != nil {
-			return r, d.err
-		}
-		return r, fmt.Errorf("%w: parent code %q: unknown record kind %d", ErrCorrupt, code, r.kind)
+	var d *dec
+	var err error
+	if r.entry, d, err = parentKinds.decode(code, b); d == nil {
+		return r, err
 	}
 	p := &r.p
-	r.pool = uint32(d.ub(math.MaxUint32))
 	p.batch = uint32(d.ub(math.MaxUint32))
 	p.level = d.str()
 	p.childLevel = d.str()

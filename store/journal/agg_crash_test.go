@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -99,13 +98,7 @@ func aggCrashChild(path string) error {
 }
 
 func TestAggCrashKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test re-executes the test binary")
-	}
-	kills := 25
-	if os.Getenv("SERIALINE_SOAK") == "1" {
-		kills = 250
-	}
+	kills := crashKills(t, 25)
 	path := filepath.Join(t.TempDir(), "agg.db")
 	j, err := Open(path, nil)
 	if err != nil {
@@ -145,11 +138,7 @@ func TestAggCrashKill9(t *testing.T) {
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 			}
 		}
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("run %d: child did not die by SIGKILL: %v\n%s", run, err, stderr.String())
-		}
+		wantSIGKILL(t, run, cmd.Wait(), stderr)
 		steps += n
 		j, err := Open(path, nil)
 		if err != nil {

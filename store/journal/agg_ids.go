@@ -95,35 +95,11 @@ func RangeSSCC(ext int, prefix string, ref uint64) (string, error) {
 // with any bad entry is refused whole (*PoolError, wrapping ErrPoolRefused)
 // and nothing changes.
 func (j *Journal) ImportIDPool(ctx context.Context, p IDPool) error {
-	pe := &PoolError{Pool: p.ID}
-	if p.ID == "" {
-		pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: "empty pool id"})
+	check := CheckSSCC
+	if p.Kind == IDSGTIN {
+		check = j.opt.CheckSerial
 	}
-	if err := checkStream(p.Kind, p.GTIN); err != nil {
-		pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: err.Error()})
-	}
-	if len(p.Codes) == 0 {
-		pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: "no codes"})
-	}
-	first := make(map[string]int, len(p.Codes))
-	for i, c := range p.Codes {
-		var err error
-		if p.Kind == IDSGTIN {
-			err = j.opt.CheckSerial(c)
-		} else {
-			err = CheckSSCC(c)
-		}
-		if err != nil {
-			pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: c, Problem: err.Error()})
-			continue
-		}
-		if k, dup := first[c]; dup {
-			pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: c, Problem: fmt.Sprintf("duplicate of #%d in this pool", k)})
-			continue
-		}
-		first[c] = i
-	}
-	if len(pe.Bad) > 0 {
+	if pe := checkPool(p.ID, checkStream(p.Kind, p.GTIN), p.Codes, check, "no codes", "duplicate of #%d in this pool"); pe != nil {
 		return pe
 	}
 	at := j.now()
@@ -165,7 +141,7 @@ func (j *Journal) ImportIDPool(ctx context.Context, p IDPool) error {
 			if err := avail.Put(u64key(order), []byte(code)); err != nil {
 				return err
 			}
-			if err := pb.Put([]byte(code), encodeID(&idRec{kind: kindIDAvailable, pool: idx, order: order})); err != nil {
+			if err := pb.Put([]byte(code), encodeID(&idRec{entry: entry{kind: kindIDAvailable, pool: idx, order: order}})); err != nil {
 				return err
 			}
 		}
@@ -401,32 +377,19 @@ func (j *Journal) TakeUnusedIDsWithOutbox(ctx context.Context, kind IDKind, gtin
 			return nil
 		}
 		pb := tx.Bucket(bktParents)
-		var keys [][]byte
-		c := avail.Cursor()
-		for k, v := c.Last(); k != nil && (n <= 0 || len(keys) < n); k, v = c.Prev() {
-			keys = append(keys, bytes.Clone(k))
-			out = append(out, string(v))
-		}
-		for i, k := range keys {
-			r, err := decodeID(out[i], pb.Get([]byte(out[i])))
+		var err error
+		out, err = returnNewest(avail, n, func(code string) error {
+			r, err := decodeID(code, pb.Get([]byte(code)))
 			if err != nil {
 				return err
 			}
 			if r.kind != kindIDAvailable {
-				return fmt.Errorf("%w: code %s in the available list is %s", ErrCorrupt, out[i], r.describe())
+				return fmt.Errorf("%w: code %s in the available list is %s", ErrCorrupt, code, r.describe())
 			}
-			if err := avail.Delete(k); err != nil {
-				return err
-			}
-			if err := pb.Put([]byte(out[i]), encodeID(&idRec{kind: kindIDReturned, pool: r.pool, at: at})); err != nil {
-				return err
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
-			out[a], out[b] = out[b], out[a]
+			return pb.Put([]byte(code), encodeID(&idRec{entry: entry{kind: kindIDReturned, pool: r.pool, at: at}}))
+		})
+		if err != nil || len(out) == 0 {
+			return err
 		}
 		issued := make([]string, len(out))
 		for i, code := range out {

@@ -359,8 +359,8 @@ func TestAggVerifyFindsTampering(t *testing.T) {
 
 func TestAggCodecCorruption(t *testing.T) {
 	recs := [][]byte{
-		encodeID(&idRec{kind: kindIDAvailable, pool: 3, order: 9}),
-		encodeID(&idRec{kind: kindParent, pool: 1, p: parentRec{batch: 1, level: "case", childLevel: UnitLevel, capacity: 2,
+		encodeID(&idRec{entry: entry{kind: kindIDAvailable, pool: 3, order: 9}}),
+		encodeID(&idRec{entry: entry{kind: kindParent, pool: 1}, p: parentRec{batch: 1, level: "case", childLevel: UnitLevel, capacity: 2,
 			state: ParentClosed, packed: 2, children: []string{"A", "B"}, steps: []ParentStep{{Op: OpOpen}, {Op: OpClose, N: 2}}}}),
 	}
 	for _, b := range recs {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,13 +23,7 @@ import (
 // written with the same encoders in large NoSync transactions (the line
 // would take years to make them), and the file is compacted (Compact).
 
-var archivedFixture struct {
-	once sync.Once
-	dir  string
-	path string
-	n    int
-	err  error
-}
+var archivedFixture benchFixture
 
 func archivedUnits() int {
 	if v, err := strconv.Atoi(os.Getenv("SERIALINE_BENCH_ARCHIVED")); err == nil && v > 0 {
@@ -40,21 +33,8 @@ func archivedUnits() int {
 }
 
 func fixtureArchived(b *testing.B) (string, int) {
-	archivedFixture.once.Do(func() {
-		dir, err := os.MkdirTemp("", "journal-bench-archived-")
-		if err != nil {
-			archivedFixture.err = err
-			return
-		}
-		archivedFixture.dir = dir
-		archivedFixture.path = filepath.Join(dir, "archived.db")
-		archivedFixture.n = archivedUnits()
-		archivedFixture.err = buildArchived(archivedFixture.path, dir, archivedFixture.n)
-	})
-	if archivedFixture.err != nil {
-		b.Fatal(archivedFixture.err)
-	}
-	return archivedFixture.path, archivedFixture.n
+	n := archivedUnits()
+	return archivedFixture.get(b, "archived.db", func(path, dir string) error { return buildArchived(path, dir, n) }), n
 }
 
 func buildArchived(path, dir string, n int) error {

@@ -218,30 +218,45 @@ func BenchmarkBytesPerCommissionedUnit(b *testing.B) {
 	}
 }
 
-// verifyFixture builds (once per test binary run, only when a benchmark asks)
-// a journal with 1,000,000 commissioned units, with NoSync and big groups.
-var verifyFixture struct {
+// benchFixture is a journal built once per test binary run, only when a
+// benchmark asks, in a temporary folder TestMain removes.
+type benchFixture struct {
 	once sync.Once
 	dir  string
 	path string
 	err  error
 }
 
-func fixture1M(b *testing.B) string {
-	verifyFixture.once.Do(func() {
+// get builds the fixture on first use: build writes the journal file name
+// in the fixture's folder dir.
+func (f *benchFixture) get(b *testing.B, name string, build func(path, dir string) error) string {
+	f.once.Do(func() {
 		dir, err := os.MkdirTemp("", "journal-bench-")
 		if err != nil {
-			verifyFixture.err = err
+			f.err = err
 			return
 		}
-		verifyFixture.dir = dir
-		verifyFixture.path = filepath.Join(dir, "1m.db")
-		verifyFixture.err = build1M(verifyFixture.path)
+		f.dir, f.path = dir, filepath.Join(dir, name)
+		f.err = build(f.path, dir)
 	})
-	if verifyFixture.err != nil {
-		b.Fatal(verifyFixture.err)
+	if f.err != nil {
+		b.Fatal(f.err)
 	}
-	return verifyFixture.path
+	return f.path
+}
+
+func (f *benchFixture) remove() {
+	if f.dir != "" {
+		os.RemoveAll(f.dir)
+	}
+}
+
+// verifyFixture is a journal with 1,000,000 commissioned units, with
+// NoSync and big groups.
+var verifyFixture benchFixture
+
+func fixture1M(b *testing.B) string {
+	return verifyFixture.get(b, "1m.db", func(path, _ string) error { return build1M(path) })
 }
 
 func build1M(path string) error {

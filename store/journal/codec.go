@@ -267,14 +267,83 @@ func (d *dec) grade() float32 {
 	return float32(b) / 10
 }
 
+// ---- pool entries ----
+
+// Serials (serials bucket) and parent codes (parents bucket) are pool
+// entries. Their records share two short kinds, in a pool and not drawn
+// (pool index, key in the available list) and given back upstream (pool
+// index, time), and have one drawn kind each whose payload starts with the
+// pool index.
+
+// entry is what every pool entry's record holds (serialRec and idRec
+// embed it).
+type entry struct {
+	kind  byte
+	pool  uint32    // pool index
+	order uint64    // available: key in the entry's available list
+	at    time.Time // returned upstream: when
+}
+
+// entryKinds are one bucket's record kinds, what names its entries in
+// errors.
+type entryKinds struct {
+	what                       string
+	available, returned, drawn byte
+}
+
+var serialKinds = entryKinds{what: "serial", available: kindAvailable, returned: kindReturnedUpstream, drawn: kindUnit}
+
+// encode returns the record of an available or returned entry, nil for a
+// drawn one (its bucket's encoder writes those).
+func (k entryKinds) encode(r entry) []byte {
+	switch r.kind {
+	case k.available:
+		e := newEnc(k.available, 12)
+		e.u(uint64(r.pool))
+		e.u(r.order)
+		return e.finish()
+	case k.returned:
+		e := newEnc(k.returned, 12)
+		e.u(uint64(r.pool))
+		e.time(r.at)
+		return e.finish()
+	}
+	return nil
+}
+
+// decode reads record b of the entry name: the whole of an available or
+// returned one (d is nil), or the pool index of a drawn one, d positioned
+// on the rest of its payload.
+func (k entryKinds) decode(name string, b []byte) (r entry, d *dec, err error) {
+	if len(b) < 2 {
+		return r, nil, fmt.Errorf("%w: %s %q: record of %d bytes is too short", ErrCorrupt, k.what, name, len(b))
+	}
+	r.kind = b[1]
+	d = newDecNamed(k.what, name, r.kind, b)
+	switch r.kind {
+	case k.available:
+		r.pool = uint32(d.ub(math.MaxUint32))
+		r.order = d.u()
+		return r, nil, d.end()
+	case k.returned:
+		r.pool = uint32(d.ub(math.MaxUint32))
+		r.at = d.time()
+		return r, nil, d.end()
+	case k.drawn:
+		r.pool = uint32(d.ub(math.MaxUint32))
+		return r, d, nil
+	}
+	if d.err != nil {
+		return r, nil, d.err
+	}
+	return r, nil, fmt.Errorf("%w: %s %q: unknown record kind %d", ErrCorrupt, k.what, name, r.kind)
+}
+
 // ---- serial records ----
 
 // serialRec is the value stored under a serial in the serials bucket.
 type serialRec struct {
-	kind     byte
-	pool     uint32 // pool index
-	order    uint64 // kindAvailable: key in the GTIN's available bucket
-	at       time.Time
+	entry
 	unitData unitRec // kindUnit
 }
 
@@ -300,17 +369,8 @@ const (
 )
 
 func encodeSerial(r *serialRec) []byte {
-	switch r.kind {
-	case kindAvailable:
-		e := newEnc(kindAvailable, 12)
-		e.u(uint64(r.pool))
-		e.u(r.order)
-		return e.finish()
-	case kindReturnedUpstream:
-		e := newEnc(kindReturnedUpstream, 12)
-		e.u(uint64(r.pool))
-		e.time(r.at)
-		return e.finish()
+	if b := serialKinds.encode(r.entry); b != nil {
+		return b
 	}
 	u := &r.unitData
 	e := newEnc(kindUnit, 48+len(u.steps)*4+len(u.readData))
@@ -366,29 +426,12 @@ func encodeSerial(r *serialRec) []byte {
 
 func decodeSerial(serial string, b []byte) (serialRec, error) {
 	var r serialRec
-	if len(b) < 2 {
-		return r, fmt.Errorf("%w: serial %q: record of %d bytes is too short", ErrCorrupt, serial, len(b))
-	}
-	r.kind = b[1]
-	d := newDecNamed("serial", serial, r.kind, b)
-	switch r.kind {
-	case kindAvailable:
-		r.pool = uint32(d.ub(math.MaxUint32))
-		r.order = d.u()
-		return r, d.end()
-	case kindReturnedUpstream:
-		r.pool = uint32(d.ub(math.MaxUint32))
-		r.at = d.time()
-		return r, d.end()
-	case kindUnit:
-	default:
-		if d.err != nil {
-			return r, d.err
-		}
-		return r, fmt.Errorf("%w: serial %q: unknown record kind %d", ErrCorrupt, serial, r.kind)
+	var d *dec
+	var err error
+	if r.entry, d, err = serialKinds.decode(serial, b); d == nil {
+		return r, err
 	}
 	u := &r.unitData
-	r.pool = uint32(d.ub(math.MaxUint32))
 	u.batch = uint32(d.ub(math.MaxUint32))
 	u.index = uint32(d.ub(math.MaxUint32))
 	u.state = State(d.byte1())

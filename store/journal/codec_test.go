@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 // sampleRecords are valid encoded records of every kind (codec table and
 // fuzz seeds).
 func sampleRecords() map[string][]byte {
-	unit := serialRec{kind: kindUnit, pool: 3, unitData: unitRec{
+	unit := serialRec{entry: entry{kind: kindUnit, pool: 3}, unitData: unitRec{
 		batch: 7, index: 123456, state: Rejected, seq: 1 << 41,
 		grade:    &Grade{Overall: 1.2, Param: "modulation", ParamGrade: 1.0},
 		readData: "\x1d0109501101530003",
@@ -26,14 +26,14 @@ func sampleRecords() map[string][]byte {
 			{State: Rejected, At: t0.Add(90 * time.Millisecond), Actor: Actor{User: "ann", Role: "operator"}, Reason: ReasonLowGrade, Detail: "modulation 1.0"},
 		},
 	}}
-	short := serialRec{kind: kindUnit, unitData: unitRec{state: Drawn, steps: []Step{{State: Drawn, At: t0, Actor: ActorSystem}}}}
+	short := serialRec{entry: entry{kind: kindUnit}, unitData: unitRec{state: Drawn, steps: []Step{{State: Drawn, At: t0, Actor: ActorSystem}}}}
 	a := AuditEntry{Seq: 4, At: t0, Who: "ann", Role: "operator", Action: "batch.state", Reason: "r", Before: "Idle", After: "Execute"}
 	a.Prev[0], a.Hash[31] = 1, 2
 	return map[string][]byte{
 		"unit":          encodeSerial(&unit),
 		"unitShort":     encodeSerial(&short),
-		"available":     encodeSerial(&serialRec{kind: kindAvailable, pool: 1, order: 99}),
-		"returned":      encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: 1, at: t0}),
+		"available":     encodeSerial(&serialRec{entry: entry{kind: kindAvailable, pool: 1, order: 99}}),
+		"returned":      encodeSerial(&serialRec{entry: entry{kind: kindReturnedUpstream, pool: 1, at: t0}}),
 		"pool":          encodePool(poolRec{idx: 2, gtin: testGTIN, count: 1000, importedAt: t0}),
 		"batch":         encodeBatchDef(batchDefRec{idx: 1, def: BatchDef{ID: "B1", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd", Target: 10, Template: "t"}, createdAt: t0, state: "Execute"}),
 		"batchNHRN":     encodeBatchDef(batchDefRec{idx: 2, def: BatchDef{ID: "B2", GTIN: testGTIN, Lot: "L", Expiry: "281231", Profile: "eu-fmd-de", Target: 10, NHRN: "04150123"}, createdAt: t0, state: "Idle"}),

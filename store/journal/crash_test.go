@@ -54,12 +54,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if verifyFixture.dir != "" {
-		os.RemoveAll(verifyFixture.dir)
-	}
-	if archivedFixture.dir != "" {
-		os.RemoveAll(archivedFixture.dir)
-	}
+	verifyFixture.remove()
+	archivedFixture.remove()
 	os.Exit(code)
 }
 
@@ -172,13 +168,7 @@ func crashUnit(ctx context.Context, j *Journal, rng *rand.Rand, s string, ack fu
 }
 
 func TestCrashKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test re-executes the test binary")
-	}
-	kills := 50
-	if os.Getenv("SERIALINE_SOAK") == "1" {
-		kills = 500
-	}
+	kills := crashKills(t, 50)
 	path := filepath.Join(t.TempDir(), "crash.db")
 	j, err := Open(path, nil)
 	if err != nil {
@@ -270,11 +260,31 @@ func crashRun(t *testing.T, path string, after, run int, acked map[string]State,
 	if !killed {
 		t.Fatalf("run %d: child exited by itself after %d acks: %v\n%s", run, n, err, stderr.String())
 	}
+	wantSIGKILL(t, run, err, stderr)
+	return n
+}
+
+// crashKills is how many times a crash test kills its child: n, ten times
+// as many under SERIALINE_SOAK=1. A -short run skips the test.
+func crashKills(t *testing.T, n int) int {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("crash test re-executes the test binary")
+	}
+	if os.Getenv("SERIALINE_SOAK") == "1" {
+		return 10 * n
+	}
+	return n
+}
+
+// wantSIGKILL fails the test unless err (cmd.Wait's) says the child died
+// by SIGKILL; stderr is what the child wrote there.
+func wantSIGKILL(t *testing.T, run int, err error, stderr *strings.Builder) {
+	t.Helper()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("run %d: child did not die by SIGKILL: %v\n%s", run, err, stderr.String())
 	}
-	return n
 }
 
 // crashCheck reopens the journal after a kill: recovery must leave no unit

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,29 +19,7 @@ import (
 // whole with a *PoolError listing every bad entry, and nothing changes.
 // Serials are drawn in import order: pool after pool, in each pool's order.
 func (j *Journal) ImportPool(ctx context.Context, p Pool) error {
-	pe := &PoolError{Pool: p.ID}
-	if p.ID == "" {
-		pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: "empty pool id"})
-	}
-	if err := checkGTIN(p.GTIN); err != nil {
-		pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: err.Error()})
-	}
-	if len(p.Serials) == 0 {
-		pe.Bad = append(pe.Bad, BadSerial{Index: -1, Problem: "no serials"})
-	}
-	first := make(map[string]int, len(p.Serials))
-	for i, s := range p.Serials {
-		if err := j.opt.CheckSerial(s); err != nil {
-			pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: s, Problem: err.Error()})
-			continue
-		}
-		if k, dup := first[s]; dup {
-			pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: s, Problem: fmt.Sprintf("duplicate of serial #%d in this pool", k)})
-			continue
-		}
-		first[s] = i
-	}
-	if len(pe.Bad) > 0 {
+	if pe := checkPool(p.ID, checkGTIN(p.GTIN), p.Serials, j.opt.CheckSerial, "no serials", "duplicate of serial #%d in this pool"); pe != nil {
 		return pe
 	}
 	at := j.now()
@@ -89,7 +68,7 @@ func (j *Journal) ImportPool(ctx context.Context, p Pool) error {
 			if err := avail.Put(u64key(order), []byte(s)); err != nil {
 				return err
 			}
-			if err := ser.Put([]byte(s), encodeSerial(&serialRec{kind: kindAvailable, pool: pidx, order: order})); err != nil {
+			if err := ser.Put([]byte(s), encodeSerial(&serialRec{entry: entry{kind: kindAvailable, pool: pidx, order: order}})); err != nil {
 				return err
 			}
 		}
@@ -107,6 +86,65 @@ func (j *Journal) ImportPool(ctx context.Context, p Pool) error {
 		return appendAudit(tx, at, AuditEntry{Who: ActorUpstream.User, Role: ActorUpstream.Role, Action: "pool.import",
 			After: fmt.Sprintf("pool %s gtin %s serials %d", p.ID, p.GTIN, len(p.Serials))})
 	})
+}
+
+// checkPool lists what is wrong with a pool before any of it is stored:
+// an empty id, a bad key (keyErr), no entries (problem none), and every
+// entry that check refuses or that repeats an earlier one (problem dupOf,
+// formatted with the earlier one's index). It returns nil for a good pool.
+func checkPool(id string, keyErr error, entries []string, check func(string) error, none, dupOf string) *PoolError {
+	pe := &PoolError{Pool: id}
+	bad := func(i int, s, problem string) {
+		pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: s, Problem: problem})
+	}
+	if id == "" {
+		bad(-1, "", "empty pool id")
+	}
+	if keyErr != nil {
+		bad(-1, "", keyErr.Error())
+	}
+	if len(entries) == 0 {
+		bad(-1, "", none)
+	}
+	first := make(map[string]int, len(entries))
+	for i, s := range entries {
+		if err := check(s); err != nil {
+			bad(i, s, err.Error())
+			continue
+		}
+		if k, dup := first[s]; dup {
+			bad(i, s, fmt.Sprintf(dupOf, k))
+			continue
+		}
+		first[s] = i
+	}
+	if len(pe.Bad) == 0 {
+		return nil
+	}
+	return pe
+}
+
+// returnNewest takes up to n (<= 0: all) entries off an available list,
+// newest first, and returns them in list order; give marks each one
+// returned upstream in its bucket before it leaves the list.
+func returnNewest(avail *bolt.Bucket, n int, give func(code string) error) ([]string, error) {
+	var keys [][]byte
+	var out []string
+	c := avail.Cursor()
+	for k, v := c.Last(); k != nil && (n <= 0 || len(keys) < n); k, v = c.Prev() {
+		keys = append(keys, bytes.Clone(k))
+		out = append(out, string(v))
+	}
+	for i, k := range keys {
+		if err := give(out[i]); err != nil {
+			return nil, err
+		}
+		if err := avail.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 func (r serialRec) describe() string {
@@ -184,39 +222,23 @@ func (j *Journal) TakeUnused(ctx context.Context, gtin string, n int) ([]string,
 // takeUnusedTx marks up to n available serials of gtin returned-upstream
 // (most recently imported first) and returns them in pool order.
 func takeUnusedTx(tx *bolt.Tx, at time.Time, gtin string, n int) ([]string, error) {
-	var out []string
 	avail := tx.Bucket(bktAvail).Bucket([]byte(gtin))
 	if avail == nil {
 		return nil, nil
 	}
 	ser := tx.Bucket(bktSerials)
-	var keys [][]byte
-	c := avail.Cursor()
-	for k, v := c.Last(); k != nil && (n <= 0 || len(keys) < n); k, v = c.Prev() {
-		keys = append(keys, bytes.Clone(k))
-		out = append(out, string(v))
-	}
-	for i, k := range keys {
-		s := out[i]
+	out, err := returnNewest(avail, n, func(s string) error {
 		r, err := decodeSerial(s, ser.Get([]byte(s)))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if r.kind != kindAvailable {
-			return nil, fmt.Errorf("%w: serial %q in the available list is %s", ErrCorrupt, s, r.describe())
+			return fmt.Errorf("%w: serial %q in the available list is %s", ErrCorrupt, s, r.describe())
 		}
-		if err := avail.Delete(k); err != nil {
-			return nil, err
-		}
-		if err := ser.Put([]byte(s), encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: r.pool, at: at})); err != nil {
-			return nil, err
-		}
-	}
-	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
-		out[a], out[b] = out[b], out[a]
-	}
-	if len(out) == 0 {
-		return nil, nil
+		return ser.Put([]byte(s), encodeSerial(&serialRec{entry: entry{kind: kindReturnedUpstream, pool: r.pool, at: at}}))
+	})
+	if err != nil || len(out) == 0 {
+		return nil, err
 	}
 	return out, appendAudit(tx, at, AuditEntry{Who: ActorUpstream.User, Role: ActorUpstream.Role, Action: "pool.return",
 		After: fmt.Sprintf("gtin %s serials %d returned upstream", gtin, len(out))})

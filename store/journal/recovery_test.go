@@ -157,7 +157,7 @@ func TestVerifyDetects(t *testing.T) {
 			return b.Put([]byte("S000000"), encodeSerial(&r))
 		}},
 		{"foreign serial", "lost or foreign", func(tx *bolt.Tx) error {
-			return tx.Bucket(bktSerials).Put([]byte("X1"), encodeSerial(&serialRec{kind: kindReturnedUpstream, pool: 1, at: t0}))
+			return tx.Bucket(bktSerials).Put([]byte("X1"), encodeSerial(&serialRec{entry: entry{kind: kindReturnedUpstream, pool: 1, at: t0}}))
 		}},
 	}
 	for _, tc := range cases {

@@ -68,7 +68,7 @@ func (j *Journal) Draw(ctx context.Context, batchID string, n int) ([]Unit, erro
 				return fmt.Errorf("%w: batch %q has too many units", ErrInvalid, batchID)
 			}
 			idx := uint32(seq - 1)
-			nr := serialRec{kind: kindUnit, pool: r.pool, unitData: unitRec{
+			nr := serialRec{entry: entry{kind: kindUnit, pool: r.pool}, unitData: unitRec{
 				batch: def.idx, index: idx, state: Drawn,
 				steps: []Step{{State: Drawn, At: at, Actor: ActorSystem}},
 			}}

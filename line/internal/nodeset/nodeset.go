@@ -2,9 +2,10 @@
 // OPC 10000-6 Annex F) into plain Go values: every node with its class,
 // browse name, data type, value rank, references (aliases resolved to node
 // ids), simple values, method arguments, enumeration values and data type
-// definitions. It is what the PackTags generator and the tests that hold
-// the served address space against a companion specification's node set
-// read; it does not build an address space itself.
+// definitions. It is what the PackTags and Open-SCS generators and the
+// tests that hold the served address space against a companion
+// specification's node set read; it does not build an address space
+// itself.
 package nodeset
 
 import (

@@ -74,10 +74,8 @@ const (
 )
 
 func (s SerialState) String() string {
-	for _, v := range OPENSCSSerialNumberStateEnumValues {
-		if v.Value == int32(s) {
-			return v.Name
-		}
+	if v, ok := enumValue(OPENSCSSerialNumberStateEnumValues, int32(s)); ok {
+		return v.Name
 	}
 	return fmt.Sprintf("SerialState(%d)", int32(s))
 }
@@ -102,22 +100,28 @@ const (
 )
 
 func (s Status) String() string {
-	for _, v := range OPENSCSReturnEnumValues {
-		if v.Value == int32(s) {
-			return v.Name
-		}
+	if v, ok := enumValue(OPENSCSReturnEnumValues, int32(s)); ok {
+		return v.Name
 	}
 	return fmt.Sprintf("Status(%d)", int32(s))
 }
 
 // Description is the node set's description of the status.
 func (s Status) Description() string {
-	for _, v := range OPENSCSReturnEnumValues {
-		if v.Value == int32(s) {
-			return v.Description
-		}
+	if v, ok := enumValue(OPENSCSReturnEnumValues, int32(s)); ok {
+		return v.Description
 	}
 	return "unknown return status"
+}
+
+// enumValue finds value v in an enumeration of the node set.
+func enumValue(values []EnumValue, v int32) (EnumValue, bool) {
+	for _, e := range values {
+		if e.Value == v {
+			return e, true
+		}
+	}
+	return EnumValue{}, false
 }
 
 // maxArray bounds decoded array lengths (a garbled length must not make us

@@ -1,7 +1,6 @@
 package openscs
 
 import (
-	"strings"
 	"time"
 
 	"github.com/serialine/serialine/configs"
@@ -35,23 +34,10 @@ type Criteria struct {
 
 // Config is one Open-SCS site server connection (yaml, decoded strictly).
 type Config struct {
-	// Endpoint is the server URL, opc.tcp://host:port[/path].
-	Endpoint string `yaml:"endpoint"`
-	// SecurityPolicy is "None" or "Basic256Sha256".
-	SecurityPolicy string `yaml:"security_policy"`
-	// SecurityMode is "None" (policy None), "Sign" or "SignAndEncrypt".
-	SecurityMode string `yaml:"security_mode"`
-	// Certificate and PrivateKey are the client's application instance
-	// certificate files; empty = ephemeral self-signed (Basic256Sha256).
-	Certificate string `yaml:"certificate"`
-	// PrivateKey is the RSA key file for Certificate.
-	PrivateKey string `yaml:"private_key"`
-	// Auth is "anonymous" or "username".
-	Auth string `yaml:"auth"`
-	// Username for auth "username".
-	Username string `yaml:"username"`
-	// Password for auth "username".
-	Password string `yaml:"password"`
+	// Session is the server's endpoint and the session's security
+	// (endpoint, security_policy, security_mode, certificate,
+	// private_key, auth, username, password at this level).
+	opcua.Session `yaml:",inline"`
 	// Timeout bounds the dial and each request.
 	Timeout time.Duration `yaml:"timeout"`
 	// PoolManager is the node id of the OPENSCSPoolManagerObjectType
@@ -73,26 +59,15 @@ type Config struct {
 
 // DefaultConfig is an anonymous, security-None config for endpoint.
 func DefaultConfig(endpoint string) Config {
-	return Config{Endpoint: endpoint, SecurityPolicy: opcua.PolicyNone, SecurityMode: "None", Auth: opcua.AuthAnonymous,
-		Timeout: 5 * time.Second, Request: RequestAllocated, Criteria: DefaultCriteria(), MaxPages: 1000}
+	return Config{Session: opcua.AnonymousSession(endpoint), Timeout: 5 * time.Second, Request: RequestAllocated, Criteria: DefaultCriteria(), MaxPages: 1000}
 }
 
 // DefaultCriteria are the criteria keys used when none are configured.
 func DefaultCriteria() Criteria { return Criteria{GTIN: "GTIN", Lot: "LotNumber", Order: "OrderID"} }
 
-// Security is the session security part of the config.
-func (c Config) Security() opcua.Security {
-	return opcua.Security{Policy: c.SecurityPolicy, Mode: c.SecurityMode, Certificate: c.Certificate, PrivateKey: c.PrivateKey,
-		Auth: c.Auth, Username: c.Username, Password: c.Password}
-}
-
 // Validate reports every mistake at once (paths relative to the block).
 func (c Config) Validate() configs.Problems {
-	var p configs.Problems
-	if !strings.HasPrefix(c.Endpoint, "opc.tcp://") || len(c.Endpoint) <= len("opc.tcp://") {
-		p.Add("endpoint", "must be opc.tcp://host:port, got %q", c.Endpoint)
-	}
-	p.Merge("", c.Security().Validate())
+	p := c.Session.Validate()
 	if c.Timeout <= 0 {
 		p.Add("timeout", "must be > 0")
 	}
