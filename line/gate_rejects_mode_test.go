@@ -13,6 +13,7 @@ import (
 	"github.com/serialine/serialine/devices/plcsim"
 	"github.com/serialine/serialine/line"
 	"github.com/serialine/serialine/line/api"
+	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/linesim"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/store/journal"
@@ -24,17 +25,25 @@ import (
 // confirmation table read every confirmPoll.
 func rejectsModeLine(t *testing.T, rate float64, confirmPoll time.Duration) *linesim.Line {
 	t.Helper()
+	cfg := readBackConfig(t, devices.GateResultsRejects)
+	if confirmPoll > 0 {
+		cfg.Devices.PLC.Modbus.ConfirmPoll = confirmPoll
+	}
+	return startLine(t, linesim.Options{Rate: rate, Config: &cfg})
+}
+
+// readBackConfig is the demo config with the PLC (Modbus) reading back
+// gate results in mode (devices gate_results).
+func readBackConfig(t *testing.T, mode string) config.Config {
+	t.Helper()
 	cfg, err := linesim.DemoConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mb := *cfg.Devices.PLC.Modbus
-	mb.GateResults = devices.GateResultsRejects
-	if confirmPoll > 0 {
-		mb.ConfirmPoll = confirmPoll
-	}
+	mb.GateResults = mode
 	cfg.Devices.PLC.Modbus = &mb
-	return startLine(t, linesim.Options{Rate: rate, Config: &cfg})
+	return cfg
 }
 
 // runHeld runs batch id to Complete, unholding (as the operator) every
@@ -119,13 +128,7 @@ func TestRejectsModeConfirmedRejectsStayConfirmed(t *testing.T) {
 func TestReadBackModesCommissionOnlyPassedPacks(t *testing.T) {
 	for _, mode := range []string{devices.GateResultsRejects, devices.GateResultsNone} {
 		t.Run(mode, func(t *testing.T) {
-			cfg, err := linesim.DemoConfig()
-			if err != nil {
-				t.Fatal(err)
-			}
-			mb := *cfg.Devices.PLC.Modbus
-			mb.GateResults = mode
-			cfg.Devices.PLC.Modbus = &mb
+			cfg := readBackConfig(t, mode)
 			l := startLine(t, linesim.Options{Rate: 60, Config: &cfg})
 			id := "PASSED" + strings.ToUpper(mode)
 			startBatch(t.Context(), t, l, id, "L1", 90)
@@ -200,13 +203,7 @@ func (p *lostReplyOutagePLC) lostSeq() uint64 { p.mu.Lock(); defer p.mu.Unlock()
 // PLC, which writes nothing for a passed product, the same happens without
 // any outage once the confirm window ends.)
 func TestRejectsModeUnknownPassThatPassedNotRejected(t *testing.T) {
-	cfg, err := linesim.DemoConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb := *cfg.Devices.PLC.Modbus
-	mb.GateResults = devices.GateResultsRejects
-	cfg.Devices.PLC.Modbus = &mb
+	cfg := readBackConfig(t, devices.GateResultsRejects)
 	wrap := &lostReplyOutagePLC{n: 10, down: make(chan struct{})}
 	l := startLine(t, linesim.Options{Rate: 60, Config: &cfg, WrapPLC: func(p line.PLC) line.PLC {
 		wrap.PLC = p

@@ -35,13 +35,7 @@ import (
 func TestTimeGateTravelCommissionsOnlyPassedPacksBelowDesignSpeed(t *testing.T) {
 	for _, mode := range []string{devices.GateResultsRejects, devices.GateResultsNone} {
 		t.Run(mode, func(t *testing.T) {
-			cfg, err := linesim.DemoConfig()
-			if err != nil {
-				t.Fatal(err)
-			}
-			mb := *cfg.Devices.PLC.Modbus
-			mb.GateResults = mode
-			cfg.Devices.PLC.Modbus = &mb
+			cfg := readBackConfig(t, mode)
 			const rate = 60 // products/s actually running; the gate 30 products downstream
 			l := startLine(t, linesim.Options{Rate: rate, GateDistance: 30, Config: &cfg,
 				Controller: func(o *line.Options) {

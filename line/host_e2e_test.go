@@ -2,7 +2,6 @@ package line_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -142,17 +141,11 @@ func TestDiskFull(t *testing.T) {
 	}
 	waitFor(t, "the batch's commissioning events at the site server", func() bool {
 		n := 0
-		for _, ev := range l.Upstream.Events() {
-			var d epcis.Document
-			if err := json.Unmarshal(ev.Doc, &d); err != nil {
-				t.Fatal(err)
+		upstreamEvents(t, l, func(_ []byte, e epcis.ObjectEvent) {
+			if e.BizStep == "commissioning" {
+				n += len(e.EPCList)
 			}
-			for _, e := range d.Body.EventList {
-				if e.BizStep == "commissioning" {
-					n += len(e.EPCList)
-				}
-			}
-		}
+		})
 		return n == rec.Commissioned
 	})
 	after, _ := l.Journal.Counters("DF1")

@@ -107,18 +107,11 @@ func TestBatchCleanRun(t *testing.T) {
 	defer cancel()
 	for {
 		n := 0
-		for _, ev := range l.Upstream.Events() {
-			epcistest.Validate(t, sch, ev.Doc)
-			var d epcis.Document
-			if err := json.Unmarshal(ev.Doc, &d); err != nil {
-				t.Fatal(err)
+		upstreamEvents(t, l, func(doc []byte, e epcis.ObjectEvent) {
+			if e.BizStep == "commissioning" {
+				n += len(e.EPCList)
 			}
-			for _, e := range d.Body.EventList {
-				if e.BizStep == "commissioning" {
-					n += len(e.EPCList)
-				}
-			}
-		}
+		}, func(doc []byte) { epcistest.Validate(t, sch, doc) })
 		if n == rec.Commissioned {
 			break
 		}
@@ -284,6 +277,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		case <-t.Context().Done():
 			t.Fatalf("gave up waiting for %s", what)
 		case <-tk.C:
+		}
+	}
+}
+
+// upstreamEvents decodes every EPCIS document the site server received and
+// calls each for every event in it; check, if given, sees each document
+// first.
+func upstreamEvents(t *testing.T, l *linesim.Line, each func(doc []byte, e epcis.ObjectEvent), check ...func(doc []byte)) {
+	t.Helper()
+	for _, ev := range l.Upstream.Events() {
+		for _, c := range check {
+			c(ev.Doc)
+		}
+		var d epcis.Document
+		if err := json.Unmarshal(ev.Doc, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range d.Body.EventList {
+			each(ev.Doc, e)
 		}
 	}
 }

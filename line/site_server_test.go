@@ -1,7 +1,6 @@
 package line_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -57,17 +56,11 @@ func TestSiteServerAccountsEveryIssuedSerial(t *testing.T) {
 	for _, s := range l.Upstream.Returned(testGTIN) {
 		upstreamKnows[s] = "returned"
 	}
-	for _, ev := range l.Upstream.Events() {
-		var d epcis.Document
-		if err := json.Unmarshal(ev.Doc, &d); err != nil {
-			t.Fatal(err)
+	upstreamEvents(t, l, func(_ []byte, e epcis.ObjectEvent) {
+		for _, epc := range e.EPCList {
+			upstreamKnows[epc[strings.LastIndexByte(epc, '.')+1:]] = e.BizStep
 		}
-		for _, e := range d.Body.EventList {
-			for _, epc := range e.EPCList {
-				upstreamKnows[epc[strings.LastIndexByte(epc, '.')+1:]] = e.BizStep
-			}
-		}
-	}
+	})
 	var lost []string
 	for _, s := range l.Upstream.Issued(testGTIN) {
 		if _, ok := upstreamKnows[s]; !ok {
@@ -130,17 +123,11 @@ func TestActionAfterBatchEndReachesSiteServer(t *testing.T) {
 	waitFor(t, "the outbox to drain", drained)
 
 	steps := map[string]string{} // serial -> bizSteps of the documents received
-	for _, ev := range l.Upstream.Events() {
-		var d epcis.Document
-		if err := json.Unmarshal(ev.Doc, &d); err != nil {
-			t.Fatal(err)
+	upstreamEvents(t, l, func(_ []byte, e epcis.ObjectEvent) {
+		for _, epc := range e.EPCList {
+			steps[epc[strings.LastIndexByte(epc, '.')+1:]] += e.BizStep + " "
 		}
-		for _, e := range d.Body.EventList {
-			for _, epc := range e.EPCList {
-				steps[epc[strings.LastIndexByte(epc, '.')+1:]] += e.BizStep + " "
-			}
-		}
-	}
+	})
 	if !strings.Contains(steps[sampled], "commissioning") || !strings.Contains(steps[rejected], "commissioning") {
 		t.Fatalf("the batch-end commissioning events lack %s or %s: %q %q", sampled, rejected, steps[sampled], steps[rejected])
 	}
@@ -175,22 +162,16 @@ func TestEPCISTimeZoneOffset(t *testing.T) {
 		return err == nil && len(items) == 0
 	})
 	n := 0
-	for _, ev := range l.Upstream.Events() {
-		var d epcis.Document
-		if err := json.Unmarshal(ev.Doc, &d); err != nil {
-			t.Fatal(err)
+	upstreamEvents(t, l, func(_ []byte, e epcis.ObjectEvent) {
+		at, err := time.Parse(time.RFC3339Nano, e.EventTime)
+		if err != nil {
+			t.Fatalf("eventTime %q: %v", e.EventTime, err)
 		}
-		for _, e := range d.Body.EventList {
-			at, err := time.Parse(time.RFC3339Nano, e.EventTime)
-			if err != nil {
-				t.Fatalf("eventTime %q: %v", e.EventTime, err)
-			}
-			if want := at.In(loc).Format("-07:00"); e.TimeZoneOffset != want {
-				t.Errorf("%s event at %s: eventTimeZoneOffset %s, want %s (line.timezone Europe/Berlin)", e.BizStep, e.EventTime, e.TimeZoneOffset, want)
-			}
-			n++
+		if want := at.In(loc).Format("-07:00"); e.TimeZoneOffset != want {
+			t.Errorf("%s event at %s: eventTimeZoneOffset %s, want %s (line.timezone Europe/Berlin)", e.BizStep, e.EventTime, e.TimeZoneOffset, want)
 		}
-	}
+		n++
+	})
 	if n == 0 {
 		t.Fatal("no EPCIS event reached the site server")
 	}

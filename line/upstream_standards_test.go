@@ -37,30 +37,23 @@ func TestOpenSCSAndCaptureBatch(t *testing.T) {
 	}
 	sch := epcistest.Schema(t)
 	commissioned := map[string]bool{}
-	for _, ev := range l.Upstream.Events() {
-		epcistest.Validate(t, sch, ev.Doc)
-		var d epcis.Document
-		if err := json.Unmarshal(ev.Doc, &d); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range d.Body.EventList {
-			for _, epc := range e.EPCList {
-				_, sn, err := epcis.ParseEPC(epc)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := units[sn]
-				switch {
-				case e.BizStep == "commissioning":
-					commissioned[sn] = true
-				case e.Action == "DELETE" && u.State != journal.Rejected:
-					t.Errorf("DELETE %s of a %s unit", e.BizStep, u.State)
-				case e.Action == "OBSERVE" && e.BizStep == "destroying" && u.State == journal.Commissioned:
-					t.Errorf("commissioned unit %s reported as a scrapped label", sn)
-				}
+	upstreamEvents(t, l, func(_ []byte, e epcis.ObjectEvent) {
+		for _, epc := range e.EPCList {
+			_, sn, err := epcis.ParseEPC(epc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := units[sn]
+			switch {
+			case e.BizStep == "commissioning":
+				commissioned[sn] = true
+			case e.Action == "DELETE" && u.State != journal.Rejected:
+				t.Errorf("DELETE %s of a %s unit", e.BizStep, u.State)
+			case e.Action == "OBSERVE" && e.BizStep == "destroying" && u.State == journal.Commissioned:
+				t.Errorf("commissioned unit %s reported as a scrapped label", sn)
 			}
 		}
-	}
+	}, func(doc []byte) { epcistest.Validate(t, sch, doc) })
 	var nComm int
 	for sn, u := range units {
 		if u.State == journal.Commissioned {
