@@ -130,7 +130,7 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 				return api.AggReconciliation{}, err
 			}
 		}
-		code, err := applyLabel(ctx, l.Cases.ManualLabeller.Apply, l.Cases.ManualLabeller.Waiting)
+		code, err := applyLabel(ctx, l.Cases.ManualLabeller.Apply, l.Cases.ManualLabeller.Waiting, nil)
 		if err != nil {
 			return api.AggReconciliation{}, err
 		}
@@ -205,12 +205,15 @@ func FinishAggregation(ctx context.Context, l *Line, batch string, out io.Writer
 // palletLabelByHand: a pallet label the palletiser does not apply (cases
 // put on by hand) is applied by the operator and scanned.
 func palletLabelByHand(ctx context.Context, l *Line) error {
-	st, _ := l.Aggregator.Station(ctx, "pallet")
-	if !st.AwaitLabel {
+	awaiting := func() bool {
+		st, _ := l.Aggregator.Station(ctx, "pallet")
+		return st.AwaitLabel
+	}
+	if !awaiting() {
 		return nil
 	}
-	code, err := applyLabel(ctx, l.Cases.PalletLabeller.Apply, l.Cases.PalletLabeller.Waiting)
-	if err != nil {
+	code, err := applyLabel(ctx, l.Cases.PalletLabeller.Apply, l.Cases.PalletLabeller.Waiting, awaiting)
+	if err != nil || code == "" {
 		return err
 	}
 	if r, err := l.Aggregator.Scan(ctx, "pallet", code, Operator); err != nil || !r.OK {
@@ -220,20 +223,37 @@ func palletLabelByHand(ctx context.Context, l *Line) error {
 }
 
 // applyLabel waits for the next printed label, applies it and returns what
-// a scanner reads on it.
-func applyLabel(ctx context.Context, apply func() (labelsim.Label, bool), waiting func() int) (string, error) {
-	if err := until(ctx, 10*time.Second, "a printed label", func() bool { return waiting() > 0 }); err != nil {
-		return "", err
+// a scanner reads on it. With needed set, it returns "" once needed reports
+// false: the palletiser's own applicator took the label meanwhile (it
+// applies a label the moment it is printed onto a pallet it sees complete).
+func applyLabel(ctx context.Context, apply func() (labelsim.Label, bool), waiting func() int, needed func() bool) (string, error) {
+	for {
+		taken := false
+		if err := until(ctx, 10*time.Second, "a printed label", func() bool {
+			if waiting() > 0 {
+				return true
+			}
+			taken = needed != nil && !needed()
+			return taken
+		}); err != nil {
+			return "", err
+		}
+		if taken {
+			return "", nil
+		}
+		lab, ok := apply()
+		if !ok {
+			if needed != nil {
+				continue // the palletiser's applicator was quicker; look again
+			}
+			return "", errors.New("no label to apply")
+		}
+		data, sym, err := casecam.DecodeLinear(lab.Image)
+		if err != nil {
+			return "", fmt.Errorf("label not readable: %w", err)
+		}
+		return sym + data, nil
 	}
-	lab, ok := apply()
-	if !ok {
-		return "", errors.New("no label to apply")
-	}
-	data, sym, err := casecam.DecodeLinear(lab.Image)
-	if err != nil {
-		return "", fmt.Errorf("label not readable: %w", err)
-	}
-	return sym + data, nil
 }
 
 // until polls cond (a state of the simulated line) until it holds.
