@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/serialine/serialine/line/aggregate"
@@ -84,5 +85,87 @@ func TestAlarmsCodedAndCleared(t *testing.T) {
 	waitFor(t, 10*time.Second, "the link alarm raised again and repeated", func() bool {
 		as := link()
 		return len(as) == 2 && as[0].Active != as[1].Active && (as[0].Count >= 2 || as[1].Count >= 2)
+	})
+}
+
+// failingPort opens but fails every read at once, like a USB-serial
+// adapter whose scanner was unplugged; after fixed is set it delivers one
+// scan line and then stays quiet.
+type failingPort struct {
+	fixed *atomic.Bool
+	sent  bool
+	done  chan struct{}
+}
+
+func (p *failingPort) Read(b []byte) (int, error) {
+	if !p.fixed.Load() {
+		return 0, errors.New("read /dev/ttyUSB0: input/output error")
+	}
+	if !p.sent {
+		p.sent = true
+		return copy(b, "not-a-code\r"), nil
+	}
+	<-p.done
+	return 0, io.EOF
+}
+func (p *failingPort) Write(b []byte) (int, error) { return len(b), nil }
+func (p *failingPort) Close() error {
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+	return nil
+}
+
+// TestManualScannerReopenBackoff: a scanner port that opens but fails at
+// once is reopened with a growing backoff (not at the rate of its
+// failures), under one active link alarm whose repeats count; once a scan
+// line arrives the alarm clears.
+func TestManualScannerReopenBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j, _ := journalWithUnits(t, 1)
+		book := &api.AlarmBook{}
+		var opens atomic.Int32
+		var fixed atomic.Bool
+		open := func(ctx context.Context) (aggregate.ScannerPort, error) {
+			opens.Add(1)
+			return &failingPort{fixed: &fixed, done: make(chan struct{})}, nil
+		}
+		a, err := aggregate.New(aggregate.Options{Config: manualConfig("/dev/unused"), Journal: j, Line: fixedLine{"B1"}, Alarms: book, ManualScanner: open})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		link := func() []api.Alarm {
+			var out []api.Alarm
+			as, _ := book.Alarms(ctx, false)
+			for _, al := range as {
+				if al.Code == aggregate.CodeDevLink {
+					out = append(out, al)
+				}
+			}
+			return out
+		}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		// 0.1+0.2+0.4+0.8+1.6+3.2 s, then 5 s steps (±20 %): about 11 opens
+		if n := opens.Load(); n < 6 || n > 16 {
+			t.Fatalf("%d opens in 30 s: want a growing backoff (about 11)", n)
+		}
+		as := link()
+		if len(as) != 1 || !as[0].Active || as[0].Count < 5 {
+			t.Fatalf("link alarms %+v: want one active alarm with the repeats counted", as)
+		}
+		fixed.Store(true)
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if as := link(); len(as) != 1 || as[0].Active {
+			t.Fatalf("link alarms %+v after a scan line: want the one alarm cleared", as)
+		}
 	})
 }

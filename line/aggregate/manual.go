@@ -31,7 +31,20 @@ const (
 // checked and answered at once (Ack/Nak written back).
 func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 	ms := a.o.Config.ManualStation
+	// The gate spaces reopenings of a port that opens but fails at once
+	// (a scanner unplugged from a USB-serial adapter that stays): the
+	// backoff resets only after a complete scan line arrived.
+	gate := devices.Gate{Backoff: devices.DefaultBackoff(), Now: a.o.Now}
 	for ctx.Err() == nil {
+		if ok, wait := gate.Allow(); !ok {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 		var port ScannerPort
 		err := devices.Retry(ctx, devices.DefaultBackoff(), func(ctx context.Context) error {
 			p, err := a.o.ManualScanner(ctx)
@@ -45,7 +58,15 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		a.clearAlarm(linkCond("manual", "scanner"))
+		// The link alarm clears when the port opens after a healthy
+		// connection, otherwise once the port proves alive (a scan or a
+		// quiet read timeout), so a port failing at every open keeps one
+		// alarm with its repeats.
+		healthy := gate.Failures() == 0
+		gate.Connected()
+		if healthy {
+			a.clearAlarm(linkCond("manual", "scanner"))
+		}
 		stop := context.AfterFunc(ctx, func() { _ = port.Close() })
 		var line []byte
 		buf := make([]byte, 256)
@@ -64,6 +85,11 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 				if code == "" {
 					continue
 				}
+				gate.Succeeded()
+				if !healthy {
+					healthy = true
+					a.clearAlarm(linkCond("manual", "scanner"))
+				}
 				res, err := a.Scan(ctx, "manual", code, api.Actor{})
 				reply := ""
 				if ms != nil {
@@ -78,6 +104,10 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 					}
 				}
 			}
+			if errors.Is(err, serialport.ErrTimeout) && !healthy {
+				healthy = true
+				a.clearAlarm(linkCond("manual", "scanner"))
+			}
 			if err != nil && !errors.Is(err, serialport.ErrTimeout) {
 				if ctx.Err() == nil {
 					a.linkAlarm("manual", "scanner", "manual station scanner: "+err.Error())
@@ -87,6 +117,7 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 		}
 		stop()
 		_ = port.Close()
+		gate.Dropped()
 	}
 }
 
