@@ -196,3 +196,48 @@ func TestStartOverride(t *testing.T) {
 		t.Fatalf("reconciliation %+v (%v)", rec, err)
 	}
 }
+
+// TestUnholdNeedsThePLC: an Unhold while the PLC's Modbus server is down
+// does not reach Execute with a conveyor the PLC never released: the
+// unholding fails on the run outputs and the batch is Held again, saying
+// so. With the PLC back, the next Unhold runs the batch to Complete.
+func TestUnholdNeedsThePLC(t *testing.T) {
+	l := startLine(t, linesim.Options{Rate: 60})
+	c := l.Controller
+	ctx := context.Background()
+	startBatch(ctx, t, l, "UH1", "LUH1", 20)
+	waitState(t, l, time.Minute, packml.Execute)
+	if err := c.Command(ctx, "UH1", api.Command{Name: api.CmdHold, Reason: "jam"}, operator); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, time.Minute, packml.Held)
+	if err := l.PLC.SetOffline(true, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Command(ctx, "UH1", api.Command{Name: api.CmdUnhold}, operator); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed unholding back in Held", func() bool {
+		b, err := c.Batch(ctx, "UH1")
+		if err != nil || b.State != string(packml.Held) {
+			return false
+		}
+		h := b.History[len(b.History)-1]
+		return h.To == string(packml.Held) && h.By.User == "system"
+	})
+	b, err := c.Batch(ctx, "UH1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawHolding := false
+	for _, h := range b.History {
+		sawHolding = sawHolding || h.To == string(packml.Holding) && strings.Contains(h.Reason, "PLC did not take the run outputs")
+	}
+	if !sawHolding {
+		t.Fatalf("history %+v: want a hold saying the PLC did not take the run outputs", b.History)
+	}
+	if err := l.PLC.SetOffline(false, false); err != nil {
+		t.Fatal(err)
+	}
+	runToComplete(t, l, "UH1")
+}

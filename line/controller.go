@@ -566,15 +566,21 @@ func (c *Controller) printerLoop(ctx context.Context) {
 
 // outputs drives the PLC interlocks (best effort: a failure is an alarm).
 func (c *Controller) outputs(ctx context.Context, stop bool, light devices.StackLight, horn bool) {
-	select { // the first connect may still be under way
-	case <-c.plcUp:
-	case <-ctx.Done():
-		return
-	}
-	if err := c.o.PLC.SetOutputs(ctx, devices.Outputs{LineStop: stop, Light: light, Horn: horn}); err != nil && ctx.Err() == nil {
+	if err := c.setOutputs(ctx, stop, light, horn); err != nil && ctx.Err() == nil {
 		c.log.Warn("set PLC outputs", "err", err)
 		c.alarm(api.SeverityWarning, "plc", fmt.Sprintf("setting line outputs failed: %v", err))
 	}
+}
+
+// setOutputs writes the line outputs to the PLC once its first connect is
+// done, and returns the PLC's error.
+func (c *Controller) setOutputs(ctx context.Context, stop bool, light devices.StackLight, horn bool) error {
+	select { // the first connect may still be under way
+	case <-c.plcUp:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return c.o.PLC.SetOutputs(ctx, devices.Outputs{LineStop: stop, Light: light, Horn: horn})
 }
 
 // ---- PackML ----
@@ -809,7 +815,13 @@ func (c *Controller) act(ctx context.Context, s packml.State) error {
 		default:
 		}
 		c.primePrinter(ctx)
-		c.outputs(ctx, false, devices.LightGreen, false)
+		// The line runs only once the PLC took the run outputs: a PLC that
+		// does not answer (a link blip not yet reconnected) sends the
+		// line back to Held with the reason, rather than to an Execute
+		// whose conveyor the PLC never released.
+		if err := c.setOutputs(ctx, false, devices.LightGreen, false); err != nil {
+			return fmt.Errorf("PLC did not take the run outputs: %w", err)
+		}
 		return nil
 	case packml.Holding, packml.Suspending:
 		c.q.Hold()
