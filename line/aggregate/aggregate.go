@@ -347,7 +347,7 @@ func (a *Aggregator) current() (journal.Batch, Hierarchy, error) {
 	if err != nil {
 		return journal.Batch{}, Hierarchy{}, fmt.Errorf("batch %s: %w", id, err)
 	}
-	h, err := a.hier.Hierarchy(b.GTIN)
+	h, err := a.hier.Hierarchy(b.GTIN, b.CreatedAt)
 	if err != nil {
 		return journal.Batch{}, Hierarchy{}, fmt.Errorf("batch %s: %w: %w", id, err, api.ErrRefused)
 	}

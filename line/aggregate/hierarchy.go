@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/serialine/serialine/line/config"
 	"github.com/serialine/serialine/line/records"
@@ -51,11 +52,12 @@ func (l Level) Spec(batch, station string) journal.ParentSpec {
 	return journal.ParentSpec{Batch: batch, Level: l.Name, ChildLevel: l.ChildLevel, Capacity: l.Quantity, Station: station, Kind: l.Kind, GTIN: l.GTIN}
 }
 
-// HierarchySource gives a product's packaging hierarchy by unit GTIN.
-// Hierarchy returns an error wrapping ErrNoHierarchy when it has none for
-// the GTIN (then the next source of Hierarchies is asked).
+// HierarchySource gives a product's packaging hierarchy by unit GTIN, as
+// it was at asOf (a batch's creation: a batch keeps the hierarchy it was
+// defined with). Hierarchy returns an error wrapping ErrNoHierarchy when it
+// has none for the GTIN (then the next source of Hierarchies is asked).
 type HierarchySource interface {
-	Hierarchy(gtin string) (Hierarchy, error)
+	Hierarchy(gtin string, asOf time.Time) (Hierarchy, error)
 }
 
 // ErrNoHierarchy: no packaging hierarchy is known for a GTIN.
@@ -88,7 +90,7 @@ func ConfigHierarchy(c config.Aggregation) HierarchySource {
 	return m
 }
 
-func (m configHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
+func (m configHierarchy) Hierarchy(gtin string, _ time.Time) (Hierarchy, error) {
 	h, ok := m[gtin]
 	if !ok {
 		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in aggregation.products", ErrNoHierarchy, gtin)
@@ -98,13 +100,15 @@ func (m configHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
 
 // ProductMaster is the product master (*records.Store).
 type ProductMaster interface {
-	Product(gtin string) (records.Product, error)
+	// ProductAt returns the version of gtin's product in force at t (zero
+	// t: the current one).
+	ProductAt(gtin string, t time.Time) (records.Product, error)
 }
 
 type masterHierarchy struct{ m ProductMaster }
 
 // MasterHierarchy is the HierarchySource of the product master: the
-// current version's packaging levels above the unit (records.Level: name,
+// packaging levels above the unit of the version in force at asOf (records.Level: name,
 // quantity, id sscc|sgtin, level GTIN). nil m gives none.
 func MasterHierarchy(m ProductMaster) HierarchySource {
 	if m == nil {
@@ -113,8 +117,8 @@ func MasterHierarchy(m ProductMaster) HierarchySource {
 	return masterHierarchy{m}
 }
 
-func (s masterHierarchy) Hierarchy(gtin string) (Hierarchy, error) {
-	p, err := s.m.Product(gtin)
+func (s masterHierarchy) Hierarchy(gtin string, asOf time.Time) (Hierarchy, error) {
+	p, err := s.m.ProductAt(gtin, asOf)
 	if err != nil {
 		return Hierarchy{}, fmt.Errorf("%w for GTIN %s: not in the product master (%w)", ErrNoHierarchy, gtin, err)
 	}
@@ -141,11 +145,11 @@ func Hierarchies(srcs ...HierarchySource) HierarchySource {
 	return c
 }
 
-func (c chain) Hierarchy(gtin string) (Hierarchy, error) {
+func (c chain) Hierarchy(gtin string, asOf time.Time) (Hierarchy, error) {
 	var why []string
 	prefix := fmt.Sprintf("%v for GTIN %s: ", ErrNoHierarchy, gtin)
 	for _, s := range c {
-		h, err := s.Hierarchy(gtin)
+		h, err := s.Hierarchy(gtin, asOf)
 		if err == nil || !errors.Is(err, ErrNoHierarchy) {
 			return h, err
 		}

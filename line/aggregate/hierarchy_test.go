@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/serialine/serialine/line/aggregate"
 	"github.com/serialine/serialine/line/config"
@@ -14,7 +15,7 @@ import (
 
 type master map[string]records.Product
 
-func (m master) Product(gtin string) (records.Product, error) {
+func (m master) ProductAt(gtin string, _ time.Time) (records.Product, error) {
 	p, ok := m[gtin]
 	if !ok {
 		return records.Product{}, fmt.Errorf("GTIN %s is not in the product master: %w", gtin, records.ErrNotFound)
@@ -38,7 +39,7 @@ func TestHierarchyFromProductMaster(t *testing.T) {
 	cfg := config.Aggregation{Products: []config.Product{{GTIN: other, Levels: []config.Level{{Name: "case", Quantity: 40}}}}}
 	src := aggregate.Hierarchies(aggregate.ConfigHierarchy(cfg), aggregate.MasterHierarchy(m))
 
-	h, err := src.Hierarchy(testGTIN)
+	h, err := src.Hierarchy(testGTIN, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,14 +50,52 @@ func TestHierarchyFromProductMaster(t *testing.T) {
 	if h.GTIN != testGTIN || len(h.Levels) != 2 || h.Levels[0] != want[0] || h.Levels[1] != want[1] {
 		t.Fatalf("from the master: %+v, want %+v", h, want)
 	}
-	if h, err := src.Hierarchy(other); err != nil || len(h.Levels) != 1 || h.Levels[0].Quantity != 40 {
+	if h, err := src.Hierarchy(other, time.Time{}); err != nil || len(h.Levels) != 1 || h.Levels[0].Quantity != 40 {
 		t.Fatalf("the config's hierarchy first: %+v %v", h, err)
 	}
 	for _, g := range []string{noLevels, "09501101530010"} {
-		_, err := src.Hierarchy(g)
+		_, err := src.Hierarchy(g, time.Time{})
 		if !errors.Is(err, aggregate.ErrNoHierarchy) || !strings.Contains(err.Error(), g) {
 			t.Errorf("%s: %v, want ErrNoHierarchy naming the GTIN", g, err)
 		}
 		t.Logf("%s: %v", g, err)
+	}
+}
+
+// TestHierarchyOfTheBatchsVersion: a batch keeps the packaging hierarchy of
+// the product master version in force when it was defined; a version saved
+// later (case of 6 instead of 4) applies to later batches only.
+func TestHierarchyOfTheBatchsVersion(t *testing.T) {
+	ctx := t.Context()
+	j, _ := journalWithUnits(t, 1)
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	store, err := records.Open(ctx, j, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := records.Product{GTIN: testGTIN, Name: "P", Profile: "eu-fmd", GCPLength: 7, Active: true,
+		Levels: []records.Level{{Name: "case", Quantity: 4}, {Name: "pallet", Quantity: 2}}}
+	if _, err := store.SaveProduct(ctx, p, "ada", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	defined := now.Add(time.Minute) // the batch is defined
+	now = now.Add(time.Hour)
+	p.Levels[0].Quantity = 6
+	if _, err := store.SaveProduct(ctx, p, "ada", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	src := aggregate.MasterHierarchy(store)
+	for _, c := range []struct {
+		at   time.Time
+		want int
+	}{{defined, 4}, {now, 6}, {time.Time{}, 6}} {
+		h, err := src.Hierarchy(testGTIN, c.at)
+		if err != nil || h.Levels[0].Quantity != c.want {
+			t.Errorf("hierarchy as of %v: %+v (%v), want a case of %d", c.at, h, err, c.want)
+		}
+	}
+	_, err = src.Hierarchy(testGTIN, defined.Add(-2*time.Hour))
+	if !errors.Is(err, aggregate.ErrNoHierarchy) || !strings.Contains(err.Error(), testGTIN) {
+		t.Errorf("before the first version: %v, want ErrNoHierarchy naming the GTIN", err)
 	}
 }

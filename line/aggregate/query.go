@@ -206,7 +206,7 @@ func (a *Aggregator) relabel(ctx context.Context, old, reason string, by journal
 	if err != nil || b.ID != p.Batch {
 		if b2, err2 := a.j.Batch(p.Batch); err2 == nil {
 			b = b2
-			h, err = a.hier.Hierarchy(b.GTIN)
+			h, err = a.hier.Hierarchy(b.GTIN, b.CreatedAt)
 		}
 	}
 	if err != nil {
@@ -250,7 +250,7 @@ func (a *Aggregator) AggReconciliation(ctx context.Context, batch string) (api.A
 		return api.AggReconciliation{}, fmt.Errorf("batch %s: %w", batch, wrap(err))
 	}
 	out := api.AggReconciliation{Batch: batch, Generated: a.now(), OrphanPolicy: a.orphanPolicy()}
-	h, herr := a.hier.Hierarchy(b.GTIN)
+	h, herr := a.hier.Hierarchy(b.GTIN, b.CreatedAt)
 	levels := map[string]*api.AggLevel{}
 	if herr == nil {
 		for _, l := range h.Levels {

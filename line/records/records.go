@@ -630,6 +630,29 @@ func (s *Store) Product(gtin string) (Product, error) {
 	return vs[len(vs)-1], nil
 }
 
+// ProductAt returns the version of gtin's product in force at t: the
+// last one saved at or before t (a batch keeps the master data it was
+// defined with; a later version applies to later batches). A zero t gives
+// the current version.
+func (s *Store) ProductAt(gtin string, t time.Time) (Product, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.products[gtin]
+	if len(vs) == 0 {
+		return Product{}, fmt.Errorf("GTIN %s is not in the product master: %w", gtin, ErrNotFound)
+	}
+	if t.IsZero() {
+		return vs[len(vs)-1], nil
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		if !vs[i].ChangedAt.After(t) {
+			return vs[i], nil
+		}
+	}
+	return Product{}, fmt.Errorf("GTIN %s: no product master version saved by %s (the first is version %d of %s): %w",
+		gtin, t.UTC().Format(time.RFC3339), vs[0].Version, vs[0].ChangedAt.UTC().Format(time.RFC3339), ErrNotFound)
+}
+
 // ProductVersions returns every version of gtin's product, oldest first.
 func (s *Store) ProductVersions(gtin string) []Product {
 	s.mu.Lock()
