@@ -36,6 +36,13 @@ var (
 	// ErrBadValue: the device returned a value that cannot be decoded
 	// (wrong type, out of range, malformed register contents).
 	ErrBadValue = errors.New("devices: bad value from device")
+
+	// ErrUntrustedServer: an OPC UA server presented a certificate that is
+	// not among the configured trusted server certificates. Connect
+	// returns it as a permanent error (retrying does not help): an
+	// engineer checks the server and adds its certificate to the trust
+	// list.
+	ErrUntrustedServer = errors.New("devices: server certificate not trusted")
 )
 
 // VerdictError is DecideBatch's error when some verdicts are not known to

@@ -187,6 +187,9 @@ func selfSigned(appURI string) ([]byte, *rsa.PrivateKey, error) {
 
 // clientOptions builds the gopcua options for the endpoint.
 func (c *Client) clientOptions(ctx context.Context) ([]opcua.Option, error) {
+	if c.cfg.Security().Unchecked() {
+		c.log.Warn("opcua: the PLC's server certificate is not checked: set trusted_server_certs", "endpoint", c.cfg.Endpoint)
+	}
 	return SessionOptions(ctx, c.cfg.Endpoint, c.cfg.Security(), c.cfg.Timeout)
 }
 

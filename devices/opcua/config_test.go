@@ -67,6 +67,11 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := opcua.New(c, opcua.Options{}); !errors.Is(err, configs.ErrInvalid) {
 		t.Fatalf("New with invalid config: %v", err)
 	}
+	n := opcua.DefaultConfig("opc.tcp://plc:4840")
+	n.TrustedServerCerts = "pki/trusted"
+	if msg := n.Validate().Err(); msg == nil || !strings.Contains(msg.Error(), "trusted_server_certs: only with security_policy Basic256Sha256") {
+		t.Errorf("trusted_server_certs with policy None: %v", msg)
+	}
 }
 
 func TestValueCodec(t *testing.T) {

@@ -3,9 +3,15 @@ package opcua_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -332,4 +338,137 @@ func TestSecureNodeOPCUA(t *testing.T) {
 			t.Fatalf("Connect = %v; want a permanent ErrDisconnected wrapping BadUserAccessDenied", err)
 		}
 	})
+	t.Run("TrustedServerCert", func(t *testing.T) {
+		// the server's certificate in the trust list: the session opens;
+		// another server's: refused before the secure channel
+		c := secConfig(srv.ep, "SignAndEncrypt")
+		c.TrustedServerCerts = filepath.Join(t.TempDir(), "server.der")
+		if err := os.WriteFile(c.TrustedServerCerts, serverCert(t, srv.ep), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cl := connect(t, c)
+		if err := cl.SetOutputs(ctxT(t), devices.Outputs{Light: devices.LightAmber}); err != nil {
+			t.Fatalf("SetOutputs over the session with the trusted server: %v", err)
+		}
+		if v, _ := opcua.Uint(readNode(t, plain, nodes.Light), 16); v != uint64(devices.LightAmber) {
+			t.Fatalf("light = %d", v)
+		}
+		if err := os.WriteFile(c.TrustedServerCerts, otherCert(t), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cl2, err := opcua.New(c, opcua.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl2.Close(context.Background())
+		if err := cl2.Connect(ctxT(t)); !errors.Is(err, devices.ErrUntrustedServer) || !devices.IsPermanent(err) {
+			t.Fatalf("Connect with another server's certificate trusted = %v; want a permanent ErrUntrustedServer", err)
+		}
+	})
+}
+
+// serverCert asks ep for its endpoints and returns the certificate of its
+// Basic256Sha256 endpoint.
+func serverCert(t *testing.T, ep string) []byte {
+	t.Helper()
+	eps, err := gopcua.GetEndpoints(ctxT(t), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range eps {
+		if e.SecurityPolicyURI == ua.SecurityPolicyURIBasic256Sha256 && len(e.ServerCertificate) > 0 {
+			return e.ServerCertificate
+		}
+	}
+	t.Fatalf("%s: no Basic256Sha256 endpoint with a certificate", ep)
+	return nil
+}
+
+// otherCert is a self-signed certificate of another server.
+func otherCert(t *testing.T) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "impostor"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestTrustedServerCerts: with trusted_server_certs set, the server's
+// certificate must be in it (a PEM or DER file, or a folder of them);
+// otherwise Connect is refused permanently with ErrUntrustedServer naming
+// the certificate's thumbprint, and a trust list that cannot be read is
+// refused naming the file. The trusted certificate gets as far as the
+// secure channel (which gopcua's simulator server cannot open: a
+// retryable disconnect; the whole session with a trusted certificate is
+// in TestSecureNodeOPCUA).
+func TestTrustedServerCerts(t *testing.T) {
+	_, ep := newSim(t, plcsim.Options{SecureEndpoints: true})
+	own, other := serverCert(t, ep), otherCert(t)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pemOf := func(ders ...[]byte) []byte {
+		var b []byte
+		for _, d := range ders {
+			b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
+		}
+		return b
+	}
+	folder := filepath.Join(dir, "trusted")
+	if err := os.Mkdir(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "server.der"), own, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		trusted    bool   // gets to the secure channel
+		wantErr    string // permanent refusal containing this
+	}{
+		{"pem-file-of-two", write("two.pem", pemOf(other, own)), true, ""},
+		{"der-file", write("own.der", own), true, ""},
+		{"folder", folder, true, ""},
+		{"other-server", write("other.pem", pemOf(other)), false, "not in trusted_server_certs"},
+		{"empty-folder", t.TempDir(), false, "no certificate file"},
+		{"garbage", write("garbage.pem", []byte("-----BEGIN GARBAGE-----\n")), false, "garbage.pem: no certificate in it"},
+		{"missing", filepath.Join(dir, "nope.pem"), false, "nope.pem"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(ep)
+			cfg.SecurityPolicy, cfg.SecurityMode = opcua.PolicyBasic256Sha256, "SignAndEncrypt"
+			cfg.TrustedServerCerts = c.path
+			cl, err := opcua.New(cfg, opcua.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close(context.Background())
+			err = cl.Connect(ctxT(t))
+			if c.trusted {
+				if !errors.Is(err, devices.ErrDisconnected) || devices.IsPermanent(err) {
+					t.Fatalf("Connect = %v; want the trusted certificate to reach the secure channel", err)
+				}
+				return
+			}
+			if !devices.IsPermanent(err) || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("Connect = %v; want a permanent refusal containing %q", err, c.wantErr)
+			}
+			if c.name == "other-server" && !errors.Is(err, devices.ErrUntrustedServer) {
+				t.Fatalf("Connect = %v; want ErrUntrustedServer", err)
+			}
+			t.Log(err)
+		})
+	}
 }

@@ -1,9 +1,15 @@
 package opcua
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,6 +39,13 @@ type Session struct {
 	Certificate string `yaml:"certificate"`
 	// PrivateKey is the RSA key file for Certificate.
 	PrivateKey string `yaml:"private_key"`
+	// TrustedServerCerts is a certificate file (PEM or DER) or a folder
+	// of them (*.der, *.pem, *.crt, *.cer): the server's application
+	// instance certificate must be one of them, or Connect is refused
+	// (devices.ErrUntrustedServer, permanent). Empty: the certificate the
+	// server presents is accepted unchecked (a warning is logged at each
+	// connect); set it in production. Only with Basic256Sha256.
+	TrustedServerCerts string `yaml:"trusted_server_certs"`
 	// Auth is "anonymous" or "username".
 	Auth string `yaml:"auth"`
 	// Username for auth "username".
@@ -49,7 +62,7 @@ func AnonymousSession(endpoint string) Session {
 // Security is the session security part of the config.
 func (s Session) Security() Security {
 	return Security{Policy: s.SecurityPolicy, Mode: s.SecurityMode, Certificate: s.Certificate, PrivateKey: s.PrivateKey,
-		Auth: s.Auth, Username: s.Username, Password: s.Password}
+		TrustedServerCerts: s.TrustedServerCerts, Auth: s.Auth, Username: s.Username, Password: s.Password}
 }
 
 // Validate reports every mistake in the session keys (paths relative to
@@ -75,6 +88,9 @@ type Security struct {
 	// certificate files (Basic256Sha256); empty = an ephemeral
 	// self-signed certificate made at connect (the server must trust it).
 	Certificate, PrivateKey string
+	// TrustedServerCerts is a file or folder of the server certificates
+	// accepted (Basic256Sha256); empty = not checked.
+	TrustedServerCerts string
 	// Auth is "anonymous" or "username".
 	Auth string
 	// Username and Password for auth "username".
@@ -91,6 +107,9 @@ func (s Security) Validate() configs.Problems {
 	case PolicyNone:
 		if s.Mode != "None" {
 			p.Add("security_mode", `must be "None" with security_policy None, got %q`, s.Mode)
+		}
+		if s.TrustedServerCerts != "" {
+			p.Add("trusted_server_certs", "only with security_policy Basic256Sha256 (policy None checks no certificate)")
 		}
 	case PolicyBasic256Sha256:
 		if s.Mode != "Sign" && s.Mode != "SignAndEncrypt" {
@@ -114,6 +133,10 @@ func (s Security) Validate() configs.Problems {
 	return p
 }
 
+// Unchecked reports whether the session is secured without checking the
+// server's certificate (Basic256Sha256 without trusted_server_certs).
+func (s Security) Unchecked() bool { return s.Policy != PolicyNone && s.TrustedServerCerts == "" }
+
 // SessionOptions asks endpoint for its endpoints, picks the one matching s
 // and returns the gopcua options of a session with it (no auto-reconnect;
 // timeout bounds the dial and each request). A server without a matching
@@ -127,6 +150,11 @@ func SessionOptions(ctx context.Context, endpoint string, s Security, timeout ti
 	ep, err := opcua.SelectEndpoint(eps, s.Policy, mode)
 	if err != nil {
 		return nil, devices.Permanent(fmt.Errorf("server offers no endpoint with security policy %s mode %s: %w", s.Policy, s.Mode, err))
+	}
+	if s.Policy != PolicyNone && s.TrustedServerCerts != "" {
+		if err := checkServerCert(ep.ServerCertificate, s.TrustedServerCerts); err != nil {
+			return nil, devices.Permanent(err)
+		}
 	}
 	appURI := s.AppURI
 	if appURI == "" {
@@ -176,4 +204,82 @@ func RefusedCredentials(err error) bool {
 		return true
 	}
 	return false
+}
+
+// checkServerCert reports whether der (the certificate, or the chain with
+// the server's own certificate first, from the endpoint the client
+// selected) is among the trusted certificates at path: a file or a folder
+// of them. The secure channel is then opened with that certificate, so a
+// server without its private key cannot complete the handshake.
+func checkServerCert(der []byte, path string) error {
+	trusted, err := loadCerts(path)
+	if err != nil {
+		return fmt.Errorf("trusted_server_certs: %w", err)
+	}
+	certs, err := x509.ParseCertificates(der)
+	if err != nil || len(certs) == 0 {
+		return fmt.Errorf("%w: the server's endpoint carries no readable certificate (%v)", devices.ErrUntrustedServer, err)
+	}
+	own := certs[0]
+	for _, t := range trusted {
+		if bytes.Equal(t.Raw, own.Raw) {
+			return nil
+		}
+	}
+	sum := sha1.Sum(own.Raw)
+	return fmt.Errorf("%w: %q (SHA-1 thumbprint %X, valid until %s) is not in trusted_server_certs %s: check the server, then add its certificate there",
+		devices.ErrUntrustedServer, own.Subject.String(), sum, own.NotAfter.UTC().Format(time.DateOnly), path)
+}
+
+// loadCerts reads the certificates of a file (PEM, possibly several, or
+// DER) or of every *.der, *.pem, *.crt, *.cer file in a folder.
+func loadCerts(path string) ([]*x509.Certificate, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	files := []string{path}
+	if fi.IsDir() {
+		files = nil
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			switch strings.ToLower(filepath.Ext(e.Name())) {
+			case ".der", ".pem", ".crt", ".cer":
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+	}
+	var out []*x509.Certificate
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var cs []*x509.Certificate
+		if bytes.Contains(b, []byte("-----BEGIN")) {
+			for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+				if blk.Type != "CERTIFICATE" {
+					continue
+				}
+				c, err := x509.ParseCertificate(blk.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", f, err)
+				}
+				cs = append(cs, c)
+			}
+		} else if cs, err = x509.ParseCertificates(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if len(cs) == 0 {
+			return nil, fmt.Errorf("%s: no certificate in it", f)
+		}
+		out = append(out, cs...)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no certificate file (*.der, *.pem, *.crt, *.cer) in the folder", path)
+	}
+	return out, nil
 }

@@ -146,6 +146,9 @@ func (c *Client) with(ctx context.Context, op string, fn func(ctx context.Contex
 func (c *Client) dial(ctx context.Context) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*c.cfg.Timeout)
 	defer cancel()
+	if c.cfg.Security().Unchecked() {
+		c.o.Logger.Warn("open-scs: the site server's certificate is not checked: set trusted_server_certs", "endpoint", c.cfg.Endpoint)
+	}
 	opts, err := opcua.SessionOptions(ctx, c.cfg.Endpoint, c.cfg.Security(), c.cfg.Timeout)
 	if err != nil {
 		return nil, err
