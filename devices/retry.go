@@ -136,6 +136,19 @@ func RetryWait(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// Sleep waits d or until ctx ends, and reports whether the whole wait
+// passed (false: ctx ended).
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // Retry runs op until it succeeds, returns a Permanent error, the policy's
 // MaxAttempts is used up, or ctx ends; between attempts it waits per b, or
 // exactly the wait of a RetryAfter error. It returns nil on success, the
@@ -168,12 +181,8 @@ func Retry(ctx context.Context, b Backoff, op func(context.Context) error, notif
 		if notify != nil {
 			notify(attempt, err, wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !Sleep(ctx, wait) {
 			return errors.Join(ctx.Err(), last)
-		case <-t.C:
 		}
 	}
 }

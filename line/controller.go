@@ -784,12 +784,8 @@ func (c *Controller) retryBatchEnd(ctx context.Context, s packml.State, err erro
 	for err != nil && ctx.Err() == nil {
 		c.log.Error("batch end failed; retrying", "state", s, "err", err, "in", wait)
 		c.alarm(api.SeverityFault, "line", fmt.Sprintf("%s failed: %v", s, err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !devices.Sleep(ctx, wait) {
 			return err
-		case <-t.C:
 		}
 		wait = min(2*wait, 10*time.Second)
 		err = c.act(ctx, s)

@@ -438,14 +438,8 @@ func (c *Client) poller(ctx context.Context) {
 	}
 	next := c.now()
 	for {
-		if wait := next.Sub(c.now()); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if wait := next.Sub(c.now()); wait > 0 && !devices.Sleep(ctx, wait) {
+			return
 		}
 		if ctx.Err() != nil {
 			return
@@ -517,12 +511,8 @@ func (c *Client) reconnect(ctx context.Context) bool {
 			continue
 		}
 		c.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !devices.Sleep(ctx, wait) {
 			return false
-		case <-t.C:
 		}
 	}
 }

@@ -24,6 +24,34 @@ type pipePort struct {
 
 func (p pipePort) Close() error { return p.PipeReader.Close() }
 
+// runAggregator runs an aggregator of o until the test ends (cancelled
+// and waited for in cleanup, before the journal's own cleanup); the
+// context returned is the run's.
+func runAggregator(t *testing.T, o aggregate.Options) context.Context {
+	t.Helper()
+	a, err := aggregate.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ctx
+}
+
+// linkAlarms returns the device-link alarms of book (history included).
+func linkAlarms(ctx context.Context, book *api.AlarmBook) []api.Alarm {
+	var out []api.Alarm
+	as, _ := book.Alarms(ctx, false)
+	for _, al := range as {
+		if al.Code == aggregate.CodeDevLink {
+			out = append(out, al)
+		}
+	}
+	return out
+}
+
 // TestAlarmsCodedAndCleared: a station device that cannot connect raises
 // one alarm with its support code and a condition of its own (repeats
 // count), whose catalogue text names the station and device in English
@@ -48,25 +76,8 @@ func TestAlarmsCodedAndCleared(t *testing.T) {
 		}
 		return pipePort{pr, io.Discard}, nil
 	}
-	a, err := aggregate.New(aggregate.Options{Config: cfg, Journal: j, Line: fixedLine{"B1"}, Alarms: book, ManualScanner: open})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	link := func() []api.Alarm {
-		var out []api.Alarm
-		as, _ := book.Alarms(ctx, false)
-		for _, al := range as {
-			if al.Code == aggregate.CodeDevLink {
-				out = append(out, al)
-			}
-		}
-		return out
-	}
+	ctx := runAggregator(t, aggregate.Options{Config: cfg, Journal: j, Line: fixedLine{"B1"}, Alarms: book, ManualScanner: open})
+	link := func() []api.Alarm { return linkAlarms(ctx, book) }
 	waitFor(t, 10*time.Second, "the scanner connected", func() bool { return calls.Load() >= 3 })
 	waitFor(t, 5*time.Second, "the link alarm cleared", func() bool { as := link(); return len(as) == 1 && !as[0].Active })
 	al := link()[0]
@@ -132,25 +143,8 @@ func TestManualScannerReopenBackoff(t *testing.T) {
 			opens.Add(1)
 			return &failingPort{fixed: &fixed, done: make(chan struct{})}, nil
 		}
-		a, err := aggregate.New(aggregate.Options{Config: manualConfig("/dev/unused"), Journal: j, Line: fixedLine{"B1"}, Alarms: book, ManualScanner: open})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = a.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-
-		link := func() []api.Alarm {
-			var out []api.Alarm
-			as, _ := book.Alarms(ctx, false)
-			for _, al := range as {
-				if al.Code == aggregate.CodeDevLink {
-					out = append(out, al)
-				}
-			}
-			return out
-		}
+		ctx := runAggregator(t, aggregate.Options{Config: manualConfig("/dev/unused"), Journal: j, Line: fixedLine{"B1"}, Alarms: book, ManualScanner: open})
+		link := func() []api.Alarm { return linkAlarms(ctx, book) }
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 		// 0.1+0.2+0.4+0.8+1.6+3.2 s, then 5 s steps (±20 %): about 11 opens

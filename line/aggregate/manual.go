@@ -36,14 +36,8 @@ func (a *Aggregator) manualScannerLoop(ctx context.Context) {
 	// backoff resets only after a complete scan line arrived.
 	gate := devices.Gate{Backoff: devices.DefaultBackoff(), Now: a.o.Now}
 	for ctx.Err() == nil {
-		if ok, wait := gate.Allow(); !ok {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if ok, wait := gate.Allow(); !ok && !devices.Sleep(ctx, wait) {
+			return
 		}
 		var port ScannerPort
 		err := devices.Retry(ctx, devices.DefaultBackoff(), func(ctx context.Context) error {
