@@ -69,8 +69,8 @@ func TestBrowserAggregationPages(t *testing.T) {
 	b.waitFor(ctx, "German", `document.documentElement.lang === "de"`)
 	for _, c := range []struct{ path, ready, want string }{
 		{"/aggregation", `document.querySelector("#agg-finish-form")`, `["Kartons", "Palette", "Abstimmung je Ebene", "Einheiten ohne Karton (decommission)", "Signieren und abschließen"]`},
-		{"/station", `document.activeElement && document.activeElement.id === "scan-code"`, `["Handstation", "case bauen", "Herausnehmen", "ABGELEHNT", "Teilweise schließen (E-Signatur)"]`},
-		{"/rework?code=(00)095011010000000049", `document.querySelector("#rework-form")`, `["Nacharbeit und Suche", "20 Einheiten", "Signieren und ausführen"]`},
+		{"/station", `document.activeElement && document.activeElement.id === "scan-code"`, `["Handstation", "Karton bauen", "Herausnehmen", "ABGELEHNT", "Teilweise schließen (E-Signatur)"]`},
+		{"/rework?code=(00)095011010000000049", `document.querySelector("#rework-form")`, `["Nacharbeit und Suche", "Palette (00) 095011010000000049 · offen", "20 Einheiten", "Signieren und ausführen"]`},
 	} {
 		visit(c.path, c.path, c.ready)
 		var missing []string

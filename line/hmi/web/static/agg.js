@@ -21,9 +21,9 @@
     };
     const refresh = async () => {
       const s = await api("GET", "/api/v1/aggregation/stations/" + name, undefined, true);
-      document.getElementById("st-mode").textContent = s.mode;
+      document.getElementById("st-mode").textContent = W("stmode.", W("level.", s.mode));
       const o = s.open;
-      document.getElementById("st-open").innerHTML = o ? "<p><b>" + esc(o.level + " " + o.hri) + "</b>: " + esc(T("st.open_of", { count: o.count, capacity: o.capacity })) +
+      document.getElementById("st-open").innerHTML = o ? "<p><b>" + esc(W("level.", o.level) + " " + o.hri) + "</b>: " + esc(T("st.open_of", { count: o.count, capacity: o.capacity })) +
         '</p><div class="progress big"><div class="bar" data-pct="' + Math.round(100 * o.count / o.capacity) + '"></div></div>' : '<p class="none">' + esc(T("st.nothing")) + "</p>";
       bars();
       document.getElementById("st-await").hidden = !s.await_label;

@@ -19,6 +19,12 @@ function T(key, args) {
   return s;
 }
 
+// W translates a state or name (kind prefix "ustate.", "pstate.",
+// "level.", "stmode.", "link."); unknown words stay as they are.
+function W(prefix, s) {
+  return CAT[prefix + s] || s;
+}
+
 function say(text, isError) {
   const m = $("#msg");
   if (!m) return;
@@ -296,7 +302,7 @@ async function refreshLists() {
     const [units, alarms] = await Promise.all([api("GET", "/api/v1/units?limit=8&state=commissioned,rejected,sampled,uncertain", undefined, true),
       api("GET", "/api/v1/alarms?view=attention&limit=5", undefined, true)]);
     $("#units").innerHTML = units.length ? units.map(u =>
-      '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(u.state) + "</td><td>" +
+      '<tr class="u-' + esc(u.state) + '"><td>' + esc(u.serial) + "</td><td>" + esc(W("ustate.", u.state)) + "</td><td>" +
       (u.grade != null ? u.grade.toFixed(1) + " " + letter(u.grade) : T("grade.ungraded")) + "</td><td>" + esc(reasonText(u.reason)) + "</td></tr>").join("")
       : '<tr><td colspan="4" class="none">' + esc(T("line.nounits")) + "</td></tr>";
     $("#alarms").innerHTML = alarms.length ? alarms.map(a =>
@@ -376,7 +382,7 @@ function applyStatus(st) {
   }
   lastRejected = c.rejected;
   $("#devices").innerHTML = (st.devices || []).map(d => '<li class="link-' + esc(d.link) + '"><b>' + esc(d.name) + "</b> <span>" + esc(d.kind) +
-    "</span> <i>" + esc(d.link) + "</i>" + (d.detail ? " <small>" + esc(d.detail) + "</small>" : "") + "</li>").join("");
+    "</span> <i>" + esc(W("link.", d.link)) + "</i>" + (d.detail ? " <small>" + esc(d.detail) + "</small>" : "") + "</li>").join("");
   updateButtons(st.commands || []);
   document.documentElement.dataset.live = "1";
   const key = [c.commissioned, c.rejected, c.sampled, st.active_alarms, st.state].join("/");
