@@ -215,11 +215,11 @@ func (h *HMI) funcs(lang string) template.FuncMap {
 		"state":         func(s string) string { return i18n.T(lang, "state."+s) },
 		// unit and parent states, packaging levels, station modes and
 		// device links in the reader's language (unknown words as they are)
-		"ustate":    func(s string) string { return word(lang, "ustate.", s) },
-		"pstate":    func(s string) string { return word(lang, "pstate.", s) },
-		"level":     func(s string) string { return word(lang, "level.", s) },
-		"stmode":    func(s string) string { return word(lang, "stmode.", s) },
-		"link":      func(s string) string { return word(lang, "link.", s) },
+		"ustate":    func(s string) string { return i18n.Word(lang, "ustate.", s) },
+		"pstate":    func(s string) string { return i18n.Word(lang, "pstate.", s) },
+		"level":     func(s string) string { return i18n.Word(lang, "level.", s) },
+		"stmode":    func(s string) string { return i18n.Word(lang, "stmode.", s) },
+		"link":      func(s string) string { return i18n.Word(lang, "link.", s) },
 		"alarmText": func(a api.Alarm) string { return a.Localize(lang).Text },
 		"signer": func(s api.Signature) string {
 			if s.FullName != "" && s.FullName != s.User {
@@ -231,15 +231,6 @@ func (h *HMI) funcs(lang string) template.FuncMap {
 		"lang":   func() string { return lang },
 		"reason": func(r string) string { return api.ReasonText(lang, r) },
 	}
-}
-
-// word translates a state or name s of kind prefix; a word the catalogue
-// does not know (a level name from the product master) stays as it is.
-func word(lang, prefix, s string) string {
-	if w, ok := i18n.Lookup(lang, prefix+s); ok {
-		return w
-	}
-	return s
 }
 
 // ServeHTTP implements http.Handler.

@@ -97,6 +97,16 @@ func T(lang, key string, args ...string) string {
 	return Fill(s, args...)
 }
 
+// Word translates a state or name w of a kind (key prefix, e.g. "ustate."
+// for unit states, "level." for packaging levels); a word the catalogue does
+// not know (a level name from the product master) is returned as it is.
+func Word(lang, prefix, w string) string {
+	if s, ok := Lookup(lang, prefix+w); ok {
+		return s
+	}
+	return w
+}
+
 // TMap is T with the placeholders in a map.
 func TMap(lang, key string, args map[string]string) string {
 	kv := make([]string, 0, 2*len(args))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/serialine/serialine/line/i18n"
+	"github.com/serialine/serialine/store/journal"
 )
 
 var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
@@ -64,5 +65,31 @@ func TestTranslate(t *testing.T) {
 		if got := i18n.Pick(c.user, c.accept); got != c.want {
 			t.Errorf("Pick(%q, %q) = %q, want %q", c.user, c.accept, got, c.want)
 		}
+	}
+}
+
+// TestWords: every unit state and parent state of the journal has a word in
+// every catalogue (German differs from the raw word); a word no catalogue
+// knows (a level name from the product master) passes through.
+func TestWords(t *testing.T) {
+	var words []string
+	for _, s := range journal.States() {
+		words = append(words, "ustate."+s.String())
+	}
+	for _, s := range []journal.ParentState{journal.ParentOpen, journal.ParentClosed, journal.ParentUnpacked, journal.ParentVoid} {
+		words = append(words, "pstate."+s.String())
+	}
+	for _, lang := range i18n.Languages() {
+		for _, k := range words {
+			if _, ok := i18n.Lookup(lang, k); !ok {
+				t.Errorf("%s: no word for %s", lang, k)
+			}
+		}
+	}
+	if got := i18n.Word("de", "ustate.", "commissioned"); got != "in Verkehr gebracht" {
+		t.Errorf("de commissioned: %q", got)
+	}
+	if got := i18n.Word("de", "level.", "display-box"); got != "display-box" {
+		t.Errorf("unknown level name: %q, want it as it is", got)
 	}
 }

@@ -109,6 +109,7 @@ func WritePDF(w io.Writer, r Record) error {
 		lang = i18n.Default
 	}
 	t := func(key string, args ...string) string { return i18n.T(lang, key, args...) }
+	ustate := func(s string) string { return i18n.Word(lang, "ustate.", s) }
 	ts := func(x time.Time) string {
 		if x.IsZero() {
 			return ""
@@ -282,7 +283,7 @@ func WritePDF(w io.Writer, r Record) error {
 	} else {
 		var rows [][]string
 		for _, s := range r.Samples {
-			rows = append(rows, []string{s.Serial, s.State, s.Reason, s.By, ts(s.At)})
+			rows = append(rows, []string{s.Serial, ustate(s.State), s.Reason, s.By, ts(s.At)})
 		}
 		table([]float64{32, 24, 60, 30, 34}, []string{t("unit.serial"), t("unit.state"), t("pdf.reason"), t("pdf.by"), t("rec.time")}, rows)
 	}
@@ -290,7 +291,7 @@ func WritePDF(w io.Writer, r Record) error {
 	h1(t("pdf.deviations"))
 	var devs [][]string
 	for _, d := range r.Report.Differences {
-		devs = append(devs, []string{d.Serial, d.State, d.Problem})
+		devs = append(devs, []string{d.Serial, ustate(d.State), d.Problem})
 	}
 	for _, co := range r.Closeouts {
 		devs = append(devs, []string{co.Serial, t("closeout." + co.Outcome), co.Note + " — " + co.Signer.Name() + ", " + ts(co.Signer.At)})
