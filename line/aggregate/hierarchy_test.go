@@ -68,7 +68,7 @@ func TestHierarchyFromProductMaster(t *testing.T) {
 func TestHierarchyOfTheBatchsVersion(t *testing.T) {
 	ctx := t.Context()
 	j, _ := journalWithUnits(t, 1)
-	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 12, 7, 8, 0, 0, 400_000, time.UTC) // 0.4 ms into a millisecond
 	store, err := records.Open(ctx, j, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,9 @@ func TestHierarchyOfTheBatchsVersion(t *testing.T) {
 	if _, err := store.SaveProduct(ctx, p, "ada", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	defined := now.Add(time.Minute) // the batch is defined
+	// the batch is defined in the same millisecond, its creation time
+	// kept by the journal to the millisecond (before the version's time)
+	defined := now.Truncate(time.Millisecond)
 	now = now.Add(time.Hour)
 	p.Levels[0].Quantity = 6
 	if _, err := store.SaveProduct(ctx, p, "ada", "admin"); err != nil {

@@ -631,9 +631,11 @@ func (s *Store) Product(gtin string) (Product, error) {
 }
 
 // ProductAt returns the version of gtin's product in force at t: the
-// last one saved at or before t (a batch keeps the master data it was
-// defined with; a later version applies to later batches). A zero t gives
-// the current version.
+// last one saved at or before t, to the millisecond (the journal keeps
+// times, such as a batch's creation, in milliseconds: a version saved in
+// the same millisecond before the batch counts). A batch keeps the master
+// data it was defined with; a later version applies to later batches. A
+// zero t gives the current version.
 func (s *Store) ProductAt(gtin string, t time.Time) (Product, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -645,7 +647,7 @@ func (s *Store) ProductAt(gtin string, t time.Time) (Product, error) {
 		return vs[len(vs)-1], nil
 	}
 	for i := len(vs) - 1; i >= 0; i-- {
-		if !vs[i].ChangedAt.After(t) {
+		if !vs[i].ChangedAt.Truncate(time.Millisecond).After(t) {
 			return vs[i], nil
 		}
 	}
