@@ -46,8 +46,9 @@ func newAggParent(batch string, r *parentRec) *aggParent {
 type aggHierarchy struct {
 	add     func(format string, args ...any)
 	parents map[string]*aggParent
-	// index names the child index in problems; in returns the parent that
-	// holds child according to it ("" none).
+	// index introduces what the child index names in problems ("the child
+	// index says"); in returns the parent that holds child according to it
+	// ("" none).
 	index string
 	in    func(unit bool, child string) string
 	// unit returns the batch and state of a unit serial, or why it is no
@@ -138,7 +139,7 @@ func (h *aggHierarchy) checkParent(code string, p *aggParent) {
 func (h *aggHierarchy) checkIn(code string, unit bool, child string) {
 	h.indexed++
 	if in := h.in(unit, child); in != code {
-		h.add("parent %s: child %s, but %s says %q (child in two parents?)", code, child, h.index, in)
+		h.add("parent %s: child %s, but %s %q (child in two parents?)", code, child, h.index, in)
 	}
 }
 
@@ -279,7 +280,7 @@ func verifyAgg(tx *bolt.Tx, lc *vLifecycle, rep *VerifyReport, add func(format s
 	parb := tx.Bucket(bktParents)
 	co := tx.Bucket(bktChildOf)
 	tombs := map[string]uint32{} // archived parent code -> archive
-	h := &aggHierarchy{add: add, parents: map[string]*aggParent{}, index: "the child index",
+	h := &aggHierarchy{add: add, parents: map[string]*aggParent{}, index: "the child index says",
 		in: func(unit bool, child string) string { return string(co.Get(childKey(unit, child))) },
 		unit: func(serial string) (string, State, string) {
 			r, err := decodeSerial(serial, ser.Get([]byte(serial)))

@@ -440,7 +440,7 @@ func (ah *archiveHierarchy) parent(p *Parent, add func(string, ...any)) {
 
 // check runs the hierarchy checks for the archive of batch.
 func (ah *archiveHierarchy) check(batch string, add func(string, ...any)) {
-	h := &aggHierarchy{add: add, parents: map[string]*aggParent{}, index: "the archive's parent records"}
+	h := &aggHierarchy{add: add, parents: map[string]*aggParent{}, index: "its first parent in the archive is"}
 	unitIn := map[string]string{} // unit -> first parent listing it
 	for _, code := range ah.order {
 		p := ah.parents[code]

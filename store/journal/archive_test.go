@@ -378,25 +378,3 @@ func TestDeleteArchiveOnlyAfterRetention(t *testing.T) {
 		t.Fatalf("%d journal.archive* audit entries, want 2", n)
 	}
 }
-
-// A batch with aggregation (cases) is not archived (not built yet): the
-// refusal names it and nothing changes.
-func TestArchiveRefusesAggregatedBatch(t *testing.T) {
-	dir := t.TempDir()
-	j := openTest(t, nil)
-	ctx := context.Background()
-	ser := aggSetup(t, j, 4)
-	p := mustOpen(t, j, caseSpec(4))
-	if err := j.AddChildren(ctx, p.Code, ser, Actor{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.SetBatchState(ctx, "B1", "Complete", ActorSystem, "test"); err != nil {
-		t.Fatal(err)
-	}
-	sign(t, j, "B1")
-	_, err := j.ArchiveBatch(ctx, "B1", ArchiveOptions{Dir: dir})
-	wantErrText(t, err, ErrInvalid, "1 aggregation parent(s)")
-	if l, _ := j.Archivable(); len(l) != 0 {
-		t.Fatalf("archivable: %v", l)
-	}
-}

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -148,10 +149,27 @@ func downV2(tx *bolt.Tx) error {
 	return nil
 }
 
-// upV3 has nothing to convert: format 3 only adds a record kind to the
-// parents bucket (a tombstone), written when an aggregated batch is
-// archived.
-func upV3(*bolt.Tx) error { return nil }
+// upV3: format 3 adds a record kind to the parents bucket (a tombstone),
+// written when an aggregated batch is archived, and archiving removes a
+// batch's aggregation reporting cursor with it. Format 2 left the cursor of
+// an archived batch (ReportAgg marks every closed batch reporting, with or
+// without parents): those are removed.
+func upV3(tx *bolt.Tx) error {
+	rep := tx.Bucket(bktAggRep)
+	var stale [][]byte
+	_ = rep.ForEach(func(k, _ []byte) error {
+		if tx.Bucket(bktBatches).Bucket(k) == nil {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range stale {
+		if err := rep.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // downV3 goes back to format 2 while no parent code is archived: format 2
 // cannot decode a tombstone in the parents bucket.
