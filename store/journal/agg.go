@@ -643,11 +643,7 @@ func (j *Journal) AggReporting(batchID string) (reporting bool, pending int, err
 func (j *Journal) AggEvents(batchID string) ([]AggEvent, error) {
 	var out []AggEvent
 	err := j.view(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bktAggEvents)
-		if ab == nil {
-			return nil
-		}
-		b := ab.Bucket([]byte(batchID))
+		b := aggBatchBucket(tx, bktAggEvents, batchID)
 		if b == nil {
 			return nil
 		}
@@ -849,17 +845,9 @@ func contentsTx(a *AggTx, res *resolver, code string, depth int) (Tree, error) {
 func (j *Journal) Parents(batchID string, fn func(Parent) error) error {
 	var all []Parent
 	err := j.view(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bktAggBatch)
-		if ab == nil {
-			return nil
-		}
-		b := ab.Bucket([]byte(batchID))
-		if b == nil {
-			return nil
-		}
 		a := &AggTx{tx: tx}
-		return b.ForEach(func(_, code []byte) error {
-			p, err := a.Parent(string(code))
+		return forEachBatchParent(tx, batchID, func(code string, r *idRec) error {
+			p, err := a.resolve(code, r)
 			if err == nil {
 				all = append(all, p)
 			}

@@ -49,13 +49,18 @@ func aggArchivable(tx *bolt.Tx, id string) error {
 	return nil
 }
 
+// aggBatchBucket returns batch's nested bucket in top (aggbatch,
+// aggevents); nil when there is none.
+func aggBatchBucket(tx *bolt.Tx, top []byte, batch string) *bolt.Bucket {
+	if t := tx.Bucket(top); t != nil {
+		return t.Bucket([]byte(batch))
+	}
+	return nil
+}
+
 // forEachBatchParent calls fn for each parent of batch id, in opening order.
 func forEachBatchParent(tx *bolt.Tx, id string, fn func(code string, r *idRec) error) error {
-	ab := tx.Bucket(bktAggBatch)
-	if ab == nil {
-		return nil
-	}
-	b := ab.Bucket([]byte(id))
+	b := aggBatchBucket(tx, bktAggBatch, id)
 	if b == nil {
 		return nil
 	}
@@ -86,7 +91,7 @@ func aggPendingTx(tx *bolt.Tx, batch string) (reporting bool, pending int, err e
 		}
 		reporting, last = true, binary.BigEndian.Uint64(v)
 	}
-	if b := tx.Bucket(bktAggEvents).Bucket([]byte(batch)); b != nil {
+	if b := aggBatchBucket(tx, bktAggEvents, batch); b != nil {
 		c := b.Cursor()
 		for k, _ := c.Seek(u64key(last + 1)); k != nil; k, _ = c.Next() {
 			pending++
@@ -97,12 +102,10 @@ func aggPendingTx(tx *bolt.Tx, batch string) (reporting bool, pending int, err e
 
 // hasAgg reports whether batch has aggregation parents or events.
 func hasAgg(tx *bolt.Tx, batch string) bool {
-	for _, name := range [][]byte{bktAggBatch, bktAggEvents} {
-		if top := tx.Bucket(name); top != nil {
-			if b := top.Bucket([]byte(batch)); b != nil {
-				if k, _ := b.Cursor().First(); k != nil {
-					return true
-				}
+	for _, top := range [][]byte{bktAggBatch, bktAggEvents} {
+		if b := aggBatchBucket(tx, top, batch); b != nil {
+			if k, _ := b.Cursor().First(); k != nil {
+				return true
 			}
 		}
 	}
@@ -122,11 +125,11 @@ func writeArchiveAgg(tx *bolt.Tx, batch string, aw *archiveWriter) error {
 	if err != nil {
 		return err
 	}
-	eb := tx.Bucket(bktAggEvents)
-	if eb == nil || eb.Bucket([]byte(batch)) == nil {
+	eb := aggBatchBucket(tx, bktAggEvents, batch)
+	if eb == nil {
 		return nil
 	}
-	return eb.Bucket([]byte(batch)).ForEach(func(k, v []byte) error {
+	return eb.ForEach(func(k, v []byte) error {
 		ev, err := decodeAggEvent(batch, binary.BigEndian.Uint64(k), v)
 		if err != nil {
 			return err
@@ -141,11 +144,10 @@ func writeArchiveAgg(tx *bolt.Tx, batch string, aw *archiveWriter) error {
 // index entries and its own (the parent holding it) go, it leaves the
 // batch's parent index. It returns the parents moved (0: none left).
 func moveParentsTx(tx *bolt.Tx, rec archiveRec, max int) (int, error) {
-	ab := tx.Bucket(bktAggBatch)
-	if ab == nil || ab.Bucket([]byte(rec.batch)) == nil {
+	idx := aggBatchBucket(tx, bktAggBatch, rec.batch)
+	if idx == nil {
 		return 0, nil
 	}
-	idx := ab.Bucket([]byte(rec.batch))
 	_, def, err := batchBucket(tx, rec.batch)
 	if err != nil {
 		return 0, err

@@ -426,21 +426,7 @@ func TestArchiveAggregatedResume(t *testing.T) {
 			j := openTest(t, &Options{ArchiveDir: dir})
 			ctx := context.Background()
 			b := aggregatedBatch(t, j, false)
-			_, err := j.ArchiveBatch(ctx, "B1", ArchiveOptions{Dir: dir, ChunkSize: 2, stopAfterChunks: stop})
-			if !errors.Is(err, errArchiveStopped) {
-				t.Fatalf("interrupted archive: %v", err)
-			}
-			path := j.Path()
-			j.Close()
-			j2, err := Open(path, &Options{ArchiveDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { closeAndVerify(t, j2) })
-			vr, err := j2.Verify(ctx)
-			if err != nil {
-				t.Fatalf("verify mid-archive: %v %v", err, vr.Problems)
-			}
+			j2, vr := interruptArchive(t, j, ArchiveOptions{Dir: dir, ChunkSize: 2, stopAfterChunks: stop})
 			if vr.ArchivedParents == 0 {
 				t.Fatal("no parent moved out yet")
 			}
@@ -456,7 +442,7 @@ func TestArchiveAggregatedResume(t *testing.T) {
 				err := j2.Aggregate(ctx, func(a *AggTx) error { return a.Unpack(live, "rework", supervisor) })
 				wantRefused(t, err, "being archived")
 			}
-			_, err = j2.OpenParent(ctx, caseSpec(4), Actor{})
+			_, err := j2.OpenParent(ctx, caseSpec(4), Actor{})
 			wantRefused(t, err, "being archived")
 			info, err := j2.ArchiveBatch(ctx, "B1", ArchiveOptions{Dir: dir, ChunkSize: 2})
 			if err != nil || info.State != "archived" {
