@@ -393,8 +393,9 @@ func verifyAgg(tx *bolt.Tx, lc *vLifecycle, rep *VerifyReport, add func(format s
 		add("child index holds %d entries, parents list %d children (a child in two places?)", n, h.indexed)
 	}
 	_ = co.ForEach(func(k, in []byte) error {
-		if h.parents[string(in)] == nil {
-			add("child index: %s is in %s, which is not a parent of the live journal (dangling)", k, in)
+		if h.parents[string(in)] == nil && len(k) > 0 {
+			what := map[byte]string{'U': "unit", 'P': "parent"}[k[0]]
+			add("child index: %s %s is in %s, which is not a parent of the live journal (dangling)", what, k[1:], in)
 		}
 		return nil
 	})

@@ -240,6 +240,20 @@ func TestArchiveAggregatedBatch(t *testing.T) {
 		t.Fatalf("archive holds parents %s\nevents %s\naggregation document %v", jsonOf(t, parents), jsonOf(t, evs), aggDoc)
 	}
 
+	// A child index entry left pointing at an archived case is found.
+	dangling := childKey(true, b.units[0])
+	if err := j.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bktChildOf).Put(dangling, []byte(b.c1.Code)) }); err != nil {
+		t.Fatal(err)
+	}
+	vr, err = j.Verify(ctx)
+	want := "child index: unit " + b.units[0] + " is in " + b.c1.Code + ", which is not a parent of the live journal (dangling)"
+	if !errors.Is(err, ErrCorrupt) || !slices.Contains(vr.Problems, want) {
+		t.Fatalf("verify of a dangling child index entry: %v", vr.Problems)
+	}
+	if err := j.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bktChildOf).Delete(dangling) }); err != nil {
+		t.Fatal(err)
+	}
+
 	// Without the archive folder the parent is named, not read.
 	j.opt.ArchiveDir = ""
 	if _, err := j.Contents(b.c1.Code); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), info.File) {
