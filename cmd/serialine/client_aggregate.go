@@ -39,6 +39,9 @@ func printParentLookup(ctx context.Context, cl *apiClient, out io.Writer, arg st
 	if lk.Parent != nil {
 		p := lk.Parent
 		fmt.Fprintf(out, "%s %s  batch %s  %s%s  %d of %d  (%d units)\n", p.Level, p.HRI, p.Batch, p.State, map[bool]string{true: " partial"}[p.Partial], p.Count, p.Capacity, lk.Units)
+		if p.Archive != "" {
+			fmt.Fprintf(out, "  archived in %s\n", p.Archive)
+		}
 	}
 	printChain(out, lk.Chain)
 	if lk.Contents != nil {

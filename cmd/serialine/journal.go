@@ -114,8 +114,9 @@ func journalVerify(ctx context.Context, e env, args []string) int {
 				b.ID, b.GTIN, b.Lot, b.State, c.Total(), c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, c.InFlight())
 		}
 	}
-	if len(rep.Parents) > 0 || rep.AggEvents > 0 {
-		fmt.Fprintf(w, "aggregation: parents %v, parent codes available %d, events %d\n", rep.Parents, rep.IDsAvail, rep.AggEvents)
+	if len(rep.Parents) > 0 || rep.AggEvents > 0 || rep.ArchivedParents > 0 {
+		fmt.Fprintf(w, "aggregation: parents %v, parent codes available %d, events %d, parent codes archived %d\n",
+			rep.Parents, rep.IDsAvail, rep.AggEvents, rep.ArchivedParents)
 	}
 	fmt.Fprintf(w, "checked in %s\n", rep.Duration.Round(time.Millisecond))
 	if err != nil {

@@ -352,6 +352,9 @@ func verifyArchive(ctx context.Context, e env, path, db string) int {
 	c := rep.ByState
 	fmt.Fprintf(w, "units %d: commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d; audit entries %d (%d..%d); items sent upstream %d\n",
 		rep.Units, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain, rep.Audit, h.AuditFrom, h.AuditTo, rep.Outbox)
+	if rep.Parents > 0 || rep.AggEvents > 0 {
+		fmt.Fprintf(w, "aggregation: parents %d (cases, pallets), events %d; hierarchy checked\n", rep.Parents, rep.AggEvents)
+	}
 	for _, s := range h.Signatures {
 		fmt.Fprintf(w, "signed by %s (%s) %s: %s\n", s.Who, s.Role, s.At.Format(time.RFC3339), s.Reason)
 	}

@@ -126,3 +126,56 @@ func TestJournalMigrateDowngradeCommands(t *testing.T) {
 		t.Fatalf("downgrade to a newer format: %d %q", code, errOut)
 	}
 }
+
+// An aggregated batch (unit A1 in a case) archives like any other: the
+// archive's verify reports and checks the hierarchy, the journal's verify
+// counts the parent code archived.
+func TestJournalArchiveAggregatedBatch(t *testing.T) {
+	db := closedJournal(t)
+	j, err := journal.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = j.ImportSSCCRange(ctx, journal.SSCCRange{ID: "R1", Extension: 3, CompanyPrefix: "0614141", First: 1, Last: 10})
+	var p journal.Parent
+	if err == nil {
+		p, err = j.OpenParent(ctx, journal.ParentSpec{Batch: "B1", Level: "case", ChildLevel: journal.UnitLevel, Capacity: 1, Kind: journal.IDSSCC}, journal.Actor{})
+	}
+	if err == nil {
+		err = j.AddChildren(ctx, p.Code, []string{"A1"}, journal.Actor{})
+	}
+	if err == nil {
+		err = j.CloseParent(ctx, p.Code, false, "", journal.Actor{})
+	}
+	if err == nil {
+		_, err = j.ReportAgg(ctx, "B1", func(evs []journal.AggEvent) ([]journal.OutboxEntry, error) {
+			return []journal.OutboxEntry{{Kind: "epcis", Payload: []byte(`{"type":"EPCISDocument"}`)}}, nil
+		})
+	}
+	if err == nil {
+		var items []journal.OutboxItem
+		if items, err = j.OutboxPending(ctx, 0); err == nil && len(items) == 1 {
+			err = j.OutboxAck(ctx, items[0].ID)
+		}
+	}
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "archive")
+	if code, out, errOut := runJournal(t, "archive", "--db", db, "--dir", dir); code != exitOK || !strings.Contains(out, "batch B1: 3 units archived to") {
+		t.Fatalf("archive: %d %q %q", code, out, errOut)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*."+journal.ArchiveExt))
+	if len(files) != 1 {
+		t.Fatalf("archive files %v", files)
+	}
+	code, out, errOut := runJournal(t, "verify", "--archive", files[0], "--db", db)
+	if code != exitOK || !strings.Contains(out, "aggregation: parents 1 (cases, pallets), events 2; hierarchy checked") || !strings.HasSuffix(out, "OK\n") {
+		t.Fatalf("verify --archive: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := runJournal(t, "verify", "--db", db); code != exitOK || !strings.Contains(out, "parent codes archived 1") {
+		t.Fatalf("verify: %d %q", code, out)
+	}
+}

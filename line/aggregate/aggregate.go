@@ -496,7 +496,8 @@ func hri(code string) string {
 
 func toParent(p journal.Parent) api.AggParent {
 	out := api.AggParent{Code: p.Code, HRI: hri(p.Code), Level: p.Level, State: p.State.String(), Partial: p.Partial,
-		Count: len(p.Children), Capacity: p.Capacity, Batch: p.Batch, In: p.In, Station: p.Station, Children: p.Children}
+		Count: len(p.Children), Capacity: p.Capacity, Batch: p.Batch, In: p.In, Station: p.Station, Children: p.Children,
+		Archive: p.Archive}
 	if n := len(p.History); n > 0 {
 		out.Updated = p.History[n-1].At
 	}

@@ -53,6 +53,9 @@ type AggParent struct {
 	Station  string    `json:"station,omitempty"`
 	Children []string  `json:"children,omitempty"`
 	Updated  time.Time `json:"updated"`
+	// Archive is the archive file the parent was read from (its batch is
+	// archived); "" for a parent of the live journal.
+	Archive string `json:"archive,omitempty"`
 }
 
 // CaseRead is one case the inline station saw.

@@ -103,6 +103,9 @@ func (a *AggTx) Open(spec ParentSpec, by Actor) (Parent, error) {
 	if err != nil {
 		return Parent{}, err
 	}
+	if batchLocked(a.tx, spec.Batch) != nil {
+		return Parent{}, refused("(new "+spec.Level+")", "batch %s is archived (or being archived): its aggregation is closed", spec.Batch)
+	}
 	code, pool, err := drawIDTx(a.tx, spec.Kind, spec.GTIN)
 	if err != nil {
 		return Parent{}, err
@@ -134,7 +137,7 @@ func (a *AggTx) Open(spec ParentSpec, by Actor) (Parent, error) {
 // Add puts children into an open parent. Every child is checked (see the
 // rules above); any refused child refuses the whole step, naming each.
 func (a *AggTx) Add(code string, children []string, by Actor) error {
-	r, err := a.parent(code)
+	r, err := a.step(code)
 	if err != nil {
 		return err
 	}
@@ -214,6 +217,9 @@ func (a *AggTx) checkChild(code string, p *parentRec, child string) string {
 	if unit {
 		v := a.tx.Bucket(bktSerials).Get([]byte(child))
 		if v == nil {
+			if a.tx.Bucket(bktArchived).Get([]byte(child)) != nil {
+				return "is an archived unit: its record is closed"
+			}
 			return "not a serial of this line (foreign code)"
 		}
 		r, err := decodeSerial(child, v)
@@ -243,7 +249,7 @@ func (a *AggTx) checkChild(code string, p *parentRec, child string) string {
 		return err.Error()
 	}
 	if r.kind != kindParent {
-		return "code is " + r.describe()
+		return "code is " + describeCode(a.tx, &r)
 	}
 	switch {
 	case r.p.level != p.childLevel:
@@ -260,7 +266,7 @@ func (a *AggTx) checkChild(code string, p *parentRec, child string) string {
 // packed are reported unpacked; a closed parent reopens (it must be closed
 // again, full or partial).
 func (a *AggTx) Remove(code string, children []string, reason string, by Actor) error {
-	r, err := a.parent(code)
+	r, err := a.step(code)
 	if err != nil {
 		return err
 	}
@@ -338,7 +344,7 @@ func mapKeys(m map[string]bool) func(func(string) bool) {
 // batch end). The first close commissions the parent's code; every close
 // packs the children added since the last one.
 func (a *AggTx) Close(code string, partial bool, reason string, by Actor) error {
-	r, err := a.parent(code)
+	r, err := a.step(code)
 	if err != nil {
 		return err
 	}
@@ -395,7 +401,7 @@ func hasOp(steps []ParentStep, op ParentOp) bool {
 // decommissioned when it was ever commissioned (else scrapped: state
 // void), and the parent leaves the parent holding it (which reopens).
 func (a *AggTx) Unpack(code, reason string, by Actor) error {
-	r, err := a.parent(code)
+	r, err := a.step(code)
 	if err != nil {
 		return err
 	}
@@ -483,7 +489,20 @@ func (a *AggTx) parent(code string) (idRec, error) {
 		return idRec{}, err
 	}
 	if r.kind != kindParent {
-		return idRec{}, fmt.Errorf("%w: code %s is %s, not a parent", ErrNotFound, code, r.describe())
+		return idRec{}, fmt.Errorf("%w: code %s is %s, not a parent of the live journal", ErrNotFound, code, describeCode(a.tx, &r))
+	}
+	return r, nil
+}
+
+// step reads a parent for a step that changes it: refused when its batch
+// is archived or being archived (its record is closed).
+func (a *AggTx) step(code string) (idRec, error) {
+	r, err := a.parent(code)
+	if err != nil {
+		return r, err
+	}
+	if batch := a.batchName(r.p.batch); batchLocked(a.tx, batch) != nil {
+		return r, refused(code, "batch %s is archived (or being archived): its aggregation is closed", batch)
 	}
 	return r, nil
 }
@@ -614,21 +633,8 @@ func (j *Journal) ReportAgg(ctx context.Context, batchID string, build func(even
 // reported (ReportAgg was called) and how many wait to be.
 func (j *Journal) AggReporting(batchID string) (reporting bool, pending int, err error) {
 	err = j.view(func(tx *bolt.Tx) error {
-		rep := tx.Bucket(bktAggRep)
-		if rep == nil {
-			return nil
-		}
-		var last uint64
-		if v := rep.Get([]byte(batchID)); len(v) == 8 {
-			reporting, last = true, binary.BigEndian.Uint64(v)
-		}
-		if b := tx.Bucket(bktAggEvents).Bucket([]byte(batchID)); b != nil {
-			c := b.Cursor()
-			for k, _ := c.Seek(u64key(last + 1)); k != nil; k, _ = c.Next() {
-				pending++
-			}
-		}
-		return nil
+		reporting, pending, err = aggPendingTx(tx, batchID)
+		return err
 	})
 	return reporting, pending, err
 }
@@ -637,11 +643,7 @@ func (j *Journal) AggReporting(batchID string) (reporting bool, pending int, err
 func (j *Journal) AggEvents(batchID string) ([]AggEvent, error) {
 	var out []AggEvent
 	err := j.view(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bktAggEvents)
-		if ab == nil {
-			return nil
-		}
-		b := ab.Bucket([]byte(batchID))
+		b := aggBatchBucket(tx, bktAggEvents, batchID)
 		if b == nil {
 			return nil
 		}
@@ -658,17 +660,28 @@ func (j *Journal) AggEvents(batchID string) ([]AggEvent, error) {
 
 // ---- lookups ----
 
-// Parent returns a parent by code.
+// Parent returns a parent by code. The parent of an archived batch is read
+// from its archive file in Options.ArchiveDir (Parent.Archive names it);
+// without the folder, or once the file is deleted, ErrNotFound names the
+// archive.
 func (j *Journal) Parent(code string) (Parent, error) {
 	var p Parent
+	var arch uint32
+	archived := false
 	err := j.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bktParents) == nil {
 			return fmt.Errorf("%w: parent %s (journal without aggregation)", ErrNotFound, code)
 		}
 		var err error
+		if arch, archived, err = archivedCode(tx, code); err != nil || archived {
+			return err
+		}
 		p, err = (&AggTx{tx: tx}).Parent(code)
 		return err
 	})
+	if err == nil && archived {
+		return j.archivedParent(code, arch)
+	}
 	return p, err
 }
 
@@ -713,13 +726,20 @@ func (j *Journal) ParentOf(child string, unit bool) (string, error) {
 }
 
 // Chain returns the parents holding a unit, innermost first (case, then
-// pallet …); empty when it is in none.
+// pallet …); empty when it is in none. For an archived unit they are read
+// from its archive (as Unit reads the unit).
 func (j *Journal) Chain(serial string) ([]Parent, error) {
 	var out []Parent
+	var arch *tombstone
 	err := j.view(func(tx *bolt.Tx) error {
 		co := tx.Bucket(bktChildOf)
 		if co == nil {
 			return nil
+		}
+		if v := tx.Bucket(bktArchived).Get([]byte(serial)); v != nil && tx.Bucket(bktSerials).Get([]byte(serial)) == nil {
+			t, err := decodeTombstone(serial, v)
+			arch = &t
+			return err
 		}
 		a := &AggTx{tx: tx}
 		key := childKey(true, serial)
@@ -737,6 +757,9 @@ func (j *Journal) Chain(serial string) ([]Parent, error) {
 		}
 		return fmt.Errorf("%w: parent chain of %s deeper than 16", ErrCorrupt, serial)
 	})
+	if err == nil && arch != nil {
+		return j.archivedChain(serial, arch.archive)
+	}
 	return out, err
 }
 
@@ -757,17 +780,26 @@ func (t Tree) UnitCount() int {
 }
 
 // Contents returns a parent with everything in it down to the units (the
-// recall question: what is on this pallet?), in one read transaction.
+// recall question: what is on this pallet?), in one read transaction; an
+// archived parent's from its archive file (see Parent).
 func (j *Journal) Contents(code string) (Tree, error) {
 	var t Tree
+	var arch uint32
+	archived := false
 	err := j.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bktParents) == nil {
 			return fmt.Errorf("%w: parent %s (journal without aggregation)", ErrNotFound, code)
 		}
 		var err error
+		if arch, archived, err = archivedCode(tx, code); err != nil || archived {
+			return err
+		}
 		t, err = contentsTx(&AggTx{tx: tx}, newResolver(tx), code, 0)
 		return err
 	})
+	if err == nil && archived {
+		return j.archivedContents(code, arch)
+	}
 	return t, err
 }
 
@@ -813,17 +845,9 @@ func contentsTx(a *AggTx, res *resolver, code string, depth int) (Tree, error) {
 func (j *Journal) Parents(batchID string, fn func(Parent) error) error {
 	var all []Parent
 	err := j.view(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bktAggBatch)
-		if ab == nil {
-			return nil
-		}
-		b := ab.Bucket([]byte(batchID))
-		if b == nil {
-			return nil
-		}
 		a := &AggTx{tx: tx}
-		return b.ForEach(func(_, code []byte) error {
-			p, err := a.Parent(string(code))
+		return forEachBatchParent(tx, batchID, func(code string, r *idRec) error {
+			p, err := a.resolve(code, r)
 			if err == nil {
 				all = append(all, p)
 			}

@@ -18,7 +18,8 @@ const (
 // idRec is the value stored under a code in the parents bucket.
 type idRec struct {
 	entry
-	p parentRec // kindParent
+	p       parentRec // kindParent
+	archive uint32    // kindTombstone: the archive holding the parent (archive.go)
 }
 
 var parentKinds = entryKinds{what: "parent code", available: kindIDAvailable, returned: kindIDReturned, drawn: kindParent}
@@ -44,11 +45,16 @@ func (r *idRec) describe() string {
 		return "returned upstream"
 	case kindParent:
 		return "a " + r.p.level + " (" + r.p.state.String() + ")"
+	case kindTombstone:
+		return "an archived parent"
 	}
 	return "unknown"
 }
 
 func encodeID(r *idRec) []byte {
+	if r.kind == kindTombstone {
+		return encodeTombstone(tombstone{pool: r.pool, archive: r.archive})
+	}
 	if b := parentKinds.encode(r.entry); b != nil {
 		return b
 	}
@@ -84,6 +90,11 @@ func encodeID(r *idRec) []byte {
 
 func decodeID(code string, b []byte) (idRec, error) {
 	var r idRec
+	if len(b) >= 2 && b[1] == kindTombstone {
+		t, err := decodeTombstoneNamed("archived parent code", code, b)
+		r.kind, r.pool, r.archive = kindTombstone, t.pool, t.archive
+		return r, err
+	}
 	var d *dec
 	var err error
 	if r.entry, d, err = parentKinds.decode(code, b); d == nil {

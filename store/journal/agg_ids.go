@@ -115,7 +115,7 @@ func (j *Journal) ImportIDPool(ctx context.Context, p IDPool) error {
 			if v := pb.Get([]byte(code)); v != nil {
 				what := "already seen on this line"
 				if r, err := decodeID(code, v); err == nil {
-					what += " (" + r.describe() + ")"
+					what += " (" + describeCode(tx, &r) + ")"
 				}
 				pe.Bad = append(pe.Bad, BadSerial{Index: i, Serial: c, Problem: what})
 			}
@@ -325,12 +325,12 @@ func (j *Journal) IDPools() ([]IDPoolInfo, error) {
 				return nil
 			}
 			switch v[1] {
-			case kindParent, kindIDReturned:
+			case kindParent, kindIDReturned, kindTombstone:
 				r, err := decodeID(string(k), v)
 				if err != nil {
 					return err
 				}
-				if r.kind == kindParent {
+				if r.kind != kindIDReturned { // a parent, live or archived
 					drawn[r.pool]++
 				} else {
 					returned[r.pool]++

@@ -141,6 +141,23 @@ func (s ParentState) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s ParentState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler (archive files).
+func (s *ParentState) UnmarshalText(b []byte) error {
+	return parseName(b, "parent state", parentStateNames[:], s)
+}
+
+// parseName sets *v to the index of name b in names (index 0 is not a
+// value).
+func parseName[T ~uint8](b []byte, what string, names []string, v *T) error {
+	for i := 1; i < len(names); i++ {
+		if names[i] == string(b) {
+			*v = T(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s %q", ErrInvalid, what, b)
+}
+
 // ParentOp is one step in a parent's history.
 type ParentOp uint8
 
@@ -166,6 +183,11 @@ func (o ParentOp) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (o ParentOp) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler (archive files).
+func (o *ParentOp) UnmarshalText(b []byte) error {
+	return parseName(b, "parent step", parentOpNames[:], o)
+}
 
 // ParentStep is one entry of a parent's history.
 type ParentStep struct {
@@ -209,6 +231,9 @@ type Parent struct {
 	// In is the parent that holds this one ("" none).
 	In      string       `json:"in,omitempty"`
 	History []ParentStep `json:"history"`
+	// Archive is the archive file (base name) the parent was read from; ""
+	// for a parent of the live journal.
+	Archive string `json:"archive,omitempty"`
 }
 
 // Commissioned reports whether the parent's code was ever commissioned
@@ -247,6 +272,11 @@ func (o AggOp) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (o AggOp) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler (archive files).
+func (o *AggOp) UnmarshalText(b []byte) error {
+	return parseName(b, "aggregation event", aggOpNames[:], o)
+}
 
 // AggEvent is one aggregation step to report upstream, in the batch's event
 // log (seq order). Children are unit serials (Units) or parent codes.

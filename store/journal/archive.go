@@ -173,7 +173,13 @@ func encodeTombstone(t tombstone) []byte {
 }
 
 func decodeTombstone(serial string, b []byte) (tombstone, error) {
-	d := newDecNamed("archived serial", serial, kindTombstone, b)
+	return decodeTombstoneNamed("archived serial", serial, b)
+}
+
+// decodeTombstoneNamed decodes a tombstone of an archived serial (archived
+// bucket) or parent code (parents bucket).
+func decodeTombstoneNamed(what, name string, b []byte) (tombstone, error) {
+	d := newDecNamed(what, name, kindTombstone, b)
 	var t tombstone
 	t.pool = uint32(d.ub(math.MaxUint32))
 	t.archive = uint32(d.ub(math.MaxUint32))
@@ -259,8 +265,9 @@ func isFinalState(s string) bool {
 }
 
 // archivable says why batch b cannot be archived now (nil: it can): it
-// must be in a final state, its reconciliation signed, no unit in flight and
-// no outbox item of it waiting to go upstream.
+// must be in a final state, its reconciliation signed, no unit in flight,
+// no aggregation parent open, every aggregation event reported and no
+// outbox item of it waiting to go upstream.
 func archivable(tx *bolt.Tx, b Batch) error {
 	if !isFinalState(b.State) {
 		return fmt.Errorf("%w: batch %q is %q: only a Complete, Stopped or Aborted batch is archived", ErrInvalid, b.ID, b.State)
@@ -281,14 +288,8 @@ func archivable(tx *bolt.Tx, b Batch) error {
 	if !signed {
 		return fmt.Errorf("%w: batch %q: its reconciliation is not signed", ErrInvalid, b.ID)
 	}
-	// Aggregation (cases, pallets: agg*.go) is not archived yet: its parents,
-	// their codes and events stay in the live journal with the batch.
-	if ab := tx.Bucket(bktAggBatch); ab != nil {
-		if pb := ab.Bucket([]byte(b.ID)); pb != nil {
-			if n := pb.Stats().KeyN; n > 0 {
-				return fmt.Errorf("%w: batch %q has %d aggregation parent(s) (cases, pallets): archiving aggregated batches is not supported yet", ErrInvalid, b.ID, n)
-			}
-		}
+	if err := aggArchivable(tx, b.ID); err != nil {
+		return err
 	}
 	pending := 0
 	err = tx.Bucket(bktOutbox).ForEach(func(k, v []byte) error {
@@ -391,22 +392,28 @@ func archiveFileName(batch string, at time.Time) string {
 const ArchiveExt = "slarchive.jsonl.gz"
 
 // ArchiveBatch archives a closed batch (Complete, Stopped or Aborted, its
-// reconciliation signed, no unit in flight, every outbox item of it sent):
+// reconciliation signed, no unit in flight, no aggregation parent open,
+// every aggregation event reported, every outbox item of it sent):
 //
 //  1. one transaction locks the batch (no unit of it may change any more)
 //     and records the archive (state "archiving", retention period);
 //  2. the archive file is written from one consistent read transaction into
 //     o.Dir (via a temporary file, synced, renamed): header (batch,
-//     history, counters, signatures, retention), every unit with its
-//     history, the audit slice of the batch's life with its hash-chain
-//     anchors, the EPCIS and other items sent upstream for it, and a
-//     trailer with the SHA-256 of everything before it;
-//  3. the file's SHA-256 is recorded; the units are moved out of the live
-//     journal o.ChunkSize at a time, each serial leaving a tombstone (the
-//     serial stays known: it can never be imported again);
-//  4. one transaction removes the batch and its sent items, marks the
-//     archive done and appends a "journal.archive" audit entry with the
-//     file name and SHA-256.
+//     history, counters, signatures, retention), its aggregation parents
+//     (cases, pallets: children, history) and event log, every unit with
+//     its history, the audit slice of the batch's life with its hash-chain
+//     anchors, the EPCIS and other items sent upstream for it (aggregation
+//     documents included), and a trailer with the SHA-256 of everything
+//     before it;
+//  3. the file's SHA-256 is recorded; the parents, then the units are moved
+//     out of the live journal about o.ChunkSize records at a time, each
+//     parent code and serial leaving a tombstone (it stays known: it can
+//     never be imported, drawn or aggregated again) and taking its child
+//     index entries with it;
+//  4. one transaction removes the batch, its aggregation event log and
+//     reporting cursor and its sent items, marks the archive done and
+//     appends a "journal.archive" audit entry with the file name and
+//     SHA-256.
 //
 // Every transaction goes through the group committer, so a running line is
 // never stopped. A crash in between leaves the archive "archiving" (the
@@ -486,11 +493,14 @@ func (j *Journal) ArchiveBatch(ctx context.Context, batchID string, o ArchiveOpt
 		var moved int
 		err := j.update(ctx, func(tx *bolt.Tx) error {
 			var err error
+			if moved, err = moveParentsTx(tx, rec, o.ChunkSize); err != nil || moved > 0 {
+				return err
+			}
 			moved, err = moveUnitsTx(tx, rec, o.ChunkSize)
 			return err
 		})
 		if err != nil {
-			return rec.info(), fmt.Errorf("journal: archive batch %q: move units: %w", batchID, err)
+			return rec.info(), fmt.Errorf("journal: archive batch %q: move out: %w", batchID, err)
 		}
 		if moved == 0 {
 			break
@@ -570,8 +580,8 @@ func moveUnitsTx(tx *bolt.Tx, rec archiveRec, max int) (int, error) {
 	return len(take), b.Put(keyCtr, encodeCounters(ctr))
 }
 
-// finishArchiveTx removes the (emptied) batch and its sent items and marks
-// the archive done.
+// finishArchiveTx removes the (emptied) batch, its aggregation log and its
+// sent items and marks the archive done.
 func finishArchiveTx(tx *bolt.Tx, r *archiveRec) error {
 	bs := tx.Bucket(bktBatches)
 	if b := bs.Bucket([]byte(r.batch)); b != nil {
@@ -588,6 +598,9 @@ func finishArchiveTx(tx *bolt.Tx, r *archiveRec) error {
 		if err := tx.Bucket(bktBatchIdx).Delete(u32key(def.idx)); err != nil {
 			return err
 		}
+	}
+	if err := finishAggTx(tx, r.batch); err != nil {
+		return err
 	}
 	sent := tx.Bucket(bktSent)
 	var keys [][]byte
@@ -644,10 +657,10 @@ func (j *Journal) writeArchiveFile(ctx context.Context, rec archiveRec, path, li
 // archiveWriter writes the archive's JSON lines, hashing every line but the
 // trailer.
 type archiveWriter struct {
-	w                    io.Writer
-	h                    hash.Hash
-	units, audit, outbox int
-	err                  error
+	w                                        io.Writer
+	h                                        hash.Hash
+	units, audit, outbox, parents, aggEvents int
+	err                                      error
 }
 
 func newArchiveWriter(w io.Writer) *archiveWriter { return &archiveWriter{w: w, h: sha256.New()} }
@@ -671,6 +684,10 @@ func (a *archiveWriter) emit(l archiveLine) error {
 		a.audit++
 	case lineOutbox:
 		a.outbox++
+	case lineParent:
+		a.parents++
+	case lineAggEv:
+		a.aggEvents++
 	}
 	return a.err
 }
@@ -680,7 +697,7 @@ func (a *archiveWriter) end() error {
 		return a.err
 	}
 	data, err := json.Marshal(archiveLine{Type: lineEnd, End: &ArchiveEnd{Units: a.units, Audit: a.audit, Outbox: a.outbox,
-		SHA256: hex.EncodeToString(a.h.Sum(nil))}})
+		Parents: a.parents, AggEvents: a.aggEvents, SHA256: hex.EncodeToString(a.h.Sum(nil))}})
 	if err != nil {
 		return err
 	}
@@ -721,10 +738,17 @@ func writeArchive(ctx context.Context, tx *bolt.Tx, rec archiveRec, line string,
 	if first == 0 {
 		return fmt.Errorf("%w: batch %q: no batch.create audit entry", ErrCorrupt, rec.batch)
 	}
-	h := ArchiveHeader{Format: archiveFormat, JournalFormat: formatVersion, Line: line, Index: rec.idx, Batch: b,
+	format := archiveFormatUnits
+	if hasAgg(tx, rec.batch) {
+		format = archiveFormat
+	}
+	h := ArchiveHeader{Format: format, JournalFormat: formatVersion, Line: line, Index: rec.idx, Batch: b,
 		Ended: batchEnded(b), ArchivedAt: rec.archivedAt, RetainUntil: rec.retainUntil, Signatures: sigs,
 		AuditFrom: first, AuditTo: last}
 	if err := aw.emit(archiveLine{Type: lineHeader, Header: &h}); err != nil {
+		return err
+	}
+	if err := writeArchiveAgg(tx, rec.batch, aw); err != nil {
 		return err
 	}
 	ser := tx.Bucket(bktSerials)

@@ -22,33 +22,45 @@ import (
 //
 //	{"type":"header","header":{format, journal_format, line, index, batch (definition, PackML history,
 //	      counters), ended, archived_at, retain_until, signatures, audit_from, audit_to}}
+//	{"type":"parent","parent":{…journal.Parent: code, level, children, in, history…}}  format 2: one per
+//	                                                                  aggregation parent (case, pallet), in opening order
+//	{"type":"aggevent","aggevent":{…journal.AggEvent…}}              format 2: the batch's aggregation event log
 //	{"type":"unit","unit":{…journal.Unit with its history…}}          one per unit, in draw order
 //	{"type":"audit","audit":{seq, at, who, …, prev, hash}}           the audit slice audit_from..audit_to
 //	{"type":"outbox","outbox":{id, kind, at, acked_at, payload}}     EPCIS (and other) items sent upstream
-//	{"type":"end","end":{units, audit, outbox, sha256}}              sha256 of every line before it
+//	{"type":"end","end":{units, audit, outbox, parents, agg_events, sha256}}  sha256 of every line before it
 //
 // The audit slice is contiguous: each entry's prev is the hash of the entry
 // before it, the first entry's prev and the last entry's hash anchor the
 // slice in the live journal's chain (which is never pruned).
 
-// archiveFormat is the archive file's own format version.
-const archiveFormat = 1
+// archiveFormat is the archive file's own format version: 2 adds the
+// parent and aggevent lines. A batch without aggregation is written as
+// format 1 (readable by every release that reads archives); both are read.
+const archiveFormat = 2
+
+// archiveFormatUnits is the format of an archive without aggregation.
+const archiveFormatUnits = 1
 
 const (
 	lineHeader = "header"
 	lineUnit   = "unit"
+	lineParent = "parent"
+	lineAggEv  = "aggevent"
 	lineAudit  = "audit"
 	lineOutbox = "outbox"
 	lineEnd    = "end"
 )
 
 type archiveLine struct {
-	Type   string          `json:"type"`
-	Header *ArchiveHeader  `json:"header,omitempty"`
-	Unit   *Unit           `json:"unit,omitempty"`
-	Audit  *ArchivedAudit  `json:"audit,omitempty"`
-	Outbox *ArchivedOutbox `json:"outbox,omitempty"`
-	End    *ArchiveEnd     `json:"end,omitempty"`
+	Type     string          `json:"type"`
+	Header   *ArchiveHeader  `json:"header,omitempty"`
+	Unit     *Unit           `json:"unit,omitempty"`
+	Parent   *Parent         `json:"parent,omitempty"`
+	AggEvent *AggEvent       `json:"aggevent,omitempty"`
+	Audit    *ArchivedAudit  `json:"audit,omitempty"`
+	Outbox   *ArchivedOutbox `json:"outbox,omitempty"`
+	End      *ArchiveEnd     `json:"end,omitempty"`
 }
 
 // ArchiveHeader is the first line of an archive file.
@@ -105,10 +117,12 @@ type ArchivedOutbox struct {
 
 // ArchiveEnd is the archive's last line.
 type ArchiveEnd struct {
-	Units  int    `json:"units"`
-	Audit  int    `json:"audit"`
-	Outbox int    `json:"outbox"`
-	SHA256 string `json:"sha256"` // of every line before this one
+	Units     int    `json:"units"`
+	Audit     int    `json:"audit"`
+	Outbox    int    `json:"outbox"`
+	Parents   int    `json:"parents,omitempty"`    // format 2
+	AggEvents int    `json:"agg_events,omitempty"` // format 2
+	SHA256    string `json:"sha256"`               // of every line before this one
 }
 
 // readArchiveFile calls fn for every line of the archive at path (the
@@ -171,6 +185,10 @@ func (l *archiveLine) check(n int) error {
 		ok = l.Header != nil && n == 1
 	case lineUnit:
 		ok = l.Unit != nil && n > 1
+	case lineParent:
+		ok = l.Parent != nil && n > 1
+	case lineAggEv:
+		ok = l.AggEvent != nil && n > 1
 	case lineAudit:
 		ok = l.Audit != nil && n > 1
 	case lineOutbox:
@@ -192,6 +210,8 @@ type ArchiveReport struct {
 	ByState      Counters
 	Audit        int
 	Outbox       int
+	Parents      int      // aggregation parents (cases, pallets)
+	AggEvents    int      // aggregation events
 	SHA256       string   // of the file
 	Problems     []string // every violation (empty = OK)
 	CrossChecked bool     // checked against the live journal too (Journal.VerifyArchive)
@@ -203,9 +223,13 @@ func (r ArchiveReport) OK() bool { return len(r.Problems) == 0 }
 // VerifyArchive checks an archive file on its own: framing and trailer
 // (counts, SHA-256 of the content), the header (format, a final state, a
 // signature), every unit (batch, draw order, history legal, state = last
-// step), the batch's counters = recount, and the audit slice (every hash,
+// step), the batch's counters = recount, the audit slice (every hash,
 // every link, contiguous from audit_from to audit_to, every signature in
-// it). The error wraps ErrCorrupt when there is any problem.
+// it), and the aggregation (format 2) with the live journal's rules
+// (aggHierarchy): no child in two parents, counts matching each parent's
+// children, only commissioned units of the batch (the archive's own unit
+// records), every unpack matching a pack in the event log, no parent open.
+// The error wraps ErrCorrupt when there is any problem.
 func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 	rep := ArchiveReport{File: path}
 	add := func(format string, args ...any) {
@@ -228,6 +252,7 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 		lastSeq  uint64
 		sigSeqs  = map[uint64]bool{}
 		end      *ArchiveEnd
+		agg      = newArchiveHierarchy()
 	)
 	err = readArchive(io.TeeReader(f, fileSum), func(l archiveLine, raw []byte) error {
 		if l.Type != lineEnd {
@@ -240,8 +265,8 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 		case lineHeader:
 			h = l.Header
 			rep.Header = *h
-			if h.Format != archiveFormat {
-				add("header: archive format %d, this serialine reads %d", h.Format, archiveFormat)
+			if h.Format < archiveFormatUnits || h.Format > archiveFormat {
+				add("header: archive format %d, this serialine reads %d to %d", h.Format, archiveFormatUnits, archiveFormat)
 			}
 			if !isFinalState(h.Batch.State) {
 				add("header: batch %s is %q, not a final state", h.Batch.ID, h.Batch.State)
@@ -280,6 +305,18 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 				add("unit %q: still %s in a closed batch", u.Serial, u.State)
 			}
 			recount.add(u.State, 1)
+			agg.units[u.Serial] = archivedUnitState{batch: u.Batch, state: u.State}
+		case lineParent, lineAggEv:
+			if h.Format < archiveFormat {
+				add("%s line in an archive of format %d", l.Type, h.Format)
+			}
+			if l.Parent != nil {
+				rep.Parents++
+				agg.parent(l.Parent, add)
+			} else {
+				rep.AggEvents++
+				agg.events = append(agg.events, *l.AggEvent)
+			}
 		case lineAudit:
 			e, err := l.Audit.entry()
 			if err != nil {
@@ -332,9 +369,11 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 	for s := range sigSeqs {
 		add("signature entry %d is not in the audit slice", s)
 	}
-	if end.Units != rep.Units || end.Audit != rep.Audit || end.Outbox != rep.Outbox {
-		add("trailer counts units %d audit %d outbox %d, file holds %d, %d, %d", end.Units, end.Audit, end.Outbox, rep.Units, rep.Audit, rep.Outbox)
+	if end.Units != rep.Units || end.Audit != rep.Audit || end.Outbox != rep.Outbox || end.Parents != rep.Parents || end.AggEvents != rep.AggEvents {
+		add("trailer counts units %d audit %d outbox %d parents %d aggregation events %d, file holds %d, %d, %d, %d, %d",
+			end.Units, end.Audit, end.Outbox, end.Parents, end.AggEvents, rep.Units, rep.Audit, rep.Outbox, rep.Parents, rep.AggEvents)
 	}
+	agg.check(h.Batch.ID, add)
 	if got := hex.EncodeToString(content.Sum(nil)); got != end.SHA256 {
 		add("content SHA-256 %s differs from the trailer's %s (edited)", got, end.SHA256)
 	}
@@ -346,8 +385,9 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 
 // VerifyArchive is the package's VerifyArchive plus the checks against this
 // journal: the archive is recorded here with the file's SHA-256 and unit
-// count, exactly that many serials carry its tombstone, and every entry of
-// its audit slice is the live chain's entry (same seq, same hash).
+// count, exactly that many serials (and as many parent codes as the file
+// holds parents) carry its tombstone, and every entry of its audit slice is
+// the live chain's entry (same seq, same hash).
 func (j *Journal) VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 	rep, err := VerifyArchive(ctx, path)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
@@ -395,6 +435,20 @@ func (j *Journal) VerifyArchive(ctx context.Context, path string) (ArchiveReport
 		})
 		if rec.state != archArchiving && n != rep.Units {
 			add("%d serials carry this archive's tombstone, the file holds %d units", n, rep.Units)
+		}
+		if pb := tx.Bucket(bktParents); pb != nil && rec.state != archArchiving {
+			n = 0
+			_ = pb.ForEach(func(k, v []byte) error {
+				if len(v) >= 2 && v[1] == kindTombstone {
+					if r, err := decodeID(string(k), v); err == nil && r.archive == rec.idx {
+						n++
+					}
+				}
+				return nil
+			})
+			if n != rep.Parents {
+				add("%d parent codes carry this archive's tombstone, the file holds %d parents", n, rep.Parents)
+			}
 		}
 		ab := tx.Bucket(bktAudit)
 		for _, e := range slice {

@@ -191,20 +191,7 @@ func TestArchiveResume(t *testing.T) {
 	j := openTest(t, &Options{ArchiveDir: dir})
 	ctx := context.Background()
 	ser := closedBatch(t, j, 12)
-	_, err := j.ArchiveBatch(ctx, "B1", ArchiveOptions{Dir: dir, ChunkSize: 5, stopAfterChunks: 1})
-	if !errors.Is(err, errArchiveStopped) {
-		t.Fatalf("interrupted archive: %v", err)
-	}
-	path := j.Path()
-	j.Close()
-	j2, err := Open(path, &Options{ArchiveDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeAndVerify(t, j2) })
-	if rep, err := j2.Verify(ctx); err != nil {
-		t.Fatalf("verify mid-archive: %v %v", err, rep.Problems)
-	}
+	j2, _ := interruptArchive(t, j, ArchiveOptions{Dir: dir, ChunkSize: 5, stopAfterChunks: 1})
 	as, _ := j2.Archives()
 	if len(as) != 1 || as[0].State != "archiving" {
 		t.Fatalf("archives %+v", as)
@@ -214,7 +201,7 @@ func TestArchiveResume(t *testing.T) {
 			t.Fatalf("unit %s mid-archive: %+v %v", s, u, err)
 		}
 	}
-	err = j2.Apply(ctx, Change{Serial: ser[10], To: Rejected, Reason: ReasonManual, Actor: sam})
+	err := j2.Apply(ctx, Change{Serial: ser[10], To: Rejected, Reason: ReasonManual, Actor: sam})
 	if !errors.Is(err, ErrIllegalTransition) || !strings.Contains(err.Error(), "archived") {
 		t.Fatalf("change to a unit of a batch being archived: %v", err)
 	}
@@ -228,6 +215,29 @@ func TestArchiveResume(t *testing.T) {
 	if _, err := j2.VerifyArchive(ctx, filepath.Join(dir, info.File)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// interruptArchive archives batch B1 with o until o.stopAfterChunks (as a
+// crash would stop it), reopens the journal (closed and verified at the
+// end of the test) and returns it with its Verify report, which must be
+// clean mid-archive.
+func interruptArchive(t *testing.T, j *Journal, o ArchiveOptions) (*Journal, VerifyReport) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := j.ArchiveBatch(ctx, "B1", o); !errors.Is(err, errArchiveStopped) {
+		t.Fatalf("interrupted archive: %v", err)
+	}
+	j.Close()
+	j2, err := Open(j.Path(), &Options{ArchiveDir: o.Dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeAndVerify(t, j2) })
+	rep, err := j2.Verify(ctx)
+	if err != nil {
+		t.Fatalf("verify mid-archive: %v %v", err, rep.Problems)
+	}
+	return j2, rep
 }
 
 // rewriteArchive decompresses an archive, applies edit to its lines and
@@ -376,27 +386,5 @@ func TestDeleteArchiveOnlyAfterRetention(t *testing.T) {
 	_ = j.Audit(ctx, AuditFilter{Action: "journal.archive*"}, func(AuditEntry) error { n++; return nil })
 	if n != 2 {
 		t.Fatalf("%d journal.archive* audit entries, want 2", n)
-	}
-}
-
-// A batch with aggregation (cases) is not archived (not built yet): the
-// refusal names it and nothing changes.
-func TestArchiveRefusesAggregatedBatch(t *testing.T) {
-	dir := t.TempDir()
-	j := openTest(t, nil)
-	ctx := context.Background()
-	ser := aggSetup(t, j, 4)
-	p := mustOpen(t, j, caseSpec(4))
-	if err := j.AddChildren(ctx, p.Code, ser, Actor{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.SetBatchState(ctx, "B1", "Complete", ActorSystem, "test"); err != nil {
-		t.Fatal(err)
-	}
-	sign(t, j, "B1")
-	_, err := j.ArchiveBatch(ctx, "B1", ArchiveOptions{Dir: dir})
-	wantErrText(t, err, ErrInvalid, "1 aggregation parent(s)")
-	if l, _ := j.Archivable(); len(l) != 0 {
-		t.Fatalf("archivable: %v", l)
 	}
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -42,7 +43,8 @@ import (
 //     formatVersion follows the list.
 //
 // Record kinds: 1–9 are format 1; 64–66 are the journal-lifecycle records of
-// format 2 (archive.go). Other additions take the next free number from 10.
+// format 2 (archive.go); format 3 puts tombstones (64) in the parents bucket
+// too. Other additions take the next free number from 10.
 type migration struct {
 	to   byte
 	what string
@@ -55,6 +57,8 @@ type migration struct {
 var migrations = []migration{
 	{to: 2, what: "journal lifecycle: archives, archived serials, outbox items tagged with their batch and kept once sent",
 		up: upV2, down: downV2},
+	{to: 3, what: "archived aggregation: the codes of an archived batch's parents (cases, pallets) kept as tombstones in the parents bucket",
+		up: upV3, down: downV3},
 }
 
 // formatVersion is the on-disk layout version this binary reads and writes.
@@ -141,6 +145,50 @@ func downV2(tx *bolt.Tx) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// upV3: format 3 adds a record kind to the parents bucket (a tombstone),
+// written when an aggregated batch is archived, and archiving removes a
+// batch's aggregation reporting cursor with it. Format 2 left the cursor of
+// an archived batch (ReportAgg marks every closed batch reporting, with or
+// without parents): those are removed.
+func upV3(tx *bolt.Tx) error {
+	rep := tx.Bucket(bktAggRep)
+	var stale [][]byte
+	_ = rep.ForEach(func(k, _ []byte) error {
+		if tx.Bucket(bktBatches).Bucket(k) == nil {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range stale {
+		if err := rep.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// downV3 goes back to format 2 while no parent code is archived: format 2
+// cannot decode a tombstone in the parents bucket.
+func downV3(tx *bolt.Tx) error {
+	pb := tx.Bucket(bktParents)
+	if pb == nil {
+		return nil
+	}
+	n := 0
+	if err := pb.ForEach(func(_, v []byte) error {
+		if len(v) >= 2 && v[1] == kindTombstone {
+			n++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d parent code(s) (cases, pallets) archived: format 2 cannot keep them known; stay on this release or restore the backup taken before the upgrade", n)
 	}
 	return nil
 }

@@ -282,10 +282,11 @@ type VerifyReport struct {
 	Problems                      []string // every violation found (empty = OK)
 	Duration                      time.Duration
 	// Aggregation (agg_verify.go): parents by state, codes available in
-	// ID pools, aggregation events.
-	Parents   map[string]int `json:",omitempty"`
-	IDsAvail  int
-	AggEvents int
+	// ID pools, aggregation events, parent codes archived (tombstones).
+	Parents         map[string]int `json:",omitempty"`
+	IDsAvail        int
+	AggEvents       int
+	ArchivedParents int
 }
 
 // OK reports whether no violation was found.

@@ -289,7 +289,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, checkOutbox func(kind string, pa
 		}
 		return nil
 	})
-	verifyAgg(tx, &rep, add)
+	verifyAgg(tx, lc, &rep, add)
 	if err := ctx.Err(); err != nil {
 		add("verify interrupted: %v", err)
 	}
