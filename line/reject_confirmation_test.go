@@ -28,6 +28,10 @@ func TestRejectNotConfirmedNeedsDeviation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !rec.Balanced || rec.Deviations != 1 || len(rec.Differences) != 1 || rec.Differences[0].Serial == "" {
+		for _, g := range l.GateLog() {
+			t.Logf("gate %+v", g)
+		}
+		t.Logf("printer %+v", l.Printer.Stats())
 		t.Fatalf("reconciliation %+v: want balanced with one deviation listed", rec)
 	}
 	u, err := c.Unit(ctx, rec.Differences[0].Serial)

@@ -55,7 +55,7 @@ func cmdSimPLC(ctx context.Context, e env, args []string) int {
 			return exitUsage
 		}
 	}
-	o := plcsim.Options{Logger: e.logger, Rate: *rate, GateDistance: *gate, HeartbeatPeriod: *hb, ControllerTimeout: *ctlTimeout}
+	o := plcsim.Options{Logger: e.logger, Rate: *rate, GateDistance: *gate, HeartbeatPeriod: *hb, ControllerTimeout: *ctlTimeout, StartStopped: true}
 	if *slots > 0 {
 		m := modbus.DefaultRegisterMap()
 		if *slots > m.Slots {

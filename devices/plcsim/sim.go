@@ -43,6 +43,11 @@ type Options struct {
 	// GateDistance is the number of encoder pitches from the trigger point
 	// to the reject gate (default 8).
 	GateDistance int
+	// StartStopped powers the PLC up with the line stopped (line_stop = 1),
+	// as a line's PLC program does: the conveyor runs only once the
+	// controller writes line_stop = 0. False: the line runs from power-up
+	// until a line stop is written (device tests that drive the PLC alone).
+	StartStopped bool
 	// FirstSeq is the first product sequence id (default 1).
 	FirstSeq uint64
 	// InitialCounter is the product counter's start value (wrap tests).
@@ -226,6 +231,10 @@ func New(o Options) (*Sim, error) {
 	s.st.Counter = o.InitialCounter & s.counterMask()
 	s.st.LastSeq = s.seq
 	s.writeCounterLocked()
+	if o.StartStopped {
+		s.st.Outputs.LineStop = true
+		s.bank[s.regs.PDU(s.regs.LineStop)] = 1
+	}
 	return s, nil
 }
 

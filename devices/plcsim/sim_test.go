@@ -216,6 +216,34 @@ func TestLineStopStopsProduction(t *testing.T) {
 	})
 }
 
+// TestStartStoppedWaitsForTheController: a PLC that powers up stopped
+// produces nothing, and shows line_stop = 1 in its register, until the
+// controller writes line_stop = 0.
+func TestStartStoppedWaitsForTheController(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := New(Options{Rate: 100, StartStopped: true})
+		h := &handler{s: s}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.Run(ctx) }()
+		time.Sleep(time.Second)
+		if st := s.Status(); st.Produced != 0 || st.LineRunning || !st.Outputs.LineStop {
+			t.Fatalf("powered up stopped: status %+v", st)
+		}
+		regs, err := h.HandleHoldingRegisters(&sv.HoldingRegistersRequest{Addr: s.regs.PDU(s.regs.LineStop), Quantity: 1})
+		if err != nil || len(regs) != 1 || regs[0] != 1 {
+			t.Fatalf("line_stop register %v (%v), want [1]", regs, err)
+		}
+		h.HandleHoldingRegisters(&sv.HoldingRegistersRequest{Addr: s.regs.PDU(s.regs.LineStop), Quantity: 1, IsWrite: true, Args: []uint16{0}})
+		time.Sleep(time.Second + time.Millisecond)
+		if p := s.Status().Produced; p < 99 || p > 101 {
+			t.Fatalf("produced %d in 1s at 100/s once released", p)
+		}
+		cancel()
+		<-done
+	})
+}
+
 func TestOptionsValidated(t *testing.T) {
 	bad := modbus.DefaultRegisterMap()
 	bad.Addressing = ""

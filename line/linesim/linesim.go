@@ -263,7 +263,7 @@ func startDevices(ctx context.Context, o Options, runPLC bool) (l *Line, err err
 		ua = *cfg.Devices.PLC.OPCUA
 	}
 	ua.Nodes.Slots = max(ua.Nodes.Slots, mb.Registers.Slots)
-	if l.PLC, err = plcsim.New(plcsim.Options{Logger: log.With("sim", "plc"), Rate: o.Rate, GateDistance: o.GateDistance,
+	if l.PLC, err = plcsim.New(plcsim.Options{Logger: log.With("sim", "plc"), Rate: o.Rate, GateDistance: o.GateDistance, StartStopped: true,
 		ControllerTimeout: 3 * time.Second, Registers: &mb.Registers, Nodes: &ua.Nodes}); err != nil {
 		return l, err
 	}
