@@ -187,6 +187,10 @@ func TestHungPLCFound(t *testing.T) {
 			}
 			plc := drivers(t, cfg).PLC
 			retryConnect(t, "plc", plc.Connect)
+			// the simulated PLC powers up with the line stopped: release it
+			if err := plc.SetOutputs(t.Context(), devices.Outputs{Light: devices.LightGreen}); err != nil {
+				t.Fatalf("release the line: %v", err)
+			}
 			plcRecovers(t, plc) // triggers flow
 			sim.signal(t, syscall.SIGSTOP)
 			err := plcHang(t, plc)

@@ -28,6 +28,7 @@ func cmdSimPLC(ctx context.Context, e env, args []string) int {
 	rate := fs.Float64("rate", 5, "products per second (0 = none)")
 	gate := fs.Int("gate-distance", 8, "encoder pitches from trigger point to reject gate")
 	hb := fs.Duration("heartbeat", 100*time.Millisecond, "PLC heartbeat period")
+	startStopped := fs.Bool("start-stopped", true, "power up with the line stopped (line_stop = 1) until the controller releases it, as a line's PLC program does; false: the conveyor runs from the start")
 	ctlTimeout := fs.Duration("controller-timeout", time.Second, "stop the line when the controller heartbeat stalls this long")
 	slots := fs.Int("slots", 0, "verdict and confirmation slots of the gate tables (0 = the default maps': Modbus 41, OPC UA 64); above 41 the Modbus tables move to 1000 and 1000+3*slots (linesim.GateTables)")
 	busListen := fs.String("bus", "", `line bus listen address: products reaching the print head and products leaving the gate, for the printer's --photo-eye ("" = off; port 0 = any)`)
@@ -55,7 +56,7 @@ func cmdSimPLC(ctx context.Context, e env, args []string) int {
 			return exitUsage
 		}
 	}
-	o := plcsim.Options{Logger: e.logger, Rate: *rate, GateDistance: *gate, HeartbeatPeriod: *hb, ControllerTimeout: *ctlTimeout, StartStopped: true}
+	o := plcsim.Options{Logger: e.logger, Rate: *rate, GateDistance: *gate, HeartbeatPeriod: *hb, ControllerTimeout: *ctlTimeout, StartStopped: *startStopped}
 	if *slots > 0 {
 		m := modbus.DefaultRegisterMap()
 		if *slots > m.Slots {
