@@ -138,7 +138,7 @@ func journalArchive(ctx context.Context, e env, args []string) int {
 			info.Batch, info.Units, filepath.Join(lf.dir, info.File), info.SHA256, info.RetainUntil.Format(time.DateOnly))
 	}
 	if len(ids) == 0 {
-		fmt.Fprintln(e.stdout, "no batch to archive (a batch is archived once complete, stopped or aborted, its reconciliation signed and its events sent)")
+		fmt.Fprintln(e.stdout, "no batch to archive (a batch is archived once complete, stopped or aborted, its batch record signed off (production sign-off and QA release) and its events sent)")
 	}
 	if failed > 0 {
 		return exitFailure

@@ -42,14 +42,14 @@ import (
 // Audit actions of the records.
 const (
 	ActionProduct     = "product.version"
-	ActionSignature   = "record.signature"
-	ActionCloseout    = "record.closeout"
+	ActionSignature   = journal.AuditActionRecordSignature
+	ActionCloseout    = journal.AuditActionRecordCloseout
 	ActionClearance   = "record.clearance"
 	ActionHandover    = "record.handover"
 	ActionHandoverAck = "record.handover.ack"
 	// actionLegacySign is the reconciliation signature written by the
 	// controller before signatures sealed the figures (line.Controller).
-	actionLegacySign = "reconciliation.sign"
+	actionLegacySign = journal.AuditActionSign
 )
 
 // Errors.

@@ -42,8 +42,9 @@ const (
 
 var archStateNames = [...]string{"", "archiving", "archived", "deleted"}
 
-// AuditActionSign is the audit action of a reconciliation signature; its
-// Before is the batch id. A batch is archived only once signed.
+// AuditActionSign is the audit action of a reconciliation signature written
+// by a controller without the two-step review; its Before is the batch id.
+// A batch is archived only once signed off (signedOff).
 const AuditActionSign = "reconciliation.sign"
 
 // FinalBatchStates are the PackML states in which a batch is closed
@@ -275,24 +276,14 @@ func archivable(tx *bolt.Tx, b Batch) error {
 	if n := b.Counters.InFlight(); n > 0 {
 		return fmt.Errorf("%w: batch %q has %d unit(s) in flight", ErrInvalid, b.ID, n)
 	}
-	signed := false
-	err := forEachAudit(tx, 1, func(e AuditEntry) error {
-		if e.Action == AuditActionSign && e.Before == b.ID {
-			signed = true
-		}
-		return nil
-	})
-	if err != nil {
+	if err := signedOff(tx, b); err != nil {
 		return err
-	}
-	if !signed {
-		return fmt.Errorf("%w: batch %q: its reconciliation is not signed", ErrInvalid, b.ID)
 	}
 	if err := aggArchivable(tx, b.ID); err != nil {
 		return err
 	}
 	pending := 0
-	err = tx.Bucket(bktOutbox).ForEach(func(k, v []byte) error {
+	err := tx.Bucket(bktOutbox).ForEach(func(k, v []byte) error {
 		if len(v) > 0 && v[0] == recVersionOutboxBatch {
 			it, err := decodeOutbox(u64(k), v)
 			if err != nil {
@@ -727,7 +718,7 @@ func writeArchive(ctx context.Context, tx *bolt.Tx, rec archiveRec, line string,
 			first = e.Seq
 		}
 		last = e.Seq
-		if e.Action == AuditActionSign {
+		if isSignature(e, rec.batch) {
 			sigs = append(sigs, archivedAudit(e))
 		}
 		return nil
@@ -803,9 +794,9 @@ var errStop = errors.New("stop")
 
 // auditMentions reports whether an audit entry is about batch id (index
 // bidx) or one of its units, by the texts the journal and the line write:
-// batch.create "batch ID …", batch.state "ID: STATE", reconciliation.sign
-// Before "ID", overrides Before "batch ID: …", unit actions Before
-// "SERIAL: state".
+// batch.create "batch ID …", batch.state "ID: STATE", signatures Before
+// "ID", overrides Before "batch ID: …", unit actions Before "SERIAL: state",
+// close-outs naming the batch in their record.
 func auditMentions(tx *bolt.Tx, e AuditEntry, id string, bidx uint32) bool {
 	switch {
 	case e.Action == "batch.create":
@@ -814,6 +805,8 @@ func auditMentions(tx *bolt.Tx, e AuditEntry, id string, bidx uint32) bool {
 		return strings.HasPrefix(e.After, id+": ")
 	case e.Before == id, strings.HasPrefix(e.Before, "batch "+id+":"), e.Before == "batch "+id:
 		return true
+	case e.Action == AuditActionRecordCloseout:
+		return closeoutBatch(e) == id
 	case strings.HasPrefix(e.Action, "unit."):
 		serial, _, ok := strings.Cut(e.Before, ":")
 		if !ok {

@@ -73,8 +73,8 @@ type ArchiveHeader struct {
 	Ended         time.Time `json:"ended"`
 	ArchivedAt    time.Time `json:"archived_at"`
 	RetainUntil   time.Time `json:"retain_until"`
-	// Signatures are the reconciliation.sign audit entries of the batch
-	// (also in the audit slice).
+	// Signatures are the batch record signature audit entries of the batch
+	// (reconciliation.sign, record.signature; also in the audit slice).
 	Signatures []ArchivedAudit `json:"signatures"`
 	// AuditFrom..AuditTo is the audit slice in the file.
 	AuditFrom uint64 `json:"audit_from"`
@@ -272,12 +272,12 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 				add("header: batch %s is %q, not a final state", h.Batch.ID, h.Batch.State)
 			}
 			if len(h.Signatures) == 0 {
-				add("header: batch %s has no reconciliation signature", h.Batch.ID)
+				add("header: batch %s has no batch record signature", h.Batch.ID)
 			}
 			for _, s := range h.Signatures {
 				sigSeqs[s.Seq] = true
-				if s.Action != AuditActionSign || s.Before != h.Batch.ID {
-					add("header: signature entry %d is not a reconciliation signature of batch %s", s.Seq, h.Batch.ID)
+				if (s.Action != AuditActionSign && s.Action != AuditActionRecordSignature) || s.Before != h.Batch.ID {
+					add("header: signature entry %d is not a batch record signature of batch %s", s.Seq, h.Batch.ID)
 				}
 			}
 			if h.RetainUntil.Before(h.Ended) {

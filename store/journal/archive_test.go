@@ -20,6 +20,14 @@ var sam = Actor{User: "sam", Role: "supervisor"}
 // (acknowledged) and its reconciliation signed. It returns the serials.
 func closedBatch(t testing.TB, j *Journal, n int) []string {
 	t.Helper()
+	out := closedUnsignedBatch(t, j, n)
+	sign(t, j, "B1")
+	return out
+}
+
+// closedUnsignedBatch is closedBatch without the signature.
+func closedUnsignedBatch(t testing.TB, j *Journal, n int) []string {
+	t.Helper()
 	ctx := context.Background()
 	setup(t, j, n+5)
 	us, err := j.Draw(ctx, "B1", n)
@@ -52,7 +60,6 @@ func closedBatch(t testing.TB, j *Journal, n int) []string {
 	if err := j.OutboxAck(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	sign(t, j, "B1")
 	return out
 }
 

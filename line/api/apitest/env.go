@@ -65,6 +65,15 @@ type EnvOptions struct {
 	NoRecords bool
 	// Aggregation is passed to api.Options.Aggregation.
 	Aggregation api.Aggregation
+	// Controller, when set, is served instead of the Fake (a real
+	// line.Controller on a simulated line); Journal and Records are then
+	// its journal and shift records, which the caller owns (Env neither
+	// closes nor verifies them, and adds no product).
+	Controller api.Controller
+	// Journal is Controller's journal (required with Controller).
+	Journal *journal.Journal
+	// Records are Controller's shift records (required with Controller).
+	Records *records.Store
 }
 
 // Product is the product master entry Env creates for GTIN.
@@ -79,9 +88,15 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	j, err := journal.Open(filepath.Join(dir, "journal.db"), nil)
-	if err != nil {
-		t.Fatal(err)
+	own := o.Controller == nil
+	j := o.Journal
+	var err error
+	if own {
+		if j, err = journal.Open(filepath.Join(dir, "journal.db"), nil); err != nil {
+			t.Fatal(err)
+		}
+	} else if j == nil || o.Records == nil {
+		t.Fatal("apitest: EnvOptions.Controller needs its Journal and Records")
 	}
 	audit := api.JournalAudit{J: j}
 	a, first, err := auth.Open(ctx, auth.Options{Path: filepath.Join(dir, "users.db"), Audit: audit, Hash: FastHash, Now: o.Now})
@@ -93,7 +108,9 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.Shift != nil {
 		shift = *o.Shift
 	}
-	if !o.NoRecords {
+	if !own {
+		e.Records = o.Records
+	} else if !o.NoRecords {
 		e.Records, err = records.Open(ctx, j, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +124,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		o.StatusInterval = 10 * time.Millisecond
 	}
 	var ctrl api.Controller = e.Fake
-	if o.Wrap != nil {
+	switch {
+	case !own:
+		ctrl = o.Controller
+	case o.Wrap != nil:
 		ctrl = o.Wrap(e.Fake)
 	}
 	ao := api.Options{Controller: ctrl, Auth: a, Audit: audit, StatusInterval: o.StatusInterval, Heartbeat: o.Heartbeat,
@@ -129,6 +149,9 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	t.Cleanup(func() {
 		e.Server.Close()
 		a.Close()
+		if !own {
+			return
+		}
 		rep, err := j.Verify(ctx)
 		if err != nil || !rep.OK() {
 			t.Errorf("journal verify: %v %v", err, rep.Problems)
