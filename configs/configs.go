@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -81,7 +82,9 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 // DecodeStrict decodes one YAML document from r into v; unknown keys are
 // errors. name (a file name) prefixes the message. Every decoding problem is
 // reported at once, each with its line and the dotted path of the key
-// (`line 97: packtags.port: field port not found in type config.PackTags`).
+// (`line 97: packtags.port: unknown key "port" (did you mean "ports"?)`,
+// `line 12: cycle.decision_deadline: want a duration such as 500ms, 30s, 5m
+// or 6h, got "6 hours"`).
 func DecodeStrict(name string, r io.Reader, v any) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -95,7 +98,7 @@ func DecodeStrict(name string, r io.Reader, v any) error {
 		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return &DecodeError{Name: name, Errors: withPaths(data, te.Errors)}
+			return &DecodeError{Name: name, Errors: withPaths(data, reflect.TypeOf(v), te.Errors)}
 		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -116,8 +119,9 @@ func (e *DecodeError) Error() string {
 // Is reports whether target is ErrInvalid.
 func (e *DecodeError) Is(target error) bool { return target == ErrInvalid }
 
-// withPaths adds the dotted key path to yaml.v3's "line N: …" messages.
-func withPaths(data []byte, msgs []string) []string {
+// withPaths adds the dotted key path to yaml.v3's "line N: …" messages and
+// says what is wrong in words (plainMessage; root is the type decoded into).
+func withPaths(data []byte, root reflect.Type, msgs []string) []string {
 	paths := map[int]string{} // line -> path of the first key on that line
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) == nil {
@@ -155,9 +159,11 @@ func withPaths(data []byte, msgs []string) []string {
 		if _, err := fmt.Sscanf(m, "line %d:", &line); err != nil {
 			continue
 		}
+		rest := strings.TrimSpace(m[strings.Index(m, ":")+1:])
 		if p, ok := paths[line]; ok {
-			rest := strings.TrimSpace(m[strings.Index(m, ":")+1:])
-			out[i] = fmt.Sprintf("line %d: %s: %s", line, p, rest)
+			out[i] = fmt.Sprintf("line %d: %s: %s", line, p, plainMessage(root, p, rest))
+		} else {
+			out[i] = fmt.Sprintf("line %d: %s", line, plainMessage(nil, "", rest))
 		}
 	}
 	return out

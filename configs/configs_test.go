@@ -15,8 +15,10 @@ type inner struct {
 }
 
 type outer struct {
-	Inner inner `yaml:"inner"`
-	Rate  int   `yaml:"rate"`
+	Inner inner    `yaml:"inner"`
+	Rate  int      `yaml:"rate"`
+	On    bool     `yaml:"on"`
+	Tags  []string `yaml:"tags"`
 }
 
 func TestDecodeStrict(t *testing.T) {
@@ -28,8 +30,13 @@ func TestDecodeStrict(t *testing.T) {
 		t.Fatalf("decoded %+v", v)
 	}
 	for _, tc := range []struct{ name, doc, want string }{
-		{"unknown.yaml", "inner:\n  timout: 1s\n", "unknown.yaml: line 2: inner.timout: field timout not found"},
-		{"type.yaml", "rate: fast\n", "type.yaml: line 1: rate: cannot unmarshal !!str `fast`"},
+		{"unknown.yaml", "inner:\n  timout: 1s\n", `unknown.yaml: line 2: inner.timout: unknown key "timout" (did you mean "timeout"?)`},
+		{"unknown-far.yaml", "inner:\n  colour: red\n", `unknown-far.yaml: line 2: inner.colour: unknown key "colour" (known here: name, timeout)`},
+		{"type.yaml", "rate: fast\n", `type.yaml: line 1: rate: want a whole number, got "fast"`},
+		{"duration.yaml", "inner:\n  timeout: 6 hours\n", `duration.yaml: line 2: inner.timeout: want a duration such as 500ms, 30s, 5m or 6h, got "6 hours"`},
+		{"bool.yaml", "on: sometimes\n", `bool.yaml: line 1: on: want true or false, got "sometimes"`},
+		{"list.yaml", "tags: {a: 1}\n", `list.yaml: line 1: tags: want a list (lines starting with "- ", or [a, b]), got a mapping`},
+		{"mapping.yaml", "inner: 5\n", `mapping.yaml: line 1: inner: want a mapping (indented "key: value" lines, or {key: value}), got "5"`},
 		{"empty.yaml", "", "empty.yaml: empty config"},
 	} {
 		err := configs.DecodeStrictBytes(tc.name, []byte(tc.doc), &outer{})
@@ -117,8 +124,8 @@ func TestDecodeStrictNamesEveryUnknownKeyWithItsPath(t *testing.T) {
 	}
 	for _, want := range []string{
 		"line.yaml: ",
-		"line 5: devices.plc.colour: field colour not found",
-		"line 6: cycle_typo: field cycle_typo not found",
+		`line 5: devices.plc.colour: unknown key "colour" (known here: port)`,
+		`line 6: cycle_typo: unknown key "cycle_typo" (known here: devices, name)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
