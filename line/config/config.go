@@ -8,6 +8,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -452,8 +453,16 @@ func Load(path string) (Config, error) {
 // Parse strictly decodes data (named name in errors) over Defaults and
 // validates it.
 func Parse(name string, data []byte) (Config, error) {
-	c, err := Decode(name, bytes.NewReader(data))
-	if err != nil {
+	c := Defaults()
+	if err := configs.DecodeStrict(name, bytes.NewReader(data), &c); err != nil {
+		// Every key that did decode is validated too, so one run lists
+		// every problem (a misspelt key does not hide a bad time zone).
+		var de *configs.DecodeError
+		if errors.As(err, &de) {
+			for _, p := range c.Validate() {
+				de.Errors = append(de.Errors, p.String())
+			}
+		}
 		return Config{}, err
 	}
 	if err := c.Validate().Err(); err != nil {
