@@ -349,10 +349,11 @@ func verifyArchive(ctx context.Context, e env, path, db string) int {
 	}
 	if err != nil && rep.Header.Format == 0 { // not even a header: nothing to show
 		if errors.Is(err, journal.ErrCorrupt) {
-			why := strings.TrimPrefix(err.Error(), journal.ErrCorrupt.Error()+": ")
+			why := err.Error()
 			if len(rep.Problems) > 0 {
 				why = rep.Problems[0]
 			}
+			why = strings.TrimPrefix(why, journal.ErrCorrupt.Error()+": ")
 			fmt.Fprintf(e.stderr, "serialine journal verify: %s is not a Serialine archive: %s\n", path, why)
 		} else {
 			fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", err)
