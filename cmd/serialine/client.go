@@ -27,6 +27,9 @@ type clientFlags struct {
 	api, user, password, token, cacert string
 	asJSON                             bool
 	warn                               io.Writer // the flag set's output
+	// passwordChange: the login may need a new password (serialine
+	// passwd); other commands refuse such a login.
+	passwordChange bool
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
@@ -142,10 +145,11 @@ func (c *clientFlags) connect(ctx context.Context) (*apiClient, error) {
 	if err := cl.do(ctx, "POST", "/api/v1/login", map[string]string{"user": c.user, "password": pw}, &lr, nil); err != nil {
 		return nil, fmt.Errorf("login as %s: %w", c.user, err)
 	}
-	if lr.MustChange {
-		return nil, fmt.Errorf("user %s must change the password first (log in on the HMI)", c.user)
-	}
 	cl.token, cl.logout = lr.Token, true
+	if lr.MustChange && !c.passwordChange {
+		cl.close(ctx)
+		return nil, fmt.Errorf("user %s must change the password first: serialine passwd --user %s, or log in on the HMI", c.user, c.user)
+	}
 	return cl, nil
 }
 
@@ -457,7 +461,7 @@ func cmdStatus(ctx context.Context, e env, args []string) int {
 		return clientFail(e, "status", err)
 	}
 	defer cl.close(ctx)
-	var st api.Status
+	var st api.StatusView
 	var raw []byte
 	if err := cl.do(ctx, "GET", "/api/v1/status", nil, &st, &raw); err != nil {
 		return clientFail(e, "status", err)
@@ -468,6 +472,9 @@ func cmdStatus(ctx context.Context, e env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "line %s  state %s  rate %.0f/min  printer queue %d  in flight %d  active alarms %d\n",
 		st.Line, st.State, st.RatePerMin, st.PrinterQueue, st.InFlight, st.ActiveAlarms)
+	if st.Held != nil {
+		printHeld(e.stdout, *st.Held, st.TimeZone)
+	}
 	if st.Batch != nil {
 		printBatch(e.stdout, *st.Batch)
 	} else {
@@ -480,6 +487,27 @@ func cmdStatus(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stdout, "device %-9s %-8s %-10s %s\n", d.Name, d.Kind, d.Link, d.Detail)
 	}
 	return exitOK
+}
+
+// printHeld says who or what held the line, when (in the line's time
+// zone) and why, and the fault to fix before Unhold.
+func printHeld(w io.Writer, h api.HoldInfo, tz string) {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.Local
+	}
+	by := h.By.User
+	if h.By.Role != "" {
+		by += " (" + h.By.Role + ")"
+	}
+	fmt.Fprintf(w, "held by %s since %s", by, h.At.In(loc).Format("2006-01-02 15:04 MST"))
+	if h.Reason != "" {
+		fmt.Fprintf(w, ": %s", h.Reason)
+	}
+	fmt.Fprintln(w)
+	if h.Alarm != nil {
+		fmt.Fprintf(w, "  fault %s: %s\n", h.Alarm.Code, h.Alarm.Text)
+	}
 }
 
 // cmdUnit looks up a unit by serial or by scanned code on a running

@@ -91,7 +91,7 @@ func TestClientAgainstAPI(t *testing.T) {
 		t.Fatalf("foreign code: %d %q", code, out)
 	}
 	code, _, errs = runClient(t, "unit", "NOSUCH")
-	if code != exitFailure || !strings.Contains(errs, "not_found") {
+	if code != exitFailure || !strings.Contains(errs, `serial "NOSUCH" was never seen on this line (not in the journal or its archives) [not_found]`) {
 		t.Fatalf("unknown unit: %d %q", code, errs)
 	}
 	code, _, errs = runClient(t, "unit", "(01)09501101530004(21)X")

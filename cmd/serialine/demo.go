@@ -210,6 +210,8 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		if st.FirstStart != nil {
 			fmt.Fprintf(e.stderr, "first start: user %s, one-time password %s (must be changed at first login)\n",
 				st.FirstStart.User, st.FirstStart.Password)
+		} else {
+			fmt.Fprintf(e.stderr, "users from %s (admin exists; its password was shown when that file was created)\n", so.UsersPath)
 		}
 		ready := make(chan string, 1)
 		wg.Add(1)

@@ -172,10 +172,14 @@ func journalExport(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-// journalOpenErr explains a lock timeout: the file is in use.
+// journalOpenErr explains a lock timeout (the file is in use) and a file
+// that is no bbolt database at all.
 func journalOpenErr(path string, err error) error {
-	if errors.Is(err, berrors.ErrTimeout) {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("journal %s is in use (a running controller or demo holds it); stop it first or work on a copy: %w", path, err)
+	case errors.Is(err, berrors.ErrInvalid):
+		return fmt.Errorf("%s is not a Serialine journal (bbolt: %w)", path, berrors.ErrInvalid)
 	}
 	return err
 }

@@ -256,7 +256,7 @@ func journalRestore(ctx context.Context, e env, args []string) int {
 	}
 	rep, err := journal.Restore(ctx, *from, lf.db, &journal.Options{Logger: e.logger})
 	if err != nil {
-		fmt.Fprintln(e.stderr, "serialine journal restore:", err)
+		fmt.Fprintln(e.stderr, "serialine journal restore:", journalOpenErr(*from, err))
 		return exitFailure
 	}
 	fmt.Fprintf(e.stdout, "backup %s verified (%d batches, %d units) and restored to %s\n", *from, rep.Verify.Batches, rep.Verify.Units, lf.db)
@@ -311,10 +311,14 @@ func journalMigrate(_ context.Context, e env, args []string) int {
 func journalDowngrade(_ context.Context, e env, args []string) int {
 	var to *int
 	lf, code, ok := parseLifecycle(e, "downgrade", "(--db FILE | --config FILE) --to N", args, false, func(fs *flag.FlagSet) {
-		to = fs.Int("to", 0, "format version to go back to")
+		to = fs.Int("to", 0, "format version to go back to (required)")
 	})
 	if !ok {
 		return code
+	}
+	if *to <= 0 {
+		fmt.Fprintf(e.stderr, "serialine journal downgrade: --to N is required: the journal format the older release reads (this release writes format %d)\n", journal.FormatVersion())
+		return exitUsage
 	}
 	backup, err := journal.Downgrade(lf.db, *to, &journal.Options{Logger: e.logger})
 	if err != nil {
@@ -342,6 +346,19 @@ func verifyArchive(ctx context.Context, e env, path, db string) int {
 		rep, err = j.VerifyArchive(ctx, path)
 	} else {
 		rep, err = journal.VerifyArchive(ctx, path)
+	}
+	if err != nil && rep.Header.Format == 0 { // not even a header: nothing to show
+		if errors.Is(err, journal.ErrCorrupt) {
+			why := err.Error()
+			if len(rep.Problems) > 0 {
+				why = rep.Problems[0]
+			}
+			why = strings.TrimPrefix(why, journal.ErrCorrupt.Error()+": ")
+			fmt.Fprintf(e.stderr, "serialine journal verify: %s is not a Serialine archive: %s\n", path, why)
+		} else {
+			fmt.Fprintf(e.stderr, "serialine journal verify: %v\n", err)
+		}
+		return exitFailure
 	}
 	w := e.stdout
 	h := rep.Header

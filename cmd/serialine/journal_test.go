@@ -118,11 +118,19 @@ func TestJournalExportCommand(t *testing.T) {
 
 func TestJournalCommandErrors(t *testing.T) {
 	path := journalFixture(t)
+	text := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(text, []byte("not a journal, not an archive\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		code int
 		want string
 	}{
+		{[]string{"verify", "--archive", text}, exitFailure, text + " is not a Serialine archive: not a gzip archive"},
+		{[]string{"verify", "--db", text}, exitFailure, text + " is not a Serialine journal (bbolt: invalid database)"},
+		{[]string{"restore", "--db", filepath.Join(t.TempDir(), "j.db"), "--from", text}, exitFailure, text + " is not a Serialine journal (bbolt: invalid database)"},
+		{[]string{"downgrade", "--db", path}, exitUsage, "--to N is required"},
 		{nil, exitUsage, "usage"},
 		{[]string{"frobnicate"}, exitUsage, "unknown subcommand"},
 		{[]string{"verify"}, exitUsage, "--db FILE or --archive FILE is required"},
@@ -132,9 +140,9 @@ func TestJournalCommandErrors(t *testing.T) {
 		{[]string{"export", "--db", path, "--batch", "NOPE"}, exitUsage, `batch "NOPE"`},
 	}
 	for _, tc := range cases {
-		code, _, errs := runJournal(t, tc.args...)
-		if code != tc.code || !strings.Contains(errs, tc.want) {
-			t.Errorf("journal %v: code %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.want)
+		code, out, errs := runJournal(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) || out != "" {
+			t.Errorf("journal %v: code %d, stderr %q, stdout %q; want %d, %q and no output", tc.args, code, errs, out, tc.code, tc.want)
 		}
 	}
 }

@@ -5,13 +5,13 @@
 // Usage:
 //
 //	serialine encode [flags] DATA           build GS1 element strings and DataMatrix symbols
-//	serialine journal verify|export ...     check or export the unit journal
+//	serialine journal verify|export|archive|… check, export, archive, back up … the unit journal
 //	serialine run --config FILE             run the controller on a real line
 //	serialine demo [flags]                  a whole simulated line in one process
 //	serialine sim plc|printer|camera|upstream [flags]
 //	                                        run one simulator standalone
 //	serialine batch|status|unit ...         talk to a running controller's API
-//	serialine alarms|sign|report|audit|users|products ...
+//	serialine alarms|sign|report|audit|users|passwd|products|shift ...
 package main
 
 import (
@@ -56,7 +56,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"encode", "build GS1 element strings and DataMatrix symbols", cmdEncode},
-		{"journal", "verify or export the unit journal", cmdJournal},
+		{"journal", "the unit journal: verify, export, truth; archive, archives, prune, backup, restore, compact, migrate, downgrade", cmdJournal},
 		{"run", "run the controller on a real line (--config FILE)", cmdRun},
 		{"demo", "a whole simulated line in one process", cmdDemo},
 		{"sim", "run a simulator standalone: plc, printer, camera, upstream", cmdSim},
@@ -68,6 +68,8 @@ func commands() []command {
 		{"report", "download a batch record: pdf, csv, json or html", cmdReport},
 		{"audit", "the audit trail of a running controller", cmdAudit},
 		{"users", "users of a running controller: list, create, unlock, disable, enable, reset", cmdUsers},
+		{"passwd", "change your password on a running controller (the first login's one-time password too)", cmdPasswd},
+		{"shift", "the shift on a running controller: report, handovers, handover, ack", cmdShift},
 		{"products", "the product master: list, show, set (a new version)", cmdProducts},
 		{"service", "install or remove the Windows service (Linux: the systemd unit of the package)", cmdService},
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -248,7 +251,8 @@ func cmdAudit(ctx context.Context, e env, args []string) int {
 
 // cmdUsers: serialine users list | create NAME --full-name N --role R [--lang L] | unlock|disable|enable NAME | reset NAME
 func cmdUsers(ctx context.Context, e env, args []string) int {
-	c := newClientCmd(e, "users", "list | create NAME --full-name NAME --role operator|supervisor|qa|admin [--lang en|de] | unlock|disable|enable|reset NAME")
+	c := newClientCmd(e, "users", "list | create NAME --full-name NAME --role operator|supervisor|qa|admin [--lang en|de] | unlock|disable|enable|reset NAME\n"+
+		"  create and reset take the temporary password from SERIALINE_NEW_PASSWORD (the user changes it at the first login: serialine passwd)")
 	full := c.fs.String("full-name", "", "create: the person's full name (printed with every signature)")
 	role := c.fs.String("role", "", "create: role")
 	lang := c.fs.String("lang", "", "create: language (en, de)")
@@ -321,17 +325,189 @@ func cmdUsers(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-// cmdProducts: serialine products list | show GTIN | set GTIN --name … --reason …
+// cmdPasswd: serialine passwd --user NAME — change one's own password
+// (the first login's one-time or temporary password too). The current
+// password comes from SERIALINE_PASSWORD (or --password), the new one from
+// SERIALINE_NEW_PASSWORD.
+func cmdPasswd(ctx context.Context, e env, args []string) int {
+	c := newClientCmd(e, "passwd", "--user NAME   (current password in SERIALINE_PASSWORD, new password in SERIALINE_NEW_PASSWORD)")
+	c.cf.passwordChange = true
+	if code, ok := c.parse(args); !ok {
+		return code
+	}
+	if len(c.pos) != 0 {
+		return usageErr(e, c, "unexpected arguments %q", c.pos)
+	}
+	if c.cf.token != "" || os.Getenv("SERIALINE_TOKEN") != "" {
+		return usageErr(e, c, "give --user and the current password (SERIALINE_PASSWORD), not a token")
+	}
+	old := c.password()
+	nw := os.Getenv("SERIALINE_NEW_PASSWORD")
+	if c.cf.user == "" || old == "" || nw == "" {
+		return usageErr(e, c, "want --user NAME, the current password in SERIALINE_PASSWORD and the new one in SERIALINE_NEW_PASSWORD")
+	}
+	cl, err := c.cf.connect(ctx)
+	if err != nil {
+		return clientFail(e, "passwd", err)
+	}
+	defer cl.close(ctx)
+	if err := cl.do(ctx, "POST", "/api/v1/password", map[string]string{"old": old, "new": nw}, nil, nil); err != nil {
+		return clientFail(e, "passwd", err)
+	}
+	fmt.Fprintf(e.stdout, "password of %s changed (other sessions of %s ended)\n", c.cf.user, c.cf.user)
+	return exitOK
+}
+
+// cmdShift: serialine shift report [--at T] | handovers | handover --note TEXT | ack HID
+func cmdShift(ctx context.Context, e env, args []string) int {
+	c := newClientCmd(e, "shift", "report [--at RFC3339]  |  handovers [--limit N]  |  handover --note TEXT [--reason TEXT]  |  ack HID [--reason TEXT]\n"+
+		"  handover and ack are e-signed with the login password (SERIALINE_PASSWORD)")
+	at := c.fs.String("at", "", "report: a time in the shift (RFC 3339; default now)")
+	limit := c.fs.Int("limit", 20, "handovers: newest N")
+	note := c.fs.String("note", "", "handover: what the next shift must know (open points, material, faults)")
+	reason := c.fs.String("reason", "", "handover, ack: the signature's reason (default: shift handover / handover acknowledged)")
+	if code, ok := c.parse(args); !ok {
+		return code
+	}
+	sub := "report"
+	if len(c.pos) > 0 {
+		sub = c.pos[0]
+	}
+	switch {
+	case (sub == "report" || sub == "handovers") && len(c.pos) <= 1:
+	case sub == "handover" && len(c.pos) == 1 && strings.TrimSpace(*note) != "":
+	case sub == "ack" && len(c.pos) == 2:
+	default:
+		return usageErr(e, c, "want report, handovers, handover --note TEXT or ack HID")
+	}
+	if *at != "" {
+		if _, err := time.Parse(time.RFC3339, *at); err != nil {
+			return usageErr(e, c, "--at %q: want an RFC 3339 time (2026-12-07T06:00:00+01:00)", *at)
+		}
+	}
+	cl, err := c.cf.connect(ctx)
+	if err != nil {
+		return clientFail(e, "shift", err)
+	}
+	defer cl.close(ctx)
+	var raw []byte
+	switch sub {
+	case "report":
+		var rep api.ShiftReport
+		if err := cl.do(ctx, "GET", "/api/v1/shift/report?at="+url.QueryEscape(*at), nil, &rep, &raw); err != nil {
+			return clientFail(e, "shift report", err)
+		}
+		if c.cf.asJSON {
+			printJSON(e.stdout, raw)
+			return exitOK
+		}
+		printShiftReport(e.stdout, rep)
+	case "handovers":
+		var hs []records.Handover
+		if err := cl.do(ctx, "GET", "/api/v1/shift/handovers?limit="+strconv.Itoa(*limit), nil, &hs, &raw); err != nil {
+			return clientFail(e, "shift handovers", err)
+		}
+		if c.cf.asJSON {
+			printJSON(e.stdout, raw)
+			return exitOK
+		}
+		if len(hs) == 0 {
+			fmt.Fprintln(e.stdout, "no handovers")
+		}
+		for _, h := range hs {
+			printHandover(e.stdout, h)
+		}
+	case "handover":
+		var h records.Handover
+		if err := cl.do(ctx, "POST", "/api/v1/shift/handovers", api.HandoverRequest{Note: *note, Signature: &api.SignatureRequest{Password: c.password(),
+			Meaning: api.MeaningHandedOver, Reason: meaningOr(*reason, "shift handover")}}, &h, &raw); err != nil {
+			return clientFail(e, "shift handover", err)
+		}
+		if c.cf.asJSON {
+			printJSON(e.stdout, raw)
+			return exitOK
+		}
+		printHandover(e.stdout, h)
+	case "ack":
+		var h records.Handover
+		if err := cl.do(ctx, "POST", "/api/v1/shift/handovers/"+url.PathEscape(c.pos[1])+"/ack", api.HandoverAckRequest{Signature: &api.SignatureRequest{
+			Password: c.password(), Meaning: api.MeaningAcknowledged, Reason: meaningOr(*reason, "handover acknowledged")}}, &h, &raw); err != nil {
+			return clientFail(e, "shift ack", err)
+		}
+		if c.cf.asJSON {
+			printJSON(e.stdout, raw)
+			return exitOK
+		}
+		printHandover(e.stdout, h)
+	}
+	return exitOK
+}
+
+func printShiftReport(w io.Writer, r api.ShiftReport) {
+	loc, err := time.LoadLocation(r.TimeZone)
+	if err != nil {
+		loc = time.Local
+	}
+	fmt.Fprintf(w, "shift %s – %s (%s)\n", r.Start.In(loc).Format("2006-01-02 15:04"), r.End.In(loc).Format("2006-01-02 15:04"), loc)
+	fmt.Fprintf(w, "  %s\n", shiftCountsText(r.Counts))
+	for _, b := range r.Batches {
+		fmt.Fprintf(w, "  batch %-20s %-10s %s\n", b.ID, b.State, shiftCountsText(b.Counts))
+	}
+	if len(r.Batches) == 0 {
+		fmt.Fprintln(w, "  no batch drew serials in this shift")
+	}
+	fmt.Fprintf(w, "open alarms %d\n", len(r.OpenAlarms))
+	for _, a := range r.OpenAlarms {
+		fmt.Fprintf(w, "  %s %s %s\n", a.ID, a.Code, a.Text)
+	}
+	fmt.Fprintf(w, "open deviations %d\n", len(r.Deviations))
+	for _, d := range r.Deviations {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
+	fmt.Fprintf(w, "batch records waiting for a signature %d\n", len(r.Unsigned))
+	for _, u := range r.Unsigned {
+		fmt.Fprintf(w, "  %s\n", u)
+	}
+	for _, h := range r.Handovers {
+		printHandover(w, h)
+	}
+}
+
+func shiftCountsText(c records.ShiftCounts) string {
+	return fmt.Sprintf("drawn %d: commissioned %d, rejected %d, sampled %d, returned %d, uncertain %d",
+		c.Drawn, c.Commissioned, c.Rejected, c.Sampled, c.Returned, c.Uncertain)
+}
+
+func printHandover(w io.Writer, h records.Handover) {
+	fmt.Fprintf(w, "handover %s of the shift from %s: handed over by %s %s\n  note: %s\n", h.ID, h.ShiftStart.Format(time.RFC3339),
+		signerLabel(h.Outgoing), h.Outgoing.At.Format(time.RFC3339), h.Note)
+	if h.Incoming != nil {
+		fmt.Fprintf(w, "  acknowledged by %s %s\n", signerLabel(*h.Incoming), h.Incoming.At.Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(w, "  NOT ACKNOWLEDGED (incoming shift: serialine shift ack %s)\n", h.ID)
+	}
+}
+
+func signerLabel(s records.Signer) string {
+	if s.FullName != "" {
+		return s.FullName + " (" + s.User + ")"
+	}
+	return s.User
+}
+
+// cmdProducts: serialine products list | show GTIN | set GTIN [--name …] … --reason …
 func cmdProducts(ctx context.Context, e env, args []string) int {
-	c := newClientCmd(e, "products", "list | show GTIN | set GTIN --name NAME --profile P --gcp-length N --min-shelf-life DAYS --reason TEXT [--template T] [--max-batch N] [--levels unit:1,case:12,pallet:80 (a level name:quantity[:sscc] or name:quantity:sgtin:GTIN)] [--inactive]")
+	c := newClientCmd(e, "products", "list | show GTIN | set GTIN --reason TEXT [--name NAME] [--profile P] [--gcp-length N] [--min-shelf-life DAYS] [--template T] [--max-batch N] [--levels unit:1,case:12,pallet:80 (a level name:quantity[:sscc] or name:quantity:sgtin:GTIN)] [--inactive[=false]]\n"+
+		"  set on a product that exists starts from its current version and changes only the flags given (--levels \"\" removes the levels);\n"+
+		"  a new product needs --name, --profile, --gcp-length and --min-shelf-life")
 	name := c.fs.String("name", "", "set: product name")
 	profile := c.fs.String("profile", "", "set: market profile (eu-fmd, us-dscsa, eu-fmd-de …)")
 	template := c.fs.String("template", "", "set: printer template")
 	gcp := c.fs.Int("gcp-length", 0, "set: GS1 company prefix length of the GTIN (6-12)")
 	shelf := c.fs.Int("min-shelf-life", -1, "set: minimum remaining shelf life at batch creation, days")
 	maxBatch := c.fs.Int("max-batch", 0, "set: largest batch (units; 0 = 1000000)")
-	levels := c.fs.String("levels", "", "set: packaging levels, innermost first: name:quantity (SSCC) or name:quantity:sgtin:GTIN, comma separated (unit:1,case:12,pallet:80)")
-	inactive := c.fs.Bool("inactive", false, "set: no new batches for this product")
+	levels := c.fs.String("levels", "", "set: packaging levels, innermost first: name:quantity (SSCC) or name:quantity:sgtin:GTIN, comma separated (unit:1,case:12,pallet:80); \"\" removes them")
+	inactive := c.fs.Bool("inactive", false, "set: no new batches for this product (--inactive=false: active again)")
 	reason := c.fs.String("reason", "", "set: why (change control reference)")
 	if code, ok := c.parse(args); !ok {
 		return code
@@ -344,8 +520,8 @@ func cmdProducts(ctx context.Context, e env, args []string) int {
 	case sub == "list" && len(c.pos) == 1:
 	case sub == "show" && len(c.pos) == 2:
 	case sub == "set" && len(c.pos) == 2:
-		if *name == "" || *profile == "" || *gcp == 0 || *shelf < 0 || *reason == "" {
-			return usageErr(e, c, "set needs --name, --profile, --gcp-length, --min-shelf-life and --reason")
+		if *reason == "" {
+			return usageErr(e, c, "set needs --reason")
 		}
 	default:
 		return usageErr(e, c, "want list, show GTIN or set GTIN …")
@@ -354,6 +530,8 @@ func cmdProducts(ctx context.Context, e env, args []string) int {
 	if err != nil {
 		return usageErr(e, c, "--levels: %v", err)
 	}
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	cl, err := c.cf.connect(ctx)
 	if err != nil {
 		return clientFail(e, "products", err)
@@ -369,6 +547,9 @@ func cmdProducts(ctx context.Context, e env, args []string) int {
 		if c.cf.asJSON {
 			printJSON(e.stdout, raw)
 			return exitOK
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(e.stdout, "no products in the product master (add one: serialine products set GTIN --name … --profile … --gcp-length … --min-shelf-life … --reason …)")
 		}
 		for _, p := range ps {
 			fmt.Fprintf(e.stdout, "%s  %-32s %-10s shelf life %4d d  v%d%s\n", p.GTIN, p.Name, p.Profile, p.MinShelfLifeDays, p.Version,
@@ -387,18 +568,107 @@ func cmdProducts(ctx context.Context, e env, args []string) int {
 		printProduct(e, pv)
 		return exitOK
 	}
+	// set: start from the current version (if any), change what was given
+	gtin := c.pos[1]
+	var cur *records.Product
+	var old api.ProductView
+	err = cl.do(ctx, "GET", "/api/v1/products/"+url.PathEscape(gtin), nil, &old, nil)
+	var ce *clientError
+	switch {
+	case err == nil:
+		cur = &old.Product
+	case errors.As(err, &ce) && ce.status == http.StatusNotFound:
+		if missing := missingProductFlags(given); len(missing) > 0 {
+			return usageErr(e, c, "set: product %s is new: it needs %s", gtin, strings.Join(missing, ", "))
+		}
+	default:
+		return clientFail(e, "products set", err)
+	}
+	req := api.ProductRequest{Levels: lv, GCPLength: *gcp, MinShelfLifeDays: *shelf, MaxBatch: *maxBatch, Name: *name, Profile: *profile,
+		Template: *template, Reason: *reason}
 	active := !*inactive
+	if cur != nil {
+		req = mergeProduct(*cur, req, given)
+		if !given["inactive"] {
+			active = cur.Active
+		}
+	}
+	req.Active = &active
 	var pv api.ProductView
-	if err := cl.do(ctx, "PUT", "/api/v1/products/"+url.PathEscape(c.pos[1]), api.ProductRequest{Name: *name, Profile: *profile, Template: *template,
-		Levels: lv, GCPLength: *gcp, MinShelfLifeDays: *shelf, MaxBatch: *maxBatch, Active: &active, Reason: *reason}, &pv, &raw); err != nil {
+	if err := cl.do(ctx, "PUT", "/api/v1/products/"+url.PathEscape(gtin), req, &pv, &raw); err != nil {
 		return clientFail(e, "products set", err)
 	}
 	if c.cf.asJSON {
 		printJSON(e.stdout, raw)
 		return exitOK
 	}
+	if cur != nil {
+		if ch := productChanges(*cur, pv.Product); len(ch) > 0 {
+			fmt.Fprintf(e.stdout, "changed from version %d: %s\n", cur.Version, strings.Join(ch, "; "))
+		} else {
+			fmt.Fprintf(e.stdout, "no field changed from version %d\n", cur.Version)
+		}
+	}
 	printProduct(e, pv)
 	return exitOK
+}
+
+// missingProductFlags names the flags a new product needs that were not
+// given.
+func missingProductFlags(given map[string]bool) []string {
+	var out []string
+	for _, f := range []string{"name", "profile", "gcp-length", "min-shelf-life"} {
+		if !given[f] {
+			out = append(out, "--"+f)
+		}
+	}
+	return out
+}
+
+// mergeProduct is the request for a new version of cur: its fields, with
+// those of req whose flag was given.
+func mergeProduct(cur records.Product, req api.ProductRequest, given map[string]bool) api.ProductRequest {
+	out := api.ProductRequest{Name: cur.Name, Profile: cur.Profile, Template: cur.Template, Levels: cur.Levels, GCPLength: cur.GCPLength,
+		MinShelfLifeDays: cur.MinShelfLifeDays, MaxBatch: cur.MaxBatch, Reason: req.Reason}
+	for f, set := range map[string]func(){
+		"name":           func() { out.Name = req.Name },
+		"profile":        func() { out.Profile = req.Profile },
+		"template":       func() { out.Template = req.Template },
+		"levels":         func() { out.Levels = req.Levels },
+		"gcp-length":     func() { out.GCPLength = req.GCPLength },
+		"min-shelf-life": func() { out.MinShelfLifeDays = req.MinShelfLifeDays },
+		"max-batch":      func() { out.MaxBatch = req.MaxBatch },
+	} {
+		if given[f] {
+			set()
+		}
+	}
+	return out
+}
+
+// productChanges lists the fields that differ between two versions.
+func productChanges(a, b records.Product) []string {
+	var ch []string
+	diff := func(what string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			ch = append(ch, fmt.Sprintf("%s %v -> %v", what, x, y))
+		}
+	}
+	levels := func(ls []records.Level) string {
+		if len(ls) == 0 {
+			return "none"
+		}
+		return records.LevelsText(ls)
+	}
+	diff("name", strconv.Quote(a.Name), strconv.Quote(b.Name))
+	diff("profile", a.Profile, b.Profile)
+	diff("template", strconv.Quote(a.Template), strconv.Quote(b.Template))
+	diff("levels", levels(a.Levels), levels(b.Levels))
+	diff("gcp length", a.GCPLength, b.GCPLength)
+	diff("min shelf life", a.MinShelfLifeDays, b.MinShelfLifeDays)
+	diff("max batch", a.MaxBatch, b.MaxBatch)
+	diff("active", a.Active, b.Active)
+	return ch
 }
 
 func printProduct(e env, pv api.ProductView) {

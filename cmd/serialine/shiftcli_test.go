@@ -87,6 +87,9 @@ func TestClientShift(t *testing.T) {
 	if code, out, errs = as(t, "otto", op, "batch", "hold", "C1", "--reason-code", "jam", "--reason", "pack fallen"); code != exitOK || !strings.Contains(out, "Held") {
 		t.Fatalf("hold: %d %q %q", code, out, errs)
 	}
+	if code, out, _ = as(t, "otto", op, "status"); code != exitOK || !regexp.MustCompile(`held by otto \(operator\) since \d{4}-\d\d-\d\d \d\d:\d\d \S+: .*pack fallen`).MatchString(out) {
+		t.Fatalf("status of a held line: %d %q", code, out)
+	}
 	e.Fake.Raise(api.SeverityFault, "printer", "fault alarm=hold: INKOUT ink out", "system")
 	code, out, _ = as(t, "otto", op, "alarms")
 	if code != exitOK || !strings.Contains(out, "PRN-INK-OUT") || !strings.Contains(out, "new cartridge") || !strings.Contains(out, "NOT ACKNOWLEDGED") {
@@ -135,5 +138,110 @@ func TestClientShift(t *testing.T) {
 	code, out, _ = as(t, "admin", adm, "users")
 	if code != exitOK || !strings.Contains(out, "Nina Vogel") || !strings.Contains(out, "must change password") {
 		t.Fatalf("users list: %d %q", code, out)
+	}
+}
+
+// TestClientProductsSet: products set on a product that exists changes
+// only the flags given — the packaging levels and the largest batch
+// survive a set without them — and says what changed; --levels "" removes
+// the levels; a new product needs every field.
+func TestClientProductsSet(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	t.Setenv("SERIALINE_API", e.URL)
+	adm := apitest.AdminPassword
+	const gtin = "09501101530010"
+	code, _, errs := as(t, "admin", adm, "products", "set", gtin, "--name", "Ibuprofen", "--reason", "new")
+	if code != exitUsage || !strings.Contains(errs, "needs --profile, --gcp-length, --min-shelf-life") {
+		t.Fatalf("new product without every field: %d %q", code, errs)
+	}
+	code, out, errs := as(t, "admin", adm, "products", "set", gtin, "--name", "Ibuprofen 400 mg 50", "--profile", "eu-fmd", "--gcp-length", "7",
+		"--min-shelf-life", "180", "--max-batch", "50000", "--levels", "unit:1,case:20,pallet:5", "--reason", "new product CC-9")
+	if code != exitOK || !strings.Contains(out, "version 1") || !strings.Contains(out, "levels unit:1, case:20, pallet:5") {
+		t.Fatalf("products set (new): %d %q %q", code, out, errs)
+	}
+	code, out, errs = as(t, "admin", adm, "products", "set", gtin, "--name", "Ibuprofen 400 mg 50", "--profile", "eu-fmd", "--gcp-length", "7",
+		"--min-shelf-life", "200", "--reason", "CC-10 shelf life")
+	if code != exitOK || !strings.Contains(out, "changed from version 1: min shelf life 180 -> 200\n") {
+		t.Fatalf("products set without --levels: %d %q %q", code, out, errs)
+	}
+	code, out, _ = as(t, "otto", apitest.OperatorPassword, "products", "show", gtin)
+	if code != exitOK || !strings.Contains(out, "version 2") || !strings.Contains(out, "levels unit:1, case:20, pallet:5") ||
+		!strings.Contains(out, "max batch 50000") || !strings.Contains(out, "min shelf life 200 days") {
+		t.Fatalf("version 2 lost fields not given: %d %q", code, out)
+	}
+	code, out, errs = as(t, "admin", adm, "products", "set", gtin, "--levels", "", "--reason", "CC-11 no aggregation")
+	if code != exitOK || !strings.Contains(out, "changed from version 2: levels unit:1, case:20, pallet:5 -> none\n") || strings.Contains(out, "  levels ") {
+		t.Fatalf(`products set --levels "": %d %q %q`, code, out, errs)
+	}
+	code, out, _ = as(t, "admin", adm, "products", "show", gtin)
+	if code != exitOK || !strings.Contains(out, "version 3") || strings.Contains(out, "  levels ") || !strings.Contains(out, "max batch 50000") {
+		t.Fatalf("version 3: %d %q", code, out)
+	}
+}
+
+// TestClientPasswd: a user with a temporary password is told to run
+// serialine passwd; passwd changes it, and the new password logs in.
+func TestClientPasswd(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{})
+	t.Setenv("SERIALINE_API", e.URL)
+	t.Setenv("SERIALINE_NEW_PASSWORD", "temporary-pass-42")
+	if code, out, errs := as(t, "admin", apitest.AdminPassword, "users", "create", "nina", "--full-name", "Nina Vogel", "--role", "operator"); code != exitOK {
+		t.Fatalf("users create: %d %q %q", code, out, errs)
+	}
+	code, _, errs := as(t, "nina", "temporary-pass-42", "status")
+	if code != exitFailure || !strings.Contains(errs, "user nina must change the password first: serialine passwd --user nina, or log in on the HMI") {
+		t.Fatalf("status with a temporary password: %d %q", code, errs)
+	}
+	t.Setenv("SERIALINE_NEW_PASSWORD", "")
+	if code, _, errs = as(t, "nina", "temporary-pass-42", "passwd"); code != exitUsage || !strings.Contains(errs, "SERIALINE_NEW_PASSWORD") {
+		t.Fatalf("passwd without a new password: %d %q", code, errs)
+	}
+	t.Setenv("SERIALINE_NEW_PASSWORD", "short")
+	if code, _, errs = as(t, "nina", "temporary-pass-42", "passwd"); code != exitUsage || !strings.Contains(errs, "weak_password") {
+		t.Fatalf("passwd with a weak password: %d %q", code, errs)
+	}
+	t.Setenv("SERIALINE_NEW_PASSWORD", "Kestrel-Line-Seven-7")
+	code, out, errs := as(t, "nina", "temporary-pass-42", "passwd")
+	if code != exitOK || !strings.Contains(out, "password of nina changed") {
+		t.Fatalf("passwd: %d %q %q", code, out, errs)
+	}
+	if code, _, errs = as(t, "nina", "temporary-pass-42", "status"); code != exitFailure || !strings.Contains(errs, "unauthorized") {
+		t.Fatalf("old password after passwd: %d %q", code, errs)
+	}
+	if code, out, errs = as(t, "nina", "Kestrel-Line-Seven-7", "status"); code != exitOK || !strings.Contains(out, "line ") {
+		t.Fatalf("status with the new password: %d %q %q", code, out, errs)
+	}
+}
+
+// TestClientShiftHandover: the shift report, a handover signed by the
+// outgoing operator, refused to its writer, acknowledged by the incoming
+// supervisor; the report then shows it acknowledged.
+func TestClientShiftHandover(t *testing.T) {
+	e := apitest.NewEnv(t, apitest.EnvOptions{Shift: &config.Shift{}})
+	t.Setenv("SERIALINE_API", e.URL)
+	op, sup := apitest.OperatorPassword, apitest.SupervisorPassword
+	code, out, errs := as(t, "otto", op, "shift", "report")
+	if code != exitOK || !strings.Contains(out, "shift ") || !strings.Contains(out, "open alarms 0") || !strings.Contains(out, "no batch drew serials") {
+		t.Fatalf("shift report: %d %q %q", code, out, errs)
+	}
+	if code, _, errs = as(t, "otto", op, "shift", "handover"); code != exitUsage {
+		t.Fatalf("handover without a note: %d %q", code, errs)
+	}
+	if code, _, errs = as(t, "otto", op, "shift", "report", "--at", "yesterday"); code != exitUsage || !strings.Contains(errs, "RFC 3339") {
+		t.Fatalf("report --at yesterday: %d %q", code, errs)
+	}
+	code, out, errs = as(t, "otto", op, "shift", "handover", "--note", "printer 2 ink low")
+	m := regexp.MustCompile(`handover (\S+) of the shift from .*handed over by Otto Keller \(otto\)`).FindStringSubmatch(out)
+	if code != exitOK || m == nil || !strings.Contains(out, "note: printer 2 ink low") || !strings.Contains(out, "NOT ACKNOWLEDGED") {
+		t.Fatalf("handover: %d %q %q", code, out, errs)
+	}
+	if code, _, errs = as(t, "otto", op, "shift", "ack", m[1]); code != exitFailure || !strings.Contains(errs, "incoming shift acknowledges it") {
+		t.Fatalf("ack by its writer: %d %q", code, errs)
+	}
+	if code, out, errs = as(t, "sam", sup, "shift", "ack", m[1]); code != exitOK || !strings.Contains(out, "acknowledged by Samuel Brandt (sam)") {
+		t.Fatalf("ack: %d %q %q", code, out, errs)
+	}
+	if code, out, _ = as(t, "sam", sup, "shift", "handovers"); code != exitOK || !strings.Contains(out, "handover "+m[1]) || !strings.Contains(out, "acknowledged by Samuel Brandt") {
+		t.Fatalf("handovers: %d %q", code, out)
 	}
 }

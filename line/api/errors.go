@@ -52,9 +52,6 @@ const (
 // prefixes ("auth: ", "journal: " …) and the sentinel texts the chain ends
 // with (": bad request", ": refused" …, which the code carries) go.
 func plain(msg string) string {
-	for _, p := range []string{"auth: ", "journal: ", "line: ", "records: ", "reconcile: ", "api: "} {
-		msg = strings.ReplaceAll(msg, p, "")
-	}
 	for {
 		cut := false
 		for _, s := range []string{": bad request", ": invalid state", ": refused", ": not found", ": unavailable", ": invalid record", ": invalid input"} {
@@ -63,9 +60,28 @@ func plain(msg string) string {
 			}
 		}
 		if !cut {
-			return msg
+			break
 		}
 	}
+	// A prefix starts the text or follows ": " or "(": "this line: x" keeps its word.
+	for _, p := range []string{"auth: ", "journal: ", "line: ", "records: ", "reconcile: ", "api: "} {
+		var b strings.Builder
+		for rest := msg; ; {
+			i := strings.Index(rest, p)
+			if i < 0 {
+				b.WriteString(rest)
+				break
+			}
+			pre := b.String() + rest[:i]
+			b.WriteString(rest[:i])
+			if !(pre == "" || strings.HasSuffix(pre, ": ") || strings.HasSuffix(pre, "(")) {
+				b.WriteString(p)
+			}
+			rest = rest[i+len(p):]
+		}
+		msg = b.String()
+	}
+	return msg
 }
 
 // ErrorBody is the JSON body of every error response.

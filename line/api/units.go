@@ -13,7 +13,12 @@ import (
 )
 
 func (s *Server) unit(c *call) error {
-	u, err := s.o.Controller.Unit(c.r.Context(), c.r.PathValue("serial"))
+	serial := c.r.PathValue("serial")
+	u, err := s.o.Controller.Unit(c.r.Context(), serial)
+	if errors.Is(err, ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound,
+			Message: fmt.Sprintf("serial %q was never seen on this line (not in the journal or its archives)", serial)}
+	}
 	if err != nil {
 		return err
 	}
