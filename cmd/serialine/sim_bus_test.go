@@ -126,7 +126,7 @@ func TestSimPLCGateLog(t *testing.T) {
 	e := env{stdin: strings.NewReader(""), stdout: out, stderr: &errb, logger: slog.New(slog.DiscardHandler)}
 	code := make(chan int, 1)
 	go func() {
-		code <- cmdSimPLC(ctx, e, []string{"--modbus", "127.0.0.1:0", "--opcua", "", "--rate", "100", "--gate-distance", "3",
+		code <- cmdSimPLC(ctx, e, []string{"--start-stopped=false", "--modbus", "127.0.0.1:0", "--opcua", "", "--rate", "100", "--gate-distance", "3",
 			"--bus", "127.0.0.1:0", "--prints", prints.Addr(), "--gate-log", path})
 	}()
 	var plcBus string

@@ -75,6 +75,10 @@ func TestSimPLCStandalone(t *testing.T) {
 	if err := cl.Connect(tctx); err != nil {
 		t.Fatal(err)
 	}
+	// it powers up with the line stopped: the controller releases it
+	if err := cl.SetOutputs(tctx, devices.Outputs{Light: devices.LightGreen}); err != nil {
+		t.Fatal(err)
+	}
 	var last devices.Trigger
 	for i := 0; i < 5; i++ {
 		tr, err := cl.NextTrigger(tctx)
