@@ -605,6 +605,9 @@ func cmdUnit(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stdout, "  grade %.1f", *u.Grade)
 	}
 	fmt.Fprintln(e.stdout)
+	if u.HRI != "" {
+		fmt.Fprintf(e.stdout, "  printed %s  (lot %s, expiry %s)\n", u.HRI, orDash(u.Lot), orDash(u.Expiry))
+	}
 	u.Assess() // an older controller may not send saleable/warning
 	if u.Warning != "" {
 		fmt.Fprintf(e.stdout, "  %s\n", u.Warning)
@@ -633,4 +636,12 @@ func clientAllDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// orDash is s, or "-" when s is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

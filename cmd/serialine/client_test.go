@@ -79,7 +79,8 @@ func TestClientAgainstAPI(t *testing.T) {
 	}
 	// units by serial and by scanned code
 	code, out, _ = runClient(t, "unit", serials[0])
-	if code != exitOK || !strings.Contains(out, "unit "+serials[0]) || !strings.Contains(out, "state commissioned") {
+	if code != exitOK || !strings.Contains(out, "unit "+serials[0]) || !strings.Contains(out, "state commissioned") ||
+		!strings.Contains(out, "printed (01) "+apitest.GTIN) || !strings.Contains(out, "(21) "+serials[0]) {
 		t.Fatalf("unit: %d %q", code, out)
 	}
 	code, out, _ = runClient(t, "unit", "]d201"+apitest.GTIN+"21"+serials[4])
