@@ -390,26 +390,33 @@ func cmdShift(ctx context.Context, e env, args []string) int {
 		return clientFail(e, "shift", err)
 	}
 	defer cl.close(ctx)
-	var raw []byte
-	switch sub {
-	case "report":
-		var rep api.ShiftReport
-		if err := cl.do(ctx, "GET", "/api/v1/shift/report?at="+url.QueryEscape(*at), nil, &rep, &raw); err != nil {
-			return clientFail(e, "shift report", err)
+	// call sends one request; done: the command ends with code (an error,
+	// or --json printed the answer).
+	call := func(method, path string, body, out any) (code int, done bool) {
+		var raw []byte
+		if err := cl.do(ctx, method, path, body, out, &raw); err != nil {
+			return clientFail(e, "shift "+sub, err), true
 		}
 		if c.cf.asJSON {
 			printJSON(e.stdout, raw)
-			return exitOK
+			return exitOK, true
+		}
+		return exitOK, false
+	}
+	sign := func(meaning, reason string) *api.SignatureRequest {
+		return &api.SignatureRequest{Password: c.password(), Meaning: meaning, Reason: reason}
+	}
+	switch sub {
+	case "report":
+		var rep api.ShiftReport
+		if code, done := call("GET", "/api/v1/shift/report?at="+url.QueryEscape(*at), nil, &rep); done {
+			return code
 		}
 		printShiftReport(e.stdout, rep)
 	case "handovers":
 		var hs []records.Handover
-		if err := cl.do(ctx, "GET", "/api/v1/shift/handovers?limit="+strconv.Itoa(*limit), nil, &hs, &raw); err != nil {
-			return clientFail(e, "shift handovers", err)
-		}
-		if c.cf.asJSON {
-			printJSON(e.stdout, raw)
-			return exitOK
+		if code, done := call("GET", "/api/v1/shift/handovers?limit="+strconv.Itoa(*limit), nil, &hs); done {
+			return code
 		}
 		if len(hs) == 0 {
 			fmt.Fprintln(e.stdout, "no handovers")
@@ -417,26 +424,15 @@ func cmdShift(ctx context.Context, e env, args []string) int {
 		for _, h := range hs {
 			printHandover(e.stdout, h)
 		}
-	case "handover":
+	case "handover", "ack":
 		var h records.Handover
-		if err := cl.do(ctx, "POST", "/api/v1/shift/handovers", api.HandoverRequest{Note: *note, Signature: &api.SignatureRequest{Password: c.password(),
-			Meaning: api.MeaningHandedOver, Reason: meaningOr(*reason, "shift handover")}}, &h, &raw); err != nil {
-			return clientFail(e, "shift handover", err)
+		path, body := "/api/v1/shift/handovers", any(api.HandoverRequest{Note: *note, Signature: sign(api.MeaningHandedOver, meaningOr(*reason, "shift handover"))})
+		if sub == "ack" {
+			path = "/api/v1/shift/handovers/" + url.PathEscape(c.pos[1]) + "/ack"
+			body = api.HandoverAckRequest{Signature: sign(api.MeaningAcknowledged, meaningOr(*reason, "handover acknowledged"))}
 		}
-		if c.cf.asJSON {
-			printJSON(e.stdout, raw)
-			return exitOK
-		}
-		printHandover(e.stdout, h)
-	case "ack":
-		var h records.Handover
-		if err := cl.do(ctx, "POST", "/api/v1/shift/handovers/"+url.PathEscape(c.pos[1])+"/ack", api.HandoverAckRequest{Signature: &api.SignatureRequest{
-			Password: c.password(), Meaning: api.MeaningAcknowledged, Reason: meaningOr(*reason, "handover acknowledged")}}, &h, &raw); err != nil {
-			return clientFail(e, "shift ack", err)
-		}
-		if c.cf.asJSON {
-			printJSON(e.stdout, raw)
-			return exitOK
+		if code, done := call("POST", path, body, &h); done {
+			return code
 		}
 		printHandover(e.stdout, h)
 	}
