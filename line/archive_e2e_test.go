@@ -2,6 +2,7 @@ package line_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,10 @@ func TestArchivedUnitLookup(t *testing.T) {
 	}
 	if _, err := c.Status(ctx); err != nil {
 		t.Fatalf("status with the current batch archived: %v", err)
+	}
+	// a serial the line never had, in the words the API passes on
+	if _, err := c.Unit(ctx, "NOSUCHSERIAL"); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), `serial "NOSUCHSERIAL" was never seen on this line`) {
+		t.Fatalf("unknown serial: %v", err)
 	}
 	// The line goes on with a new batch.
 	if rec := runBatch(t, l, "AR2", 10); !rec.Balanced {

@@ -15,7 +15,10 @@ import (
 func (s *Server) unit(c *call) error {
 	serial := c.r.PathValue("serial")
 	u, err := s.o.Controller.Unit(c.r.Context(), serial)
-	if errors.Is(err, ErrNotFound) {
+	// A serial the journal never had: say so in one sentence. Other
+	// not-found answers (archived, archive deleted after its retention,
+	// archive folder not set) keep their own words.
+	if errors.Is(err, ErrNotFound) && strings.Contains(err.Error(), "never seen on this line") {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound,
 			Message: fmt.Sprintf("serial %q was never seen on this line (not in the journal or its archives)", serial)}
 	}
