@@ -378,6 +378,10 @@ type SignatureRequest struct {
 	Reason   string `json:"reason"`
 }
 
+// ReasonTargetReached is the Complete reason code that says the batch
+// reached its target quantity; refused for a batch short of it.
+const ReasonTargetReached = "target-reached"
+
 // reasonText builds the recorded reason of a command from its code and
 // note, refusing a missing or unknown code where the line requires one.
 func (s *Server) reasonText(cmd string, req CommandRequest) (string, error) {
@@ -421,6 +425,12 @@ func commandHandler(cmd string) handler {
 		reason, err := s.reasonText(cmd, req)
 		if err != nil {
 			return err
+		}
+		if cmd == "complete" && req.ReasonCode == ReasonTargetReached {
+			if b, err := s.o.Controller.Batch(c.r.Context(), id); err == nil && b.Counters.Commissioned < b.Target {
+				return badRequest("complete with reason code %s: %d of %d good packs; the batch completes by itself at its target — to close it short choose another reason (order-short)",
+					ReasonTargetReached, b.Counters.Commissioned, b.Target)
+			}
 		}
 		var sig Signature
 		if req.Override {

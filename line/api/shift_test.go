@@ -195,6 +195,11 @@ func TestReasonCodesAndHeldBy(t *testing.T) {
 	if code != 400 {
 		t.Fatalf("complete without a reason code: %d %s", code, b)
 	}
+	// target-reached only when it is: R1 is short of its target
+	code, b = e.Do(t, op, "POST", "/api/v1/batches/R1/complete", map[string]any{"reason_code": "target-reached"})
+	if code != 400 || !strings.Contains(string(b), "good packs") || !strings.Contains(string(b), "order-short") {
+		t.Fatalf("complete short of target with target-reached: %d %s", code, b)
+	}
 	e.MustDo(t, op, "POST", "/api/v1/batches/R1/complete", map[string]any{"reason_code": "order-short"}, 200, nil)
 }
 
@@ -208,7 +213,7 @@ func completeBatch(t *testing.T, e *apitest.Env, id string, n, rejectEvery int) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.MustDo(t, op, "POST", "/api/v1/batches/"+id+"/complete", map[string]any{"reason_code": "target-reached"}, 200, nil)
+	e.MustDo(t, op, "POST", "/api/v1/batches/"+id+"/complete", map[string]any{"reason_code": "order-short"}, 200, nil)
 	return serials
 }
 

@@ -48,7 +48,7 @@ func TestBrowserAdminAndQA(t *testing.T) {
 	b.waitFor(ctx, "unit action form", `document.querySelector("#unit-action-form")`)
 	// a wrong password is refused and nothing changes
 	fill("#unit-action-form", "#ua-action", "sample", "#ua-reason", "retain sample", "#ua-meaning", "approved", "#ua-password", "wrong")
-	b.waitFor(ctx, "signature refused", `document.querySelector("#msg").textContent.includes("signature_invalid")`)
+	b.waitFor(ctx, "signature refused", `document.querySelector("#msg").dataset.code === "signature_invalid"`)
 	fill("#unit-action-form", "#ua-action", "sample", "#ua-reason", "retain sample", "#ua-meaning", "approved", "#ua-password", apitest.SupervisorPassword)
 	b.waitFor(ctx, "sampled", `document.querySelector("#unit") && document.querySelector("#unit").textContent.includes("sampled")`)
 	b.screenshot(ctx, filepath.Join(art, "hmi-unit-sampled.png"))

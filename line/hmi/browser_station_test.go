@@ -69,6 +69,8 @@ func TestBrowserManualStation(t *testing.T) {
 	// a click elsewhere does not lose the scanner's target
 	b.click(ctx, "#st-cancel")
 	b.waitFor(ctx, "focus back in the scan field", `document.activeElement.id === "scan-code"`)
+	// one tap only arms the cancel (it would discard the case's scans)
+	b.waitFor(ctx, "cancel armed, case kept", `document.querySelector("#st-cancel").textContent.includes("Tap again") && document.querySelector("#st-open").textContent.includes("1 of 2")`)
 	b.screenshot(ctx, filepath.Join(artifactDir(t), "station.png"))
 	agg.mu.Lock()
 	defer agg.mu.Unlock()

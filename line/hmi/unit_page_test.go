@@ -47,3 +47,35 @@ func TestUnitPageChecksCode(t *testing.T) {
 		t.Errorf("reconciliation of a running batch: %d\n%s", c, body)
 	}
 }
+
+// TestUnitPageOffersWhatTheStateAllows: a supervisor is offered, for a
+// commissioned unit, QA sample, manual reject and decommission; for a
+// rejected unit of the running batch, none of them (the journal would
+// refuse each).
+func TestUnitPageOffersWhatTheStateAllows(t *testing.T) {
+	e := hmiEnv(t)
+	op, sup := e.Tokens["otto"], e.Tokens["sam"]
+	e.MustDo(t, op, "POST", "/api/v1/batches", map[string]any{"id": "U2", "gtin": apitest.GTIN, "lot": "LOT2612", "expiry": "281231", "target": 10}, 201, nil)
+	e.MustDo(t, op, "POST", "/api/v1/batches/U2/start", nil, 200, nil)
+	serials, err := e.Fake.Produce(3, 3) // the third is rejected
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(serial string) string {
+		t.Helper()
+		c, _, body := get(t, e, sup, "/unit?code="+url.QueryEscape(serial))
+		if c != 200 {
+			t.Fatalf("unit page %s: %d", serial, c)
+		}
+		return body
+	}
+	body := page(serials[0])
+	for _, want := range []string{`id="unit-action-form"`, `<option value="sample">`, `<option value="reject">`, `<option value="decommission">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("commissioned unit: page lacks %s", want)
+		}
+	}
+	if body := page(serials[2]); strings.Contains(body, `id="unit-action-form"`) {
+		t.Errorf("rejected unit: supervisor actions offered:\n%s", body)
+	}
+}

@@ -27,6 +27,8 @@
         '</p><div class="progress big"><div class="bar" data-pct="' + Math.round(100 * o.count / o.capacity) + '"></div></div>' : '<p class="none">' + esc(T("st.nothing")) + "</p>";
       bars();
       document.getElementById("st-await").hidden = !s.await_label;
+      if (cancel && !o) { disarm(); }
+      if (cancel) cancel.disabled = !o;
     };
     onSubmit("#scan-form", async () => {
       const code = field.value;
@@ -36,8 +38,19 @@
     document.querySelectorAll("[data-mode]").forEach(b => b.addEventListener("click", async () => {
       try { await api("POST", "/api/v1/aggregation/stations/" + name + "/command", { command: "mode", mode: b.dataset.mode }); await refresh(); } catch (e) { /* shown */ }
     }));
+    // Cancelling discards the open case's scans: the first tap arms the
+    // button for 5 s, the second one cancels.
     const cancel = document.getElementById("st-cancel");
+    let armed = 0;
+    const disarm = () => { clearTimeout(armed); armed = 0; cancel.textContent = T("st.cancel"); cancel.classList.remove("stop"); };
     if (cancel) cancel.addEventListener("click", async () => {
+      if (!armed) {
+        armed = setTimeout(disarm, 5000);
+        cancel.textContent = T("st.cancel.confirm");
+        cancel.classList.add("stop");
+        return;
+      }
+      disarm();
       try { await api("POST", "/api/v1/aggregation/stations/" + name + "/command", { command: "cancel", reason: "cancelled at the station" }); await refresh(); } catch (e) { /* shown */ }
     });
     onSubmit("#partial-form", async () => {

@@ -25,11 +25,11 @@ function W(prefix, s) {
   return CAT[prefix + s] || s;
 }
 
-function say(text, isError) {
+function say(text, isError, code) {
   const m = $("#msg");
   if (!m) return;
   m.textContent = text;
-  m.title = text;
+  m.dataset.code = code || ""; // the API's error code, for support (not shown)
   m.className = "msg show" + (isError ? " err" : "");
 }
 
@@ -53,7 +53,7 @@ async function api(method, path, body, background) {
       location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
     }
     if (err.code === "password_change_required") location.href = "/password";
-    say(err.message + " [" + err.code + "]", true);
+    say(err.message, true, err.code);
     const e = new Error(err.message);
     e.code = err.code;
     throw e;
@@ -109,7 +109,12 @@ async function rules() {
 // null when cancelled.
 async function confirmCommand(cmd) {
   const r = await rules();
-  const codes = (r.reasons || {})[cmd] || [];
+  let codes = (r.reasons || {})[cmd] || [];
+  if (cmd === "complete") {
+    // "target reached" only when it is (the server refuses it otherwise)
+    const num = k => parseInt((document.querySelector('[data-k="' + k + '"]') || {}).textContent, 10) || 0;
+    if (num("batch.good") < num("batch.target")) codes = codes.filter(c => c.code !== "target-reached");
+  }
   const dlg = $("#confirm");
   $("#confirm-title").textContent = T("confirm.title." + cmd);
   $("#confirm-text").textContent = T("confirm.text." + cmd);
@@ -117,7 +122,15 @@ async function confirmCommand(cmd) {
   sel.innerHTML = '<option value="">' + esc(T("confirm.pick")) + "</option>" + codes.map(c => '<option value="' + esc(c.code) + '">' + esc(c.text) + "</option>").join("");
   sel.required = codes.length > 0;
   $("#confirm-reason-row").hidden = codes.length === 0;
-  $("#confirm-note").value = "";
+  const note = $("#confirm-note");
+  note.value = "";
+  // the reason code "other" needs the note (the server refuses it without)
+  const noteRule = () => {
+    note.required = sel.value === "other";
+    $("#confirm-note-label").textContent = T(note.required ? "confirm.note.required" : "confirm.note");
+  };
+  sel.onchange = noteRule;
+  noteRule();
   $("#confirm-ok").textContent = T("cmd." + cmd);
   return new Promise(resolve => {
     const done = v => { dlg.close(); $("#confirm-form").onsubmit = null; $("#confirm-cancel").onclick = null; resolve(v); };
@@ -125,10 +138,10 @@ async function confirmCommand(cmd) {
     $("#confirm-form").onsubmit = ev => {
       ev.preventDefault();
       if (sel.required && !sel.value) { sel.focus(); return; }
+      if (note.required && !note.value.trim()) { note.focus(); return; }
       const body = {};
       if (sel.value) body.reason_code = sel.value;
-      const note = $("#confirm-note").value.trim();
-      if (note) body.reason = note;
+      if (note.value.trim()) body.reason = note.value.trim();
       done(body);
     };
     dlg.showModal();
