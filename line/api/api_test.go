@@ -795,7 +795,7 @@ func TestBatchNHRNChecked(t *testing.T) {
 	for _, c := range []struct{ profile, nhrn, want string }{
 		{"eu-fmd-de", "", "nhrn: required by profile eu-fmd-de (AI 710)"},
 		{"eu-fmd-fr", "", "(AI 711)"},
-		{"eu-fmd-de", "0415 0127", `nhrn \"0415 0127\" (AI 710)`},
+		{"eu-fmd-de", "0415 0127", `nhrn (AI 710) \"0415 0127\": character ' ' (position 5) is not allowed`},
 		{"eu-fmd-pt", "123456789012345678901", "(AI 714)"},
 		{"eu-fmd", "04150127", `profile \"eu-fmd\" carries no national number`},
 		{"us-dscsa", "04150127", "carries no national number"},

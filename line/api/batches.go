@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/serialine/serialine/line/auth"
+	"github.com/serialine/serialine/line/epcis"
 	"github.com/serialine/serialine/line/packml"
 	"github.com/serialine/serialine/line/records"
 	"github.com/serialine/serialine/printer/gs1"
@@ -238,7 +240,7 @@ func (s *Server) checkAgainstMaster(def *BatchDef) []string {
 	if def.Lot == "" {
 		p = append(p, "lot: required (as printed on the pack, AI 10: up to 20 characters)")
 	} else if err := gs1.CheckValue("10", def.Lot); err != nil {
-		p = append(p, fmt.Sprintf("lot %q: %v", def.Lot, err))
+		p = append(p, valueProblem("lot", def.Lot, err))
 	}
 	if prod.GTIN != "" {
 		p = append(p, s.checkExpiry(def.Expiry, prod.MinShelfLifeDays)...)
@@ -255,7 +257,7 @@ func (s *Server) checkAgainstMaster(def *BatchDef) []string {
 				p = append(p, fmt.Sprintf("nhrn: required by profile %s (AI %s)", prod.Profile, prof.NHRN))
 			case prof.NHRN != "":
 				if err := gs1.CheckValue(prof.NHRN, def.NHRN); err != nil {
-					p = append(p, fmt.Sprintf("nhrn %q (AI %s): %v", def.NHRN, prof.NHRN, err))
+					p = append(p, valueProblem(fmt.Sprintf("nhrn (AI %s)", prof.NHRN), def.NHRN, err))
 				}
 			case def.NHRN != "":
 				p = append(p, fmt.Sprintf("nhrn: profile %s carries no national number; leave it out", prod.Profile))
@@ -265,6 +267,31 @@ func (s *Server) checkAgainstMaster(def *BatchDef) []string {
 	return p
 }
 
+// valueProblem says in words what is wrong with the value v of a batch
+// field, from the GS1 check's error (no parser internals).
+func valueProblem(field, v string, err error) string {
+	var ge *gs1.Error
+	if !errors.As(err, &ge) {
+		return fmt.Sprintf("%s %q: %v", field, v, err)
+	}
+	at := ""
+	if ge.Pos > 0 && ge.Pos <= len(v) {
+		r, _ := utf8.DecodeRuneInString(v[ge.Pos-1:])
+		at = fmt.Sprintf("character %q (position %d)", r, ge.Pos)
+	}
+	switch {
+	case ge.Rule == gs1.RuleCSET82 && at != "":
+		return fmt.Sprintf("%s %q: %s is not allowed: use A-Z, a-z, 0-9 and !\"%%&'()*+,-./:;<=>?_ (no spaces or accents)", field, v, at)
+	case ge.Rule == gs1.RuleNumeric && at != "":
+		return fmt.Sprintf("%s %q: %s is not a digit", field, v, at)
+	case ge.Rule == gs1.RuleLength:
+		return fmt.Sprintf("%s %q: %s", field, v, ge.Msg)
+	case ge.Rule == gs1.RuleDate:
+		return fmt.Sprintf("%s %q: not a calendar date: %s", field, v, ge.Msg)
+	}
+	return fmt.Sprintf("%s %q: %s", field, v, ge.Msg)
+}
+
 // checkExpiry: YYMMDD (day 00 = the month's last day), later than today
 // (in the line's time zone) plus the product's minimum shelf life.
 func (s *Server) checkExpiry(v string, minDays int) []string {
@@ -272,13 +299,14 @@ func (s *Server) checkExpiry(v string, minDays int) []string {
 		return []string{"expiry: required (YYMMDD)"}
 	}
 	if err := gs1.CheckValue("17", v); err != nil {
-		return []string{fmt.Sprintf("expiry %q: want a date YYMMDD: %v", v, err)}
+		return []string{valueProblem("expiry", v, err) + " (want a date YYMMDD)"}
 	}
-	exp, ok := parseExpiry(v)
+	now := s.o.Now().In(s.o.Location)
+	exp, ok := parseExpiry(v, now)
 	if !ok {
 		return []string{fmt.Sprintf("expiry %q: not a date (YYMMDD)", v)}
 	}
-	today := s.o.Now().In(s.o.Location)
+	today := now
 	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
 	earliest := today.AddDate(0, 0, minDays+1)
 	if exp.Before(earliest) {
@@ -288,9 +316,10 @@ func (s *Server) checkExpiry(v string, minDays int) []string {
 	return nil
 }
 
-// parseExpiry reads YYMMDD (GS1 general specifications: YY within -49/+50
-// years of today is simplified to 20YY; DD 00 is the month's last day).
-func parseExpiry(v string) (time.Time, bool) {
+// parseExpiry reads YYMMDD as of now: the century by the GS1 General
+// Specifications' sliding window (epcis.Century: 99 seen in 2026 is 1999,
+// an expired date, not 2099); DD 00 is the month's last day.
+func parseExpiry(v string, now time.Time) (time.Time, bool) {
 	if len(v) != 6 {
 		return time.Time{}, false
 	}
@@ -300,10 +329,11 @@ func parseExpiry(v string) (time.Time, bool) {
 	if e1 != nil || e2 != nil || e3 != nil || mm < 1 || mm > 12 || dd > 31 {
 		return time.Time{}, false
 	}
+	year := epcis.Century(yy, now.Year())
 	if dd == 0 {
-		return time.Date(2000+yy, time.Month(mm)+1, 0, 0, 0, 0, 0, time.UTC), true
+		return time.Date(year, time.Month(mm)+1, 0, 0, 0, 0, 0, time.UTC), true
 	}
-	t := time.Date(2000+yy, time.Month(mm), dd, 0, 0, 0, 0, time.UTC)
+	t := time.Date(year, time.Month(mm), dd, 0, 0, 0, 0, time.UTC)
 	if t.Day() != dd {
 		return time.Time{}, false
 	}
@@ -329,7 +359,7 @@ func checkBatchDef(def BatchDef) []string {
 		if f.v == "" {
 			p = append(p, f.missing)
 		} else if err := gs1.CheckValue(f.ai, f.v); err != nil {
-			p = append(p, fmt.Sprintf("%s %q: %v", f.name, f.v, err))
+			p = append(p, valueProblem(f.name, f.v, err))
 		}
 	}
 	var nhrnAI string
@@ -345,7 +375,7 @@ func checkBatchDef(def BatchDef) []string {
 		p = append(p, fmt.Sprintf("nhrn: required by profile %s (AI %s)", def.Profile, nhrnAI))
 	case nhrnAI != "":
 		if err := gs1.CheckValue(nhrnAI, def.NHRN); err != nil {
-			p = append(p, fmt.Sprintf("nhrn %q (AI %s): %v", def.NHRN, nhrnAI, err))
+			p = append(p, valueProblem(fmt.Sprintf("nhrn (AI %s)", nhrnAI), def.NHRN, err))
 		}
 	case def.NHRN != "":
 		p = append(p, fmt.Sprintf("nhrn: profile %q carries no national number", def.Profile))

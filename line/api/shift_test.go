@@ -95,6 +95,14 @@ func TestProductMasterAndBatchSetup(t *testing.T) {
 			[]string{"the product master sets eu-fmd-de", "leave it out"}},
 		{map[string]any{"id": "B1", "gtin": "09501101530010", "lot": "L1", "expiry": yymmdd(today.AddDate(2, 0, 0)), "target": 10},
 			[]string{"nhrn: required by profile eu-fmd-de (AI 710)"}},
+		// in words, not parser internals
+		{map[string]any{"id": "B1", "gtin": "09501101530010", "lot": "L2026ä", "expiry": yymmdd(today.AddDate(2, 0, 0)), "target": 10, "nhrn": "04150127"},
+			[]string{`lot "L2026ä": character 'ä' (position 6) is not allowed: use A-Z`}},
+		{map[string]any{"id": "B1", "gtin": "09501101530010", "lot": "L1", "expiry": "281301", "target": 10, "nhrn": "04150127"},
+			[]string{`expiry "281301": not a calendar date`, "(want a date YYMMDD)"}},
+		// the GS1 sliding window: 99 is 1999 (expired), not 2099
+		{map[string]any{"id": "B1", "gtin": "09501101530010", "lot": "L1", "expiry": "991231", "target": 10, "nhrn": "04150127"},
+			[]string{"expiry 991231 (1999-12-31): must be"}},
 	} {
 		code, b := e.Do(t, op, "POST", "/api/v1/batches", c.def)
 		msg := errMsg(t, b)
