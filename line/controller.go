@@ -1041,6 +1041,9 @@ func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overri
 	if err := c.clearedLocked(c.batchID); err != nil {
 		return "", err
 	}
+	if err := c.aggLeftOpen(); err != nil {
+		return "", err
+	}
 	ctr, err := c.j.Counters(c.batchID)
 	if err != nil {
 		return "", fmt.Errorf("line clearance: %w: %w", err, api.ErrUnavailable)
@@ -1071,6 +1074,33 @@ func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overri
 		overridden = strings.TrimPrefix(overridden+"; "+why, "; ")
 	}
 	return overridden, nil
+}
+
+// aggLeftOpen refuses the start while an earlier batch still has
+// aggregation parents open (cases, pallets): the stations would go on
+// building them with the new batch's packs, which the journal refuses.
+// The aggregation station code shares the journal, which knows every
+// batch's parents; a line without aggregation has none.
+func (c *Controller) aggLeftOpen() error {
+	ids, err := c.j.AggOpenBatches()
+	if err != nil {
+		return fmt.Errorf("line clearance: aggregation: %w: %w", err, api.ErrUnavailable)
+	}
+	for _, id := range ids {
+		if id == c.batchID {
+			continue
+		}
+		err := c.j.AggOpen(id)
+		var op *journal.OpenParentsError
+		if errors.As(err, &op) {
+			return fmt.Errorf("%w: aggregation of an earlier batch left open: %w: close each as partial at its station "+
+				"(supervisor's e-signature) or unpack it in rework, then start %s: %w", ErrClearance, err, c.batchID, api.ErrRefused)
+		}
+		if err != nil {
+			return fmt.Errorf("line clearance: aggregation of batch %s: %w: %w", id, err, api.ErrUnavailable)
+		}
+	}
+	return nil
 }
 
 func (c *Controller) drawnLen() int {

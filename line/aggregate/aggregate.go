@@ -238,7 +238,10 @@ func New(o Options) (*Aggregator, error) {
 	return a, nil
 }
 
-var _ api.Aggregation = (*Aggregator)(nil)
+var (
+	_ api.Aggregation = (*Aggregator)(nil)
+	_ api.AggOpener   = (*Aggregator)(nil)
+)
 
 // Run runs the stations, the SSCC pool keeper and the EPCIS reporter until
 // ctx ends, then closes the devices.
@@ -512,6 +515,8 @@ func wrap(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, journal.ErrAggRefused):
+		return fmt.Errorf("%w: %w", err, api.ErrRefused)
+	case errors.As(err, new(*journal.OpenParentsError)):
 		return fmt.Errorf("%w: %w", err, api.ErrRefused)
 	case errors.Is(err, journal.ErrNotFound):
 		return fmt.Errorf("%w: %w", err, api.ErrNotFound)

@@ -355,6 +355,12 @@ func (a *Aggregator) finishedFromAudit(ctx context.Context, batch string) *api.S
 	return found
 }
 
+// AggOpen implements api.AggOpener: nil when no parent of the batch is
+// open, else the journal's answer naming them (wrapping api.ErrRefused).
+func (a *Aggregator) AggOpen(_ context.Context, batch string) error {
+	return wrap(a.j.AggOpen(batch))
+}
+
 // FinishAggregation implements api.Aggregation: the batch is final, no
 // parent is open, orphans are decommissioned (policy decommission) through
 // the controller; the signature goes to the audit trail.

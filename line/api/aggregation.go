@@ -39,6 +39,24 @@ type Aggregation interface {
 	FinishAggregation(ctx context.Context, batch string, by Actor, sig Signature) (AggReconciliation, error)
 }
 
+// AggOpener is the Aggregation's check that a batch's aggregation is not
+// left open (line/aggregate.Aggregator has it): the batch record is not
+// signed while parents of the batch are open. AggOpen returns nil when
+// none is, an error naming them and saying what to do (wrapping
+// ErrRefused) when some are.
+type AggOpener interface {
+	AggOpen(ctx context.Context, batch string) error
+}
+
+// aggOpen is the Aggregation's AggOpen for batch id (nil without
+// aggregation, or when the Aggregation cannot tell).
+func (s *Server) aggOpen(ctx context.Context, id string) error {
+	if o, ok := s.o.Aggregation.(AggOpener); ok {
+		return o.AggOpen(ctx, id)
+	}
+	return nil
+}
+
 // AggParent is a case, bundle or pallet.
 type AggParent struct {
 	Code     string    `json:"code"`  // journal code: 00+SSCC or 01+GTIN+21+serial

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -105,6 +107,92 @@ func TestAggregationAPI(t *testing.T) {
 	for _, want := range []string{"api.aggregation.scan", "api.aggregation.command", "api.aggregation.command.refused", "api.aggregation.unpack", "api.aggregation.finish"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("audit trail lacks %s: %s", want, got)
+		}
+	}
+}
+
+// openAgg is an Aggregation whose batches may have parents open
+// (api.AggOpener), answering as line/aggregate.Aggregator does.
+type openAgg struct {
+	recAgg
+	mu   sync.Mutex
+	open map[string][]string // batch -> "level code (n of m)"
+}
+
+func (o *openAgg) set(batch string, parents ...string) {
+	o.mu.Lock()
+	o.open[batch] = parents
+	o.mu.Unlock()
+}
+
+func (o *openAgg) AggOpen(_ context.Context, batch string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ps := o.open[batch]; len(ps) > 0 {
+		return fmt.Errorf("%w: %w", &journal.OpenParentsError{Batch: batch, Open: ps}, api.ErrRefused)
+	}
+	return nil
+}
+
+// TestSignRefusedWhileAggregationOpen: the reconciliation names the
+// batch's open aggregation parents; the production sign-off and the QA
+// release are each refused while any is open (audited as refused, nothing
+// signed), and given once they are closed.
+func TestSignRefusedWhileAggregationOpen(t *testing.T) {
+	agg := &openAgg{open: map[string][]string{}}
+	e := apitest.NewEnv(t, apitest.EnvOptions{Aggregation: agg})
+	op, sam, quinn := e.Tokens["otto"], e.Tokens["sam"], e.Tokens["quinn"]
+	e.MustDo(t, op, "POST", "/api/v1/batches", map[string]any{"id": "B-01", "gtin": apitest.GTIN, "lot": "L1", "expiry": "281231", "target": 4}, 201, nil)
+	e.MustDo(t, op, "POST", "/api/v1/batches/B-01/start", nil, 200, nil)
+	if _, err := e.Fake.Produce(4, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.MustDo(t, op, "POST", "/api/v1/batches/B-01/complete", nil, 200, nil)
+	pallet := "pallet 00306141410000000017 (2 of 5)"
+	agg.set("B-01", pallet)
+	want := `batch "B-01" has 1 aggregation parent(s) still open: ` + pallet + "; close (or unpack) them first"
+	var rec api.Reconciliation
+	e.MustDo(t, op, "GET", "/api/v1/batches/B-01/reconciliation", nil, 200, &rec)
+	if rec.AggregationOpen != want {
+		t.Fatalf("reconciliation aggregation_open %q, want %q", rec.AggregationOpen, want)
+	}
+	prod := map[string]any{"password": apitest.SupervisorPassword, "meaning": "approved", "reason": "shift end"}
+	qa := map[string]any{"step": "qa", "password": apitest.QAPassword, "meaning": "released", "reason": "QA"}
+	refused := func(who, token string, body map[string]any) {
+		t.Helper()
+		var eb struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if code, b := e.Do(t, token, "POST", "/api/v1/batches/B-01/reconciliation/sign", body); code != 409 {
+			t.Fatalf("%s signs with the pallet open: %d %s", who, code, b)
+		} else if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code != api.CodeRefused || eb.Error.Message != want {
+			t.Fatalf("%s refused with %s, want code refused and %q", who, b, want)
+		}
+	}
+	refused("production", sam, prod)
+	agg.set("B-01")
+	rec = api.Reconciliation{}
+	e.MustDo(t, op, "GET", "/api/v1/batches/B-01/reconciliation", nil, 200, &rec)
+	if rec.AggregationOpen != "" {
+		t.Fatalf("aggregation_open %q once the pallet is closed", rec.AggregationOpen)
+	}
+	e.MustDo(t, sam, "POST", "/api/v1/batches/B-01/reconciliation/sign", prod, 200, nil)
+	agg.set("B-01", pallet) // reopened in rework after the sign-off
+	refused("QA", quinn, qa)
+	agg.set("B-01")
+	e.MustDo(t, quinn, "POST", "/api/v1/batches/B-01/reconciliation/sign", qa, 200, &rec)
+	if rec.Review == nil || !rec.Review.Released {
+		t.Fatalf("not released once the pallet is closed: %+v", rec.Review)
+	}
+	var signed, refusals []api.AuditRecord
+	e.MustDo(t, sam, "GET", "/api/v1/audit?action=auth.sign", nil, 200, &signed)
+	e.MustDo(t, sam, "GET", "/api/v1/audit?action=auth.sign.refused", nil, 200, &refusals)
+	if len(signed) != 2 || len(refusals) != 2 {
+		t.Fatalf("audit: %d auth.sign (want 2), %d auth.sign.refused (want 2)", len(signed), len(refusals))
+	}
+	for _, r := range refusals {
+		if !strings.Contains(r.Reason, "still open: "+pallet) {
+			t.Errorf("refusal audited as %q", r.Reason)
 		}
 	}
 }

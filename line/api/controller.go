@@ -371,6 +371,10 @@ type Reconciliation struct {
 	Closeouts []Closeout `json:"closeouts,omitempty"`
 	// TimeZone names the line's time zone, in which times are shown.
 	TimeZone string `json:"time_zone,omitempty"`
+	// AggregationOpen names the batch's aggregation parents still open
+	// (cases, pallets; set by the API with an Aggregation): the record is
+	// not signed until they are closed or unpacked. Empty when none are.
+	AggregationOpen string `json:"aggregation_open,omitempty"`
 }
 
 // Figures are the reconciliation figures a signature seals (records.Figures).

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -20,6 +21,8 @@ import (
 // figures side by side, and it needs a new signature. Two steps: the
 // production sign-off (supervisor), then the QA release (role qa, another
 // person); the batch is released only while both seal the record as it is.
+// Neither step is given while aggregation parents (cases, pallets) of the
+// batch are still open (AggOpener); the reconciliation names them.
 
 func (s *Server) reconciliation(c *call) error {
 	rec, err := s.reviewed(c.r.Context(), c.r.PathValue("id"))
@@ -38,6 +41,11 @@ func (s *Server) reviewed(ctx context.Context, id string) (Reconciliation, error
 		return rec, err
 	}
 	rec.TimeZone = s.o.Location.String()
+	if err := s.aggOpen(ctx, id); errors.Is(err, ErrRefused) {
+		rec.AggregationOpen = plain(err.Error())
+	} else if err != nil {
+		return rec, fmt.Errorf("batch %s: aggregation: %w", id, err)
+	}
 	if s.o.Records == nil {
 		return rec, nil
 	}
@@ -189,6 +197,9 @@ func (s *Server) signableStep(c *call, rec Reconciliation, req SignRequest) erro
 	if !rec.Final {
 		return fmt.Errorf("batch %s is %s: sign its record once it is complete, stopped or aborted: %w", id, rec.State, ErrInvalidState)
 	}
+	if err := s.aggOpen(c.r.Context(), id); err != nil {
+		return err
+	}
 	deviation := !rec.Balanced || rec.Deviations > 0
 	why := ""
 	if !rec.Balanced {
@@ -265,6 +276,9 @@ func (s *Server) signLegacy(c *call, id string, req SignRequest) error {
 		perr = fmt.Errorf("reconciliation of batch %s already signed by %s: %w", id, rec.Signed.User, ErrInvalidState)
 	case req.Meaning != MeaningApprovedWithDeviation && (!rec.Balanced || rec.Deviations > 0):
 		perr = fmt.Errorf("batch %s does not balance or has deviations; sign with meaning %q and a reason: %w", id, MeaningApprovedWithDeviation, ErrRefused)
+	}
+	if perr == nil {
+		perr = s.aggOpen(c.r.Context(), id)
 	}
 	if perr != nil {
 		s.signRefused(c, "auth.sign.refused", subject, perr)

@@ -98,6 +98,15 @@ type Signature struct {
 	Signer
 }
 
+// A4 page layout (mm): the bottom margin (automatic page break) and where
+// it starts.
+const (
+	marginLeft = 15.0
+	marginTop  = 24.0
+	pageBottom = 18.0
+	pageEnd    = 297 - pageBottom
+)
+
 // WritePDF writes r as a PDF to w.
 func WritePDF(w io.Writer, r Record) error {
 	loc := r.Location
@@ -126,8 +135,8 @@ func WritePDF(w io.Writer, r Record) error {
 	pdf.SetCreationDate(r.Generated)
 	pdf.SetModificationDate(r.Generated)
 	pdf.SetCatalogSort(true)
-	pdf.SetMargins(15, 24, 15)
-	pdf.SetAutoPageBreak(true, 18)
+	pdf.SetMargins(marginLeft, marginTop, 15)
+	pdf.SetAutoPageBreak(true, pageBottom)
 	pdf.AliasNbPages("{nb}")
 	pdf.SetHeaderFunc(func() {
 		pdf.SetFont("Helvetica", "B", 10)
@@ -158,34 +167,100 @@ func WritePDF(w io.Writer, r Record) error {
 		pdf.SetFont("Helvetica", "", 9)
 		pdf.MultiCell(0, 5, tr(v), "", "L", false)
 	}
-	table := func(widths []float64, head []string, rows [][]string) {
-		pdf.SetFont("Helvetica", "B", 8)
-		pdf.SetFillColor(225, 230, 235)
-		for i, h := range head {
-			pdf.CellFormat(widths[i], 6, tr(h), "1", 0, "L", true, 0, "")
-		}
-		pdf.Ln(-1)
-		pdf.SetFont("Helvetica", "", 8)
-		for _, row := range rows {
-			// the row's height: the tallest wrapped cell
-			lines := 1
-			for i, c := range row {
-				if n := len(pdf.SplitText(tr(c), widths[i]-2)); n > lines {
-					lines = n
+	// wrap splits s into the lines MultiCell would make of it in a cell w
+	// wide (cell margins off): at "\n" and between words, a word wider
+	// than the cell cut; widths measured on the text as printed (cp1252).
+	wrap := func(s string, w float64) []string {
+		w -= 2 * pdf.GetCellMargin()
+		fits := func(x string) bool { return pdf.GetStringWidth(tr(x)) <= w }
+		var out []string
+		for _, para := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+			line := ""
+			for _, word := range strings.Fields(para) {
+				if line != "" && fits(line+" "+word) {
+					line += " " + word
+					continue
+				}
+				if line != "" {
+					out = append(out, line)
+				}
+				line = word
+				for !fits(line) {
+					rs := []rune(line)
+					n := len(rs) - 1
+					for n > 1 && !fits(string(rs[:n])) {
+						n--
+					}
+					out = append(out, string(rs[:n]))
+					line = string(rs[n:])
 				}
 			}
-			hgt := float64(lines) * 4
-			if pdf.GetY()+hgt > 279 {
-				pdf.AddPage()
+			out = append(out, line)
+		}
+		return out
+	}
+	// table draws a table whose rows stay whole: a row that does not fit
+	// on the page starts the next one (the column heads repeated), drawn
+	// with the automatic page break off so that its cells stay side by
+	// side; only a row taller than a whole page goes on over pages, as
+	// many of its lines on each as fit.
+	table := func(widths []float64, head []string, rows [][]string) {
+		const lineH, headH = 4.0, 6.0
+		heads := func() {
+			pdf.SetFont("Helvetica", "B", 8)
+			pdf.SetFillColor(225, 230, 235)
+			for i, h := range head {
+				pdf.CellFormat(widths[i], headH, tr(h), "1", 0, "L", true, 0, "")
 			}
-			x, y := pdf.GetXY()
+			pdf.Ln(-1)
+			pdf.SetFont("Helvetica", "", 8)
+		}
+		newPage := func() {
+			pdf.AddPage()
+			heads()
+		}
+		pdf.SetFont("Helvetica", "", 8)
+		cells := make([][][]string, len(rows))
+		height := make([]int, len(rows)) // lines
+		for r, row := range rows {
+			cells[r] = make([][]string, len(row))
+			height[r] = 1
 			for i, c := range row {
-				pdf.Rect(x, y, widths[i], hgt, "D")
-				pdf.SetXY(x+1, y+0.5)
-				pdf.MultiCell(widths[i]-2, 4, tr(c), "", "L", false)
-				x += widths[i]
+				cells[r][i] = wrap(c, widths[i]-2)
+				height[r] = max(height[r], len(cells[r][i]))
 			}
-			pdf.SetXY(15, y+hgt)
+		}
+		pdf.SetAutoPageBreak(false, pageBottom)
+		defer pdf.SetAutoPageBreak(true, pageBottom)
+		top := marginTop + headH // where rows start on a page of their own
+		fits := func(r int) bool { return pdf.GetY()+float64(height[r])*lineH+1 <= pageEnd || pdf.GetY() <= top }
+		if len(rows) > 0 && pdf.GetY()+headH+min(float64(height[0])*lineH+1, pageEnd-top) > pageEnd {
+			pdf.AddPage() // the heads go with the first row
+		}
+		heads()
+		for r := range rows {
+			n := height[r]
+			if !fits(r) {
+				newPage()
+			}
+			for from := 0; from < n; {
+				if from > 0 {
+					newPage() // the rest of a row taller than a page
+				}
+				x, y := pdf.GetXY()
+				k := min(n-from, max(1, int((pageEnd-y-1)/lineH)))
+				hgt := float64(k)*lineH + 1
+				for i, lines := range cells[r] {
+					pdf.Rect(x, y, widths[i], hgt, "D")
+					for l := from; l < min(from+k, len(lines)); l++ {
+						pdf.SetXY(x+1, y+0.5+float64(l-from)*lineH)
+						pdf.CellFormat(widths[i]-2, lineH, tr(lines[l]), "", 0, "L", false, 0, "")
+					}
+					x += widths[i]
+				}
+				pdf.SetXY(marginLeft, y+hgt)
+				from += k
+			}
 		}
 		pdf.Ln(2)
 	}

@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -863,6 +864,92 @@ func (j *Journal) Parents(batchID string, fn func(Parent) error) error {
 		}
 	}
 	return nil
+}
+
+// OpenParentsError says that a batch still has aggregation parents open
+// (AggOpen): its text names the first five ("case 00306… (3 of 4)") and
+// what to do.
+type OpenParentsError struct {
+	Batch string
+	Open  []string // "level code (children of capacity)", opening order
+}
+
+func (e *OpenParentsError) Error() string {
+	list, n := e.Open, len(e.Open)
+	more := ""
+	if n > 5 {
+		list, more = list[:5], fmt.Sprintf(" … and %d more", n-5)
+	}
+	return fmt.Sprintf("batch %q has %d aggregation parent(s) still open: %s%s; close (or unpack) them first",
+		e.Batch, n, strings.Join(list, ", "), more)
+}
+
+// openParentsTx returns an *OpenParentsError when batch id has parents
+// still open.
+func openParentsTx(tx *bolt.Tx, id string) error {
+	var open []string
+	err := forEachBatchParent(tx, id, func(code string, r *idRec) error {
+		if r.p.state == ParentOpen {
+			open = append(open, fmt.Sprintf("%s %s (%d of %d)", r.p.level, code, len(r.p.children), r.p.capacity))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		return &OpenParentsError{Batch: id, Open: open}
+	}
+	return nil
+}
+
+// AggOpen says whether batch id's aggregation still has parents open
+// (cases, pallets not yet closed, unpacked or void): nil when none (or the
+// batch never aggregated), an *OpenParentsError naming them, or the error
+// reading the journal.
+func (j *Journal) AggOpen(batchID string) error {
+	var open error
+	err := j.view(func(tx *bolt.Tx) error {
+		open = openParentsTx(tx, batchID)
+		var op *OpenParentsError
+		if errors.As(open, &op) {
+			return nil
+		}
+		return open
+	})
+	if err != nil {
+		return err
+	}
+	return open
+}
+
+// AggOpenBatches returns the batches (of the live journal) with
+// aggregation parents still open, by batch id.
+func (j *Journal) AggOpenBatches() ([]string, error) {
+	var ids []string
+	errOpen := errors.New("open")
+	err := j.view(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bktAggBatch)
+		if ab == nil {
+			return nil
+		}
+		return ab.ForEachBucket(func(name []byte) error {
+			err := forEachBatchParent(tx, string(name), func(_ string, r *idRec) error {
+				if r.p.state == ParentOpen {
+					return errOpen
+				}
+				return nil
+			})
+			switch {
+			case errors.Is(err, errOpen):
+				ids = append(ids, string(name))
+			case err != nil:
+				return err
+			}
+			return nil
+		})
+	})
+	return ids, err
 }
 
 // Orphans returns the batch's commissioned units that are in no parent,

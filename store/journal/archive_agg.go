@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,24 +21,12 @@ import (
 // archived (nil: it does not): every parent must be closed, unpacked or
 // void, and every event of its log reported upstream (ReportAgg).
 func aggArchivable(tx *bolt.Tx, id string) error {
-	var open []string
-	err := forEachBatchParent(tx, id, func(code string, r *idRec) error {
-		if r.p.state == ParentOpen {
-			open = append(open, fmt.Sprintf("%s %s (%d of %d)", r.p.level, code, len(r.p.children), r.p.capacity))
+	if err := openParentsTx(tx, id); err != nil {
+		var op *OpenParentsError
+		if errors.As(err, &op) {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
-		return nil
-	})
-	if err != nil {
 		return err
-	}
-	if n := len(open); n > 0 {
-		more := ""
-		if n > 5 {
-			more = fmt.Sprintf(" … and %d more", n-5)
-			open = open[:5]
-		}
-		return fmt.Errorf("%w: batch %q has %d aggregation parent(s) still open: %s%s; close (or unpack) them first",
-			ErrInvalid, id, n, strings.Join(open, ", "), more)
 	}
 	if _, pending, err := aggPendingTx(tx, id); err != nil {
 		return err

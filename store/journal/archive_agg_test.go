@@ -321,6 +321,48 @@ func TestArchiveAggregatedRefusals(t *testing.T) {
 	}
 }
 
+// AggOpen names a batch's open parents (as the archive refusal does) and
+// AggOpenBatches lists the batches with any, until they are closed.
+func TestAggOpen(t *testing.T) {
+	j := openTest(t, nil)
+	ctx := context.Background()
+	b := aggregatedBatch(t, j, true)
+	err := j.AggOpen("B1")
+	var op *OpenParentsError
+	if !errors.As(err, &op) || op.Batch != "B1" || len(op.Open) != 2 {
+		t.Fatalf("AggOpen with a case and a pallet open: %v", err)
+	}
+	if want := `batch "B1" has 2 aggregation parent(s) still open: case ` + b.c4.Code + " (3 of 4), pallet " + b.pallet.Code +
+		" (2 of 3); close (or unpack) them first"; err.Error() != want {
+		t.Errorf("AggOpen:\n got %s\nwant %s", err, want)
+	}
+	if errors.Is(err, ErrInvalid) {
+		t.Error("open parents are a state, not invalid input")
+	}
+	if ids, err := j.AggOpenBatches(); err != nil || !slices.Equal(ids, []string{"B1"}) {
+		t.Fatalf("AggOpenBatches = %v, %v", ids, err)
+	}
+	if err := j.AggOpen("B-never"); err != nil {
+		t.Errorf("AggOpen of a batch without aggregation: %v", err)
+	}
+	for _, code := range []string{b.c4.Code, b.pallet.Code} {
+		if err := j.CloseParent(ctx, code, true, "batch end", supervisor); err != nil {
+			t.Fatal(err)
+		}
+		if code == b.c4.Code {
+			if err := j.AggOpen("B1"); !errors.As(err, &op) || len(op.Open) != 1 {
+				t.Fatalf("AggOpen with the pallet open: %v", err)
+			}
+		}
+	}
+	if err := j.AggOpen("B1"); err != nil {
+		t.Errorf("AggOpen once all are closed: %v", err)
+	}
+	if ids, err := j.AggOpenBatches(); err != nil || len(ids) != 0 {
+		t.Errorf("AggOpenBatches once all are closed = %v, %v", ids, err)
+	}
+}
+
 // resealArchive rewrites the trailer's content SHA-256 after an edit, as a
 // forger would: only the hierarchy checks can catch what was changed.
 func resealArchive(t *testing.T, lines [][]byte) [][]byte {
