@@ -28,6 +28,9 @@ func TestStartRefusedWhileEarlierAggregationOpen(t *testing.T) {
 	if _, err := a.StationCommand(ctx, "manual", api.StationCommand{Command: "mode", Mode: "case"}, operator, nil); err != nil {
 		t.Fatal(err)
 	}
+	// the batch end returned the SSCCs it did not use; the aggregation
+	// fetches new ones for the case to open
+	waitFor(t, "SSCCs to open a case with", func() bool { n, err := l.Journal.IDLevel(journal.IDSSCC, ""); return err == nil && n > 0 })
 	for _, s := range units[:3] {
 		if r, err := a.Scan(ctx, "manual", "(01)"+testGTIN+"(17)281231(10)LB-01(21)"+s, operator); err != nil || !r.OK {
 			t.Fatalf("manual scan of %s: %+v %v", s, r, err)

@@ -122,7 +122,25 @@ func TestHeartbeatStall(t *testing.T) {
 			t.Fatalf("err %v, want stalled", err)
 		}
 	}
+	// The PLC beats again, and keeps beating as a live PLC does (a loaded
+	// machine could otherwise see a second stall before the next product).
 	sim.Beat()
+	bctx, stopBeating := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		tk := time.NewTicker(c.HeartbeatTimeout / 5)
+		defer tk.Stop()
+		for {
+			select {
+			case <-bctx.Done():
+				return
+			case <-tk.C:
+				sim.Beat()
+			}
+		}
+	}()
+	defer func() { stopBeating(); <-beating }()
 	d := sim.Produce(1)
 	var missed uint64
 	for {
