@@ -127,6 +127,7 @@ func (s *Server) batchRecord(c *call, id string, rep reconcile.Report) (report.R
 	if err != nil {
 		return rec, err
 	}
+	rec.AggregationOpen = rv.AggregationOpen
 	if rv.Review != nil {
 		rec.Changed, rec.Released = rv.Review.ChangedAfterSigning, rv.Review.Released
 		for _, sg := range rv.Review.History {

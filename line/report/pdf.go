@@ -40,6 +40,9 @@ type Record struct {
 	// Changed: the record changed after a signature (it needs new ones).
 	Changed  bool
 	Released bool
+	// AggregationOpen names the batch's aggregation parents still open
+	// ("" = none): no signature until they are closed.
+	AggregationOpen string
 }
 
 // StateChange is one PackML transition.
@@ -389,6 +392,11 @@ func WritePDF(w io.Writer, r Record) error {
 	}
 
 	h1(t("rec.review"))
+	if r.AggregationOpen != "" {
+		pdf.SetTextColor(170, 0, 0)
+		pdf.MultiCell(0, 5, tr(t("rec.aggopen")+" "+r.AggregationOpen), "", "L", false)
+		pdf.SetTextColor(0, 0, 0)
+	}
 	switch {
 	case r.Released:
 		pdf.MultiCell(0, 5, tr(t("rec.released")), "", "L", false)

@@ -39,10 +39,12 @@ func record(lang string, alarms int) report.Record {
 func TestWritePDF(t *testing.T) {
 	pdftotext := reference.Tool(t, "pdftotext")
 	var a, b bytes.Buffer
-	if err := report.WritePDF(&a, record("de", 120)); err != nil {
+	r := record("de", 120)
+	r.AggregationOpen = "Karton 00095011010000000049 (3 von 20)"
+	if err := report.WritePDF(&a, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := report.WritePDF(&b, record("de", 120)); err != nil {
+	if err := report.WritePDF(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
@@ -60,7 +62,8 @@ func TestWritePDF(t *testing.T) {
 		t.Fatalf("%d pages for 120 alarms", pages)
 	}
 	for _, want := range []string{"Seite 1 von " + strconv.Itoa(pages), "Seite " + strconv.Itoa(pages) + " von " + strconv.Itoa(pages), "Jürgen Groß (sam)",
-		"LÖT1", "Schmerztabletten 500 mg", "15:03:00 CET", "Europe/Berlin", "Produktionsfreigabe", "printer: fault"} {
+		"LÖT1", "Schmerztabletten 500 mg", "15:03:00 CET", "Europe/Berlin", "Produktionsfreigabe", "printer: fault",
+		"Aggregation noch offen", "00095011010000000049 (3 von 20)"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("PDF lacks %q", want)
 		}
