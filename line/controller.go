@@ -1082,23 +1082,16 @@ func (c *Controller) clearanceLocked(ctx context.Context, override bool) (overri
 // The aggregation station code shares the journal, which knows every
 // batch's parents; a line without aggregation has none.
 func (c *Controller) aggLeftOpen() error {
-	ids, err := c.j.AggOpenBatches()
+	open, err := c.j.AggOpenParents()
 	if err != nil {
 		return fmt.Errorf("line clearance: aggregation: %w: %w", err, api.ErrUnavailable)
 	}
-	for _, id := range ids {
-		if id == c.batchID {
+	for _, op := range open {
+		if op.Batch == c.batchID {
 			continue
 		}
-		err := c.j.AggOpen(id)
-		var op *journal.OpenParentsError
-		if errors.As(err, &op) {
-			return fmt.Errorf("%w: aggregation of an earlier batch left open: %w: close each as partial at its station "+
-				"(supervisor's e-signature) or unpack it in rework, then start %s: %w", ErrClearance, err, c.batchID, api.ErrRefused)
-		}
-		if err != nil {
-			return fmt.Errorf("line clearance: aggregation of batch %s: %w: %w", id, err, api.ErrUnavailable)
-		}
+		return fmt.Errorf("%w: aggregation of an earlier batch left open: %w: close each as partial at its station "+
+			"(supervisor's e-signature) or unpack it in rework, then start %s: %w", ErrClearance, op, c.batchID, api.ErrRefused)
 	}
 	return nil
 }

@@ -923,33 +923,27 @@ func (j *Journal) AggOpen(batchID string) error {
 	return open
 }
 
-// AggOpenBatches returns the batches (of the live journal) with
-// aggregation parents still open, by batch id.
-func (j *Journal) AggOpenBatches() ([]string, error) {
-	var ids []string
-	errOpen := errors.New("open")
+// AggOpenParents returns, for each batch of the live journal with
+// aggregation parents still open, the *OpenParentsError naming them (as
+// AggOpen would), by batch id.
+func (j *Journal) AggOpenParents() ([]*OpenParentsError, error) {
+	var open []*OpenParentsError
 	err := j.view(func(tx *bolt.Tx) error {
 		ab := tx.Bucket(bktAggBatch)
 		if ab == nil {
 			return nil
 		}
 		return ab.ForEachBucket(func(name []byte) error {
-			err := forEachBatchParent(tx, string(name), func(_ string, r *idRec) error {
-				if r.p.state == ParentOpen {
-					return errOpen
-				}
+			err := openParentsTx(tx, string(name))
+			var op *OpenParentsError
+			if errors.As(err, &op) {
+				open = append(open, op)
 				return nil
-			})
-			switch {
-			case errors.Is(err, errOpen):
-				ids = append(ids, string(name))
-			case err != nil:
-				return err
 			}
-			return nil
+			return err
 		})
 	})
-	return ids, err
+	return open, err
 }
 
 // Orphans returns the batch's commissioned units that are in no parent,

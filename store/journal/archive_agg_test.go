@@ -322,12 +322,13 @@ func TestArchiveAggregatedRefusals(t *testing.T) {
 }
 
 // AggOpen names a batch's open parents (as the archive refusal does) and
-// AggOpenBatches lists the batches with any, until they are closed.
+// AggOpenParents lists the batches with any, until they are closed.
 func TestAggOpen(t *testing.T) {
 	j := openTest(t, nil)
 	ctx := context.Background()
 	b := aggregatedBatch(t, j, true)
 	err := j.AggOpen("B1")
+	err0 := err
 	var op *OpenParentsError
 	if !errors.As(err, &op) || op.Batch != "B1" || len(op.Open) != 2 {
 		t.Fatalf("AggOpen with a case and a pallet open: %v", err)
@@ -339,8 +340,8 @@ func TestAggOpen(t *testing.T) {
 	if errors.Is(err, ErrInvalid) {
 		t.Error("open parents are a state, not invalid input")
 	}
-	if ids, err := j.AggOpenBatches(); err != nil || !slices.Equal(ids, []string{"B1"}) {
-		t.Fatalf("AggOpenBatches = %v, %v", ids, err)
+	if ops, err := j.AggOpenParents(); err != nil || len(ops) != 1 || ops[0].Batch != "B1" || ops[0].Error() != err0.Error() {
+		t.Fatalf("AggOpenParents = %v, %v", ops, err)
 	}
 	if err := j.AggOpen("B-never"); err != nil {
 		t.Errorf("AggOpen of a batch without aggregation: %v", err)
@@ -358,8 +359,8 @@ func TestAggOpen(t *testing.T) {
 	if err := j.AggOpen("B1"); err != nil {
 		t.Errorf("AggOpen once all are closed: %v", err)
 	}
-	if ids, err := j.AggOpenBatches(); err != nil || len(ids) != 0 {
-		t.Errorf("AggOpenBatches once all are closed = %v, %v", ids, err)
+	if ops, err := j.AggOpenParents(); err != nil || len(ops) != 0 {
+		t.Errorf("AggOpenParents once all are closed = %v, %v", ops, err)
 	}
 }
 
