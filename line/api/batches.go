@@ -456,11 +456,10 @@ func commandHandler(cmd string) handler {
 		if err != nil {
 			return err
 		}
-		if cmd == "complete" && req.ReasonCode == ReasonTargetReached {
-			if b, err := s.o.Controller.Batch(c.r.Context(), id); err == nil && b.Counters.Commissioned < b.Target {
-				return badRequest("complete with reason code %s: %d of %d good packs; the batch completes by itself at its target — to close it short choose another reason (order-short)",
-					ReasonTargetReached, b.Counters.Commissioned, b.Target)
-			}
+		b, berr := s.o.Controller.Batch(c.r.Context(), id)
+		if cmd == "complete" && req.ReasonCode == ReasonTargetReached && berr == nil && b.Counters.Commissioned < b.Target {
+			return badRequest("complete with reason code %s: %d of %d good packs; the batch completes by itself at its target — to close it short choose another reason (order-short)",
+				ReasonTargetReached, b.Counters.Commissioned, b.Target)
 		}
 		var sig Signature
 		if req.Override {
@@ -469,7 +468,7 @@ func commandHandler(cmd string) handler {
 			}
 		}
 		before := ""
-		if b, err := s.o.Controller.Batch(c.r.Context(), id); err == nil {
+		if berr == nil {
 			before = b.State
 		}
 		command := Command{Name: cmd, Reason: reason, Override: req.Override}
@@ -480,7 +479,7 @@ func commandHandler(cmd string) handler {
 			return err
 		}
 		after := ""
-		b, err := s.o.Controller.Batch(c.r.Context(), id)
+		b, err = s.o.Controller.Batch(c.r.Context(), id)
 		if err == nil {
 			after = b.State
 		}

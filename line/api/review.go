@@ -197,8 +197,8 @@ func (s *Server) signableStep(c *call, rec Reconciliation, req SignRequest) erro
 	if !rec.Final {
 		return fmt.Errorf("batch %s is %s: sign its record once it is complete, stopped or aborted: %w", id, rec.State, ErrInvalidState)
 	}
-	if err := s.aggOpen(c.r.Context(), id); err != nil {
-		return err
+	if rec.AggregationOpen != "" { // reviewed asked the aggregation
+		return fmt.Errorf("%s: %w", rec.AggregationOpen, ErrRefused)
 	}
 	deviation := !rec.Balanced || rec.Deviations > 0
 	why := ""
