@@ -22,7 +22,7 @@ func plainMessage(root reflect.Type, path, msg string) string {
 	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
 		out := fmt.Sprintf("unknown key %q", m[1])
 		parent, _ := splitPath(path)
-		if keys := keysAt(root, parent); root != nil && len(keys) > 0 {
+		if keys := keysAt(root, parent); len(keys) > 0 {
 			if near := nearest(m[1], keys); near != "" {
 				return out + fmt.Sprintf(" (did you mean %q?)", near)
 			}
@@ -38,7 +38,7 @@ func plainMessage(root reflect.Type, path, msg string) string {
 			got = fmt.Sprintf("%q", got)
 		}
 		want := "a value of type " + m[3]
-		if t := typeAt(root, path); root != nil && path != "" && t != nil {
+		if t := typeAt(root, path); t != nil {
 			want = describe(t)
 		}
 		return fmt.Sprintf("want %s, got %s", want, got)
@@ -55,10 +55,11 @@ func splitPath(path string) (parent, key string) {
 	return path[:i], path[i+1:]
 }
 
-// typeAt is the Go type the key at path decodes into (nil: unknown).
+// typeAt is the Go type the key at path decodes into: root itself for ""
+// (nil: unknown, or no root).
 func typeAt(root reflect.Type, path string) reflect.Type {
 	t := root
-	if path == "" {
+	if root == nil || path == "" {
 		return deref(t)
 	}
 	for _, seg := range strings.Split(path, ".") {

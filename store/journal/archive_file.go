@@ -276,7 +276,7 @@ func VerifyArchive(ctx context.Context, path string) (ArchiveReport, error) {
 			}
 			for _, s := range h.Signatures {
 				sigSeqs[s.Seq] = true
-				if (s.Action != AuditActionSign && s.Action != AuditActionRecordSignature) || s.Before != h.Batch.ID {
+				if !isSignature(s.AuditEntry, h.Batch.ID) {
 					add("header: signature entry %d is not a batch record signature of batch %s", s.Seq, h.Batch.ID)
 				}
 			}
