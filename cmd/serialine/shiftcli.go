@@ -476,19 +476,12 @@ func shiftCountsText(c records.ShiftCounts) string {
 
 func printHandover(w io.Writer, h records.Handover) {
 	fmt.Fprintf(w, "handover %s of the shift from %s: handed over by %s %s\n  note: %s\n", h.ID, h.ShiftStart.Format(time.RFC3339),
-		signerLabel(h.Outgoing), h.Outgoing.At.Format(time.RFC3339), h.Note)
+		h.Outgoing.Name(), h.Outgoing.At.Format(time.RFC3339), h.Note)
 	if h.Incoming != nil {
-		fmt.Fprintf(w, "  acknowledged by %s %s\n", signerLabel(*h.Incoming), h.Incoming.At.Format(time.RFC3339))
+		fmt.Fprintf(w, "  acknowledged by %s %s\n", h.Incoming.Name(), h.Incoming.At.Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(w, "  NOT ACKNOWLEDGED (incoming shift: serialine shift ack %s)\n", h.ID)
 	}
-}
-
-func signerLabel(s records.Signer) string {
-	if s.FullName != "" {
-		return s.FullName + " (" + s.User + ")"
-	}
-	return s.User
 }
 
 // cmdProducts: serialine products list | show GTIN | set GTIN [--name …] … --reason …

@@ -77,6 +77,15 @@ type Signer struct {
 	At       time.Time `json:"at"`
 }
 
+// Name is "Full Name (user)" or the user (Part 11 §11.50: the printed
+// name with every signature).
+func (g Signer) Name() string {
+	if g.FullName != "" && g.FullName != g.User {
+		return g.FullName + " (" + g.User + ")"
+	}
+	return g.User
+}
+
 // Review steps of a batch record.
 const (
 	StepProduction = "production" // production sign-off (supervisor)
