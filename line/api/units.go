@@ -10,6 +10,7 @@ import (
 
 	"github.com/serialine/serialine/line/auth"
 	"github.com/serialine/serialine/printer/gs1"
+	"github.com/serialine/serialine/store/journal"
 )
 
 func (s *Server) unit(c *call) error {
@@ -18,7 +19,7 @@ func (s *Server) unit(c *call) error {
 	// A serial the journal never had: say so in one sentence. Other
 	// not-found answers (archived, archive deleted after its retention,
 	// archive folder not set) keep their own words.
-	if errors.Is(err, ErrNotFound) && strings.Contains(err.Error(), "never seen on this line") {
+	if _, ok := errors.AsType[*journal.UnknownSerialError](err); ok {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound,
 			Message: fmt.Sprintf("serial %q was never seen on this line (not in the journal or its archives)", serial)}
 	}

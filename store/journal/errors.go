@@ -1,6 +1,9 @@
 package journal
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Every error a Journal returns wraps one of these (or a
 // bbolt / OS error), so callers test them with errors.Is.
@@ -35,3 +38,15 @@ var (
 	// is freed.
 	ErrDiskFull = errors.New("journal: disk full")
 )
+
+// UnknownSerialError is returned by Unit for a serial the journal never
+// had, live or archived (as opposed to one whose archive cannot be read).
+// errors.Is(err, ErrNotFound) holds.
+type UnknownSerialError struct{ Serial string }
+
+func (e *UnknownSerialError) Error() string {
+	return fmt.Sprintf("%v: serial %q was never seen on this line", ErrNotFound, e.Serial)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *UnknownSerialError) Is(target error) bool { return target == ErrNotFound }

@@ -232,7 +232,7 @@ func (j *Journal) Unit(serial string) (Unit, error) {
 				arch = &t
 				return err
 			}
-			return fmt.Errorf("%w: serial %q was never seen on this line", ErrNotFound, serial)
+			return &UnknownSerialError{Serial: serial}
 		}
 		r, err := decodeSerial(serial, v)
 		if err != nil {

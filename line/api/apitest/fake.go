@@ -289,8 +289,8 @@ func (f *Fake) Unit(ctx context.Context, serial string) (api.Unit, error) {
 	defer f.mu.Unlock()
 	i, ok := f.bySer[serial]
 	if !ok {
-		// as the journal says it (line.Controller)
-		return api.Unit{}, fmt.Errorf("serial %q was never seen on this line: %w", serial, api.ErrNotFound)
+		// as line.Controller passes the journal's answer on
+		return api.Unit{}, fmt.Errorf("unit %q: %w: %w", serial, &journal.UnknownSerialError{Serial: serial}, api.ErrNotFound)
 	}
 	return f.units[i], nil
 }
