@@ -27,8 +27,10 @@
         '</p><div class="progress big"><div class="bar" data-pct="' + Math.round(100 * o.count / o.capacity) + '"></div></div>' : '<p class="none">' + esc(T("st.nothing")) + "</p>";
       bars();
       document.getElementById("st-await").hidden = !s.await_label;
-      if (cancel && !o) { disarm(); }
-      if (cancel) cancel.disabled = !o;
+      if (cancel) {
+        if (!o) disarm();
+        cancel.disabled = !o;
+      }
     };
     onSubmit("#scan-form", async () => {
       const code = field.value;
